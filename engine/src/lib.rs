@@ -1,0 +1,19 @@
+//! gradlab's engine: explicit-SIMD kernels, a tape-based reverse-mode
+//! autodiff, and (built on them) the layers and diagnostics the experiments use.
+//!
+//! Data flow: `kernels` (slices in, slices out) ← `tape` (records ops, runs the
+//! backward sweep) ← `ops` (one file per op family: forward, backward rule,
+//! gradient check) ← everything that trains.
+pub mod error;
+pub mod gradcheck;
+pub mod kernels;
+pub mod ops;
+pub mod real;
+pub mod shape;
+pub mod tape;
+
+pub use error::{Error, Result};
+pub use kernels::{Activation, Gemm};
+pub use real::Real;
+pub use shape::{Axis, Shape};
+pub use tape::{NodeId, Tape};

@@ -1,0 +1,72 @@
+//! Sums and means, over everything or one axis. The gradient of a sum is the
+//! output gradient broadcast back over the reduced positions (divided by the
+//! count for a mean).
+use crate::error::Result;
+use crate::kernels::reduce;
+use crate::real::Real;
+use crate::shape::{Axis, Shape};
+use crate::tape::{Backward, NodeId, Op, Tape};
+
+impl<T: Real> Tape<T> {
+    /// Sum of every element, 1 × 1.
+    pub fn sum(&mut self, x: NodeId) -> Result<NodeId> {
+        self.reduce(x, None, false)
+    }
+
+    /// Mean of every element, 1 × 1.
+    pub fn mean(&mut self, x: NodeId) -> Result<NodeId> {
+        self.reduce(x, None, true)
+    }
+
+    pub fn sum_axis(&mut self, x: NodeId, axis: Axis) -> Result<NodeId> {
+        self.reduce(x, Some(axis), false)
+    }
+
+    pub fn mean_axis(&mut self, x: NodeId, axis: Axis) -> Result<NodeId> {
+        self.reduce(x, Some(axis), true)
+    }
+
+    fn reduce(&mut self, x: NodeId, axis: Option<Axis>, mean: bool) -> Result<NodeId> {
+        let op = Op::Reduce { x, axis, mean };
+        self.check_id(op.name(), x)?;
+        let s = self.shape(x);
+        let (out_shape, count) = match axis {
+            None => (Shape::SCALAR, s.len()),
+            Some(Axis::Rows) => (Shape::new(1, s.cols), s.rows),
+            Some(Axis::Cols) => (Shape::new(s.rows, 1), s.cols),
+        };
+        let rg = self.any_grad(&[x]);
+        let inv = if count == 0 { T::zero() } else { T::one() / T::c(count as f64) };
+        Ok(self.record(op, out_shape, rg, |v, _, out| {
+            let xv = &v[x.index()][..s.len()];
+            match axis {
+                None => out[0] = T::sum_slice(xv),
+                Some(Axis::Rows) => reduce::sum_axis0(s.cols, xv, out),
+                Some(Axis::Cols) => reduce::sum_axis1(s.cols, xv, out),
+            }
+            if mean {
+                out.iter_mut().for_each(|o| *o = *o * inv);
+            }
+        }))
+    }
+}
+
+pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, axis: Option<Axis>, mean: bool) {
+    let s = ctx.shape(x);
+    let count = match axis {
+        None => s.len(),
+        Some(Axis::Rows) => s.rows,
+        Some(Axis::Cols) => s.cols,
+    };
+    let scale = if mean && count > 0 { T::one() / T::c(count as f64) } else { T::one() };
+    let (_, gy, gx) = ctx.parts_for(x);
+    let Some(gx) = gx else { return };
+    for (idx, g) in gx.iter_mut().enumerate() {
+        let src = match axis {
+            None => 0,
+            Some(Axis::Rows) => idx % s.cols,
+            Some(Axis::Cols) => idx / s.cols,
+        };
+        *g = *g + gy[src] * scale;
+    }
+}

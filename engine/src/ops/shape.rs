@@ -1,0 +1,137 @@
+//! Layout ops: reshape (same data, gx += g), transpose (gx = gᵀ), column
+//! concat (each part gets its block of g) and column slice (g lands in its
+//! block of gx). The recurrent cells and normalisation layers are built on them.
+use crate::error::{Error, Result};
+use crate::real::Real;
+use crate::shape::Shape;
+use crate::tape::{Backward, NodeId, Op, Tape};
+
+impl<T: Real> Tape<T> {
+    pub fn reshape(&mut self, x: NodeId, shape: Shape) -> Result<NodeId> {
+        self.check_id("reshape", x)?;
+        let s = self.shape(x);
+        if s.len() != shape.len() {
+            return Err(Error::ShapeMismatch { op: "reshape", lhs: s, rhs: shape });
+        }
+        let rg = self.any_grad(&[x]);
+        Ok(self.record(Op::Reshape { x }, shape, rg, |v, _, out| out.copy_from_slice(&v[x.index()][..s.len()])))
+    }
+
+    pub fn transpose(&mut self, x: NodeId) -> Result<NodeId> {
+        self.check_id("transpose", x)?;
+        let s = self.shape(x);
+        let rg = self.any_grad(&[x]);
+        Ok(self.record(Op::Transpose { x }, s.transposed(), rg, |v, _, out| {
+            let xv = &v[x.index()];
+            for i in 0..s.rows {
+                for j in 0..s.cols {
+                    out[j * s.rows + i] = xv[i * s.cols + j];
+                }
+            }
+        }))
+    }
+
+    /// Parts side by side along the feature axis; all must have the same rows.
+    pub fn concat_cols(&mut self, parts: &[NodeId]) -> Result<NodeId> {
+        let Some(&first) = parts.first() else {
+            return Err(Error::invalid("concat", "needs at least one part"));
+        };
+        for &p in parts {
+            self.check_id("concat", p)?;
+        }
+        let rows = self.shape(first).rows;
+        let mut cols = 0;
+        for &p in parts {
+            let s = self.shape(p);
+            if s.rows != rows {
+                return Err(Error::ShapeMismatch { op: "concat", lhs: self.shape(first), rhs: s });
+            }
+            cols += s.cols;
+        }
+        let start = self.parts.len();
+        self.parts.extend_from_slice(parts);
+        let rg = self.any_grad(parts);
+        let op = Op::Concat { start: start as u32, count: parts.len() as u32 };
+        let id = self.record(op, Shape::new(rows, cols), rg, |_, _, _| {});
+        // Filled after recording: the part list lives on the tape, beside the values.
+        let (prev, rest) = self.values.split_at_mut(id.index());
+        let out = &mut rest[0];
+        let mut offset = 0;
+        for p in &self.parts[start..] {
+            let pc = self.nodes[p.index()].shape.cols;
+            let pv = &prev[p.index()];
+            for i in 0..rows {
+                out[i * cols + offset..i * cols + offset + pc].copy_from_slice(&pv[i * pc..(i + 1) * pc]);
+            }
+            offset += pc;
+        }
+        Ok(id)
+    }
+
+    /// Columns `start..start + len` of `x`.
+    pub fn slice_cols(&mut self, x: NodeId, start: usize, len: usize) -> Result<NodeId> {
+        self.check_id("slice", x)?;
+        let s = self.shape(x);
+        if start.checked_add(len).is_none_or(|end| end > s.cols) {
+            return Err(Error::invalid("slice", format!("columns {start}..{} of {s}", start.saturating_add(len))));
+        }
+        let rg = self.any_grad(&[x]);
+        Ok(self.record(Op::Slice { x, start }, Shape::new(s.rows, len), rg, |v, _, out| {
+            let xv = &v[x.index()];
+            for i in 0..s.rows {
+                out[i * len..(i + 1) * len].copy_from_slice(&xv[i * s.cols + start..i * s.cols + start + len]);
+            }
+        }))
+    }
+}
+
+pub(crate) fn backward_reshape<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId) {
+    let (_, gy, gx) = ctx.parts_for(x);
+    if let Some(gx) = gx {
+        T::axpy(T::one(), gy, gx);
+    }
+}
+
+pub(crate) fn backward_transpose<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId) {
+    let s = ctx.shape(x);
+    let (_, gy, gx) = ctx.parts_for(x);
+    let Some(gx) = gx else { return };
+    for i in 0..s.rows {
+        for j in 0..s.cols {
+            gx[i * s.cols + j] = gx[i * s.cols + j] + gy[j * s.rows + i];
+        }
+    }
+}
+
+pub(crate) fn backward_concat<T: Real>(ctx: &mut Backward<'_, T>, start: u32, count: u32) {
+    let out = ctx.out_shape();
+    let (rows, cols) = (out.rows, out.cols);
+    let mut offset = 0;
+    for k in 0..count as usize {
+        let p = ctx.parts[start as usize + k];
+        let pc = ctx.shape(p).cols;
+        let (_, gy, gp) = ctx.parts_for(p);
+        if let Some(gp) = gp {
+            for i in 0..rows {
+                let src = &gy[i * cols + offset..i * cols + offset + pc];
+                for (g, &s) in gp[i * pc..(i + 1) * pc].iter_mut().zip(src) {
+                    *g = *g + s;
+                }
+            }
+        }
+        offset += pc;
+    }
+}
+
+pub(crate) fn backward_slice<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, start: usize) {
+    let s = ctx.shape(x);
+    let len = ctx.out_shape().cols;
+    let (_, gy, gx) = ctx.parts_for(x);
+    let Some(gx) = gx else { return };
+    for i in 0..s.rows {
+        let dst = &mut gx[i * s.cols + start..i * s.cols + start + len];
+        for (g, &v) in dst.iter_mut().zip(&gy[i * len..(i + 1) * len]) {
+            *g = *g + v;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! What each node computed: a plain enum naming the op and its inputs. The
+//! forward and backward rules live in `crate::ops`, one file per family.
+use crate::kernels::Activation;
+use crate::shape::{Axis, Shape};
+
+use super::NodeId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryKind {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryKind {
+    Square,
+    Sqrt,
+    Exp,
+    Log,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// An input or a parameter: its value was copied in, it has no inputs.
+    Leaf,
+    MatMul { a: NodeId, b: NodeId, trans_a: bool, trans_b: bool },
+    /// `a ∘ b` where `b` is broadcast over `a`'s rows and/or columns.
+    Binary { kind: BinaryKind, a: NodeId, b: NodeId },
+    /// `scale·x + shift`.
+    Affine { x: NodeId, scale: f64, shift: f64 },
+    Unary { kind: UnaryKind, x: NodeId },
+    Act { x: NodeId, act: Activation },
+    Softmax { x: NodeId },
+    LogSoftmax { x: NodeId },
+    /// Sum or mean over one axis, or over everything when `axis` is `None`.
+    Reduce { x: NodeId, axis: Option<Axis>, mean: bool },
+    Reshape { x: NodeId },
+    Transpose { x: NodeId },
+    /// Columns of `parts[start..start + count]`, side by side.
+    Concat { start: u32, count: u32 },
+    /// Columns `start..start + out.cols` of `x`.
+    Slice { x: NodeId, start: usize },
+    Mse { pred: NodeId, target: NodeId },
+    BceLogits { logits: NodeId, target: NodeId },
+    SoftmaxCe { logits: NodeId, target: NodeId },
+    /// Labels are `labels[start..start + rows]`.
+    SparseSoftmaxCe { logits: NodeId, start: u32 },
+}
+
+impl Op {
+    /// Short name for error messages and diagnostics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::MatMul { .. } => "matmul",
+            Op::Binary { kind, .. } => match kind {
+                BinaryKind::Add => "add",
+                BinaryKind::Sub => "sub",
+                BinaryKind::Mul => "mul",
+                BinaryKind::Div => "div",
+            },
+            Op::Affine { .. } => "affine",
+            Op::Unary { kind, .. } => match kind {
+                UnaryKind::Square => "square",
+                UnaryKind::Sqrt => "sqrt",
+                UnaryKind::Exp => "exp",
+                UnaryKind::Log => "log",
+            },
+            Op::Act { act, .. } => act.name(),
+            Op::Softmax { .. } => "softmax",
+            Op::LogSoftmax { .. } => "log_softmax",
+            Op::Reduce { mean: false, .. } => "sum",
+            Op::Reduce { mean: true, .. } => "mean",
+            Op::Reshape { .. } => "reshape",
+            Op::Transpose { .. } => "transpose",
+            Op::Concat { .. } => "concat",
+            Op::Slice { .. } => "slice",
+            Op::Mse { .. } => "mse",
+            Op::BceLogits { .. } => "bce_with_logits",
+            Op::SoftmaxCe { .. } => "softmax_cross_entropy",
+            Op::SparseSoftmaxCe { .. } => "sparse_softmax_cross_entropy",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node {
+    pub op: Op,
+    pub shape: Shape,
+    pub requires_grad: bool,
+}
