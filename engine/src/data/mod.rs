@@ -1,1 +1,33 @@
-//! (being written)
+//! Data sets: the two real digit sets shipped under `data/` (validated on
+//! load) and seeded synthetic generators. Every sample is a row of `features`
+//! f32 values; targets are class labels or real-valued rows.
+
+pub mod sequence;
+
+/// What a model is trained to predict.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// One class label per sample, each below `classes`.
+    Classes { labels: Vec<usize>, classes: usize },
+    /// `width` real values per sample, row-major.
+    Values { y: Vec<f32>, width: usize },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub name: String,
+    /// Values per sample; `x` holds `len() × features` values, row-major.
+    pub features: usize,
+    pub x: Vec<f32>,
+    pub targets: Targets,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        if self.features == 0 { 0 } else { self.x.len() / self.features }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,1 @@
+//! Sequence tasks for recurrent networks (being written).
