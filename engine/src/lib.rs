@@ -12,6 +12,7 @@ pub mod init;
 pub mod kernels;
 pub mod layers;
 pub mod model;
+pub mod monitor;
 pub mod ops;
 pub mod optim;
 pub mod params;

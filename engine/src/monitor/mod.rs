@@ -1,0 +1,7 @@
+//! Gradient-flow diagnostics: what the monitor records during training, in a
+//! tidy table, and how that table is written and read back.
+pub mod read;
+pub mod record;
+
+pub use read::{parse_records, read_records};
+pub use record::{GLOBAL, Records, Row, metric};
