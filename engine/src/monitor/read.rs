@@ -64,7 +64,9 @@ fn parse_json_lines(file: &str, text: &str) -> Result<Vec<Records>> {
             fields[k] = match obj.get(*name) {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Number(n)) => n.to_string(),
-                Some(other) => return Err(err(file, line, format!("`{name}` is {other}, expected a string or number"))),
+                Some(other) => {
+                    return Err(err(file, line, format!("`{name}` is {other}, expected a string or number")));
+                }
                 None => return Err(err(file, line, format!("missing key `{name}`"))),
             };
         }
@@ -82,19 +84,25 @@ struct Runs {
 
 impl Runs {
     fn push(&mut self, file: &str, line: usize, f: [&str; 7]) -> Result<()> {
-        let seed: u64 = f[2].parse().map_err(|_| err(file, line, format!("seed `{}` is not an unsigned integer", f[2])))?;
-        let step: u64 = f[3].parse().map_err(|_| err(file, line, format!("step `{}` is not an unsigned integer", f[3])))?;
-        let value = parse_value(f[6]).ok_or_else(|| err(file, line, format!("value `{}` is not a number", f[6])))?;
+        let seed: u64 = f[2]
+            .parse()
+            .map_err(|_| err(file, line, format!("seed `{}` is not an unsigned integer", f[2])))?;
+        let step: u64 = f[3]
+            .parse()
+            .map_err(|_| err(file, line, format!("step `{}` is not an unsigned integer", f[3])))?;
+        let value =
+            parse_value(f[6]).ok_or_else(|| err(file, line, format!("value `{}` is not a number", f[6])))?;
         if f[4].is_empty() || f[5].is_empty() {
             return Err(err(file, line, "empty layer or metric"));
         }
-        let run = match self.runs.iter().position(|r| r.scenario == f[0] && r.variant == f[1] && r.seed == seed) {
-            Some(i) => &mut self.runs[i],
-            None => {
-                self.runs.push(Records::new(f[0], f[1], seed));
-                self.runs.last_mut().expect("just pushed")
-            }
-        };
+        let run =
+            match self.runs.iter().position(|r| r.scenario == f[0] && r.variant == f[1] && r.seed == seed) {
+                Some(i) => &mut self.runs[i],
+                None => {
+                    self.runs.push(Records::new(f[0], f[1], seed));
+                    self.runs.last_mut().expect("just pushed")
+                }
+            };
         run.push_named(step, f[4], f[5], value);
         Ok(())
     }
@@ -133,7 +141,10 @@ mod tests {
             let back = parse_records("mem", &text).unwrap();
             assert_eq!(back.len(), 1);
             let b = &back[0];
-            assert_eq!((b.scenario.as_str(), b.variant.as_str(), b.seed), ("deep_sigmoid", "sigmoid, random_normal", 7));
+            assert_eq!(
+                (b.scenario.as_str(), b.variant.as_str(), b.seed),
+                ("deep_sigmoid", "sigmoid, random_normal", 7)
+            );
             let (orig, got): (Vec<_>, Vec<_>) = (r.tidy().collect(), b.tidy().collect());
             assert_eq!(orig.len(), got.len());
             for (o, g) in orig.iter().zip(&got) {

@@ -1,0 +1,131 @@
+//! Summary statistics of one tensor, accumulated in f64 in index order so
+//! the figures are reproducible and do not lose small values.
+use crate::kernels::Activation;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TensorStats {
+    pub l2: f64,
+    pub rms: f64,
+    pub mean_abs: f64,
+    pub max_abs: f64,
+    pub mean: f64,
+    pub std: f64,
+    pub non_finite: usize,
+}
+
+pub fn tensor_stats(x: &[f32]) -> TensorStats {
+    let (mut sq, mut abs, mut sum, mut max, mut bad) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0usize);
+    for &v in x {
+        if !v.is_finite() {
+            bad += 1;
+            continue;
+        }
+        let v = f64::from(v);
+        sq += v * v;
+        abs += v.abs();
+        sum += v;
+        max = max.max(v.abs());
+    }
+    let n = x.len().max(1) as f64;
+    let mean = sum / n;
+    TensorStats {
+        l2: sq.sqrt(),
+        rms: (sq / n).sqrt(),
+        mean_abs: abs / n,
+        max_abs: max,
+        mean,
+        std: (sq / n - mean * mean).max(0.0).sqrt(),
+        non_finite: bad,
+    }
+}
+
+/// L2 norm in f64.
+pub fn l2(x: &[f32]) -> f64 {
+    x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt()
+}
+
+/// L2 norm of `a − b`.
+pub fn l2_diff(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>().sqrt()
+}
+
+/// Fraction of outputs within 1% of a bounded activation's limits: sigmoid
+/// outputs below 0.01 or above 0.99, tanh outputs beyond ±0.99. `None` for
+/// unbounded activations, where saturation does not apply.
+pub fn saturated_fraction(act: Activation, y: &[f32]) -> Option<f64> {
+    let saturated = |v: f32| match act {
+        Activation::Sigmoid => !(0.01..=0.99).contains(&v),
+        Activation::Tanh => v.abs() > 0.99,
+        _ => false,
+    };
+    matches!(act, Activation::Sigmoid | Activation::Tanh)
+        .then(|| y.iter().filter(|&&v| saturated(v)).count() as f64 / y.len().max(1) as f64)
+}
+
+/// Fraction of units (columns) whose output is zero for every row of the
+/// batch: dead ReLUs. `None` for activations that cannot die.
+pub fn dead_fraction(act: Activation, cols: usize, y: &[f32]) -> Option<f64> {
+    if !matches!(act, Activation::Relu) || cols == 0 {
+        return None;
+    }
+    let dead = (0..cols).filter(|&j| y.iter().skip(j).step_by(cols).all(|&v| v <= 0.0)).count();
+    Some(dead as f64 / cols as f64)
+}
+
+/// Fixed, reproducible bins for log10 |g|: [LO, LO + WIDTH) for LO from
+/// −12 up to 3.5; values below the first bin (zeros included) count in it,
+/// values above the last count in the last.
+pub const LOG10_HIST_LO: f64 = -12.0;
+pub const LOG10_HIST_WIDTH: f64 = 0.5;
+pub const LOG10_HIST_BINS: usize = 32;
+
+pub fn log10_histogram(x: &[f32], counts: &mut [u64; LOG10_HIST_BINS]) {
+    counts.iter_mut().for_each(|c| *c = 0);
+    for &v in x {
+        if !v.is_finite() {
+            continue;
+        }
+        let l = f64::from(v.abs()).log10();
+        let k = ((l - LOG10_HIST_LO) / LOG10_HIST_WIDTH).floor();
+        let k = if k.is_nan() || k < 0.0 { 0 } else { (k as usize).min(LOG10_HIST_BINS - 1) };
+        counts[k] += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_a_known_tensor() {
+        let s = tensor_stats(&[3.0, -4.0, 0.0, 0.0]);
+        assert_eq!(s.l2, 5.0);
+        assert_eq!(s.rms, 2.5);
+        assert_eq!(s.mean_abs, 1.75);
+        assert_eq!(s.max_abs, 4.0);
+        assert_eq!(s.mean, -0.25);
+        assert_eq!(s.non_finite, 0);
+        assert_eq!(tensor_stats(&[1.0, f32::NAN, f32::INFINITY]).non_finite, 2);
+    }
+
+    #[test]
+    fn saturation_and_dead_units() {
+        let y = [0.005, 0.5, 0.995, 0.2];
+        assert_eq!(saturated_fraction(Activation::Sigmoid, &y), Some(0.5));
+        assert_eq!(saturated_fraction(Activation::Relu, &y), None);
+        // 2 rows x 3 units: unit 1 is zero in both rows.
+        let r = [0.0, 0.0, 1.0, 2.0, 0.0, 0.0];
+        assert_eq!(dead_fraction(Activation::Relu, 3, &r), Some(1.0 / 3.0));
+    }
+
+    #[test]
+    fn log_histogram_bins_are_fixed() {
+        let mut c = [0u64; LOG10_HIST_BINS];
+        log10_histogram(&[0.0, 1e-20, 1e-12, 1.0, 0.5, 1e9], &mut c);
+        assert_eq!(c[0], 3); // zero, 1e-20 underflow, and 1e-12 itself
+        assert_eq!(c[24], 1); // log10(1) = 0 → bin (0 + 12) / 0.5
+        assert_eq!(c[23], 1); // log10(0.5) ≈ −0.30
+        assert_eq!(c[31], 1); // overflow
+        assert_eq!(c.iter().sum::<u64>(), 6);
+    }
+}
