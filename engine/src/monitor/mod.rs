@@ -1,5 +1,6 @@
 //! Gradient-flow diagnostics: what the monitor records during training, in a
 //! tidy table, and how that table is written and read back.
+pub mod detect;
 pub mod observe;
 pub mod read;
 pub mod record;
