@@ -6,6 +6,7 @@
 //! gradient check) ← everything that trains.
 pub mod clip;
 pub mod data;
+pub mod diagnose;
 pub mod error;
 pub mod gradcheck;
 pub mod init;

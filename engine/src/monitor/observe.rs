@@ -137,7 +137,7 @@ impl Monitor {
     }
 
     pub fn is_due(&self, step: u64) -> bool {
-        self.config.every <= 1 || step % self.config.every == 0
+        self.config.every <= 1 || step.is_multiple_of(self.config.every)
     }
 
     pub fn first_non_finite(&self) -> Option<&NonFinite> {
@@ -233,15 +233,13 @@ impl Monitor {
     /// Copies the weights before the optimiser step.
     pub fn snapshot_weights(&mut self, params: &ParamStore<f32>) {
         let ids = self.probes.iter().flat_map(|p| p.weights.iter().copied());
-        let mut k = 0;
-        for id in ids {
+        for (k, id) in ids.enumerate() {
             if self.before.len() == k {
                 self.before.push(Vec::new());
             }
             let buf = &mut self.before[k];
             buf.clear();
             buf.extend_from_slice(&params.get(id).value);
-            k += 1;
         }
     }
 
@@ -295,10 +293,10 @@ impl Monitor {
             Some(NonFinite { step, pass, layer: layer.to_owned(), tensor: tensor.to_owned() })
         };
         for (i, probe) in self.probes.iter().enumerate() {
-            if let Some(out) = output_of(i) {
-                if bad(tape.value(out)) {
-                    return event("forward", &probe.name, "output");
-                }
+            if let Some(out) = output_of(i)
+                && bad(tape.value(out))
+            {
+                return event("forward", &probe.name, "output");
             }
         }
         if !loss.is_finite() {
@@ -307,10 +305,10 @@ impl Monitor {
         // Backward runs from the last layer to the first: report the first
         // layer the sweep reached with a bad gradient.
         for (i, probe) in self.probes.iter().enumerate().rev() {
-            if let Some(g) = output_of(i).and_then(|o| tape.grad(o)) {
-                if bad(g) {
-                    return event("backward", &probe.name, "dL/d(output)");
-                }
+            if let Some(g) = output_of(i).and_then(|o| tape.grad(o))
+                && bad(g)
+            {
+                return event("backward", &probe.name, "dL/d(output)");
             }
             for &w in probe.weights.iter().chain(&probe.biases) {
                 if bad(&params.get(w).grad) {

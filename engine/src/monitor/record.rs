@@ -122,6 +122,15 @@ impl Records {
         self.rows.iter().filter(|r| r.layer == l && r.metric == m).map(|r| (r.step, r.value)).collect()
     }
 
+    /// Distinct steps that have a row of `metric`, ascending.
+    pub fn series_steps(&self, metric: &str) -> Vec<u64> {
+        let Some(m) = position(&self.metrics, metric) else { return Vec::new() };
+        let mut s: Vec<u64> = self.rows.iter().filter(|r| r.metric == m).map(|r| r.step).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
     /// Layers that have at least one row of `metric`, in first-seen order.
     pub fn layers_with(&self, metric: &str) -> Vec<&str> {
         let Some(m) = position(&self.metrics, metric) else { return Vec::new() };

@@ -1,0 +1,71 @@
+//! Diagnosis: from a run's records to verdicts a person can act on — what is
+//! wrong, where, the rule that fired, the measured evidence, and what to
+//! change — or "healthy", or "not enough data", never a guess.
+mod config;
+mod rules;
+mod verdict;
+
+pub use config::DiagnoseConfig;
+pub use verdict::{Kind, Severity, Verdict, layer_span, sci};
+
+use crate::monitor::record::{Records, metric as m};
+
+/// Verdicts for one run, causes before symptoms.
+pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
+    let has = |metric: &str| !r.series_steps(metric).is_empty();
+    let gradient_data = has(m::GRAD_NORM) || has(m::GLOBAL_GRAD_NORM) || has(m::HIDDEN_GRAD_NORM);
+    if r.rows.is_empty() || !gradient_data {
+        return vec![Verdict {
+            kind: Kind::NotEnoughData,
+            severity: Severity::Info,
+            layers: vec![],
+            steps: None,
+            rule: "needs at least one recorded step of gradient norms".into(),
+            evidence: vec![format!("{} rows, none of them a gradient norm", r.rows.len())],
+            suggestion: "record grad_norm per layer (or global_grad_norm) for at least one step".into(),
+        }];
+    }
+    let mut out = Vec::new();
+    let non_finite = rules::non_finite(r);
+    let exploding = rules::exploding(r, cfg);
+    match (exploding, non_finite) {
+        (Some(mut e), Some(n)) => {
+            // The explosion led to the non-finite value: one verdict.
+            e.evidence.extend(n.evidence);
+            out.push(e);
+        }
+        (Some(e), None) => out.push(e),
+        (None, Some(n)) => out.push(n),
+        (None, None) => {}
+    }
+    let blown_up = !out.is_empty();
+    let dead = rules::dead_units(r, cfg);
+    let vanishing = if blown_up { None } else { rules::vanishing(r, cfg) };
+    match (dead, vanishing) {
+        (Some(mut d), Some(v)) => {
+            // Dead units pass no gradient: the vanishing is their consequence.
+            d.evidence.extend(v.evidence.into_iter().filter(|e| e.contains("ratio") || e.contains("RMS")));
+            out.push(d);
+        }
+        (Some(d), None) => out.push(d),
+        (None, Some(v)) => out.push(v),
+        (None, None) => {}
+    }
+    let explained = !out.is_empty();
+    if !explained {
+        out.extend(rules::saturation(r, cfg));
+        out.extend(rules::update_ratio(r, cfg).into_iter().filter(|v| v.kind == Kind::UpdateRatioLow));
+    }
+    if !blown_up {
+        out.extend(rules::update_ratio(r, cfg).into_iter().filter(|v| v.kind == Kind::UpdateRatioHigh));
+    }
+    out.extend(rules::vanishing_over_time(r, cfg));
+    out.extend(rules::clipping(r, cfg));
+    if !out.iter().any(|v| v.kind.is_failure()) {
+        out.insert(0, rules::healthy(r));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,453 @@
+//! The rules, from records to verdicts. Each rule measures, compares with a
+//! threshold from [`DiagnoseConfig`], and reports its figures. Rules are
+//! ordered by cause: a non-finite value explains an explosion, dead units
+//! explain vanishing, vanishing explains tiny updates and saturation; an
+//! explained symptom becomes evidence of its cause rather than a verdict.
+use super::config::DiagnoseConfig;
+use super::verdict::{Kind, Severity, Verdict, sci};
+use crate::monitor::detect::{self, median};
+use crate::monitor::record::{GLOBAL, Records, metric as m};
+
+/// Layers with a recorded metric, in network order, excluding the global row
+/// and recurrent time-step rows (`NAME@tK`).
+fn layers_with<'a>(r: &'a Records, metric: &str) -> Vec<&'a str> {
+    r.layers_with(metric).into_iter().filter(|l| *l != GLOBAL && !l.contains('@')).collect()
+}
+
+fn recorded_steps(r: &Records, layer: &str, metric: &str) -> Vec<u64> {
+    r.series(layer, metric).into_iter().map(|(s, _)| s).collect()
+}
+
+fn persists(hits: usize, total: usize, cfg: &DiagnoseConfig) -> bool {
+    total > 0 && hits as f64 >= cfg.persist_frac * total as f64
+}
+
+pub(super) fn non_finite(r: &Records) -> Option<Verdict> {
+    let (event, metric) = detect::first_non_finite(r)?;
+    // The runner writes `non_finite:PASS:TENSOR` rows when training stops.
+    let (pass, tensor) = metric
+        .strip_prefix("non_finite:")
+        .and_then(|rest| rest.split_once(':'))
+        .map_or(("recorded", metric.as_str()), |(p, t)| (p, t));
+    let mut evidence = vec![format!(
+        "first non-finite value at step {}, layer {}, {tensor}, {pass} pass",
+        event.step, event.layer
+    )];
+    if let Some((s, v)) = r.series(GLOBAL, m::GLOBAL_GRAD_NORM).into_iter().rfind(|(_, v)| v.is_finite()) {
+        evidence.push(format!("last finite global gradient norm {} at step {s}", sci(v)));
+    }
+    Some(Verdict {
+        kind: Kind::NonFinite,
+        severity: Severity::Error,
+        layers: if event.layer == GLOBAL { vec![] } else { vec![event.layer.clone()] },
+        steps: Some((event.step, event.step)),
+        rule: "any NaN or infinity in a loss, activation or gradient".into(),
+        evidence,
+        suggestion:
+            "training stopped there; reduce the learning rate or the init scale, or clip the global norm"
+                .into(),
+    })
+}
+
+pub(super) fn exploding(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+    let global: Vec<(u64, f64)> = r.series(GLOBAL, m::GLOBAL_GRAD_NORM);
+    let th = detect::Thresholds { explode_norm: cfg.explode_norm, ..Default::default() };
+    let events = detect::exploding(r, &th);
+    let first_norm = global.first().map(|&(_, v)| v);
+    let max = global.iter().filter(|(_, v)| v.is_finite()).max_by(|a, b| a.1.total_cmp(&b.1)).copied();
+    let growth = match (first_norm, max) {
+        (Some(f), Some((_, mx))) if f > 0.0 => mx / f,
+        _ => 1.0,
+    };
+    // Gradients that grow towards the input (first/last layer ratio).
+    let layers = layers_with(r, m::GRAD_NORM);
+    let mut depth_ratio = None;
+    if layers.len() >= 2 {
+        let (f, l) = (r.series(layers[0], m::GRAD_NORM), r.series(layers[layers.len() - 1], m::GRAD_NORM));
+        let ratios: Vec<f64> =
+            f.iter().zip(&l).filter(|(a, b)| b.1 > 0.0 && a.1.is_finite()).map(|(a, b)| a.1 / b.1).collect();
+        let hits = ratios.iter().filter(|&&q| q > cfg.explode_ratio).count();
+        if persists(hits, ratios.len(), cfg) {
+            depth_ratio = Some(median(&mut ratios.clone()));
+        }
+    }
+    let over_threshold = !events.is_empty() && (growth > 10.0 || events.len() * 2 >= global.len().max(1));
+    if !(over_threshold || growth > cfg.explode_growth || depth_ratio.is_some()) {
+        return None;
+    }
+    let mut evidence = Vec::new();
+    if let Some((s, v)) = max {
+        evidence.push(format!(
+            "global gradient norm {} at step {s} ({}x its first value {})",
+            sci(v),
+            sci(growth),
+            sci(first_norm.unwrap_or(f64::NAN))
+        ));
+    }
+    if !events.is_empty() {
+        evidence.push(format!(
+            "{} of {} recorded steps over {} (first at step {})",
+            events.len(),
+            global.len(),
+            sci(cfg.explode_norm),
+            events[0].step
+        ));
+    }
+    if let Some(q) = depth_ratio {
+        evidence.push(format!("first/last layer gradient ratio {} (grows towards the input)", sci(q)));
+    }
+    if let Some(g) = activation_growth(r) {
+        evidence.push(format!("activation standard deviation grows about {}x per layer at step 0", sci(g)));
+    }
+    let first_step = events.first().map(|e| e.step).or(global.first().map(|&(s, _)| s)).unwrap_or(0);
+    let last_step = global.last().map(|&(s, _)| s).unwrap_or(first_step);
+    Some(Verdict {
+        kind: Kind::Exploding,
+        severity: Severity::Error,
+        layers: vec![],
+        steps: Some((first_step, last_step)),
+        rule: format!(
+            "global norm over {} on most steps or growing >10x, or growth > {}, or first/last layer ratio > {}",
+            sci(cfg.explode_norm),
+            sci(cfg.explode_growth),
+            sci(cfg.explode_ratio)
+        ),
+        evidence,
+        suggestion: "reduce the init scale (glorot or he), lower the learning rate, or clip the global norm"
+            .into(),
+    })
+}
+
+/// Geometric-mean growth of the activation standard deviation per layer at
+/// the first recorded step, when it exceeds 1.5x.
+fn activation_growth(r: &Records) -> Option<f64> {
+    let layers = layers_with(r, m::ACT_STD);
+    let stds: Vec<f64> =
+        layers.iter().filter_map(|l| r.series(l, m::ACT_STD).first().map(|&(_, v)| v)).collect();
+    if stds.len() < 2 || stds[0] <= 0.0 {
+        return None;
+    }
+    let g = (stds[stds.len() - 1] / stds[0]).powf(1.0 / (stds.len() - 1) as f64);
+    (g.is_finite() && g > 1.5).then_some(g)
+}
+
+/// Layers whose dead fraction exceeds the threshold at most recorded steps,
+/// with the step from which it stayed over.
+pub(super) fn dead_units(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+    let mut layers = Vec::new();
+    let mut evidence = Vec::new();
+    let mut since_min = u64::MAX;
+    for l in layers_with(r, m::DEAD_FRAC) {
+        let s = r.series(l, m::DEAD_FRAC);
+        let hits = s.iter().filter(|(_, v)| *v > cfg.dead_frac).count();
+        if !persists(hits, s.len(), cfg) {
+            continue;
+        }
+        // The step from which the fraction stayed over the threshold.
+        let since = s
+            .iter()
+            .rposition(|(_, v)| *v <= cfg.dead_frac)
+            .map_or(s[0].0, |i| s.get(i + 1).map_or(s[i].0, |x| x.0));
+        since_min = since_min.min(since);
+        let mut vals: Vec<f64> = s.iter().map(|&(_, v)| v).collect();
+        evidence.push(format!(
+            "{:.0}% of units in layer {l} dead for the whole batch since step {since}",
+            100.0 * median(&mut vals)
+        ));
+        layers.push(l.to_owned());
+    }
+    if layers.is_empty() {
+        return None;
+    }
+    let last = r.rows.iter().map(|row| row.step).max().unwrap_or(since_min);
+    Some(Verdict {
+        kind: Kind::DeadUnits,
+        severity: Severity::Warning,
+        layers,
+        steps: Some((since_min, last)),
+        rule: format!("dead fraction > {:.0}% at >= {:.0}% of recorded steps", 100.0 * cfg.dead_frac, 100.0 * cfg.persist_frac),
+        evidence,
+        suggestion: "dead units pass no gradient: check for large negative biases or a too-high learning rate; try leaky_relu or he_normal with zero biases".into(),
+    })
+}
+
+pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+    let th = detect::Thresholds {
+        vanish_rms: cfg.vanish_rms,
+        vanish_ratio: cfg.vanish_ratio,
+        explode_norm: cfg.explode_norm,
+    };
+    let layers = layers_with(r, m::GRAD_NORM);
+    if layers.len() < 2 && layers_with(r, m::GRAD_RMS).is_empty() {
+        return None;
+    }
+    let total = layers.first().map_or(0, |l| recorded_steps(r, l, m::GRAD_NORM).len());
+    let found = detect::vanishing(r, &th);
+    let ratio_hits = found.iter().filter(|v| v.ratio_vanishes).count();
+    let tiny_hits = found.iter().filter(|v| !v.tiny_layers.is_empty()).count();
+    let by_ratio = persists(ratio_hits, total, cfg);
+    let by_size = persists(tiny_hits, total, cfg);
+    if !by_ratio && !by_size {
+        return None;
+    }
+    let first = found.first()?;
+    let last_layer_norm = |step| {
+        r.series(layers[layers.len() - 1], m::GRAD_NORM).into_iter().find(|&(s, _)| s == step).map(|(_, v)| v)
+    };
+    // Layers more than `vanish_ratio` below the last layer, or tiny.
+    let step0 = first.step;
+    let concerned: Vec<String> = layers
+        .iter()
+        .filter(|l| {
+            let n = r.series(l, m::GRAD_NORM).into_iter().find(|&(s, _)| s == step0).map(|(_, v)| v);
+            let small_ratio = matches!((n, last_layer_norm(step0)), (Some(a), Some(b)) if b > 0.0 && a / b < cfg.vanish_ratio);
+            small_ratio || first.tiny_layers.iter().any(|t| t == *l)
+        })
+        .map(|l| l.to_string())
+        .collect();
+    let mut evidence = Vec::new();
+    if by_ratio {
+        evidence.push(format!(
+            "first/last weight-gradient ratio {} at step {step0}",
+            sci(first.first_last_ratio)
+        ));
+    }
+    if let Some(&l0) = layers.first()
+        && let Some((_, rms)) = r.series(l0, m::GRAD_RMS).into_iter().find(|&(s, _)| s == step0)
+    {
+        evidence.push(format!("layer {l0} gradient RMS {}", sci(rms)));
+    }
+    if by_size && !by_ratio {
+        evidence.push(format!(
+            "every listed layer's gradient RMS is under {} although the ratio looks healthy ({})",
+            sci(cfg.vanish_rms),
+            sci(first.first_last_ratio)
+        ));
+    }
+    // Symptoms this explains: saturation and tiny updates become evidence.
+    if let Some(s) = saturation(r, cfg) {
+        evidence.extend(s.evidence);
+    }
+    if let Some(u) = update_ratio(r, cfg).into_iter().find(|v| v.kind == Kind::UpdateRatioLow) {
+        evidence.extend(u.evidence);
+    }
+    let suggestion = if by_ratio {
+        "try ReLU with he_normal, batch normalisation, or residual connections"
+    } else {
+        "the init scale is too small for every layer: use glorot or he initialisation"
+    };
+    let last_step = found.last().map_or(step0, |v| v.step);
+    Some(Verdict {
+        kind: Kind::Vanishing,
+        severity: Severity::Warning,
+        layers: concerned,
+        steps: Some((step0, last_step)),
+        rule: format!(
+            "first/last weight-gradient norm ratio < {} or a layer's gradient RMS < {}, at >= {:.0}% of recorded steps",
+            sci(cfg.vanish_ratio),
+            sci(cfg.vanish_rms),
+            100.0 * cfg.persist_frac
+        ),
+        evidence,
+        suggestion: suggestion.into(),
+    })
+}
+
+pub(super) fn saturation(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+    let mut layers = Vec::new();
+    let mut evidence = Vec::new();
+    for l in layers_with(r, m::SATURATED_FRAC) {
+        let s = r.series(l, m::SATURATED_FRAC);
+        let hits = s.iter().filter(|(_, v)| *v > cfg.saturated_frac).count();
+        if persists(hits, s.len(), cfg) {
+            let mut v: Vec<f64> = s.iter().map(|&(_, v)| v).collect();
+            evidence.push(format!("{:.0}% of units saturated in layer {l}", 100.0 * median(&mut v)));
+            layers.push(l.to_owned());
+        }
+    }
+    (!layers.is_empty()).then(|| Verdict {
+        kind: Kind::Saturation,
+        severity: Severity::Warning,
+        layers,
+        steps: None,
+        rule: format!("saturated fraction > {:.0}% at >= {:.0}% of recorded steps", 100.0 * cfg.saturated_frac, 100.0 * cfg.persist_frac),
+        evidence,
+        suggestion: "saturated sigmoid/tanh units pass almost no gradient: use a smaller init scale, batch normalisation, or ReLU".into(),
+    })
+}
+
+pub(super) fn update_ratio(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
+    let mut low = Vec::new();
+    let mut high = Vec::new();
+    for l in layers_with(r, m::UPDATE_RATIO) {
+        let mut v: Vec<f64> = r.series(l, m::UPDATE_RATIO).into_iter().map(|(_, v)| v).collect();
+        let med = median(&mut v);
+        if med < cfg.update_low {
+            low.push((l.to_owned(), med));
+        } else if med > cfg.update_high {
+            high.push((l.to_owned(), med));
+        }
+    }
+    let mut out = Vec::new();
+    let band = format!("[{}, {}]", sci(cfg.update_low), sci(cfg.update_high));
+    if !low.is_empty() {
+        out.push(Verdict {
+            kind: Kind::UpdateRatioLow,
+            severity: Severity::Warning,
+            layers: low.iter().map(|(l, _)| l.clone()).collect(),
+            steps: None,
+            rule: format!("median update-to-weight ratio below the band {band}"),
+            evidence: vec![format!(
+                "median update-to-weight ratio {} in {}: those layers barely move",
+                low.iter().map(|(_, v)| sci(*v)).collect::<Vec<_>>().join(", "),
+                super::verdict::layer_span(&low.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>())
+            )],
+            suggestion: "learning rate too small for them, or vanishing upstream".into(),
+        });
+    }
+    if !high.is_empty() {
+        out.push(Verdict {
+            kind: Kind::UpdateRatioHigh,
+            severity: Severity::Warning,
+            layers: high.iter().map(|(l, _)| l.clone()).collect(),
+            steps: None,
+            rule: format!("median update-to-weight ratio above the band {band}"),
+            evidence: vec![format!(
+                "median update-to-weight ratio {}: each step rewrites a large part of the weights",
+                high.iter().map(|(_, v)| sci(*v)).collect::<Vec<_>>().join(", ")
+            )],
+            suggestion: "lower the learning rate or clip the global norm".into(),
+        });
+    }
+    out
+}
+
+pub(super) fn clipping(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+    let c = detect::clipping(r)?;
+    let frac = c.acted_fraction();
+    if frac > cfg.clip_acted_frac && c.median_before > cfg.clip_scale * c.median_after {
+        Some(Verdict {
+            kind: Kind::ClippingTooAggressive,
+            severity: Severity::Warning,
+            layers: vec![],
+            steps: None,
+            rule: format!(
+                "clipping acted on > {:.0}% of steps with the median norm > {}x the clipped norm",
+                100.0 * cfg.clip_acted_frac,
+                cfg.clip_scale
+            ),
+            evidence: vec![format!(
+                "clipping acted on {:.0}% of steps: the threshold {} is far below the natural gradient scale (median norm {})",
+                100.0 * frac,
+                sci(c.median_after),
+                sci(c.median_before)
+            )],
+            suggestion:
+                "raise the threshold to about the median unclipped norm, or lower the learning rate instead"
+                    .into(),
+        })
+    } else if c.acted == 0 {
+        Some(Verdict {
+            kind: Kind::ClippingNeverActs,
+            severity: Severity::Info,
+            layers: vec![],
+            steps: None,
+            rule: "clipping configured but acted on no step".into(),
+            evidence: vec![format!("0 of {} steps clipped; largest norm {}", c.steps, sci(c.max_before))],
+            suggestion: "harmless; it guards against rare spikes only".into(),
+        })
+    } else {
+        None
+    }
+}
+
+pub(super) fn vanishing_over_time(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+    // Recurrent rows are `NAME@tK`; judge at the last recorded step.
+    let mut per_layer: Vec<(String, Vec<(usize, f64)>)> = Vec::new();
+    let last_step = r.series_steps(m::HIDDEN_GRAD_NORM).into_iter().max()?;
+    for l in r.layers_with(m::HIDDEN_GRAD_NORM) {
+        let Some((name, t)) = l.rsplit_once("@t") else { continue };
+        let Ok(t) = t.parse::<usize>() else { continue };
+        let Some(v) =
+            r.series(l, m::HIDDEN_GRAD_NORM).into_iter().find(|&(s, _)| s == last_step).map(|(_, v)| v)
+        else {
+            continue;
+        };
+        match per_layer.iter_mut().find(|(n, _)| n == name) {
+            Some((_, ts)) => ts.push((t, v)),
+            None => per_layer.push((name.to_owned(), vec![(t, v)])),
+        }
+    }
+    let mut layers = Vec::new();
+    let mut evidence = Vec::new();
+    for (name, mut ts) in per_layer {
+        ts.sort_by_key(|&(t, _)| t);
+        let (Some(&(t0, g0)), Some(&(tn, gn))) = (ts.first(), ts.last()) else { continue };
+        if tn == t0 || gn <= 0.0 {
+            continue;
+        }
+        let ratio = g0 / gn;
+        if ratio < cfg.time_ratio {
+            evidence.push(format!(
+                "||dL/dh_{t0}|| / ||dL/dh_{tn}|| = {} in {name} at step {last_step}",
+                sci(ratio)
+            ));
+            layers.push(name);
+        }
+    }
+    (!layers.is_empty()).then(|| Verdict {
+        kind: Kind::VanishingOverTime,
+        severity: Severity::Warning,
+        layers,
+        steps: Some((last_step, last_step)),
+        rule: format!("||dL/dh_first|| / ||dL/dh_last|| < {} at the last recorded step", sci(cfg.time_ratio)),
+        evidence,
+        suggestion:
+            "the layer cannot carry gradient across the sequence: use an LSTM or GRU (forget-gate bias 1)"
+                .into(),
+    })
+}
+
+/// Evidence for a healthy verdict: the spread of per-layer norms, the
+/// largest saturation, the median update ratio.
+pub(super) fn healthy(r: &Records) -> Verdict {
+    let mut evidence = Vec::new();
+    let layers = layers_with(r, m::GRAD_NORM);
+    let firsts: Vec<f64> =
+        layers.iter().filter_map(|l| r.series(l, m::GRAD_NORM).first().map(|&(_, v)| v)).collect();
+    if firsts.len() >= 2 {
+        let (lo, hi) = firsts.iter().fold((f64::MAX, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+        evidence.push(format!(
+            "per-layer gradient norms within a factor {} of each other at the first step (smallest {})",
+            sci(hi / lo),
+            sci(lo)
+        ));
+    }
+    let sat = layers_with(r, m::SATURATED_FRAC)
+        .iter()
+        .flat_map(|l| r.series(l, m::SATURATED_FRAC))
+        .map(|(_, v)| v)
+        .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+    if let Some(s) = sat {
+        evidence.push(format!("at most {:.0}% of units saturated", 100.0 * s));
+    } else {
+        evidence.push("no saturating activations".into());
+    }
+    let mut ups: Vec<f64> = layers_with(r, m::UPDATE_RATIO)
+        .iter()
+        .flat_map(|l| r.series(l, m::UPDATE_RATIO))
+        .map(|(_, v)| v)
+        .collect();
+    if !ups.is_empty() {
+        evidence.push(format!("median update ratio {}", sci(median(&mut ups))));
+    }
+    Verdict {
+        kind: Kind::Healthy,
+        severity: Severity::Info,
+        layers: vec![],
+        steps: None,
+        rule: "no failure rule fired".into(),
+        evidence,
+        suggestion: String::new(),
+    }
+}

@@ -1,0 +1,121 @@
+//! Rule tests on hand-made records; the table of real networks built to
+//! show each failure lives in the workspace tests.
+use super::*;
+use crate::monitor::record::{GLOBAL, metric as m};
+
+/// Records of `steps` steps where layer l (1-based) has gradient norm
+/// `norm(step, l)`, plus the global norm.
+fn run(layers: usize, steps: u64, norm: impl Fn(u64, usize) -> f64) -> Records {
+    let mut r = Records::new("s", "v", 1);
+    for s in 0..steps {
+        let mut g = 0.0;
+        for l in 1..=layers {
+            let n = norm(s, l);
+            let name = format!("{l}:dense");
+            r.push_named(s, &name, m::GRAD_NORM, n);
+            r.push_named(s, &name, m::GRAD_RMS, n / 32.0);
+            g += n * n;
+        }
+        r.push_named(s, GLOBAL, m::GLOBAL_GRAD_NORM, g.sqrt());
+    }
+    r
+}
+
+fn kinds(v: &[Verdict]) -> Vec<Kind> {
+    v.iter().map(|v| v.kind).collect()
+}
+
+#[test]
+fn empty_run_is_not_enough_data() {
+    let cfg = DiagnoseConfig::default();
+    assert_eq!(kinds(&diagnose(&Records::new("s", "v", 0), &cfg)), vec![Kind::NotEnoughData]);
+    let mut only_loss = Records::new("s", "v", 0);
+    only_loss.push_named(0, GLOBAL, m::LOSS, 0.7);
+    assert_eq!(kinds(&diagnose(&only_loss, &cfg)), vec![Kind::NotEnoughData]);
+}
+
+#[test]
+fn flat_gradients_are_healthy() {
+    let r = run(5, 10, |_, l| 0.1 * (1.0 + 0.1 * l as f64));
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Healthy]);
+    assert!(v[0].evidence[0].contains("within a factor"), "{}", v[0]);
+}
+
+#[test]
+fn geometric_decay_towards_the_input_is_vanishing_in_the_early_layers() {
+    // Each layer back loses a factor 10: layer 1 is 1e-7 of layer 8.
+    let r = run(8, 10, |_, l| 10f64.powi(l as i32 - 8));
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Vanishing]);
+    assert_eq!(layer_span(&v[0].layers), "layers 1-4"); // layer 5 sits exactly at the 1e-3 threshold
+    assert!(v[0].to_string().contains("first/last weight-gradient ratio 1e-7"), "{}", v[0]);
+}
+
+#[test]
+fn tiny_everywhere_is_vanishing_even_with_a_healthy_ratio() {
+    let r = run(4, 5, |_, _| 3e-8);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Vanishing]);
+    assert!(v[0].suggestion.contains("init scale"), "{}", v[0]);
+}
+
+#[test]
+fn growth_to_nan_is_one_exploding_verdict_naming_the_non_finite_step() {
+    let mut r = run(3, 6, |s, _| 10f64.powi(s as i32 * 2));
+    r.push_named(6, "2:dense", "non_finite:backward:layers.1.dense.weight", f64::NAN);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Exploding]);
+    let text = v[0].to_string();
+    assert!(text.contains("step 6, layer 2:dense, layers.1.dense.weight, backward pass"), "{text}");
+}
+
+#[test]
+fn a_lone_nan_is_non_finite() {
+    let mut r = run(3, 4, |_, _| 0.5);
+    r.push_named(2, GLOBAL, m::LOSS, f64::NAN);
+    assert_eq!(kinds(&diagnose(&r, &DiagnoseConfig::default())), vec![Kind::NonFinite]);
+}
+
+#[test]
+fn dead_units_explain_the_vanishing_they_cause() {
+    let mut r = run(3, 10, |_, l| if l == 1 { 1e-9 } else { 0.5 });
+    for s in 0..10 {
+        r.push_named(s, "2:dense", m::DEAD_FRAC, if s < 3 { 0.2 } else { 0.9 });
+    }
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::DeadUnits]);
+    assert!(v[0].to_string().contains("since step 3"), "{}", v[0]);
+}
+
+#[test]
+fn clipping_far_below_the_gradient_scale_is_too_aggressive() {
+    let mut r = run(2, 10, |_, _| 2.0);
+    for s in 0..10 {
+        r.push_named(s, GLOBAL, m::CLIP_NORM_BEFORE, 3.2);
+        r.push_named(s, GLOBAL, m::CLIP_NORM_AFTER, 0.01);
+        r.push_named(s, GLOBAL, m::CLIP_ACTED, 1.0);
+    }
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::ClippingTooAggressive]);
+    assert!(v[0].to_string().contains("acted on 100% of steps"), "{}", v[0]);
+}
+
+#[test]
+fn recurrent_gradient_lost_over_time_is_reported_per_layer() {
+    let mut r = Records::new("s", "v", 1);
+    for t in 0..50u32 {
+        r.push_named(9, &format!("1:simple_rnn@t{t}"), m::HIDDEN_GRAD_NORM, 0.5f64.powi(49 - t as i32));
+        r.push_named(9, &format!("2:lstm@t{t}"), m::HIDDEN_GRAD_NORM, 0.99f64.powi(49 - t as i32));
+    }
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::VanishingOverTime]);
+    assert_eq!(v[0].layers, vec!["1:simple_rnn".to_string()]);
+}
+
+#[test]
+fn thresholds_can_be_overridden() {
+    let r = run(8, 10, |_, l| 10f64.powi(l as i32 - 8));
+    let lenient = DiagnoseConfig { vanish_ratio: 1e-9, vanish_rms: 1e-10, ..Default::default() };
+    assert_eq!(kinds(&diagnose(&r, &lenient)), vec![Kind::Healthy]);
+}
