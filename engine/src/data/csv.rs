@@ -62,7 +62,8 @@ pub fn parse_gz(file: &str, bytes: &[u8], spec: &Spec) -> Result<Dataset> {
 /// Parses plain CSV text from any reader against `spec`. A read error (for
 /// example a truncated gzip stream) is reported at the line being read.
 pub fn parse_csv(file: &str, mut reader: impl BufRead, spec: &Spec) -> Result<Dataset> {
-    if spec.columns < 2 || spec.classes == 0 || !(spec.min <= spec.max) {
+    if spec.columns < 2 || spec.classes == 0 || spec.min.is_nan() || spec.max.is_nan() || spec.min > spec.max
+    {
         return Err(data_err(
             file,
             0,

@@ -51,7 +51,7 @@ fn wrong_column_count_names_the_line() {
 #[test]
 fn bad_numbers_name_the_column_and_range() {
     for (bad, col) in [("abc", 2), ("", 1), ("NaN", 3), ("inf", 1), ("17", 2), ("-1", 3), ("1e300", 1)] {
-        let mut fields = vec!["1", "2", "3", "4"];
+        let mut fields = ["1", "2", "3", "4"];
         fields[col - 1] = bad;
         let text = format!("0,0,0,0\n0,0,0,0\n{}\n", fields.join(","));
         let (line, msg) = fails(&text, &SPEC);

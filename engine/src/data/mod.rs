@@ -36,7 +36,7 @@ pub struct Dataset {
 
 impl Dataset {
     pub fn len(&self) -> usize {
-        if self.features == 0 { 0 } else { self.x.len() / self.features }
+        self.x.len().checked_div(self.features).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -66,7 +66,7 @@ impl Standardizer {
 }
 
 fn rows_of(x: &[f32], features: usize, op: &'static str) -> Result<usize> {
-    if features == 0 || x.len() % features != 0 {
+    if x.len().checked_rem(features) != Some(0) {
         return Err(Error::invalid(
             op,
             format!("{} values are not whole rows of {features} features", x.len()),
