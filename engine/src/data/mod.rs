@@ -2,7 +2,19 @@
 //! load) and seeded synthetic generators. Every sample is a row of `features`
 //! f32 values; targets are class labels or real-valued rows.
 
+pub mod batch;
+pub mod csv;
+pub mod random;
+pub mod scale;
 pub mod sequence;
+pub mod shipped;
+pub mod split;
+pub mod synthetic;
+
+pub use batch::Batches;
+pub use scale::Standardizer;
+pub use shipped::{data_dir, digits, mnist_5k};
+pub use split::Split;
 
 /// What a model is trained to predict.
 #[derive(Clone, Debug, PartialEq)]
