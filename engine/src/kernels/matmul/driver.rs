@@ -94,7 +94,7 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
             unsafe { pack_b(kc, nc, p.b.offset(pc, jc), bbuf) };
             let bflat = &*f32x8_as_flat(bbuf);
             // The first k block overwrites C unless the caller asked to accumulate.
-            let overwrite = pc == 0;
+            let overwrite = pc == 0 && !p.accumulate;
             for ic in (0..p.m).step_by(MC) {
                 let mc = MC.min(p.m - ic);
                 let a_blk = unsafe { p.a.offset(ic, pc) };
