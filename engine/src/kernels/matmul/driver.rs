@@ -1,0 +1,129 @@
+//! The BLIS loop nest on one thread: NC/KC/MC cache blocks, packing, and the micro-kernel sweep, with
+//! packing buffers kept per thread so that a warm call allocates nothing.
+use super::micro::{Tile, kernel_packed, kernel_strided, store_tile};
+use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
+use super::params::{DIRECT_A_MAX_N, KC, MC, MR, NC, NR};
+use std::cell::Cell;
+use wide::f32x8;
+
+/// One product on raw memory: `C[i, j] (+)= Σ_p A[i, p]·B[p, j]` for `i < m`, `j < n`, `p < k`, with
+/// `C[i, j]` at `c + i·ldc + j`. A sub-block of a larger product is itself a `Problem`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Problem {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: View,
+    pub b: View,
+    pub c: *mut f32,
+    pub ldc: usize,
+    pub accumulate: bool,
+}
+
+// SAFETY: a Problem is only built by `sgemm` from live slices that outlive every task, and parallel
+// tasks receive sub-problems whose C regions are disjoint (see `parallel.rs`); A and B are only read.
+unsafe impl Send for Problem {}
+unsafe impl Sync for Problem {}
+
+impl Problem {
+    /// The sub-product on rows `i0 .. i0 + m` and columns `j0 .. j0 + n` of C.
+    ///
+    /// # Safety
+    /// The ranges must lie inside this problem.
+    pub unsafe fn sub(&self, i0: usize, m: usize, j0: usize, n: usize) -> Problem {
+        unsafe {
+            Problem {
+                m,
+                n,
+                a: self.a.offset(i0, 0),
+                b: self.b.offset(0, j0),
+                c: self.c.add(i0 * self.ldc + j0),
+                ..*self
+            }
+        }
+    }
+}
+
+thread_local! {
+    // Taken out for the duration of a product and put back after: a product that starts while this
+    // thread is inside another (rayon work stealing) finds an empty Vec and grows its own instead
+    // of panicking on a second borrow.
+    static A_BUF: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static B_BUF: Cell<Vec<f32x8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's packing buffers, grown (never shrunk) to the requested lengths.
+fn with_buffers<R>(a_need: usize, b_need: usize, f: impl FnOnce(&mut [f32], &mut [f32x8]) -> R) -> R {
+    let mut a = A_BUF.take();
+    let mut b = B_BUF.take();
+    if a.len() < a_need {
+        a.resize(a_need, 0.0);
+    }
+    if b.len() < b_need {
+        b.resize(b_need, f32x8::ZERO);
+    }
+    let r = f(&mut a, &mut b);
+    A_BUF.set(a);
+    B_BUF.set(b);
+    r
+}
+
+/// Runs the whole problem on the calling thread.
+///
+/// # Safety
+/// `p` must describe live, readable A and B and writable, unaliased C of the stated sizes, with
+/// `m, n, k > 0`.
+pub(super) unsafe fn run_serial(p: &Problem) {
+    let kc_max = KC.min(p.k);
+    let nc_max = NC.min(p.n);
+    let a_need = a_len(MC.min(p.m), kc_max);
+    let b_need = b_len(kc_max, nc_max);
+    // SAFETY: forwarded from the caller.
+    with_buffers(a_need, b_need, |abuf, bbuf| unsafe { nest(p, abuf, bbuf) });
+}
+
+/// The five loops around the micro-kernel.
+unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
+    let direct_a = p.n <= DIRECT_A_MAX_N;
+    for jc in (0..p.n).step_by(NC) {
+        let nc = NC.min(p.n - jc);
+        for pc in (0..p.k).step_by(KC) {
+            let kc = KC.min(p.k - pc);
+            // SAFETY (whole block): every offset below stays inside the m × k, k × n, m × n
+            // matrices the caller vouched for.
+            unsafe { pack_b(kc, nc, p.b.offset(pc, jc), bbuf) };
+            let bflat = &*f32x8_as_flat(bbuf);
+            // The first k block overwrites C unless the caller asked to accumulate.
+            let overwrite = pc == 0 && !p.accumulate;
+            for ic in (0..p.m).step_by(MC) {
+                let mc = MC.min(p.m - ic);
+                let a_blk = unsafe { p.a.offset(ic, pc) };
+                // In direct mode only the ragged last row panel is packed (into the start of
+                // abuf): reading past row mc in place would leave the matrix.
+                let full_rows = if direct_a { mc / MR * MR } else { 0 };
+                if full_rows < mc {
+                    unsafe { pack_a(mc - full_rows, kc, a_blk.offset(full_rows, 0), abuf) };
+                }
+                let apacked = abuf.as_ptr();
+                for jr in (0..nc).step_by(NR) {
+                    let nr = NR.min(nc - jr);
+                    let bp = bflat[(jr / NR) * kc * NR..].as_ptr();
+                    for ir in (0..mc).step_by(MR) {
+                        let mr = MR.min(mc - ir);
+                        let tile: Tile = unsafe {
+                            if ir < full_rows {
+                                kernel_strided(kc, a_blk.at(ir, 0), p.a.rs, p.a.cs, bp)
+                            } else {
+                                kernel_packed(kc, apacked.add((ir - full_rows) * kc), bp)
+                            }
+                        };
+                        unsafe {
+                            let c = p.c.add((ic + ir) * p.ldc + jc + jr);
+                            store_tile(&tile, c, p.ldc, mr, nr, overwrite);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The register-tile micro-kernel: one MR×NR block of C as 12 `f32x8` FMA accumulators, and the
+//! write-back of that tile into C (full tiles with vector stores, ragged edges element by element).
+use super::params::{MR, NR};
+use wide::f32x8;
+
+/// One MR×NR tile of C: `tile[i][h]` holds `C[i, 8h .. 8h + 8]`.
+pub(super) type Tile = [[f32x8; NR / 8]; MR];
+
+/// `Σ_p A[i, p]·B[p, j]` over `p < kc` for the tile, where `A[i, p]` is read at `a + i·a_rs + p·a_cs`
+/// and row `p` of the packed B micro-panel is the NR floats at `b + p·NR`. Each accumulator sums
+/// its products in increasing `p` with one rounding per FMA, so the result of an element depends only
+/// on the k block, never on where the tile sits or which thread runs it.
+///
+/// # Safety
+/// `a` must be readable for every `i < MR`, `p < kc`; `b` for `kc · NR` floats.
+#[inline(always)]
+unsafe fn tile_kernel(kc: usize, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32) -> Tile {
+    let mut acc: Tile = [[f32x8::ZERO; NR / 8]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kc {
+        // SAFETY: the caller vouches for kc rows of B and of A's columns.
+        unsafe {
+            let b0 = b.cast::<f32x8>().read_unaligned();
+            let b1 = b.add(8).cast::<f32x8>().read_unaligned();
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = f32x8::splat(*a.add(i * a_rs));
+                row[0] = ai.mul_add(b0, row[0]);
+                row[1] = ai.mul_add(b1, row[1]);
+            }
+            a = a.add(a_cs);
+            b = b.add(NR);
+        }
+    }
+    acc
+}
+
+/// The tile from a packed A micro-panel (`A[i, p]` at `a + p·MR + i`).
+///
+/// # Safety
+/// `a` readable for `kc · MR` floats, `b` for `kc · NR`.
+#[inline(never)]
+pub(super) unsafe fn kernel_packed(kc: usize, a: *const f32, b: *const f32) -> Tile {
+    unsafe { tile_kernel(kc, a, 1, MR, b) }
+}
+
+/// The tile from A read in place with strides `(a_rs, a_cs)`: saves packing when each A micro-panel
+/// meets only a few B micro-panels.
+///
+/// # Safety
+/// `a + i·a_rs + p·a_cs` readable for `i < MR`, `p < kc`; `b` for `kc · NR` floats.
+#[inline(never)]
+pub(super) unsafe fn kernel_strided(
+    kc: usize,
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+) -> Tile {
+    unsafe { tile_kernel(kc, a, a_rs, a_cs, b) }
+}
+
+/// Writes the top-left `mr × nr` corner of `tile` into C at `c` (row stride `ldc`): stored when
+/// `overwrite`, added otherwise. Nothing outside that corner is touched.
+///
+/// # Safety
+/// `c + i·ldc + j` must be writable for `i < mr ≤ MR`, `j < nr ≤ NR`, and not aliased.
+#[inline(always)]
+pub(super) unsafe fn store_tile(tile: &Tile, c: *mut f32, ldc: usize, mr: usize, nr: usize, overwrite: bool) {
+    if mr == MR && nr == NR {
+        for (i, row) in tile.iter().enumerate() {
+            for (h, &v) in row.iter().enumerate() {
+                // SAFETY: full tile, inside C by the caller's promise.
+                unsafe {
+                    let dst = c.add(i * ldc + 8 * h).cast::<f32x8>();
+                    let v = if overwrite { v } else { dst.read_unaligned() + v };
+                    dst.write_unaligned(v);
+                }
+            }
+        }
+        return;
+    }
+    // Ragged edge: the padded lanes hold products with the zero padding and are dropped here.
+    for (i, row) in tile.iter().enumerate().take(mr) {
+        let vals = [row[0].to_array(), row[1].to_array()];
+        for (j, &v) in vals.as_flattened().iter().enumerate().take(nr) {
+            // SAFETY: i < mr, j < nr.
+            unsafe {
+                let dst = c.add(i * ldc + j);
+                *dst = if overwrite { v } else { *dst + v };
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Packing: copies a block of op(A) or op(B) into the contiguous, zero-padded micro-panel layout the
+//! micro-kernel reads with unit stride.
+use super::params::{MR, NR};
+use wide::f32x8;
+
+/// A read-only strided matrix: element `(r, c)` lives at `ptr + r·rs + c·cs`. A transposed operand is
+/// the same memory with the two strides swapped, so nothing is ever materialised.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct View {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl View {
+    /// Pointer to element `(r, c)`.
+    ///
+    /// # Safety
+    /// `(r, c)` must lie inside the matrix this view was made from (or one past its end).
+    #[inline(always)]
+    pub unsafe fn at(self, r: usize, c: usize) -> *const f32 {
+        unsafe { self.ptr.add(r * self.rs + c * self.cs) }
+    }
+
+    /// The view of the sub-matrix starting at `(r, c)`.
+    ///
+    /// # Safety
+    /// As for [`View::at`].
+    #[inline(always)]
+    pub unsafe fn offset(self, r: usize, c: usize) -> View {
+        View { ptr: unsafe { self.at(r, c) }, ..self }
+    }
+}
+
+/// Floats needed to pack an `mc × kc` block of A (rows rounded up to whole micro-panels).
+pub(super) fn a_len(mc: usize, kc: usize) -> usize {
+    mc.div_ceil(MR) * MR * kc
+}
+
+/// Vectors needed to pack a `kc × nc` block of B (columns rounded up to whole micro-panels).
+pub(super) fn b_len(kc: usize, nc: usize) -> usize {
+    nc.div_ceil(NR) * kc * (NR / 8)
+}
+
+/// Packs the `mc × kc` block of A at `a` into micro-panels of MR rows: panel `q` holds, for each
+/// `p`, the MR values `A[q·MR + i, p]` side by side. Rows past `mc` are zero, so the micro-kernel
+/// never needs a ragged variant.
+///
+/// # Safety
+/// Every element `(i, p)` with `i < mc`, `p < kc` of `a` must be readable.
+pub(super) unsafe fn pack_a(mc: usize, kc: usize, a: View, out: &mut [f32]) {
+    let out = &mut out[..a_len(mc, kc)];
+    for (q, panel) in out.chunks_exact_mut(MR * kc).enumerate() {
+        let i0 = q * MR;
+        let rows = MR.min(mc - i0);
+        if rows < MR {
+            panel.fill(0.0);
+        }
+        for i in 0..rows {
+            // SAFETY: i0 + i < mc and p < kc, inside the block the caller vouched for.
+            let row = unsafe { a.offset(i0 + i, 0) };
+            for (p, dst) in panel[i..].iter_mut().step_by(MR).take(kc).enumerate() {
+                *dst = unsafe { *row.at(0, p) };
+            }
+        }
+    }
+}
+
+/// Packs the `kc × nc` block of B at `b` into micro-panels of NR columns: panel `q` holds, for each
+/// `p`, the NR values `B[p, q·NR + j]` (two `f32x8`). Columns past `nc` are zero.
+///
+/// # Safety
+/// Every element `(p, j)` with `p < kc`, `j < nc` of `b` must be readable.
+pub(super) unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32x8]) {
+    let out = &mut out[..b_len(kc, nc)];
+    for (q, panel) in out.chunks_exact_mut(kc * (NR / 8)).enumerate() {
+        let j0 = q * NR;
+        let cols = NR.min(nc - j0);
+        if cols == NR && b.cs == 1 {
+            // Rows of B are contiguous: two unaligned vector loads per row.
+            for (p, dst) in panel.chunks_exact_mut(2).enumerate() {
+                // SAFETY: columns j0..j0+NR of row p are inside the block.
+                unsafe {
+                    let src = b.at(p, j0);
+                    dst[0] = src.cast::<f32x8>().read_unaligned();
+                    dst[1] = src.add(8).cast::<f32x8>().read_unaligned();
+                }
+            }
+            continue;
+        }
+        let flat = f32x8_as_flat(panel);
+        if cols < NR {
+            flat.fill(0.0);
+        }
+        // Walk each column of op(B) down the shared dimension: for a transposed B that is a
+        // contiguous row of the stored matrix.
+        for j in 0..cols {
+            // SAFETY: column j0 + j < nc, rows p < kc.
+            let col = unsafe { b.offset(0, j0 + j) };
+            for (p, dst) in flat[j..].iter_mut().step_by(NR).take(kc).enumerate() {
+                *dst = unsafe { *col.at(p, 0) };
+            }
+        }
+    }
+}
+
+/// The floats of a slice of vectors.
+pub(super) fn f32x8_as_flat(v: &mut [f32x8]) -> &mut [f32] {
+    // SAFETY: f32x8 is `repr(C, align(32))` around eight f32 with no padding; every bit pattern is
+    // a valid f32, and the borrow is carried over.
+    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<f32>(), v.len() * 8) }
+}

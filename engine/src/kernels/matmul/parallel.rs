@@ -1,0 +1,67 @@
+//! Splits a large product into disjoint blocks of C for rayon. The shared dimension is never split, so
+//! each element of C is summed in the same order whatever the pool size: results are bit-identical
+//! on 1, 2 or 7 threads.
+use super::driver::{Problem, run_serial};
+use super::params::{MR, NR, PAR_MIN_FLOPS, PAR_MIN_TASK_FLOPS};
+use rayon::prelude::*;
+
+/// How C is cut: `tasks` blocks of `step` rows (or columns when `by_cols`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Split {
+    pub tasks: usize,
+    pub step: usize,
+    pub by_cols: bool,
+}
+
+/// Chooses the split for `threads` workers, or `None` when the product should stay on the calling
+/// thread. Blocks are whole register tiles, and the dimension whose split leaves the least padded
+/// work in the largest block wins.
+pub(super) fn plan(m: usize, n: usize, k: usize, threads: usize) -> Option<Split> {
+    let flops = 2 * m * n * k;
+    if threads < 2 || flops < PAR_MIN_FLOPS {
+        return None;
+    }
+    let want = threads.min(flops / PAR_MIN_TASK_FLOPS).max(2);
+    // Tiles per task and task count when cutting `units` tiles into at most `want` parts.
+    let cut = |units: usize| {
+        let per = units.div_ceil(want.min(units));
+        (per, units.div_ceil(per))
+    };
+    let (m_pad, n_pad) = (m.div_ceil(MR) * MR, n.div_ceil(NR) * NR);
+    let (row_per, row_tasks) = cut(m.div_ceil(MR));
+    let (col_per, col_tasks) = cut(n.div_ceil(NR));
+    // Padded work of the largest block, which decides when the last task finishes.
+    let row_work = row_per * MR * n_pad;
+    let col_work = col_per * NR * m_pad;
+    let by_cols = col_tasks >= 2 && (col_work <= row_work || row_tasks < 2);
+    let split = if by_cols {
+        Split { tasks: col_tasks, step: col_per * NR, by_cols: true }
+    } else {
+        Split { tasks: row_tasks, step: row_per * MR, by_cols: false }
+    };
+    (split.tasks >= 2).then_some(split)
+}
+
+/// Runs the problem, on the rayon pool when it is large enough.
+///
+/// # Safety
+/// As for [`run_serial`].
+pub(super) unsafe fn run(p: &Problem) {
+    let Some(split) = plan(p.m, p.n, p.k, rayon::current_num_threads()) else {
+        // SAFETY: forwarded.
+        return unsafe { run_serial(p) };
+    };
+    (0..split.tasks).into_par_iter().for_each(|t| {
+        let start = t * split.step;
+        // SAFETY: the blocks [start, start + len) are disjoint and inside the problem, so each task
+        // writes its own region of C.
+        unsafe {
+            let sub = if split.by_cols {
+                p.sub(0, p.m, start, split.step.min(p.n - start))
+            } else {
+                p.sub(start, split.step.min(p.m - start), 0, p.n)
+            };
+            run_serial(&sub);
+        }
+    });
+}

@@ -1,0 +1,30 @@
+//! Block sizes of the packed product, tuned for AMD Zen 3 (32 KiB L1d, 512 KiB L2 per core, AVX2+FMA).
+//!
+//! The loop nest (see `driver.rs`) is the BLIS one: `jc` steps over NC columns of C, `pc` over KC of the
+//! shared dimension, `ic` over MC rows; inside, the micro-kernel computes one MR×NR register tile.
+
+/// Rows of the register tile: each row holds `NR / 8` accumulators, so the tile keeps
+/// `MR · NR / 8 = 12` ymm accumulators live, plus 2 for the B row and 1 for the broadcast A value:
+/// 15 of the 16 ymm registers. 12 independent FMA chains cover Zen 3's 2 FMA pipes × 4-cycle latency.
+pub const MR: usize = 6;
+/// Columns of the register tile (two `f32x8`); also the width of one packed B micro-panel.
+pub const NR: usize = 16;
+/// Depth of one k block: sizes a packed B micro-panel (KC·NR floats = 16 KiB) that stays in L1
+/// while the A micro-panels stream past it. KC is a constant, never derived from the thread count,
+/// because it fixes the order in which each C element sums its products.
+pub const KC: usize = 256;
+/// Rows of the packed A block (MC·KC floats = 120 KiB): sized to live in L2 across a whole `jr` sweep.
+pub const MC: usize = 120;
+/// Columns of the packed B block (KC·NC floats = 2 MiB): sized for L3; each thread packs its own.
+pub const NC: usize = 2048;
+
+/// Below this many flops (2·m·n·k) a product runs on the calling thread: waking the pool costs
+/// more than it saves (a 32×64×64 product is 0.26 MFLOP, about 3 µs of work).
+pub const PAR_MIN_FLOPS: usize = 1 << 21;
+/// Smallest share of the work worth giving to one parallel task.
+pub const PAR_MIN_TASK_FLOPS: usize = 1 << 20;
+
+/// A is read in place (not packed) when it is re-read by few B micro-panels, i.e. `n` is at most
+/// this: packing costs about one scalar copy per element of A, which only pays once each A
+/// micro-panel meets many B micro-panels.
+pub const DIRECT_A_MAX_N: usize = 256;
