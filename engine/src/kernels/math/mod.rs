@@ -18,7 +18,7 @@ pub mod lane;
 pub mod log;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use lane::{Fn8, Lane, map};
 

@@ -104,7 +104,8 @@ fn exp_ln_special_values() {
     for i in 0..x.len() {
         assert_eq!(ulp_dist(y[i], want[i]), 0, "exp({}) = {} want {}", x[i], y[i], want[i]);
     }
-    let x = [0.0, -0.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1.0, 1e-45, f32::MAX, 1.1754942e-38];
+    let x =
+        [0.0, -0.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1.0, 1e-45, f32::MAX, 1.1754942e-38];
     let mut y = [0.0; 10];
     ln_f32(&x, &mut y);
     let l = |v: f32| (v as f64).ln() as f32;
