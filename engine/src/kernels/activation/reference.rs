@@ -21,7 +21,14 @@ pub fn f<T: Float>(act: Activation, x: T) -> T {
             }
         }
         Activation::Tanh => x.tanh(),
-        Activation::Relu => x.max(T::zero()),
+        // Float::max would turn NaN into 0 and hide a blow-up from the monitors.
+        Activation::Relu => {
+            if x < T::zero() {
+                T::zero()
+            } else {
+                x
+            }
+        }
         Activation::LeakyRelu { alpha } => {
             if x > T::zero() {
                 x
@@ -36,10 +43,7 @@ pub fn f<T: Float>(act: Activation, x: T) -> T {
                 c::<T>(alpha) * x.exp_m1()
             }
         }
-        Activation::Gelu => {
-            let phi = c::<T>(0.5) * (T::one() + erf(x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)));
-            x * phi
-        }
+        Activation::Gelu => x * phi(x),
         Activation::Softplus => {
             // log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})
             x.max(T::zero()) + (-x.abs()).exp().ln_1p()
@@ -76,16 +80,18 @@ pub fn df<T: Float>(act: Activation, x: T, y: T) -> T {
             }
         }
         Activation::Gelu => {
-            let phi = c::<T>(0.5) * (T::one() + erf(x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)));
             let pdf = (-(x * x) * c::<T>(0.5)).exp() * c::<T>(0.398_942_280_401_432_7);
-            phi + x * pdf
+            phi(x) + x * pdf
         }
         Activation::Softplus => f(Activation::Sigmoid, x),
     }
 }
 
-fn erf<T: Float>(x: T) -> T {
-    c(libm::erf(x.to_f64().expect("finite float")))
+/// Φ(x) = ½·erfc(−x/√2): erfc, not 1 + erf, which cancels to 0 below x ≈ −8
+/// even in f64 and made GELU and its gradient vanish there.
+fn phi<T: Float>(x: T) -> T {
+    let xd = x.to_f64().expect("float converts to f64");
+    c(0.5 * libm::erfc(-xd * std::f64::consts::FRAC_1_SQRT_2))
 }
 
 pub fn forward<T: Float>(act: Activation, x: &[T], y: &mut [T]) {
