@@ -81,3 +81,56 @@ pub(crate) fn backward_log_softmax<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::testing::{config, dim, values, values_off_zero, verify};
+    use crate::kernels::Activation;
+    use crate::shape::Shape;
+    use proptest::prelude::*;
+
+    const ACTS: [Activation; 8] = [
+        Activation::Linear,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::LeakyRelu { alpha: 0.3 },
+        Activation::Elu { alpha: 1.0 },
+        Activation::Gelu,
+        Activation::Softplus,
+    ];
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Every activation; values at least `MARGIN` from the kink at 0.
+        #[test]
+        fn activation_gradients((m, n) in (dim(), dim()), x in values_off_zero(81, 4.0)) {
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            for act in ACTS {
+                assert!(act.kinks().iter().all(|&k| k == 0.0), "kinks other than 0 need their own margin");
+                verify(&act.to_string(), &inputs, |t, x| t.act(x[0], act))?;
+            }
+        }
+
+        #[test]
+        fn softmax_and_log_softmax_gradients((m, n) in (dim(), dim()), x in values(81, -4.0, 4.0)) {
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify("softmax", &inputs, |t, x| t.softmax(x[0]))?;
+            verify("log_softmax", &inputs, |t, x| t.log_softmax(x[0]))?;
+        }
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_log_softmax_matches() {
+        let mut t = crate::tape::Tape::<f64>::new();
+        let x = t.input(Shape::new(2, 3), &[1.0, 2.0, 3.0, -500.0, 0.0, 500.0]).unwrap();
+        let (s, l) = (t.softmax(x).unwrap(), t.log_softmax(x).unwrap());
+        for row in t.value(s).chunks(3) {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-15, "{row:?}");
+        }
+        for (p, lp) in t.value(s).iter().zip(t.value(l)) {
+            assert!(lp.is_finite() && (p.ln() - lp).abs() < 1e-12 || *p == 0.0, "{p} vs exp({lp})");
+        }
+    }
+}

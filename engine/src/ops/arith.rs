@@ -154,3 +154,89 @@ pub(crate) fn backward_affine<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, sca
         T::axpy(s, gy, gx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::testing::{config, dim, values, verify};
+    use crate::shape::Shape;
+    use crate::tape::{NodeId, Tape};
+    use proptest::prelude::*;
+
+    type Binary = fn(&mut Tape<f64>, NodeId, NodeId) -> crate::Result<NodeId>;
+
+    const OPS: [(&str, Binary); 4] =
+        [("add", Tape::add), ("sub", Tape::sub), ("mul", Tape::mul), ("div", Tape::div)];
+
+    /// `b`'s shape for broadcast form `form` over an `m × n` operand:
+    /// the same shape, a row, a column, a scalar.
+    fn b_shape(form: usize, m: usize, n: usize) -> Shape {
+        [Shape::new(m, n), Shape::new(1, n), Shape::new(m, 1), Shape::SCALAR][form]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Every binary op in every broadcast form, gradients wrt both operands
+        /// (the broadcast operand's gradient sums over the positions it covers).
+        #[test]
+        fn binary_gradients_in_every_broadcast_form(
+            (m, n) in (dim(), dim()),
+            form in 0usize..4,
+            a in values(81, -2.0, 2.0),
+            // Divisors positive and at least 0.5 away from 0.
+            b in values(81, 0.5, 2.0),
+        ) {
+            let (sa, sb) = (Shape::new(m, n), b_shape(form, m, n));
+            for (name, op) in OPS {
+                let inputs = [(sa, a[..sa.len()].to_vec()), (sb, b[..sb.len()].to_vec())];
+                verify(&format!("{name} {sa} ∘ {sb}"), &inputs, |t, x| op(t, x[0], x[1]))?;
+            }
+        }
+
+        #[test]
+        fn affine_scale_add_scalar_gradients(
+            (m, n) in (dim(), dim()),
+            x in values(81, -3.0, 3.0),
+            s in -2.5f64..2.5,
+            c in -2.5f64..2.5,
+        ) {
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify("affine", &inputs, |t, x| t.affine(x[0], s, c))?;
+            verify("scale", &inputs, |t, x| t.scale(x[0], s))?;
+            verify("add_scalar", &inputs, |t, x| t.add_scalar(x[0], c))?;
+        }
+    }
+
+    /// The checker only proves backward consistent with forward; this pins the
+    /// forward broadcast itself.
+    #[test]
+    fn broadcast_forward_pairs_the_right_elements() {
+        let mut t = Tape::<f64>::new();
+        let a = t.input(Shape::new(2, 3), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let row = t.input(Shape::new(1, 3), &[10.0, 20.0, 30.0]).unwrap();
+        let col = t.input(Shape::new(2, 1), &[100.0, 200.0]).unwrap();
+        let s = t.input(Shape::SCALAR, &[2.0]).unwrap();
+        let y = t.add(a, row).unwrap();
+        assert_eq!(t.value(y), &[11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+        let y = t.sub(a, col).unwrap();
+        assert_eq!(t.value(y), &[-99.0, -98.0, -97.0, -196.0, -195.0, -194.0]);
+        let y = t.div(a, s).unwrap();
+        assert_eq!(t.value(y), &[0.5, 1.0, 1.5, 2.0, 2.5, 3.0]);
+        let y = t.affine(a, -1.0, 0.5).unwrap();
+        assert_eq!(t.value(y), &[-0.5, -1.5, -2.5, -3.5, -4.5, -5.5]);
+    }
+
+    #[test]
+    fn incompatible_broadcast_is_an_error_naming_the_op_and_shapes() {
+        let mut t = Tape::<f64>::new();
+        let a = t.input(Shape::new(2, 3), &[0.0; 6]).unwrap();
+        let b = t.input(Shape::new(3, 1), &[0.0; 3]).unwrap();
+        for (name, op) in OPS {
+            let msg = op(&mut t, a, b).unwrap_err().to_string();
+            assert_eq!(msg, format!("{name}: shape mismatch: [2, 3] vs [3, 1]"));
+        }
+        // Only the right operand broadcasts.
+        let msg = t.mul(b, a).unwrap_err().to_string();
+        assert_eq!(msg, "mul: shape mismatch: [3, 1] vs [2, 3]");
+    }
+}

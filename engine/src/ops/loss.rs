@@ -192,3 +192,103 @@ pub(crate) fn backward_sparse_ce<T: Real>(ctx: &mut Backward<'_, T>, logits: Nod
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::testing::{config, dim, values, verify};
+    use crate::shape::Shape;
+    use crate::tape::Tape;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Gradients wrt prediction and target.
+        #[test]
+        fn mse_gradients((m, n) in (dim(), dim()), p in values(81, -3.0, 3.0), y in values(81, -3.0, 3.0)) {
+            let s = Shape::new(m, n);
+            verify("mse", &[(s, p[..s.len()].to_vec()), (s, y[..s.len()].to_vec())], |t, x| t.mse(x[0], x[1]))?;
+        }
+
+        /// Logits of both signs and large enough to reach the stable branches;
+        /// targets in [0, 1]; gradients wrt both.
+        #[test]
+        fn bce_with_logits_gradients(
+            (m, n) in (dim(), dim()),
+            z in values(81, -8.0, 8.0),
+            y in values(81, 0.0, 1.0),
+        ) {
+            let s = Shape::new(m, n);
+            let inputs = [(s, z[..s.len()].to_vec()), (s, y[..s.len()].to_vec())];
+            verify("bce_with_logits", &inputs, |t, x| t.bce_with_logits(x[0], x[1]))?;
+        }
+
+        /// Soft targets whose rows need not sum to one; gradients wrt logits and targets.
+        #[test]
+        fn softmax_cross_entropy_gradients(
+            (m, n) in (dim(), dim()),
+            z in values(81, -5.0, 5.0),
+            y in values(81, 0.0, 1.0),
+        ) {
+            let s = Shape::new(m, n);
+            let inputs = [(s, z[..s.len()].to_vec()), (s, y[..s.len()].to_vec())];
+            verify("softmax_cross_entropy", &inputs, |t, x| t.softmax_cross_entropy(x[0], x[1]))?;
+        }
+
+        #[test]
+        fn sparse_softmax_cross_entropy_gradients(
+            (m, n) in (dim(), dim()),
+            z in values(81, -5.0, 5.0),
+            raw in proptest::collection::vec(0usize..9, 9),
+        ) {
+            let labels: Vec<usize> = raw[..m].iter().map(|l| l % n).collect();
+            let inputs = [(Shape::new(m, n), z[..m * n].to_vec())];
+            verify("sparse_softmax_cross_entropy", &inputs, |t, x| t.sparse_softmax_cross_entropy(x[0], &labels))?;
+        }
+    }
+
+    /// The fused losses agree with the same losses built from plain ops.
+    #[test]
+    fn fused_losses_match_their_definitions() {
+        let mut t = Tape::<f64>::new();
+        let s = Shape::new(2, 3);
+        let z = t.input(s, &[0.5, -1.0, 2.0, 30.0, -30.0, 0.1]).unwrap();
+        let y = t.input(s, &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0]).unwrap();
+        let ce = t.softmax_cross_entropy(z, y).unwrap();
+        let sparse = t.sparse_softmax_cross_entropy(z, &[1, 0]).unwrap();
+        let ls = t.log_softmax(z).unwrap();
+        let manual = -(t.value(ls)[1] + t.value(ls)[3]) / 2.0;
+        assert!((t.scalar(ce) - manual).abs() < 1e-12 && (t.scalar(sparse) - manual).abs() < 1e-12);
+        let bce = t.bce_with_logits(z, y).unwrap();
+        let manual: f64 = [0.5f64, -1.0, 2.0, 30.0, -30.0, 0.1]
+            .iter()
+            .zip([0.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+            .map(|(&z, y)| {
+                let p = 1.0 / (1.0 + (-z).exp());
+                -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+            })
+            .sum::<f64>()
+            / 6.0;
+        assert!((t.scalar(bce) - manual).abs() < 1e-9, "{} vs {manual}", t.scalar(bce));
+        let mse = t.mse(z, y).unwrap();
+        assert!((t.scalar(mse) - (0.25 + 4.0 + 4.0 + 841.0 + 900.0 + 0.01) / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn labels_are_validated() {
+        let mut t = Tape::<f64>::new();
+        let z = t.input(Shape::new(2, 3), &[0.0; 6]).unwrap();
+        let msg = t.sparse_softmax_cross_entropy(z, &[0, 3]).unwrap_err().to_string();
+        assert_eq!(msg, "sparse_softmax_cross_entropy: label 3 at row 1 is not below 3 classes");
+        let msg = t.sparse_softmax_cross_entropy(z, &[0]).unwrap_err().to_string();
+        assert_eq!(msg, "sparse_softmax_cross_entropy: 1 labels for logits [2, 3]");
+        let y = t.input(Shape::new(3, 2), &[0.0; 6]).unwrap();
+        for msg in [
+            t.mse(z, y).unwrap_err().to_string(),
+            t.bce_with_logits(z, y).unwrap_err().to_string(),
+            t.softmax_cross_entropy(z, y).unwrap_err().to_string(),
+        ] {
+            assert!(msg.ends_with(": shape mismatch: [2, 3] vs [3, 2]"), "{msg}");
+        }
+    }
+}

@@ -74,3 +74,73 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::testing::{config, dim, values, verify};
+    use crate::shape::Shape;
+    use crate::tape::Tape;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// All four layouts: `a` is stored `m × k` (or `k × m` when transposed),
+        /// `b` is `k × n` (or `n × k`); gradients wrt both operands.
+        #[test]
+        fn matmul_t_gradients(
+            (m, k, n) in (dim(), dim(), dim()),
+            ta in any::<bool>(),
+            tb in any::<bool>(),
+            seed in values(2 * 81, -2.0, 2.0),
+        ) {
+            let sa = if ta { Shape::new(k, m) } else { Shape::new(m, k) };
+            let sb = if tb { Shape::new(n, k) } else { Shape::new(k, n) };
+            let a = seed[..sa.len()].to_vec();
+            let b = seed[81..81 + sb.len()].to_vec();
+            let name = format!("matmul_t(ta={ta}, tb={tb}) {sa}·{sb}");
+            verify(&name, &[(sa, a), (sb, b)], |t, x| t.matmul_t(x[0], x[1], ta, tb))?;
+        }
+
+        /// The named forms record the right flags, and a transposed operand read
+        /// in place gives the same product as an explicit transpose.
+        #[test]
+        fn matmul_forms_match_explicit_transposes(
+            (m, k, n) in (dim(), dim(), dim()),
+            seed in values(2 * 81, -2.0, 2.0),
+        ) {
+            let (a, b) = (seed[..m * k].to_vec(), seed[81..81 + k * n].to_vec());
+            verify("matmul", &[(Shape::new(m, k), a.clone()), (Shape::new(k, n), b.clone())], |t, x| {
+                t.matmul(x[0], x[1])
+            })?;
+            verify("matmul_tn", &[(Shape::new(k, m), a.clone()), (Shape::new(k, n), b.clone())], |t, x| {
+                t.matmul_tn(x[0], x[1])
+            })?;
+            verify("matmul_nt", &[(Shape::new(m, k), a.clone()), (Shape::new(n, k), b.clone())], |t, x| {
+                t.matmul_nt(x[0], x[1])
+            })?;
+            let mut t = Tape::<f64>::new();
+            let (x, y) = (t.input(Shape::new(k, m), &a)?, t.input(Shape::new(n, k), &b)?);
+            let fused = t.matmul_t(x, y, true, true)?;
+            let (xt, yt) = (t.transpose(x)?, t.transpose(y)?);
+            let plain = t.matmul(xt, yt)?;
+            prop_assert_eq!(t.shape(fused), Shape::new(m, n));
+            for (p, q) in t.value(fused).iter().zip(t.value(plain)) {
+                prop_assert!((p - q).abs() <= 1e-12 * (1.0 + q.abs()), "{} vs {}", p, q);
+            }
+        }
+    }
+
+    #[test]
+    fn inner_dimension_mismatch_is_an_error_naming_both_shapes() {
+        let mut t = Tape::<f64>::new();
+        let a = t.input(Shape::new(2, 3), &[0.0; 6]).unwrap();
+        let b = t.input(Shape::new(4, 5), &[0.0; 20]).unwrap();
+        let msg = t.matmul(a, b).unwrap_err().to_string();
+        assert_eq!(msg, "matmul: shape mismatch: [2, 3] vs [4, 5]");
+        // Transposed flags report the effective operand shapes.
+        let msg = t.matmul_t(a, b, true, false).unwrap_err().to_string();
+        assert_eq!(msg, "matmul: shape mismatch: [3, 2] vs [4, 5]");
+        assert_eq!(t.len(), 2, "a failed op records nothing");
+    }
+}

@@ -70,3 +70,39 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, axis: Opti
         *g = *g + gy[src] * scale;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::testing::{config, dim, values, verify};
+    use crate::shape::{Axis, Shape};
+    use crate::tape::Tape;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Sum and mean over everything, over the rows and over the columns.
+        #[test]
+        fn sum_and_mean_gradients((m, n) in (dim(), dim()), x in values(81, -3.0, 3.0)) {
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify("sum", &inputs, |t, x| t.sum(x[0]))?;
+            verify("mean", &inputs, |t, x| t.mean(x[0]))?;
+            for axis in [Axis::Rows, Axis::Cols] {
+                verify(&format!("sum_axis({axis:?})"), &inputs, |t, x| t.sum_axis(x[0], axis))?;
+                verify(&format!("mean_axis({axis:?})"), &inputs, |t, x| t.mean_axis(x[0], axis))?;
+            }
+        }
+    }
+
+    #[test]
+    fn axis_reductions_have_numpy_shapes_and_values() {
+        let mut t = Tape::<f64>::new();
+        let x = t.input(Shape::new(2, 3), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let rows = t.sum_axis(x, Axis::Rows).unwrap();
+        assert_eq!((t.shape(rows), t.value(rows)), (Shape::new(1, 3), &[5.0, 7.0, 9.0][..]));
+        let cols = t.mean_axis(x, Axis::Cols).unwrap();
+        assert_eq!((t.shape(cols), t.value(cols)), (Shape::new(2, 1), &[2.0, 5.0][..]));
+        let all = t.mean(x).unwrap();
+        assert_eq!(t.scalar(all), 3.5);
+    }
+}

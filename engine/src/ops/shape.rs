@@ -140,3 +140,102 @@ pub(crate) fn backward_slice<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, star
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::testing::{config, dim, values, verify};
+    use crate::shape::Shape;
+    use crate::tape::Tape;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn reshape_and_transpose_gradients(
+            (m, n) in (dim(), dim()),
+            form in 0usize..3,
+            x in values(81, -3.0, 3.0),
+        ) {
+            let to = [Shape::new(n, m), Shape::new(1, m * n), Shape::new(m * n, 1)][form];
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify(&format!("reshape to {to}"), &inputs, |t, x| t.reshape(x[0], to))?;
+            verify("transpose", &inputs, |t, x| t.transpose(x[0]))?;
+            // Through a product, so the layout of the gradient matters, not only its values.
+            let w: Vec<f64> = (0..m * 2).map(|i| 0.3 * i as f64 - 1.0).collect();
+            verify("transpose·w", &inputs, |t, x| {
+                let w = t.input(Shape::new(m, 2), &w)?;
+                let xt = t.transpose(x[0])?;
+                t.matmul(xt, w)
+            })?;
+        }
+
+        /// Two or three parts of different widths; the same node may appear twice.
+        #[test]
+        fn concat_cols_gradients(
+            m in dim(),
+            widths in proptest::collection::vec(dim(), 2..=3),
+            x in values(3 * 81, -3.0, 3.0),
+            repeat in any::<bool>(),
+        ) {
+            let mut offset = 0;
+            let inputs: Vec<(Shape, Vec<f64>)> = widths.iter().map(|&w| {
+                let part = (Shape::new(m, w), x[offset..offset + m * w].to_vec());
+                offset += m * w;
+                part
+            }).collect();
+            let name = format!("concat_cols {widths:?} repeat={repeat}");
+            verify(&name, &inputs, |t, x| {
+                let mut parts = x.to_vec();
+                if repeat {
+                    parts.push(x[0]);
+                }
+                t.concat_cols(&parts)
+            })?;
+        }
+
+        #[test]
+        fn slice_cols_gradients(
+            (m, n) in (dim(), dim()),
+            start_frac in 0.0f64..1.0,
+            len_frac in 0.0f64..1.0,
+            x in values(81, -3.0, 3.0),
+        ) {
+            let start = ((n as f64 * start_frac) as usize).min(n - 1);
+            let len = 1 + ((n - start - 1) as f64 * len_frac) as usize;
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify(&format!("slice_cols {start}..{}", start + len), &inputs, |t, x| {
+                t.slice_cols(x[0], start, len)
+            })?;
+        }
+    }
+
+    #[test]
+    fn concat_then_slice_round_trips() {
+        let mut t = Tape::<f64>::new();
+        let a = t.input(Shape::new(2, 1), &[1.0, 2.0]).unwrap();
+        let b = t.input(Shape::new(2, 2), &[3.0, 4.0, 5.0, 6.0]).unwrap();
+        let c = t.concat_cols(&[a, b]).unwrap();
+        assert_eq!(t.value(c), &[1.0, 3.0, 4.0, 2.0, 5.0, 6.0]);
+        let s = t.slice_cols(c, 1, 2).unwrap();
+        assert_eq!(t.value(s), t.value(b));
+        let tr = t.transpose(c).unwrap();
+        assert_eq!((t.shape(tr), t.value(tr)), (Shape::new(3, 2), &[1.0, 2.0, 3.0, 5.0, 4.0, 6.0][..]));
+    }
+
+    #[test]
+    fn layout_errors_name_the_op() {
+        let mut t = Tape::<f64>::new();
+        let a = t.input(Shape::new(2, 3), &[0.0; 6]).unwrap();
+        let b = t.input(Shape::new(3, 3), &[0.0; 9]).unwrap();
+        let msg = t.reshape(a, Shape::new(4, 2)).unwrap_err().to_string();
+        assert_eq!(msg, "reshape: shape mismatch: [2, 3] vs [4, 2]");
+        let msg = t.concat_cols(&[a, b]).unwrap_err().to_string();
+        assert_eq!(msg, "concat: shape mismatch: [2, 3] vs [3, 3]");
+        assert!(t.concat_cols(&[]).unwrap_err().to_string().starts_with("concat:"));
+        let msg = t.slice_cols(a, 2, 2).unwrap_err().to_string();
+        assert_eq!(msg, "slice: columns 2..4 of [2, 3]");
+        assert!(t.slice_cols(a, usize::MAX, 2).is_err());
+        assert_eq!(t.len(), 2);
+    }
+}

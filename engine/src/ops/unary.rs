@@ -55,3 +55,42 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, kind: UnaryKind, x: N
         gx[i] = gx[i] + d;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::testing::{config, dim, values, values_off_zero, verify};
+    use crate::shape::Shape;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn square_and_exp_gradients((m, n) in (dim(), dim()), x in values(81, -3.0, 3.0)) {
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify("square", &inputs, |t, x| t.square(x[0]))?;
+            verify("exp", &inputs, |t, x| t.exp(x[0]))?;
+        }
+
+        /// sqrt and log on their domain, at least 0.05 from 0 where the
+        /// derivatives 1/(2√x) and 1/x are still moderate.
+        #[test]
+        fn sqrt_and_log_gradients((m, n) in (dim(), dim()), x in values(81, 0.05, 5.0)) {
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify("sqrt", &inputs, |t, x| t.sqrt(x[0]))?;
+            verify("log", &inputs, |t, x| t.log(x[0]))?;
+        }
+
+        /// Chained, so each rule receives a non-trivial upstream gradient.
+        #[test]
+        fn chained_unary_gradients((m, n) in (dim(), dim()), x in values_off_zero(81, 1.5)) {
+            let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
+            verify("log(sqrt(exp(x)²))", &inputs, |t, x| {
+                let e = t.exp(x[0])?;
+                let s = t.square(e)?;
+                let r = t.sqrt(s)?;
+                t.log(r)
+            })?;
+        }
+    }
+}
