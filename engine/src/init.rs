@@ -1,1 +1,357 @@
-//! (being written)
+//! Weight initialisers by their Keras names and formulas, every draw from a
+//! seeded [`ChaCha8Rng`]. The fans of a parameter of shape `[rows, cols]` are
+//! `fan_in = rows`, `fan_out = cols` (a dense kernel is `[in, out]`).
+//!
+//! | name | draw |
+//! |---|---|
+//! | `zeros`, `ones`, `constant(v)` | the value |
+//! | `random_normal(mean, stddev)` | N(mean, stddev²) (Keras default 0, 0.05) |
+//! | `random_uniform(min, max)` | U[min, max) (Keras default −0.05, 0.05) |
+//! | `truncated_normal(mean, stddev)` | N(mean, stddev²), redrawn beyond 2 stddev |
+//! | `glorot_normal` | truncated, stddev √(2/(fan_in+fan_out)) / 0.8796… |
+//! | `glorot_uniform` | U(±√(6/(fan_in+fan_out))) |
+//! | `he_normal` / `he_uniform` | truncated √(2/fan_in)/0.8796… / U(±√(6/fan_in)) |
+//! | `lecun_normal` / `lecun_uniform` | truncated √(1/fan_in)/0.8796… / U(±√(3/fan_in)) |
+//! | `orthogonal(gain)` | gain·Q of a Gaussian matrix's QR, signs fixed by diag(R) |
+//!
+//! 0.87962566103423978 is the standard deviation of a unit normal truncated to
+//! ±2; Keras divides by it so the truncated draw keeps the intended variance.
+use crate::error::{Error, Result};
+use crate::real::Real;
+use crate::shape::Shape;
+use rand_chacha::ChaCha8Rng;
+use rand_core::Rng;
+
+/// Standard deviation of N(0, 1) truncated to [−2, 2].
+pub const TRUNCATED_STDDEV: f64 = 0.879_625_661_034_239_8;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Initializer {
+    Zeros,
+    Ones,
+    Constant(f64),
+    RandomNormal { mean: f64, stddev: f64 },
+    RandomUniform { min: f64, max: f64 },
+    TruncatedNormal { mean: f64, stddev: f64 },
+    GlorotNormal,
+    GlorotUniform,
+    HeNormal,
+    HeUniform,
+    LecunNormal,
+    LecunUniform,
+    Orthogonal { gain: f64 },
+}
+
+impl Initializer {
+    pub const ALL_NAMES: [&'static str; 13] = [
+        "zeros",
+        "ones",
+        "constant",
+        "random_normal",
+        "random_uniform",
+        "truncated_normal",
+        "glorot_normal",
+        "glorot_uniform",
+        "he_normal",
+        "he_uniform",
+        "lecun_normal",
+        "lecun_uniform",
+        "orthogonal",
+    ];
+
+    /// Parses a Keras name with Keras' default parameters (constant 0,
+    /// random_normal/truncated_normal stddev 0.05, random_uniform ±0.05,
+    /// orthogonal gain 1). `xavier_*` and `kaiming_*` are accepted aliases.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Ok(match name {
+            "zeros" | "zero" => Initializer::Zeros,
+            "ones" | "one" => Initializer::Ones,
+            "constant" => Initializer::Constant(0.0),
+            "random_normal" => Initializer::RandomNormal { mean: 0.0, stddev: 0.05 },
+            "random_uniform" => Initializer::RandomUniform { min: -0.05, max: 0.05 },
+            "truncated_normal" => Initializer::TruncatedNormal { mean: 0.0, stddev: 0.05 },
+            "glorot_normal" | "xavier_normal" => Initializer::GlorotNormal,
+            "glorot_uniform" | "xavier_uniform" => Initializer::GlorotUniform,
+            "he_normal" | "kaiming_normal" => Initializer::HeNormal,
+            "he_uniform" | "kaiming_uniform" => Initializer::HeUniform,
+            "lecun_normal" => Initializer::LecunNormal,
+            "lecun_uniform" => Initializer::LecunUniform,
+            "orthogonal" => Initializer::Orthogonal { gain: 1.0 },
+            other => {
+                return Err(Error::invalid(
+                    "initializer",
+                    format!("unknown initializer {other:?}; known: {}", Self::ALL_NAMES.join(", ")),
+                ));
+            }
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Initializer::Zeros => "zeros",
+            Initializer::Ones => "ones",
+            Initializer::Constant(_) => "constant",
+            Initializer::RandomNormal { .. } => "random_normal",
+            Initializer::RandomUniform { .. } => "random_uniform",
+            Initializer::TruncatedNormal { .. } => "truncated_normal",
+            Initializer::GlorotNormal => "glorot_normal",
+            Initializer::GlorotUniform => "glorot_uniform",
+            Initializer::HeNormal => "he_normal",
+            Initializer::HeUniform => "he_uniform",
+            Initializer::LecunNormal => "lecun_normal",
+            Initializer::LecunUniform => "lecun_uniform",
+            Initializer::Orthogonal { .. } => "orthogonal",
+        }
+    }
+
+    /// Checks the parameters: finite values, stddev ≥ 0, min ≤ max.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::invalid("initializer", msg));
+        match *self {
+            Initializer::Constant(v) if !v.is_finite() => bad(format!("constant value {v} is not finite")),
+            Initializer::RandomNormal { mean, stddev } | Initializer::TruncatedNormal { mean, stddev }
+                if !(mean.is_finite() && stddev.is_finite() && stddev >= 0.0) =>
+            {
+                bad(format!("{}: mean {mean}, stddev {stddev} (needs finite, stddev >= 0)", self.name()))
+            }
+            Initializer::RandomUniform { min, max } if !(min.is_finite() && max.is_finite() && min <= max) => {
+                bad(format!("random_uniform: min {min}, max {max} (needs finite, min <= max)"))
+            }
+            Initializer::Orthogonal { gain } if !gain.is_finite() => {
+                bad(format!("orthogonal gain {gain} is not finite"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Fills `out` (a parameter of `shape`, row-major) with fresh draws.
+    pub fn fill<T: Real>(&self, shape: Shape, rng: &mut ChaCha8Rng, out: &mut [T]) -> Result<()> {
+        self.validate()?;
+        if out.len() != shape.len() {
+            return Err(Error::invalid(
+                "initializer",
+                format!("{}: buffer of {} values for shape {shape}", self.name(), out.len()),
+            ));
+        }
+        let (fan_in, fan_out) = (shape.rows.max(1) as f64, shape.cols.max(1) as f64);
+        let mut normal = Normal::default();
+        let mut each = |f: &mut dyn FnMut(&mut ChaCha8Rng, &mut Normal) -> f64| {
+            for o in out.iter_mut() {
+                *o = T::c(f(rng, &mut normal));
+            }
+        };
+        match *self {
+            Initializer::Zeros => each(&mut |_, _| 0.0),
+            Initializer::Ones => each(&mut |_, _| 1.0),
+            Initializer::Constant(v) => each(&mut |_, _| v),
+            Initializer::RandomNormal { mean, stddev } => each(&mut |r, n| mean + stddev * n.sample(r)),
+            Initializer::RandomUniform { min, max } => each(&mut |r, _| min + (max - min) * uniform01(r)),
+            Initializer::TruncatedNormal { mean, stddev } => {
+                each(&mut |r, n| mean + stddev * n.sample_truncated(r))
+            }
+            Initializer::GlorotNormal => truncated_scaled(each, (2.0 / (fan_in + fan_out)).sqrt()),
+            Initializer::HeNormal => truncated_scaled(each, (2.0 / fan_in).sqrt()),
+            Initializer::LecunNormal => truncated_scaled(each, (1.0 / fan_in).sqrt()),
+            Initializer::GlorotUniform => symmetric_uniform(each, (6.0 / (fan_in + fan_out)).sqrt()),
+            Initializer::HeUniform => symmetric_uniform(each, (6.0 / fan_in).sqrt()),
+            Initializer::LecunUniform => symmetric_uniform(each, (3.0 / fan_in).sqrt()),
+            Initializer::Orthogonal { gain } => orthogonal(shape, gain, rng, &mut normal, out),
+        }
+        Ok(())
+    }
+
+    /// A fresh parameter of `shape`.
+    pub fn sample<T: Real>(&self, shape: Shape, rng: &mut ChaCha8Rng) -> Result<Vec<T>> {
+        let mut v = vec![T::zero(); shape.len()];
+        self.fill(shape, rng, &mut v)?;
+        Ok(v)
+    }
+}
+
+fn truncated_scaled(mut each: impl FnMut(&mut dyn FnMut(&mut ChaCha8Rng, &mut Normal) -> f64), target: f64) {
+    let stddev = target / TRUNCATED_STDDEV;
+    each(&mut |r, n| stddev * n.sample_truncated(r));
+}
+
+fn symmetric_uniform(mut each: impl FnMut(&mut dyn FnMut(&mut ChaCha8Rng, &mut Normal) -> f64), limit: f64) {
+    each(&mut |r, _| limit * (2.0 * uniform01(r) - 1.0));
+}
+
+/// Keras' orthogonal: QR of a Gaussian matrix of shape (max, min), Q's
+/// columns multiplied by sign(diag R) so the result is uniformly distributed
+/// (Mezzadri 2007), transposed when the parameter is wider than tall.
+fn orthogonal<T: Real>(shape: Shape, gain: f64, rng: &mut ChaCha8Rng, normal: &mut Normal, out: &mut [T]) {
+    let (rows, cols) = (shape.rows, shape.cols);
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    let (tall, short) = (rows.max(cols), rows.min(cols));
+    let a = nalgebra::DMatrix::<f64>::from_fn(tall, short, |_, _| normal.sample(rng));
+    let qr = a.qr();
+    let (q, r) = (qr.q(), qr.r());
+    for i in 0..rows {
+        for j in 0..cols {
+            // q is tall × short; a wide parameter takes qᵀ.
+            let (qi, qj) = if rows >= cols { (i, j) } else { (j, i) };
+            let sign = if r[(qj, qj)] < 0.0 { -1.0 } else { 1.0 };
+            out[i * cols + j] = T::c(gain * sign * q[(qi, qj)]);
+        }
+    }
+}
+
+/// A uniform draw in [0, 1) from the top 53 bits of one `u64`.
+pub(crate) fn uniform01(rng: &mut ChaCha8Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Standard normal draws by the Box–Muller transform: two uniforms u₁ ∈ (0, 1]
+/// and u₂ ∈ [0, 1) give two independent normals √(−2 ln u₁)·(cos 2πu₂, sin 2πu₂);
+/// the second is kept for the next call. Private to the initialisers until the
+/// data module's shared sampler is unified with it.
+#[derive(Default)]
+pub(crate) struct Normal {
+    spare: Option<f64>,
+}
+
+impl Normal {
+    pub(crate) fn sample(&mut self, rng: &mut ChaCha8Rng) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        let u1 = 1.0 - uniform01(rng);
+        let u2 = uniform01(rng);
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+        self.spare = Some(radius * s);
+        radius * c
+    }
+
+    /// A unit normal redrawn until it lies within ±2 (Keras' truncated normal).
+    pub(crate) fn sample_truncated(&mut self, rng: &mut ChaCha8Rng) -> f64 {
+        loop {
+            let z = self.sample(rng);
+            if z.abs() <= 2.0 {
+                return z;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    fn stats(v: &[f64]) -> (f64, f64) {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        (mean, var.sqrt())
+    }
+
+    fn draw(init: Initializer, shape: Shape, seed: u64) -> Vec<f64> {
+        init.sample(shape, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap()
+    }
+
+    #[test]
+    fn normal_sampler_has_unit_moments() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut n = Normal::default();
+        let v: Vec<f64> = (0..200_000).map(|_| n.sample(&mut rng)).collect();
+        let (m, s) = stats(&v);
+        assert!(m.abs() < 0.01 && (s - 1.0).abs() < 0.01, "mean {m}, stddev {s}");
+        // P(|z| > 2) = 0.0455 for a unit normal.
+        let tail = v.iter().filter(|z| z.abs() > 2.0).count() as f64 / v.len() as f64;
+        assert!((tail - 0.0455).abs() < 0.003, "two-sigma tail {tail}");
+    }
+
+    #[test]
+    fn truncated_constant_is_the_stddev_of_the_truncated_unit_normal() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut n = Normal::default();
+        let v: Vec<f64> = (0..200_000).map(|_| n.sample_truncated(&mut rng)).collect();
+        assert!(v.iter().all(|z| z.abs() <= 2.0));
+        let (_, s) = stats(&v);
+        assert!((s - TRUNCATED_STDDEV).abs() < 0.005, "stddev {s}");
+    }
+
+    #[test]
+    fn variance_scaling_initialisers_hit_their_keras_stddev() {
+        let shape = Shape::new(200, 300);
+        let cases = [
+            (Initializer::GlorotNormal, (2.0f64 / 500.0).sqrt()),
+            (Initializer::GlorotUniform, (2.0f64 / 500.0).sqrt()),
+            (Initializer::HeNormal, (2.0f64 / 200.0).sqrt()),
+            (Initializer::HeUniform, (2.0f64 / 200.0).sqrt()),
+            (Initializer::LecunNormal, (1.0f64 / 200.0).sqrt()),
+            (Initializer::LecunUniform, (1.0f64 / 200.0).sqrt()),
+            (Initializer::RandomNormal { mean: 0.0, stddev: 0.05 }, 0.05),
+            (Initializer::TruncatedNormal { mean: 0.0, stddev: 0.05 }, 0.05 * TRUNCATED_STDDEV),
+        ];
+        for (init, want) in cases {
+            let (m, s) = stats(&draw(init, shape, 3));
+            assert!(m.abs() < 0.02 * want * 10.0, "{init:?}: mean {m}");
+            assert!((s - want).abs() < 0.02 * want, "{init:?}: stddev {s}, want {want}");
+        }
+    }
+
+    #[test]
+    fn uniform_limits_and_truncation_bounds_hold() {
+        let shape = Shape::new(30, 50);
+        let limit = (6.0f64 / 80.0).sqrt();
+        assert!(draw(Initializer::GlorotUniform, shape, 4).iter().all(|v| v.abs() <= limit));
+        let bound = 2.0 * (2.0f64 / 30.0).sqrt() / TRUNCATED_STDDEV;
+        assert!(draw(Initializer::HeNormal, shape, 4).iter().all(|v| v.abs() <= bound));
+        let u = draw(Initializer::RandomUniform { min: 1.0, max: 3.0 }, shape, 4);
+        assert!(u.iter().all(|&v| (1.0..3.0).contains(&v)));
+        let t = draw(Initializer::TruncatedNormal { mean: 5.0, stddev: 0.5 }, shape, 4);
+        assert!(t.iter().all(|&v| (v - 5.0).abs() <= 1.0));
+    }
+
+    #[test]
+    fn orthogonal_is_orthonormal_in_both_orientations() {
+        for (rows, cols) in [(6, 4), (4, 6), (5, 5)] {
+            let w = draw(Initializer::Orthogonal { gain: 2.0 }, Shape::new(rows, cols), 5);
+            let m = nalgebra::DMatrix::from_row_slice(rows, cols, &w);
+            // The short side's Gram matrix is gain² · I.
+            let g = if rows >= cols { m.transpose() * &m } else { &m * m.transpose() };
+            for i in 0..g.nrows() {
+                for j in 0..g.ncols() {
+                    let want = if i == j { 4.0 } else { 0.0 };
+                    assert!((g[(i, j)] - want).abs() < 1e-12, "{rows}x{cols}: gram[{i},{j}] = {}", g[(i, j)]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn constants_names_and_determinism() {
+        assert!(draw(Initializer::Zeros, Shape::new(3, 3), 0).iter().all(|&v| v == 0.0));
+        assert!(draw(Initializer::Ones, Shape::new(3, 3), 0).iter().all(|&v| v == 1.0));
+        assert!(draw(Initializer::Constant(0.25), Shape::new(3, 3), 0).iter().all(|&v| v == 0.25));
+        for name in Initializer::ALL_NAMES {
+            assert_eq!(Initializer::from_name(name).unwrap().name(), name);
+        }
+        let err = Initializer::from_name("glorot").unwrap_err().to_string();
+        assert!(err.contains("\"glorot\""), "{err}");
+        let a = draw(Initializer::HeNormal, Shape::new(8, 8), 9);
+        assert_eq!(a, draw(Initializer::HeNormal, Shape::new(8, 8), 9));
+        assert_ne!(a, draw(Initializer::HeNormal, Shape::new(8, 8), 10));
+    }
+
+    #[test]
+    fn bad_parameters_are_rejected() {
+        let bad = [
+            Initializer::RandomNormal { mean: 0.0, stddev: -1.0 },
+            Initializer::TruncatedNormal { mean: f64::NAN, stddev: 1.0 },
+            Initializer::RandomUniform { min: 1.0, max: 0.0 },
+            Initializer::Constant(f64::INFINITY),
+        ];
+        for init in bad {
+            let err = init.sample::<f64>(Shape::new(2, 2), &mut ChaCha8Rng::seed_from_u64(0));
+            assert!(err.is_err(), "{init:?} accepted");
+        }
+        let msg = Initializer::RandomNormal { mean: 0.0, stddev: -1.0 }.validate().unwrap_err().to_string();
+        assert!(msg.contains("-1"), "{msg}");
+    }
+}

@@ -5,9 +5,11 @@
 //! Tensors are 2-D (batch × features). A sequence of `T` steps of `F`
 //! features is packed as one `batch × (T·F)` node, step-major within a row
 //! (step t occupies columns `t·F .. (t+1)·F`); recurrent layers slice it.
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::init::Initializer;
 use crate::params::ParamStore;
 use crate::real::Real;
+use crate::shape::Shape;
 use crate::tape::{NodeId, Tape};
 use rand_chacha::ChaCha8Rng;
 
@@ -49,6 +51,126 @@ pub trait Layer<T: Real>: Send {
     fn params(&self) -> Vec<crate::params::ParamId>;
     /// The nodes recorded by the last forward pass.
     fn recorded(&self) -> &Recorded;
+
+    /// Layers nested inside this one (a residual block's stack), so the
+    /// diagnostics can read their recorded nodes too.
+    fn children(&self) -> &[Box<dyn Layer<T>>] {
+        &[]
+    }
+    /// Non-trainable state (batch norm's moving statistics), saved in checkpoints.
+    fn visit_buffers(&self, _f: &mut dyn FnMut(&Buffer<T>)) {}
+    fn visit_buffers_mut(&mut self, _f: &mut dyn FnMut(&mut Buffer<T>)) {}
+    /// The squashing function at the output, for losses applied from logits.
+    fn output_act(&self) -> OutputAct {
+        OutputAct::Other
+    }
+    /// Asks a sigmoid/softmax output layer to emit its logits (its
+    /// pre-activation) as output; the model applies the squash itself.
+    /// Returns whether the layer did so.
+    fn emit_logits(&mut self, _on: bool) -> bool {
+        false
+    }
+}
+
+/// The output squash a loss can absorb: sigmoid into binary cross-entropy,
+/// softmax into categorical cross-entropy, both computed stably from logits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputAct {
+    Sigmoid,
+    Softmax,
+    Other,
+}
+
+/// A named non-trainable tensor owned by a layer.
+#[derive(Clone, Debug)]
+pub struct Buffer<T> {
+    /// Dotted name, e.g. `layers.2.batch_normalization.moving_mean`.
+    pub name: String,
+    pub shape: Shape,
+    pub value: Vec<T>,
+}
+
+/// A layer's configuration (Keras-like arguments) before it knows its input
+/// width. Building validates it, creates its parameters in the store under
+/// `prefix` and returns the layer.
+pub trait LayerConfig<T: Real>: Send {
+    fn kind(&self) -> &'static str;
+    fn build(&self, b: &mut Builder<'_, T>, input_width: usize) -> Result<Box<dyn Layer<T>>>;
+}
+
+/// What building a layer needs: the store to create parameters in, the
+/// seeded generator initialisers draw from, and where the layer sits.
+pub struct Builder<'a, T: Real> {
+    pub params: &'a mut ParamStore<T>,
+    pub rng: &'a mut ChaCha8Rng,
+    /// Name prefix of this layer's parameters, e.g. `layers.3`.
+    pub prefix: String,
+    /// Human-readable position for errors, e.g. `layer 3`.
+    pub place: String,
+}
+
+impl<'a, T: Real> Builder<'a, T> {
+    pub fn new(params: &'a mut ParamStore<T>, rng: &'a mut ChaCha8Rng, index: usize) -> Self {
+        Builder { params, rng, prefix: format!("layers.{index}"), place: format!("layer {index}") }
+    }
+
+    /// A configuration error naming the layer (position and kind).
+    pub fn error(&self, kind: &str, msg: impl Into<String>) -> Error {
+        Error::Config { layer: format!("{} ({kind})", self.place), msg: msg.into() }
+    }
+
+    /// Creates `{prefix}.{kind}.{name}` of `shape`, drawn from `init`.
+    pub fn param(
+        &mut self,
+        kind: &str,
+        name: &str,
+        shape: Shape,
+        init: &Initializer,
+    ) -> Result<crate::params::ParamId> {
+        let value = init.sample(shape, self.rng).map_err(|e| self.error(kind, format!("{name}: {e}")))?;
+        self.params.add(format!("{}.{kind}.{name}", self.prefix), shape, value)
+    }
+
+    /// A builder for a layer nested under this one, e.g. the `j`-th layer of
+    /// a residual block: prefix `layers.3.residual.layers.{j}`.
+    pub fn nested(&mut self, kind: &str, j: usize) -> Builder<'_, T> {
+        Builder {
+            prefix: format!("{}.{kind}.layers.{j}", self.prefix),
+            place: format!("{} ({kind}) > layer {j}", self.place),
+            params: self.params,
+            rng: self.rng,
+        }
+    }
+}
+
+/// Parses an initialiser name for a layer's argument, as a config error.
+pub(crate) fn parse_init<T: Real>(b: &Builder<'_, T>, kind: &str, arg: &str, init: &InitArg) -> Result<Initializer> {
+    let parsed = match init {
+        InitArg::Name(n) => Initializer::from_name(n),
+        InitArg::Value(i) => Ok(*i),
+    };
+    let init = parsed.map_err(|e| b.error(kind, format!("{arg}: {e}")))?;
+    init.validate().map_err(|e| b.error(kind, format!("{arg}: {e}")))?;
+    Ok(init)
+}
+
+/// An initialiser argument: a Keras name or a configured value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InitArg {
+    Name(String),
+    Value(Initializer),
+}
+
+impl From<&str> for InitArg {
+    fn from(s: &str) -> Self {
+        InitArg::Name(s.to_string())
+    }
+}
+
+impl From<Initializer> for InitArg {
+    fn from(i: Initializer) -> Self {
+        InitArg::Value(i)
+    }
 }
 
 pub mod dense;
@@ -56,3 +178,8 @@ pub mod dropout;
 pub mod norm;
 pub mod recurrent;
 pub mod residual;
+
+pub use dense::Dense;
+pub use dropout::Dropout;
+pub use norm::{BatchNormalization, LayerNormalization};
+pub use residual::Residual;

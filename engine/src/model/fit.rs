@@ -1,0 +1,360 @@
+//! Training and evaluation. One step of [`Model::fit`]:
+//! tape.clear + unbind, forward, loss, backward, gather gradients into the
+//! [`ParamStore`], the [`StepHook`] (read-only: the monitor reads every
+//! gradient and dL/dh here), the non-finite check, optional clipping, the
+//! optimiser step. Batches are copied into buffers the model keeps, so a
+//! steady-state step allocates nothing.
+use super::{Data, Loss, Model, Targets, record_forward};
+use crate::error::{Error, Result};
+use crate::layers::{Layer, OutputAct};
+use crate::optim::Optimizer;
+use crate::params::ParamStore;
+use crate::real::Real;
+use crate::shape::Shape;
+use crate::tape::{NodeId, Tape};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+
+/// Mixed into the fit seed so dropout masks and shuffling draw from separate streams.
+const DROPOUT_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Reshuffle the samples at the start of each epoch.
+    pub shuffle: bool,
+    /// Seed of the shuffling and dropout generators.
+    pub seed: u64,
+    pub loss: Loss,
+}
+
+impl FitConfig {
+    /// Keras defaults: one epoch, batch 32, shuffled, seed 0.
+    pub fn new(loss: Loss) -> Self {
+        FitConfig { epochs: 1, batch_size: 32, shuffle: true, seed: 0, loss }
+    }
+
+    pub fn epochs(mut self, n: usize) -> Self {
+        self.epochs = n;
+        self
+    }
+
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+
+    pub fn shuffle(mut self, on: bool) -> Self {
+        self.shuffle = on;
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// What the hook sees after backward: the tape (every node's value and
+/// gradient, dL/dh included), the layers' recorded nodes and the gathered
+/// parameter gradients, all read-only.
+pub struct StepView<'a, T: Real> {
+    /// Global step index, counted from 0 across epochs.
+    pub step: usize,
+    pub epoch: usize,
+    pub batch: usize,
+    pub loss: f64,
+    pub tape: &'a Tape<T>,
+    pub layers: &'a [Box<dyn Layer<T>>],
+    pub params: &'a ParamStore<T>,
+    pub input: NodeId,
+    pub output: NodeId,
+    pub loss_node: NodeId,
+}
+
+/// Called at each step's hook point and at each epoch's end.
+pub trait StepHook<T: Real> {
+    fn on_step(&mut self, view: &StepView<'_, T>) -> Result<()>;
+    fn on_epoch_end(&mut self, _log: &EpochLog) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A hook that does nothing.
+pub struct NoHook;
+
+impl<T: Real> StepHook<T> for NoHook {
+    fn on_step(&mut self, _: &StepView<'_, T>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A closure as a step hook.
+pub struct FnHook<F>(pub F);
+
+impl<T: Real, F: FnMut(&StepView<'_, T>) -> Result<()>> StepHook<T> for FnHook<F> {
+    fn on_step(&mut self, view: &StepView<'_, T>) -> Result<()> {
+        (self.0)(view)
+    }
+}
+
+/// Gradient clipping, run on the gathered gradients before the optimiser.
+pub type ClipFn<'a, T> = &'a mut dyn FnMut(&mut ParamStore<T>) -> Result<()>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochLog {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's samples.
+    pub loss: f64,
+    /// Training accuracy over the epoch (argmax for several outputs, a 0.5
+    /// probability threshold for one).
+    pub accuracy: f64,
+    pub steps: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    pub epochs: Vec<EpochLog>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+impl<T: Real> Model<T> {
+    /// Trains on `data`; see the module doc for one step's order. Stops with
+    /// [`Error::NonFinite`] naming the step when the loss or a gradient is not finite.
+    pub fn fit(
+        &mut self,
+        data: &Data<'_, T>,
+        cfg: &FitConfig,
+        opt: &mut dyn Optimizer<T>,
+        hook: &mut dyn StepHook<T>,
+        mut clip: Option<ClipFn<'_, T>>,
+    ) -> Result<History> {
+        let rows = self.check_data(data, cfg.loss, cfg.batch_size)?;
+        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        self.rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ DROPOUT_STREAM);
+        self.order.clear();
+        self.order.extend(0..rows);
+        let mut history = History { epochs: Vec::with_capacity(cfg.epochs) };
+        let mut step = 0;
+        for epoch in 0..cfg.epochs {
+            if cfg.shuffle {
+                shuffle(&mut self.order, &mut shuffle_rng);
+            }
+            let (mut loss_sum, mut correct, mut steps) = (0.0, 0, 0);
+            for (batch, start) in (0..rows).step_by(cfg.batch_size).enumerate() {
+                let n = cfg.batch_size.min(rows - start);
+                self.load_batch(data, cfg.loss, start, n);
+                let shape = Shape::new(n, self.input_width);
+                let out = record_forward(
+                    &mut self.tape,
+                    &mut self.params,
+                    &mut self.layers,
+                    &mut self.rng,
+                    &self.xb,
+                    shape,
+                    true,
+                )?;
+                let loss_node = self.record_loss(out, cfg.loss, n)?;
+                let loss = self.tape.scalar(loss_node).as_f64();
+                let place = || format!("step {step} (epoch {epoch}, batch {batch})");
+                if !loss.is_finite() {
+                    return Err(Error::NonFinite { pass: "forward", place: format!("loss = {loss} at {}", place()) });
+                }
+                correct += self.count_correct(out, cfg.loss, n);
+                self.tape.backward(loss_node)?;
+                self.params.gather_grads(&self.tape);
+                let view = StepView {
+                    step,
+                    epoch,
+                    batch,
+                    loss,
+                    tape: &self.tape,
+                    layers: &self.layers,
+                    params: &self.params,
+                    input: NodeId(0),
+                    output: out,
+                    loss_node,
+                };
+                hook.on_step(&view)?;
+                if let Some((_, p)) = self.params.iter().find(|(_, p)| p.grad.iter().any(|g| !g.is_finite())) {
+                    let place = format!("gradient of {} at {}", p.name, place());
+                    return Err(Error::NonFinite { pass: "backward", place });
+                }
+                if let Some(c) = clip.as_deref_mut() {
+                    c(&mut self.params)?;
+                }
+                opt.step(&mut self.params)?;
+                loss_sum += loss * n as f64;
+                step += 1;
+                steps += 1;
+            }
+            let log = EpochLog {
+                epoch,
+                loss: loss_sum / rows as f64,
+                accuracy: correct as f64 / rows as f64,
+                steps,
+            };
+            hook.on_epoch_end(&log)?;
+            history.epochs.push(log);
+        }
+        Ok(history)
+    }
+
+    /// Mean loss and accuracy over `data` in inference mode, in batches.
+    pub fn evaluate(&mut self, data: &Data<'_, T>, loss: Loss, batch_size: usize) -> Result<Evaluation> {
+        let rows = self.check_data(data, loss, batch_size)?;
+        self.order.clear();
+        self.order.extend(0..rows);
+        let (mut loss_sum, mut correct) = (0.0, 0);
+        for start in (0..rows).step_by(batch_size) {
+            let n = batch_size.min(rows - start);
+            self.load_batch(data, loss, start, n);
+            let shape = Shape::new(n, self.input_width);
+            let out =
+                record_forward(&mut self.tape, &mut self.params, &mut self.layers, &mut self.rng, &self.xb, shape, false)?;
+            let node = self.record_loss(out, loss, n)?;
+            loss_sum += self.tape.scalar(node).as_f64() * n as f64;
+            correct += self.count_correct(out, loss, n);
+        }
+        Ok(Evaluation { loss: loss_sum / rows as f64, accuracy: correct as f64 / rows as f64 })
+    }
+
+    /// Checks the data against the model and the loss; returns the row count.
+    fn check_data(&self, data: &Data<'_, T>, loss: Loss, batch_size: usize) -> Result<usize> {
+        let bad = |msg: String| Err(Error::invalid("fit", msg));
+        if batch_size == 0 {
+            return bad("batch size must be positive, got 0".into());
+        }
+        if data.features != self.input_width {
+            return bad(format!("data has {} features, the model's input width is {}", data.features, self.input_width));
+        }
+        if data.x.is_empty() || data.x.len() % data.features != 0 {
+            return bad(format!("{} values are not a positive number of rows of {}", data.x.len(), data.features));
+        }
+        let rows = data.x.len() / data.features;
+        let w = self.output_width;
+        match data.targets {
+            Targets::Values { y, width } => {
+                if width != w || y.len() != rows * width {
+                    return bad(format!("{} target values of width {width} for {rows} rows of output width {w}", y.len()));
+                }
+                if loss == Loss::SparseCategoricalCrossentropy {
+                    return bad("sparse_categorical_crossentropy needs class labels, got value rows".into());
+                }
+            }
+            Targets::Labels { labels, classes } => {
+                if labels.len() != rows {
+                    return bad(format!("{} labels for {rows} rows", labels.len()));
+                }
+                if let Some((row, l)) = labels.iter().enumerate().find(|&(_, &l)| l >= classes) {
+                    return bad(format!("label {l} at row {row} is not below {classes} classes"));
+                }
+                let fits = match loss {
+                    Loss::SparseCategoricalCrossentropy | Loss::CategoricalCrossentropy => classes == w,
+                    Loss::BinaryCrossentropy | Loss::Mse => (w == 1 && classes <= 2) || classes == w,
+                };
+                if !fits {
+                    return bad(format!("{classes} classes do not fit output width {w} under {}", loss.name()));
+                }
+            }
+        }
+        let clash = match (loss, self.head) {
+            (Loss::BinaryCrossentropy, OutputAct::Softmax) => Some("softmax"),
+            (Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy, OutputAct::Sigmoid) => {
+                Some("sigmoid")
+            }
+            _ => None,
+        };
+        if let Some(act) = clash {
+            return bad(format!("{} does not apply to a {act} output", loss.name()));
+        }
+        Ok(rows)
+    }
+
+    /// Copies rows `order[start..start + n]` into the batch buffers (one-hot
+    /// rows when labels meet a loss that wants value rows).
+    fn load_batch(&mut self, data: &Data<'_, T>, loss: Loss, start: usize, n: usize) {
+        let (f, w) = (data.features, self.output_width);
+        self.xb.clear();
+        self.yb.clear();
+        self.lb.clear();
+        for &i in &self.order[start..start + n] {
+            self.xb.extend_from_slice(&data.x[i * f..(i + 1) * f]);
+            match data.targets {
+                Targets::Values { y, width } => self.yb.extend_from_slice(&y[i * width..(i + 1) * width]),
+                Targets::Labels { labels, .. } => {
+                    let l = labels[i];
+                    self.lb.push(l);
+                    if loss != Loss::SparseCategoricalCrossentropy {
+                        if w == 1 {
+                            self.yb.push(T::c(l as f64));
+                        } else {
+                            self.yb.extend((0..w).map(|j| if j == l { T::one() } else { T::zero() }));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn record_loss(&mut self, out: NodeId, loss: Loss, n: usize) -> Result<NodeId> {
+        let shape = Shape::new(n, self.output_width);
+        match loss {
+            Loss::SparseCategoricalCrossentropy => self.tape.sparse_softmax_cross_entropy(out, &self.lb),
+            Loss::Mse => {
+                let pred = self.apply_head(out)?;
+                let t = self.tape.input(shape, &self.yb)?;
+                self.tape.mse(pred, t)
+            }
+            Loss::BinaryCrossentropy => {
+                let t = self.tape.input(shape, &self.yb)?;
+                self.tape.bce_with_logits(out, t)
+            }
+            Loss::CategoricalCrossentropy => {
+                let t = self.tape.input(shape, &self.yb)?;
+                self.tape.softmax_cross_entropy(out, t)
+            }
+        }
+    }
+
+    fn count_correct(&self, out: NodeId, loss: Loss, n: usize) -> usize {
+        let (o, w) = (self.tape.value(out), self.output_width);
+        let sparse = loss == Loss::SparseCategoricalCrossentropy;
+        if w == 1 {
+            // Logits cross zero where probabilities cross 0.5.
+            let logits = self.head == OutputAct::Sigmoid || loss == Loss::BinaryCrossentropy;
+            let thr = if logits { 0.0 } else { 0.5 };
+            (0..n)
+                .filter(|&r| {
+                    let target = if sparse { self.lb[r] as f64 } else { self.yb[r].as_f64() };
+                    (o[r].as_f64() > thr) == (target > 0.5)
+                })
+                .count()
+        } else {
+            (0..n)
+                .filter(|&r| {
+                    let want = if sparse { self.lb[r] } else { argmax(&self.yb[r * w..(r + 1) * w]) };
+                    argmax(&o[r * w..(r + 1) * w]) == want
+                })
+                .count()
+        }
+    }
+}
+
+fn argmax<T: Real>(row: &[T]) -> usize {
+    row.iter().enumerate().fold((0, T::neg_infinity()), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
+}
+
+/// Fisher–Yates with a multiply-shift index draw (bias below 2⁻⁶⁰ for our sizes).
+fn shuffle(order: &mut [usize], rng: &mut ChaCha8Rng) {
+    for i in (1..order.len()).rev() {
+        let j = ((rng.next_u64() as u128 * (i as u128 + 1)) >> 64) as usize;
+        order.swap(i, j);
+    }
+}
