@@ -1,0 +1,124 @@
+//! GRU in Keras' default `reset_after=True` form (the cuDNN convention), gate
+//! order z, r, h in every `[·, 3H]` block and a `[2, 3H]` bias whose row 0
+//! joins the input and row 1 the recurrent product:
+//! `a = x_t·W + b₀`, `u = h_{t−1}·U + b₁`, `z, r = σ(a_z + u_z, a_r + u_r)`,
+//! `ĥ = tanh(a_h + r⊙u_h)`, `h_t = z⊙h_{t−1} + (1 − z)⊙ĥ`. (The classic
+//! Cho et al. form applies `r` before the product: `tanh(a_h + (r⊙h)·U_h)`.)
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use crate::error::Result;
+use crate::kernels::Activation;
+use crate::layers::{Ctx, Layer, Recorded};
+use crate::params::{ParamId, ParamStore};
+use crate::real::Real;
+use crate::shape::Shape;
+use crate::tape::NodeId;
+use rand_chacha::ChaCha8Rng;
+
+pub struct Gru {
+    name: String,
+    cfg: RecurrentConfig,
+    w: Weights,
+    recorded: Recorded,
+}
+
+impl Gru {
+    pub const KIND: &'static str = "gru";
+
+    /// Registers `layers.{index}.gru.{kernel [F, 3H], recurrent_kernel
+    /// [H, 3H], bias [2, 3H]}` (zero bias) with Keras' default initial values.
+    pub fn new<T: Real>(
+        params: &mut ParamStore<T>,
+        index: usize,
+        cfg: RecurrentConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let name = format!("layers.{index}.{}", Self::KIND);
+        cfg.validate(&name)?;
+        let h = cfg.units;
+        let bias = (Shape::new(2, 3 * h), vec![0.0; 6 * h]);
+        let w = Weights::register(params, &name, &cfg, 3, bias, rng)?;
+        Ok(Gru { name, cfg, w, recorded: Recorded::default() })
+    }
+
+    pub fn config(&self) -> &RecurrentConfig {
+        &self.cfg
+    }
+
+    /// Forward from a given initial state `h0` (`batch × H`), or from zero.
+    pub fn forward_with_state<T: Real>(
+        &mut self,
+        ctx: &mut Ctx<'_, T>,
+        x: NodeId,
+        h0: Option<NodeId>,
+    ) -> Result<NodeId> {
+        let (batch, steps) = check_input(ctx.tape, &self.name, &self.cfg, x)?;
+        let h = self.cfg.units;
+        if let Some(h0) = h0 {
+            check_state(ctx.tape, &self.name, "h", h0, batch, h)?;
+        }
+        let (kernel, recurrent, bias) =
+            (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
+        let tape = &mut *ctx.tape;
+        let flat = tape.reshape(bias, Shape::new(1, 6 * h))?;
+        let (b_in, b_rec) = (tape.slice_cols(flat, 0, 3 * h)?, tape.slice_cols(flat, 3 * h, 3 * h)?);
+        let xw = project(tape, x, kernel, b_in, batch, steps, self.cfg.features)?;
+        self.recorded.hidden.clear();
+        let mut state = h0;
+        for t in 0..steps {
+            let a = tape.slice_cols(xw, t * 3 * h, 3 * h)?;
+            // From a zero state `u` is the bias row alone, broadcast down the batch.
+            let u = match state {
+                Some(prev) => {
+                    let hu = tape.matmul(prev, recurrent)?;
+                    tape.add(hu, b_rec)?
+                }
+                None => b_rec,
+            };
+            let (a_zr, u_zr) = (tape.slice_cols(a, 0, 2 * h)?, tape.slice_cols(u, 0, 2 * h)?);
+            let zr_pre = tape.add(a_zr, u_zr)?;
+            let zr = tape.act(zr_pre, Activation::Sigmoid)?;
+            let (z, r) = (tape.slice_cols(zr, 0, h)?, tape.slice_cols(zr, h, h)?);
+            let (a_h, u_h) = (tape.slice_cols(a, 2 * h, h)?, tape.slice_cols(u, 2 * h, h)?);
+            let ru = tape.mul(r, u_h)?;
+            let cand_pre = tape.add(a_h, ru)?;
+            let cand = tape.act(cand_pre, Activation::Tanh)?;
+            // h_t = ĥ + z⊙(h_{t−1} − ĥ), which is ĥ − z⊙ĥ from a zero state.
+            let next = match state {
+                Some(prev) => {
+                    let diff = tape.sub(prev, cand)?;
+                    let zd = tape.mul(z, diff)?;
+                    tape.add(cand, zd)?
+                }
+                None => {
+                    let zc = tape.mul(z, cand)?;
+                    tape.sub(cand, zc)?
+                }
+            };
+            self.recorded.hidden.push(next);
+            state = Some(next);
+        }
+        finish(tape, &mut self.recorded, self.cfg.return_sequences)
+    }
+}
+
+impl<T: Real> Layer<T> for Gru {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn output_width(&self, input_width: usize) -> Result<usize> {
+        self.cfg.output_width(&self.name, input_width)
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
+        self.forward_with_state(ctx, x, None)
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        self.w.ids()
+    }
+
+    fn recorded(&self) -> &Recorded {
+        &self.recorded
+    }
+}

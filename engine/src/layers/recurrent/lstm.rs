@@ -1,0 +1,126 @@
+//! LSTM (Keras `LSTM`, gate order i, f, c, o in every `[·, 4H]` block):
+//! `z = x_t·W + h_{t−1}·U + b`, `i, f, o = σ(z_i, z_f, z_o)`, `g = tanh(z_c)`,
+//! `c_t = f⊙c_{t−1} + i⊙g`, `h_t = o⊙tanh(c_t)`. The additive cell path
+//! (`∂c_t/∂c_{t−1} = diag(f)`) is what carries gradient across long spans.
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use crate::error::Result;
+use crate::kernels::Activation;
+use crate::layers::{Ctx, Layer, Recorded};
+use crate::params::{ParamId, ParamStore};
+use crate::real::Real;
+use crate::shape::Shape;
+use crate::tape::NodeId;
+use rand_chacha::ChaCha8Rng;
+
+pub struct Lstm {
+    name: String,
+    cfg: RecurrentConfig,
+    w: Weights,
+    recorded: Recorded,
+    /// The cell state after the last step of the last forward pass.
+    last_cell: Option<NodeId>,
+}
+
+impl Lstm {
+    pub const KIND: &'static str = "lstm";
+
+    /// Registers `layers.{index}.lstm.{kernel [F, 4H], recurrent_kernel
+    /// [H, 4H], bias [1, 4H]}`; the bias is zero except the forget block,
+    /// which is 1 when `cfg.unit_forget_bias`.
+    pub fn new<T: Real>(
+        params: &mut ParamStore<T>,
+        index: usize,
+        cfg: RecurrentConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let name = format!("layers.{index}.{}", Self::KIND);
+        cfg.validate(&name)?;
+        let h = cfg.units;
+        let forget = if cfg.unit_forget_bias { 1.0 } else { 0.0 };
+        let values = (0..4 * h).map(|j| if (h..2 * h).contains(&j) { forget } else { 0.0 }).collect();
+        let w = Weights::register(params, &name, &cfg, 4, (Shape::new(1, 4 * h), values), rng)?;
+        Ok(Lstm { name, cfg, w, recorded: Recorded::default(), last_cell: None })
+    }
+
+    pub fn config(&self) -> &RecurrentConfig {
+        &self.cfg
+    }
+
+    /// The final `(h, c)` of the last forward pass (Keras `return_state`).
+    pub fn final_state(&self) -> Option<(NodeId, NodeId)> {
+        Some((*self.recorded.hidden.last()?, self.last_cell?))
+    }
+
+    /// Forward from a given initial state `(h0, c0)` (each `batch × H`), or from zero.
+    pub fn forward_with_state<T: Real>(
+        &mut self,
+        ctx: &mut Ctx<'_, T>,
+        x: NodeId,
+        initial: Option<(NodeId, NodeId)>,
+    ) -> Result<NodeId> {
+        let (batch, steps) = check_input(ctx.tape, &self.name, &self.cfg, x)?;
+        let h = self.cfg.units;
+        if let Some((h0, c0)) = initial {
+            check_state(ctx.tape, &self.name, "h", h0, batch, h)?;
+            check_state(ctx.tape, &self.name, "c", c0, batch, h)?;
+        }
+        let (kernel, recurrent, bias) =
+            (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
+        let tape = &mut *ctx.tape;
+        let xw = project(tape, x, kernel, bias, batch, steps, self.cfg.features)?;
+        self.recorded.hidden.clear();
+        let (mut hs, mut cs) = (initial.map(|s| s.0), initial.map(|s| s.1));
+        for t in 0..steps {
+            let mut z = tape.slice_cols(xw, t * 4 * h, 4 * h)?;
+            if let Some(prev) = hs {
+                let hu = tape.matmul(prev, recurrent)?;
+                z = tape.add(z, hu)?;
+            }
+            // One sigmoid over all four blocks (the c block's is unused and
+            // gets zero gradient): fewer nodes than three separate ones.
+            let s = tape.act(z, Activation::Sigmoid)?;
+            let i = tape.slice_cols(s, 0, h)?;
+            let o = tape.slice_cols(s, 3 * h, h)?;
+            let zc = tape.slice_cols(z, 2 * h, h)?;
+            let g = tape.act(zc, Activation::Tanh)?;
+            let ig = tape.mul(i, g)?;
+            let c = match cs {
+                Some(prev) => {
+                    let f = tape.slice_cols(s, h, h)?;
+                    let fc = tape.mul(f, prev)?;
+                    tape.add(fc, ig)?
+                }
+                None => ig,
+            };
+            let tc = tape.act(c, Activation::Tanh)?;
+            let next = tape.mul(o, tc)?;
+            self.recorded.hidden.push(next);
+            hs = Some(next);
+            cs = Some(c);
+        }
+        self.last_cell = cs;
+        finish(tape, &mut self.recorded, self.cfg.return_sequences)
+    }
+}
+
+impl<T: Real> Layer<T> for Lstm {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn output_width(&self, input_width: usize) -> Result<usize> {
+        self.cfg.output_width(&self.name, input_width)
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
+        self.forward_with_state(ctx, x, None)
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        self.w.ids()
+    }
+
+    fn recorded(&self) -> &Recorded {
+        &self.recorded
+    }
+}

@@ -1,0 +1,286 @@
+//! Recurrent layers (SimpleRNN, LSTM, GRU) written on the tape, with the parts
+//! they share: input checks, the input projection of every step at once, the
+//! output (whole sequence or last state) and Keras' default initial weights.
+//!
+//! A sequence of `T` steps of `F` features arrives as one `batch × (T·F)`
+//! node, step-major within a row. Each layer multiplies every step's input by
+//! its kernel in one product (the input does not depend on the state), then
+//! walks the steps in order, slicing step `t` out of that product and adding
+//! the recurrent term. Backpropagation through time is the tape's ordinary
+//! reverse sweep over this unrolled graph; the hidden state of every step is
+//! a node of its own, listed in [`Recorded::hidden`], so `tape.grad(h_t)`
+//! reads `dL/dh_t` after backward.
+//!
+//! A zero initial state is not materialised: the first step simply omits the
+//! recurrent term (`0·U = 0`), which is exact and saves one product.
+//!
+//! [`Recorded::hidden`]: crate::layers::Recorded
+mod gru;
+mod lstm;
+mod rnn;
+
+pub use gru::Gru;
+pub use lstm::Lstm;
+pub use rnn::SimpleRnn;
+
+use crate::error::{Error, Result};
+use crate::layers::Recorded;
+use crate::real::Real;
+use crate::shape::Shape;
+use crate::tape::{NodeId, Tape};
+use rand_chacha::ChaCha8Rng;
+use rand_core::Rng;
+
+/// Configuration shared by the recurrent layers (Keras argument names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecurrentConfig {
+    /// Width `H` of the hidden state.
+    pub units: usize,
+    /// Width `F` of one step of the input.
+    pub features: usize,
+    /// Return every step's state (`batch × T·H`) instead of the last (`batch × H`).
+    pub return_sequences: bool,
+    /// LSTM only: start the forget-gate bias at 1 (Keras `unit_forget_bias`,
+    /// Jozefowicz et al. 2015), so the cell remembers by default.
+    pub unit_forget_bias: bool,
+}
+
+impl RecurrentConfig {
+    /// `units` hidden units over steps of `features` values; last state only,
+    /// forget-gate bias 1 (Keras' defaults).
+    pub fn new(units: usize, features: usize) -> Self {
+        RecurrentConfig { units, features, return_sequences: false, unit_forget_bias: true }
+    }
+
+    pub fn return_sequences(mut self, yes: bool) -> Self {
+        self.return_sequences = yes;
+        self
+    }
+
+    pub fn unit_forget_bias(mut self, yes: bool) -> Self {
+        self.unit_forget_bias = yes;
+        self
+    }
+
+    fn validate(&self, layer: &str) -> Result<()> {
+        if self.units == 0 {
+            return Err(config(layer, "units must be at least 1, got 0"));
+        }
+        if self.features == 0 {
+            return Err(config(layer, "features per step must be at least 1, got 0"));
+        }
+        Ok(())
+    }
+
+    /// Steps in an input of `width` columns.
+    fn steps(&self, layer: &str, width: usize) -> Result<usize> {
+        if width == 0 || width % self.features != 0 {
+            return Err(config(
+                layer,
+                format!(
+                    "input width {width} is not a positive multiple of {} features per step",
+                    self.features
+                ),
+            ));
+        }
+        Ok(width / self.features)
+    }
+
+    fn output_width(&self, layer: &str, input_width: usize) -> Result<usize> {
+        let steps = self.steps(layer, input_width)?;
+        Ok(if self.return_sequences { steps * self.units } else { self.units })
+    }
+}
+
+fn config(layer: &str, msg: impl Into<String>) -> Error {
+    Error::Config { layer: layer.to_string(), msg: msg.into() }
+}
+
+/// The parameters every recurrent layer has, registered under
+/// `layers.{index}.{kind}.{kernel, recurrent_kernel, bias}`.
+#[derive(Clone, Copy, Debug)]
+struct Weights {
+    kernel: crate::params::ParamId,
+    recurrent: crate::params::ParamId,
+    bias: crate::params::ParamId,
+}
+
+impl Weights {
+    /// Registers `[F, G·H]`, `[H, G·H]` and a bias of `bias_shape`, with
+    /// Keras' default values (see [`initial_weights`]).
+    fn register<T: Real>(
+        params: &mut crate::params::ParamStore<T>,
+        name: &str,
+        cfg: &RecurrentConfig,
+        gates: usize,
+        bias: (Shape, Vec<f64>),
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let (f, h) = (cfg.features, cfg.units);
+        let (kernel, recurrent) = initial_weights(rng, f, h, gates);
+        let conv = |v: Vec<f64>| v.into_iter().map(T::c).collect::<Vec<T>>();
+        Ok(Weights {
+            kernel: params.add(format!("{name}.kernel"), Shape::new(f, gates * h), conv(kernel))?,
+            recurrent: params.add(
+                format!("{name}.recurrent_kernel"),
+                Shape::new(h, gates * h),
+                conv(recurrent),
+            )?,
+            bias: params.add(format!("{name}.bias"), bias.0, conv(bias.1))?,
+        })
+    }
+
+    fn ids(&self) -> Vec<crate::params::ParamId> {
+        vec![self.kernel, self.recurrent, self.bias]
+    }
+}
+
+/// Batch size and step count of an input node, checked against the layer.
+fn check_input<T: Real>(
+    tape: &Tape<T>,
+    layer: &str,
+    cfg: &RecurrentConfig,
+    x: NodeId,
+) -> Result<(usize, usize)> {
+    if x.index() >= tape.len() {
+        return Err(config(layer, format!("input node {} is not on this tape", x.index())));
+    }
+    let s = tape.shape(x);
+    Ok((s.rows, cfg.steps(layer, s.cols)?))
+}
+
+/// Checks that a given initial state is `batch × units`.
+fn check_state<T: Real>(
+    tape: &Tape<T>,
+    layer: &str,
+    what: &str,
+    node: NodeId,
+    batch: usize,
+    units: usize,
+) -> Result<()> {
+    if node.index() >= tape.len() {
+        return Err(config(layer, format!("initial {what} node {} is not on this tape", node.index())));
+    }
+    let s = tape.shape(node);
+    if s != Shape::new(batch, units) {
+        return Err(config(layer, format!("initial {what} has shape {s}, expected [{batch}, {units}]")));
+    }
+    Ok(())
+}
+
+/// `x_t·W + b` for every step at once, as `batch × (T·G)`: the packed input
+/// read as `(batch·T) × F` rows is exactly one row per (sample, step).
+fn project<T: Real>(
+    tape: &mut Tape<T>,
+    x: NodeId,
+    kernel: NodeId,
+    bias: NodeId,
+    batch: usize,
+    steps: usize,
+    features: usize,
+) -> Result<NodeId> {
+    let width = tape.shape(kernel).cols;
+    let rows = tape.reshape(x, Shape::new(batch * steps, features))?;
+    let xw = tape.matmul(rows, kernel)?;
+    let xwb = tape.add(xw, bias)?;
+    tape.reshape(xwb, Shape::new(batch, steps * width))
+}
+
+/// The layer's output: every recorded hidden state side by side, or the last.
+fn finish<T: Real>(tape: &mut Tape<T>, recorded: &mut Recorded, return_sequences: bool) -> Result<NodeId> {
+    let last = *recorded.hidden.last().expect("at least one step was checked");
+    let out = if return_sequences { tape.concat_cols(&recorded.hidden)? } else { last };
+    recorded.output = Some(out);
+    recorded.pre_activation = None;
+    Ok(out)
+}
+
+/// Keras' default initial weights for a layer of `gates` blocks of `units`:
+/// `glorot_uniform` for the `[features, gates·units]` input kernel (limit
+/// `√(6/(fan_in + fan_out))`) and `orthogonal` for the `[units, gates·units]`
+/// recurrent kernel: the QR factor of a Gaussian matrix, sign-corrected by
+/// `diag(R)`, so the kernel's rows are orthonormal (`U·Uᵀ = I`). Returned
+/// row-major, in f64. Kept in one place so it can move to `init.rs` whole.
+fn initial_weights(
+    rng: &mut ChaCha8Rng,
+    features: usize,
+    units: usize,
+    gates: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let cols = gates * units;
+    let limit = (6.0 / (features + cols) as f64).sqrt();
+    let kernel = (0..features * cols).map(|_| limit * (2.0 * uniform(rng) - 1.0)).collect();
+
+    // QR needs a tall matrix: draw `big × small`, take its thin Q and
+    // transpose when the kernel is wide (units < gates·units).
+    let (rows, wide) = (units, units < cols);
+    let (big, small) = if wide { (cols, rows) } else { (rows, cols) };
+    let draws: Vec<f64> = (0..big * small).map(|_| normal(rng)).collect();
+    let qr = nalgebra::DMatrix::from_row_slice(big, small, &draws).qr();
+    let (mut q, r) = (qr.q(), qr.r());
+    for j in 0..small {
+        if r[(j, j)] < 0.0 {
+            q.column_mut(j).neg_mut();
+        }
+    }
+    let recurrent = (0..rows)
+        .flat_map(|i| (0..cols).map(move |j| (i, j)))
+        .map(|(i, j)| if wide { q[(j, i)] } else { q[(i, j)] })
+        .collect();
+    (kernel, recurrent)
+}
+
+/// Uniform in [0, 1) from the top 53 bits.
+fn uniform(rng: &mut ChaCha8Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Standard normal by Box–Muller (one of the pair; simplicity over speed).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1 = 1.0 - uniform(rng); // (0, 1]: keeps ln finite
+    let u2 = uniform(rng);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn recurrent_kernel_rows_are_orthonormal() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for gates in [1, 3, 4] {
+            let (kernel, u) = initial_weights(&mut rng, 5, 6, gates);
+            assert_eq!(kernel.len(), 5 * 6 * gates);
+            let cols = 6 * gates;
+            for a in 0..6 {
+                for b in 0..6 {
+                    let dot: f64 = (0..cols).map(|j| u[a * cols + j] * u[b * cols + j]).sum();
+                    let want = if a == b { 1.0 } else { 0.0 };
+                    assert!((dot - want).abs() < 1e-12, "gates {gates}: U·Uᵀ[{a},{b}] = {dot}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn input_kernel_is_glorot_uniform() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let (kernel, _) = initial_weights(&mut rng, 40, 20, 4);
+        let limit = (6.0f64 / 120.0).sqrt();
+        assert!(kernel.iter().all(|w| w.abs() <= limit));
+        // Uniform on [-l, l] has variance l²/3; 3200 draws pin it to a few percent.
+        let var = kernel.iter().map(|w| w * w).sum::<f64>() / kernel.len() as f64;
+        assert!((var / (limit * limit / 3.0) - 1.0).abs() < 0.1, "variance {var}");
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let a = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4);
+        let b = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4);
+        let c = initial_weights(&mut ChaCha8Rng::seed_from_u64(2), 3, 4, 4);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

@@ -1,0 +1,95 @@
+//! SimpleRNN (Keras `SimpleRNN`): `h_t = tanh(x_t·W + h_{t−1}·U + b)`.
+//! Its Jacobian `∂h_t/∂h_{t−1} = diag(1 − h_t²)·Uᵀ` multiplies once per step,
+//! which is why its gradient over long spans vanishes (or explodes).
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use crate::error::Result;
+use crate::kernels::Activation;
+use crate::layers::{Ctx, Layer, Recorded};
+use crate::params::{ParamId, ParamStore};
+use crate::real::Real;
+use crate::shape::Shape;
+use crate::tape::NodeId;
+use rand_chacha::ChaCha8Rng;
+
+pub struct SimpleRnn {
+    name: String,
+    cfg: RecurrentConfig,
+    w: Weights,
+    recorded: Recorded,
+}
+
+impl SimpleRnn {
+    pub const KIND: &'static str = "simple_rnn";
+
+    /// Registers `layers.{index}.simple_rnn.{kernel [F, H], recurrent_kernel
+    /// [H, H], bias [1, H]}` with Keras' default initial values.
+    pub fn new<T: Real>(
+        params: &mut ParamStore<T>,
+        index: usize,
+        cfg: RecurrentConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let name = format!("layers.{index}.{}", Self::KIND);
+        cfg.validate(&name)?;
+        let bias = (Shape::new(1, cfg.units), vec![0.0; cfg.units]);
+        let w = Weights::register(params, &name, &cfg, 1, bias, rng)?;
+        Ok(SimpleRnn { name, cfg, w, recorded: Recorded::default() })
+    }
+
+    pub fn config(&self) -> &RecurrentConfig {
+        &self.cfg
+    }
+
+    /// Forward from a given initial state `h0` (`batch × H`), or from zero.
+    pub fn forward_with_state<T: Real>(
+        &mut self,
+        ctx: &mut Ctx<'_, T>,
+        x: NodeId,
+        h0: Option<NodeId>,
+    ) -> Result<NodeId> {
+        let (batch, steps) = check_input(ctx.tape, &self.name, &self.cfg, x)?;
+        let h = self.cfg.units;
+        if let Some(h0) = h0 {
+            check_state(ctx.tape, &self.name, "h", h0, batch, h)?;
+        }
+        let (kernel, recurrent, bias) =
+            (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
+        let tape = &mut *ctx.tape;
+        let xw = project(tape, x, kernel, bias, batch, steps, self.cfg.features)?;
+        self.recorded.hidden.clear();
+        let mut state = h0;
+        for t in 0..steps {
+            let mut pre = tape.slice_cols(xw, t * h, h)?;
+            if let Some(prev) = state {
+                let hu = tape.matmul(prev, recurrent)?;
+                pre = tape.add(pre, hu)?;
+            }
+            let next = tape.act(pre, Activation::Tanh)?;
+            self.recorded.hidden.push(next);
+            state = Some(next);
+        }
+        finish(tape, &mut self.recorded, self.cfg.return_sequences)
+    }
+}
+
+impl<T: Real> Layer<T> for SimpleRnn {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn output_width(&self, input_width: usize) -> Result<usize> {
+        self.cfg.output_width(&self.name, input_width)
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
+        self.forward_with_state(ctx, x, None)
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        self.w.ids()
+    }
+
+    fn recorded(&self) -> &Recorded {
+        &self.recorded
+    }
+}
