@@ -1,0 +1,159 @@
+//! Line charts: several series with a legend, linear or log10 y axis, shaded bands, an optional
+//! horizontal threshold and vertical event markers.
+use super::{LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis, FONT};
+use plotters::prelude::*;
+
+pub const SIZE: (u32, u32) = (760, 420);
+/// Series with at most this many points get a marker at each point.
+const MARKER_MAX_POINTS: usize = 40;
+
+/// Splits a polyline where a point cannot be drawn (log of ≤ 0, NaN), so gaps stay gaps.
+fn segments(points: &[(f64, f64)], scale: Scale) -> Vec<Vec<(f64, f64)>> {
+    let mut out = vec![Vec::new()];
+    for &(x, y) in points {
+        match (x.is_finite(), to_axis(y, scale)) {
+            (true, Some(y)) => out.last_mut().expect("never empty").push((x, y)),
+            _ => {
+                if !out.last().expect("never empty").is_empty() {
+                    out.push(Vec::new());
+                }
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+pub fn line_chart(c: &LineChart) -> Result<String, String> {
+    ensure_font()?;
+    let segs: Vec<Vec<Vec<(f64, f64)>>> = c.series.iter().map(|s| segments(&s.points, c.y_scale)).collect();
+    let (x0, x1) = c.x_range.unwrap_or_else(|| {
+        padded_range(segs.iter().flatten().flatten().map(|p| p.0).chain(c.events.iter().map(|e| e.0)), 0.0)
+    });
+    let in_x = |x: f64| x >= x0 - 1e-9 && x <= x1 + 1e-9;
+    let (y0, y1) = match c.y_range {
+        Some((a, b)) => (to_axis(a, c.y_scale).unwrap_or(a), to_axis(b, c.y_scale).unwrap_or(b)),
+        None => {
+            let ys = segs.iter().flatten().flatten().filter(|p| in_x(p.0)).map(|p| p.1);
+            let band = c.series.iter().flat_map(|s| &s.band).filter(|b| in_x(b.0));
+            let band = band.flat_map(|b| [to_axis(b.1, c.y_scale), to_axis(b.2, c.y_scale)]).flatten();
+            let thr = c.threshold.iter().filter_map(|t| to_axis(t.0, c.y_scale));
+            padded_range(ys.chain(band).chain(thr), 0.05)
+        }
+    };
+    let span = y1 - y0;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&c.title, (FONT, 17))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        let y_fmt = |v: &f64| tick_label(*v, c.y_scale, span);
+        let y_labels = if c.y_scale == Scale::Log10 && span >= 2.0 { (span.ceil() as usize + 1).min(12) } else { 8 };
+        chart
+            .configure_mesh()
+            .x_desc(&c.x_label)
+            .y_desc(&c.y_label)
+            .y_labels(y_labels)
+            .x_labels(10)
+            .y_label_formatter(&y_fmt)
+            .x_label_formatter(&|v| super::short_num(*v))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
+            .light_line_style(RGBColor(0xF2, 0xF2, 0xF2))
+            .draw()
+            .map_err(err)?;
+
+        for (i, s) in c.series.iter().enumerate() {
+            let band: Vec<(f64, f64, f64)> = s
+                .band
+                .iter()
+                .filter_map(|&(x, lo, hi)| Some((x, to_axis(lo, c.y_scale)?, to_axis(hi, c.y_scale)?)))
+                .filter(|b| in_x(b.0))
+                .collect();
+            if band.len() >= 2 {
+                let poly: Vec<(f64, f64)> =
+                    band.iter().map(|b| (b.0, b.2)).chain(band.iter().rev().map(|b| (b.0, b.1))).collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(poly, colour(i).mix(0.18).filled())))
+                    .map_err(err)?;
+            }
+        }
+        if let Some((t, label)) = &c.threshold {
+            if let Some(ty) = to_axis(*t, c.y_scale) {
+                let style = RGBColor(0x66, 0x66, 0x66).stroke_width(1);
+                chart.draw_series(DashedLineSeries::new([(x0, ty), (x1, ty)], 6, 4, style)).map_err(err)?;
+                let pos = (x0 + (x1 - x0) * 0.01, ty + span * 0.035);
+                let text = Text::new(label.clone(), pos, (FONT, 11).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
+                chart.draw_series(std::iter::once(text)).map_err(err)?;
+            }
+        }
+        for (k, (ex, label)) in c.events.iter().enumerate() {
+            let style = RGBColor(0x88, 0x88, 0x88).stroke_width(1);
+            chart.draw_series(DashedLineSeries::new([(*ex, y0), (*ex, y1)], 3, 3, style)).map_err(err)?;
+            let ty = y1 - span * (0.04 + 0.05 * (k % 3) as f64);
+            let text = Text::new(label.clone(), (*ex + (x1 - x0) * 0.005, ty), (FONT, 11));
+            chart.draw_series(std::iter::once(text)).map_err(err)?;
+        }
+        for (i, (s, parts)) in c.series.iter().zip(&segs).enumerate() {
+            let col = colour(i);
+            let style = col.stroke_width(2);
+            let parts: Vec<Vec<(f64, f64)>> =
+                parts.iter().map(|p| p.iter().copied().filter(|q| in_x(q.0)).collect()).collect();
+            let count: usize = parts.iter().map(Vec::len).sum();
+            let mut labelled = false;
+            for p in parts.iter().filter(|p| !p.is_empty()) {
+                let ann = chart.draw_series(LineSeries::new(p.iter().copied(), style)).map_err(err)?;
+                if !labelled {
+                    ann.label(s.name.clone())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3)));
+                    labelled = true;
+                }
+                if count <= MARKER_MAX_POINTS {
+                    chart
+                        .draw_series(p.iter().map(|&q| Circle::new(q, 3, col.filled())))
+                        .map_err(err)?;
+                }
+            }
+            if !labelled {
+                // Nothing drawable (e.g. all zero on a log axis): keep the legend entry honest.
+                chart
+                    .draw_series(LineSeries::new(std::iter::empty::<(f64, f64)>(), style))
+                    .map_err(err)?
+                    .label(format!("{} (not drawable on this axis)", s.name))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3)));
+            }
+        }
+        if !c.series.is_empty() {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(0xBB, 0xBB, 0xBB))
+                .label_font((FONT, 12))
+                .draw()
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axis_breaks_lines_at_zero() {
+        let pts = [(0.0, 1.0), (1.0, 0.1), (2.0, 0.0), (3.0, 0.01), (4.0, f64::NAN)];
+        let s = segments(&pts, Scale::Log10);
+        assert_eq!(s, vec![vec![(0.0, 0.0), (1.0, -1.0)], vec![(3.0, -2.0)]]);
+        assert_eq!(segments(&pts, Scale::Linear).len(), 1);
+    }
+}

@@ -1,0 +1,198 @@
+//! SVG charts drawn with plotters into strings, from chart data only (see `build` for how records become
+//! chart data). Text is laid out with the bundled DejaVu Sans (registered through plotters' ab_glyph
+//! support), so no system fonts or fontconfig are needed; the SVG names the generic `sans-serif` family.
+pub mod build;
+mod grid;
+mod heatmap;
+mod line;
+
+pub use grid::{bar_chart, histogram};
+pub use heatmap::heatmap;
+pub use line::line_chart;
+
+use plotters::style::{FontStyle, RGBColor};
+use std::sync::OnceLock;
+
+pub use crate::scenario::Scale;
+
+/// The family the charts' text uses; the bundled font is registered under this name.
+pub const FONT: &str = "sans-serif";
+const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Okabe–Ito, reordered so the first colours are the most distinct; safe for the common colour-vision
+/// deficiencies. Yellow (#F0E442) is left out: it is unreadable as a thin line on white.
+pub const PALETTE: [RGBColor; 7] = [
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0xD5, 0x5E, 0x00),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x56, 0xB4, 0xE9),
+    RGBColor(0x33, 0x33, 0x33),
+];
+
+pub fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Registers the bundled font once; the plotting functions call it first.
+pub(crate) fn ensure_font() -> Result<(), String> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok());
+    if ok { Ok(()) } else { Err("the bundled font assets/DejaVuSans.ttf could not be read".into()) }
+}
+
+/// One line of a line chart; `band` holds (x, low, high), e.g. the min–max over seeds.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LineChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub y_scale: Scale,
+    pub series: Vec<Series>,
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+    /// A horizontal line and its label.
+    pub threshold: Option<(f64, String)>,
+    /// Vertical markers and their labels.
+    pub events: Vec<(f64, String)>,
+}
+
+/// Values by layer (rows) and step (columns), with an optional line over it in the same coordinates.
+#[derive(Debug, Clone, Default)]
+pub struct Heatmap {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// The step of each column and the layer of each row, ascending.
+    pub steps: Vec<f64>,
+    pub layers: Vec<f64>,
+    /// Row-major: `values[row * steps.len() + col]`; NaN for a missing cell.
+    pub values: Vec<f64>,
+    pub scale: Scale,
+    /// (step, layer) points of the overlaid line.
+    pub overlay: Vec<(f64, f64)>,
+    pub overlay_label: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Histogram {
+    pub title: String,
+    pub x_label: String,
+    /// (name, values) per group; each group is drawn translucent over the same bins.
+    pub groups: Vec<(String, Vec<f64>)>,
+    pub bins: usize,
+    pub scale: Scale,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BarChart {
+    pub title: String,
+    pub y_label: String,
+    pub bars: Vec<(String, f64)>,
+    pub y_scale: Scale,
+}
+
+/// A value as drawn on an axis of this scale; `None` where it cannot be drawn (log of ≤ 0, NaN, ∞).
+pub(crate) fn to_axis(v: f64, scale: Scale) -> Option<f64> {
+    match scale {
+        Scale::Linear => v.is_finite().then_some(v),
+        Scale::Log10 => (v > 0.0 && v.is_finite()).then(|| v.log10()),
+    }
+}
+
+/// Tick label of an axis position: the value itself, or 10 to the exponent on a log axis (only at
+/// whole exponents when the axis spans several decades, so ticks read 10⁻⁴⁰, 10⁻³⁰, ...).
+pub(crate) fn tick_label(pos: f64, scale: Scale, span: f64) -> String {
+    match scale {
+        Scale::Linear => short_num(pos),
+        Scale::Log10 if span >= 2.0 => {
+            if (pos - pos.round()).abs() < 1e-9 {
+                format!("10{}", superscript(pos.round() as i64))
+            } else {
+                String::new()
+            }
+        }
+        Scale::Log10 => short_num(10f64.powf(pos)),
+    }
+}
+
+/// A compact number for axis labels: up to 4 significant digits, no trailing zeros, exponent form
+/// for very small or large values.
+pub fn short_num(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        let e = a.log10().floor() as i64;
+        let m = v / 10f64.powi(e as i32);
+        return format!("{}×10{}", trim(format!("{m:.2}")), superscript(e));
+    }
+    let decimals = (3 - a.log10().floor() as i64).clamp(0, 6) as usize;
+    trim(format!("{v:.decimals$}"))
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+pub(crate) fn superscript(n: i64) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            '0' => '⁰',
+            '1' => '¹',
+            '2' => '²',
+            '3' => '³',
+            '4' => '⁴',
+            '5' => '⁵',
+            '6' => '⁶',
+            '7' => '⁷',
+            '8' => '⁸',
+            '9' => '⁹',
+            other => other,
+        })
+        .collect()
+}
+
+/// The drawn range of some values with a margin, or (0, 1) when there are none.
+pub(crate) fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let m = (hi - lo) * pad;
+    (lo - m, hi + m)
+}
+
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(short_num(0.25), "0.25");
+        assert_eq!(short_num(3325.256), "3325");
+        assert_eq!(short_num(-6.0), "-6");
+        assert_eq!(short_num(1e-40), "1×10⁻⁴⁰");
+        assert_eq!(tick_label(-40.0, Scale::Log10, 45.0), "10⁻⁴⁰");
+        assert_eq!(tick_label(-2.5, Scale::Log10, 45.0), "");
+    }
+}

@@ -1,0 +1,48 @@
+//! Command-line interface of `report` (clap derive).
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Runs every scenario in scenarios/*.toml and writes one self-contained HTML page plus data files.
+#[derive(Debug, Parser)]
+#[command(name = "report", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// List the scenarios (name, kind, title) and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Run only these scenarios (file names without .toml).
+    #[arg(long, num_args = 1.., value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Output directory; replaced only when the whole run succeeds.
+    #[arg(long, default_value = "out", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Smaller sizes for a fast look.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Worker threads (default: all logical CPUs). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Use this one seed for every scenario instead of each scenario's seed list.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Folder of scenario files (default: ./scenarios).
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose a training run from its records (not yet implemented).
+    Diagnose {
+        /// A records file (CSV or JSON lines) written by the report.
+        records: PathBuf,
+    },
+}

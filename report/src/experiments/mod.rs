@@ -1,0 +1,17 @@
+//! The experiment runners, one file per `kind`. Each measures with the engine (kernels and tape), never
+//! with formulas of its own, and returns tidy records plus the key figures its section leads with.
+pub mod activations;
+pub mod repeated_multiplication;
+
+use crate::error::ReportError;
+use crate::scenario::Scenario;
+
+/// Wraps an engine error with the scenario it happened in.
+pub(crate) fn engine_err(s: &Scenario) -> impl Fn(engine::Error) -> ReportError + '_ {
+    move |source| ReportError::Engine { scenario: s.name.clone(), source }
+}
+
+/// The variant's span-carrying error for a missing or misplaced field.
+pub(crate) fn variant_error(s: &Scenario, index: usize, msg: impl Into<String>) -> ReportError {
+    s.error_at(s.spec.variants[index].span(), msg)
+}

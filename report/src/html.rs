@@ -1,0 +1,220 @@
+//! The page: one self-contained HTML file (styles inline, charts inlined as SVG, no external fonts or
+//! scripts) rendered with minijinja from templates compiled into the binary.
+use crate::charts::build::RenderedChart;
+use crate::error::Result;
+use crate::machine::Machine;
+use crate::run::{ScenarioResult, Verdict};
+use crate::scenario::Scenario;
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
+use std::time::Duration;
+
+const PAGE: &str = include_str!("../templates/report.html.j2");
+const STYLE: &str = include_str!("../templates/style.css");
+
+/// Everything one scenario contributes to the page.
+pub struct SectionInput<'a> {
+    pub scenario: &'a Scenario,
+    pub result: &'a ScenarioResult,
+    pub charts: Vec<RenderedChart>,
+    pub elapsed: Duration,
+}
+
+#[derive(Serialize)]
+struct Section {
+    id: String,
+    title: String,
+    source: String,
+    experiment: String,
+    kind: String,
+    seeds: String,
+    setup: Vec<Value>,
+    params: Vec<(String, String)>,
+    variants: Vec<(String, String)>,
+    charts: Vec<Chart>,
+    explanation: Vec<Value>,
+    errata: Vec<Value>,
+    pending: Option<Value>,
+    figures: Vec<(String, String)>,
+    claims: Vec<Claim>,
+    files: Vec<String>,
+    seconds: String,
+}
+
+#[derive(Serialize)]
+struct Chart {
+    id: String,
+    caption: Option<Value>,
+    svg: Value,
+}
+
+#[derive(Serialize)]
+struct Claim {
+    label: String,
+    source_says: Value,
+    measured: String,
+    criterion: String,
+    verdict: &'static str,
+    verdict_text: &'static str,
+}
+
+/// A key figure for reading: four significant digits, exponent form outside [0.001, 100000).
+pub fn fmt_figure(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if (1e-3..1e5).contains(&a) {
+        let decimals = (3 - a.log10().floor() as i64).clamp(0, 6) as usize;
+        let s = format!("{v:.decimals$}");
+        return if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').into() } else { s };
+    }
+    let e = a.log10().floor() as i64;
+    let m = format!("{:.3}", v / 10f64.powi(e as i32));
+    let m = m.trim_end_matches('0').trim_end_matches('.');
+    format!("{m} × 10{}", crate::charts::superscript(e))
+}
+
+/// Escapes text and turns `backticks` into code spans: the only markup scenario prose gets.
+fn prose(text: &str) -> Value {
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut out = String::new();
+    for (i, part) in escaped.split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(part);
+            out.push_str("</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    Value::from_safe_string(out)
+}
+
+fn paragraphs(text: &str) -> Vec<Value> {
+    text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(|p| prose(&p.replace('\n', " "))).collect()
+}
+
+fn inline(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The variants as "name → key = value, ..." from the file's own text, so any field shows up as written.
+fn variant_rows(s: &Scenario) -> Vec<(String, String)> {
+    let raw: toml::Table = toml::from_str(&s.text).unwrap_or_default();
+    let Some(toml::Value::Array(vs)) = raw.get("variants") else { return Vec::new() };
+    vs.iter()
+        .filter_map(|v| v.as_table())
+        .map(|t| {
+            let name = t.get("name").map(inline).unwrap_or_default();
+            let rest: Vec<String> = t
+                .iter()
+                .filter(|(k, _)| k.as_str() != "name" && k.as_str() != "label")
+                .map(|(k, v)| format!("{k} = {}", inline(v)))
+                .collect();
+            (name, rest.join(", "))
+        })
+        .collect()
+}
+
+fn section(input: &SectionInput<'_>) -> Section {
+    let (s, r) = (input.scenario, input.result);
+    let spec = &s.spec;
+    let claims = r
+        .claims
+        .iter()
+        .map(|c| {
+            let criterion = match (c.expected, c.range, &c.criterion) {
+                (Some(e), _, text) => {
+                    let t = text.clone().map(|t| format!(" ({t})")).unwrap_or_default();
+                    format!("expected {}{t}", fmt_figure(e))
+                }
+                (None, Some([lo, hi]), text) => {
+                    let t = text.clone().map(|t| format!(": {t}")).unwrap_or_default();
+                    format!("within [{}, {}]{t}", fmt_figure(lo), fmt_figure(hi))
+                }
+                (None, None, text) => text.clone().unwrap_or_default(),
+            };
+            let (verdict, verdict_text) = match c.verdict {
+                Verdict::Agrees => ("agrees", "✓ agrees"),
+                Verdict::Contradicted => ("contradicted", "✗ contradicted"),
+                Verdict::NotTestable => ("untested", "– no number to test"),
+            };
+            Claim {
+                label: c.label.clone(),
+                source_says: prose(&c.source_says),
+                measured: fmt_figure(c.measured),
+                criterion,
+                verdict,
+                verdict_text,
+            }
+        })
+        .collect();
+    Section {
+        id: s.name.clone(),
+        title: spec.title.clone(),
+        source: spec.source.clone(),
+        experiment: spec.experiment.clone(),
+        kind: r.kind.clone(),
+        seeds: r.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        setup: paragraphs(&spec.setup),
+        params: spec.params.iter().flatten().map(|(k, v)| (k.clone(), inline(v))).collect(),
+        variants: variant_rows(s),
+        charts: input
+            .charts
+            .iter()
+            .map(|c| Chart {
+                id: c.id.clone(),
+                caption: c.caption.as_deref().map(prose),
+                svg: Value::from_safe_string(c.svg.clone()),
+            })
+            .collect(),
+        explanation: paragraphs(&spec.explanation),
+        errata: spec.errata.iter().map(|e| prose(e)).collect(),
+        pending: spec.pending.as_deref().map(prose),
+        figures: r.key_figures.iter().map(|f| (f.label.clone(), fmt_figure(f.value))).collect(),
+        claims,
+        files: crate::data::scenario_files(r).into_iter().map(|(p, _)| p).collect(),
+        seconds: format!("{:.3}", input.elapsed.as_secs_f64()),
+    }
+}
+
+/// Renders the whole page.
+pub fn render(sections: &[SectionInput<'_>], machine: &Machine, total: Duration, quick: bool) -> Result<String> {
+    let mut env = Environment::new();
+    env.add_template("report.html", PAGE)?;
+    env.add_template("style.css", STYLE)?;
+    let sections: Vec<Section> = sections.iter().map(section).collect();
+    let page = env.get_template("report.html")?.render(context! {
+        sections => Value::from(minijinja::value::Serde(&sections)),
+        machine => Value::from(minijinja::value::Serde(machine)),
+        quick,
+        total_seconds => format!("{:.2}", total.as_secs_f64()),
+        checksums => crate::data::CHECKSUMS,
+    })?;
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_well() {
+        assert_eq!(fmt_figure(0.25), "0.25");
+        assert_eq!(fmt_figure(9.5367431640625e-7), "9.537 × 10⁻⁷");
+        assert_eq!(fmt_figure(3325.256730079651), "3325");
+        assert_eq!(fmt_figure(1e-40), "1 × 10⁻⁴⁰");
+    }
+
+    #[test]
+    fn prose_escapes_and_marks_code() {
+        assert_eq!(prose("a < b, `x*y`").to_string(), "a &lt; b, <code>x*y</code>");
+    }
+}

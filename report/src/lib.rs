@@ -1,0 +1,109 @@
+//! gradlab's report: runs the experiments described in `scenarios/*.toml` and writes one static,
+//! self-contained HTML page plus the data files behind every chart.
+//!
+//! Data flow: `scenario` (TOML → typed config) → `run` (registry of runners → tidy records, key figures,
+//! verdicts) → `data` (CSV / JSON lines / checksums) and `charts` (SVG from the results only) → `html`
+//! (minijinja page), all written through `output` so a failed run never replaces a good report.
+pub mod charts;
+pub mod data;
+pub mod error;
+pub mod experiments;
+pub mod html;
+pub mod machine;
+pub mod output;
+pub mod run;
+pub mod scenario;
+
+use error::{ReportError, Result};
+use rayon::prelude::*;
+use run::{RunOptions, ScenarioResult};
+use scenario::Scenario;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The page's file name inside the output directory.
+pub const PAGE: &str = "report.html";
+
+pub struct Options {
+    pub scenarios_dir: PathBuf,
+    pub out: PathBuf,
+    /// Scenario names (file stems) to run; empty runs all.
+    pub only: Vec<String>,
+    pub run: RunOptions,
+    pub threads: usize,
+}
+
+/// What a successful run wrote.
+pub struct Generated {
+    pub results: Vec<ScenarioResult>,
+    pub page: PathBuf,
+    /// Data files: (path relative to the output directory, contents).
+    pub files: Vec<(String, String)>,
+}
+
+/// The default scenarios folder: `./scenarios` when run from the workspace root, else the one beside
+/// this crate.
+pub fn default_scenarios_dir() -> PathBuf {
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios") }
+}
+
+/// Keeps the scenarios named in `only` (all when empty); an unknown name lists the known ones.
+pub fn select(scenarios: Vec<Scenario>, only: &[String]) -> Result<Vec<Scenario>> {
+    if only.is_empty() {
+        return Ok(scenarios);
+    }
+    if let Some(missing) = only.iter().find(|n| !scenarios.iter().any(|s| &&s.name == n)) {
+        let known: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        return Err(ReportError::Usage(format!(
+            "--only {missing}: no such scenario; the scenarios are: {}",
+            known.join(", ")
+        )));
+    }
+    Ok(scenarios.into_iter().filter(|s| only.contains(&s.name)).collect())
+}
+
+/// Runs the selected scenarios on a pool of `opts.threads` threads and writes the report into
+/// `opts.out`, replacing it only if everything succeeded. `done` is told as each scenario finishes.
+pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> Result<Generated> {
+    let started = Instant::now();
+    let scenarios = select(scenario::discover(&opts.scenarios_dir)?, &opts.only)?;
+    if scenarios.is_empty() {
+        return Err(ReportError::Usage(format!("no scenarios in {}", opts.scenarios_dir.display())));
+    }
+    run::check_all(&scenarios)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| ReportError::Usage(format!("--threads {}: {e}", opts.threads)))?;
+    let (runs, charts) = pool.install(|| -> Result<_> {
+        let runs = run::run_all(&scenarios, &opts.run, done)?;
+        let charts = scenarios
+            .par_iter()
+            .zip(&runs)
+            .map(|(s, (r, _))| charts::build::render_all(s, r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((runs, charts))
+    })?;
+    let sections: Vec<html::SectionInput<'_>> = scenarios
+        .iter()
+        .zip(&runs)
+        .zip(charts)
+        .map(|((scenario, (result, elapsed)), charts)| html::SectionInput {
+            scenario,
+            result,
+            charts,
+            elapsed: *elapsed,
+        })
+        .collect();
+    let machine = machine::Machine::detect(opts.threads.max(1));
+    let page = html::render(&sections, &machine, started.elapsed(), opts.run.quick)?;
+    let results: Vec<ScenarioResult> = runs.into_iter().map(|(r, _)| r).collect();
+    let files = output::replace_dir(&opts.out, |dir| {
+        let files = data::write_all(dir, &results)?;
+        let path = dir.join(PAGE);
+        std::fs::write(&path, &page).map_err(|e| ReportError::io(&path, e))?;
+        Ok(files)
+    })?;
+    Ok(Generated { results, page: opts.out.join(PAGE), files })
+}

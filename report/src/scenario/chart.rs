@@ -1,0 +1,137 @@
+//! Chart specifications: which records a chart draws and how. Charts are built from the results only
+//! (`charts::build`), so a chart can never show a number the data files do not hold.
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKind {
+    /// One series per variant: `metric` against `x`; several seeds give a mean line and a min–max band.
+    Line,
+    /// One heatmap per variant: `metric` by layer (rows) and step (columns).
+    Heatmap,
+    /// Distribution of every value of `metric`, one colour per variant.
+    Histogram,
+    /// One bar per variant: `metric` reduced over steps by `reduce`, averaged over seeds.
+    Bar,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum XAxis {
+    #[default]
+    Step,
+    Layer,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    #[default]
+    Linear,
+    Log10,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduce {
+    #[default]
+    Last,
+    Max,
+    Min,
+    Mean,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    pub x: f64,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartSpec {
+    /// Unique within the scenario.
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: ChartKind,
+    pub metric: String,
+    #[serde(default)]
+    pub x: XAxis,
+    /// Take x from this metric's value at the same (variant, seed, step, layer) instead of the step.
+    #[serde(default)]
+    pub x_metric: Option<String>,
+    #[serde(default)]
+    pub x_label: Option<String>,
+    #[serde(default)]
+    pub y_label: Option<String>,
+    #[serde(default)]
+    pub y_scale: Scale,
+    /// Only these variants (default: all, in scenario order).
+    #[serde(default)]
+    pub variants: Option<Vec<String>>,
+    /// Only records of this layer (line, histogram, bar charts).
+    #[serde(default)]
+    pub layer: Option<u32>,
+    #[serde(default)]
+    pub x_range: Option<[f64; 2]>,
+    #[serde(default)]
+    pub y_range: Option<[f64; 2]>,
+    /// A horizontal line, e.g. a clipping threshold or the value 1.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub threshold_label: Option<String>,
+    /// Vertical markers at fixed x positions.
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
+    /// Heatmap only: a line drawn over the heatmap, this metric's value (a layer index) at each step.
+    #[serde(default)]
+    pub overlay_metric: Option<String>,
+    /// Histogram only.
+    #[serde(default)]
+    pub bins: Option<usize>,
+    /// Bar only.
+    #[serde(default)]
+    pub reduce: Reduce,
+    /// One sentence under the chart.
+    #[serde(default)]
+    pub caption: Option<String>,
+}
+
+impl ChartSpec {
+    pub(super) fn check(&self, variants: &BTreeSet<&str>) -> Result<(), String> {
+        if let Some(vs) = &self.variants {
+            if let Some(v) = vs.iter().find(|v| !variants.contains(v.as_str())) {
+                let known: Vec<&str> = variants.iter().copied().collect();
+                return Err(format!(
+                    "chart `{}` names unknown variant `{v}`; the variants are: {}",
+                    self.id,
+                    known.join(", ")
+                ));
+            }
+        }
+        for (name, r) in [("x_range", self.x_range), ("y_range", self.y_range)] {
+            if let Some([lo, hi]) = r {
+                if !(lo < hi) || (name == "y_range" && self.y_scale == Scale::Log10 && lo <= 0.0) {
+                    return Err(format!("chart `{}`: {name} [{lo}, {hi}] is empty or not positive", self.id));
+                }
+            }
+        }
+        let only = |field: &str, set: bool, kind: ChartKind| -> Result<(), String> {
+            if set && self.kind != kind {
+                return Err(format!("chart `{}`: `{field}` applies to {kind:?} charts only", self.id));
+            }
+            Ok(())
+        };
+        only("overlay_metric", self.overlay_metric.is_some(), ChartKind::Heatmap)?;
+        only("bins", self.bins.is_some(), ChartKind::Histogram)?;
+        only("reduce", self.reduce != Reduce::Last, ChartKind::Bar)?;
+        if self.bins == Some(0) {
+            return Err(format!("chart `{}`: bins must be at least 1", self.id));
+        }
+        Ok(())
+    }
+}

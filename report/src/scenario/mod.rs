@@ -1,0 +1,226 @@
+//! Scenario files: one TOML file in `scenarios/` per experiment, parsed into typed config. Unknown keys,
+//! wrong types and unknown names are errors that name the file, line and column and what was expected.
+mod chart;
+mod model;
+
+pub use chart::{ChartKind, ChartSpec, EventSpec, Reduce, Scale, XAxis};
+pub use model::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec, OptimizerKind};
+pub use model::{OptimizerSpec, Variant};
+
+use crate::error::{ReportError, Result};
+use engine::Activation;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The keys every scenario file has; kind-specific settings sit in `[params]` and are typed by the runner.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub title: String,
+    /// The source document's file name, e.g. `001_4c52fe2161f98c85.txt`.
+    pub source: String,
+    /// Which part of the source, e.g. `slides 1, 2, 5, 8`.
+    pub experiment: String,
+    /// The experiment runner (see `run::REGISTRY`).
+    pub kind: Spanned<String>,
+    /// Position on the page; ties are broken by file name.
+    #[serde(default = "default_order")]
+    pub order: i32,
+    pub seeds: Vec<u64>,
+    /// What was set up, in prose (the page also lists params and variants).
+    #[serde(default)]
+    pub setup: String,
+    /// What the charts show and why; paragraphs separated by blank lines.
+    #[serde(default)]
+    pub explanation: String,
+    /// What the source gets wrong, one item each.
+    #[serde(default)]
+    pub errata: Vec<String>,
+    /// Parts of the experiment that are not measured yet, said plainly on the page.
+    #[serde(default)]
+    pub pending: Option<String>,
+    #[serde(default)]
+    pub params: Option<toml::Table>,
+    #[serde(default)]
+    pub variants: Vec<Spanned<Variant>>,
+    #[serde(default)]
+    pub charts: Vec<Spanned<ChartSpec>>,
+    #[serde(default)]
+    pub claims: Vec<Spanned<Claim>>,
+}
+
+fn default_order() -> i32 {
+    100
+}
+
+/// What the source document claims about one key figure, and the criterion that turns the measurement
+/// into a verdict: an `expected` value (within `rel_tol`) or a `range` the claim implies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// The key figure this claim is about (as produced by the runner).
+    pub key: String,
+    pub source_says: String,
+    #[serde(default)]
+    pub expected: Option<f64>,
+    #[serde(default)]
+    pub rel_tol: Option<f64>,
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+    /// Why `range` is what the claim implies.
+    #[serde(default)]
+    pub criterion: Option<String>,
+}
+
+/// An activation given by name in a scenario; unknown names are rejected with the list of valid ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationName {
+    pub name: String,
+    pub act: Activation,
+}
+
+impl<'de> Deserialize<'de> for ActivationName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        match Activation::from_name(&name) {
+            Some(act) => Ok(ActivationName { name, act }),
+            None => Err(D::Error::custom(format!(
+                "unknown activation `{name}`, expected one of: {}",
+                Activation::ALL_NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
+/// A parsed scenario file: its name (the file stem), where it came from, and its typed content.
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub path: PathBuf,
+    pub text: String,
+    pub spec: ScenarioSpec,
+}
+
+/// The second parsing pass: only `[params]`, typed by the runner; other keys were checked by the first.
+#[derive(Deserialize)]
+struct ParamsOnly<P> {
+    params: Option<P>,
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+        Scenario::parse(path, text)
+    }
+
+    /// Parses and checks a scenario's text; `path` names it in errors.
+    pub fn parse(path: &Path, text: String) -> Result<Scenario> {
+        let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let scenario = Scenario { name, path: path.to_path_buf(), text, spec };
+        scenario.check()?;
+        Ok(scenario)
+    }
+
+    /// The kind-specific `[params]` table, typed by the runner (which should deny unknown fields).
+    pub fn params<P: DeserializeOwned + Default>(&self) -> Result<P> {
+        let p: ParamsOnly<P> = toml::from_str(&self.text).map_err(|e| toml_error(&self.path, &self.text, &e))?;
+        Ok(p.params.unwrap_or_default())
+    }
+
+    /// An error pointing at a byte span of this scenario's text.
+    pub fn error_at(&self, span: Range<usize>, msg: impl Into<String>) -> ReportError {
+        let (line, column) = line_column(&self.text, span.start);
+        ReportError::Scenario { path: self.path.clone(), line, column, msg: msg.into() }
+    }
+
+    /// An error about the file as a whole (points at its first line).
+    pub fn error(&self, msg: impl Into<String>) -> ReportError {
+        self.error_at(0..0, msg)
+    }
+
+    pub fn variants(&self) -> impl Iterator<Item = &Variant> {
+        self.spec.variants.iter().map(|v| v.get_ref())
+    }
+
+    fn check(&self) -> Result<()> {
+        let s = &self.spec;
+        if s.seeds.is_empty() {
+            return Err(self.error("`seeds` is empty; give at least one seed, e.g. seeds = [0]"));
+        }
+        let mut names = BTreeSet::new();
+        for v in &s.variants {
+            if !names.insert(v.get_ref().name.as_str()) {
+                return Err(self.error_at(v.span(), format!("duplicate variant name `{}`", v.get_ref().name)));
+            }
+            v.get_ref().check().map_err(|msg| self.error_at(v.span(), msg))?;
+        }
+        let mut ids = BTreeSet::new();
+        for c in &s.charts {
+            if !ids.insert(c.get_ref().id.as_str()) {
+                return Err(self.error_at(c.span(), format!("duplicate chart id `{}`", c.get_ref().id)));
+            }
+            c.get_ref().check(&names).map_err(|msg| self.error_at(c.span(), msg))?;
+        }
+        for c in &s.claims {
+            let claim = c.get_ref();
+            if claim.expected.is_some() && claim.range.is_some() {
+                return Err(self.error_at(c.span(), "a claim takes `expected` or `range`, not both"));
+            }
+            if let Some([lo, hi]) = claim.range {
+                if !(lo <= hi) {
+                    return Err(self.error_at(c.span(), format!("claim range [{lo}, {hi}] is empty")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finds every `*.toml` in `dir` and parses it, sorted by (`order`, file name).
+pub fn discover(dir: &Path) -> Result<Vec<Scenario>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ReportError::io(dir, e))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| ReportError::io(dir, e))?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut scenarios = paths.iter().map(|p| Scenario::load(p)).collect::<Result<Vec<_>>>()?;
+    scenarios.sort_by(|a, b| (a.spec.order, &a.name).cmp(&(b.spec.order, &b.name)));
+    Ok(scenarios)
+}
+
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ReportError {
+    let (line, column) = e.span().map(|s| line_column(text, s.start)).unwrap_or((1, 1));
+    ReportError::Scenario { path: path.to_path_buf(), line, column, msg: e.message().trim().to_string() }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_from_one() {
+        let t = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(t, 0), (1, 1));
+        assert_eq!(line_column(t, 6), (2, 1));
+        assert_eq!(line_column(t, t.find('=').unwrap()), (1, 3));
+        assert_eq!(line_column(t, t.rfind('=').unwrap()), (2, 4));
+    }
+}
