@@ -95,7 +95,11 @@ fn prose(text: &str) -> Value {
 }
 
 fn paragraphs(text: &str) -> Vec<Value> {
-    text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(|p| prose(&p.replace('\n', " "))).collect()
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| prose(&p.replace('\n', " ")))
+        .collect()
 }
 
 fn inline(v: &toml::Value) -> String {
@@ -186,7 +190,12 @@ fn section(input: &SectionInput<'_>) -> Section {
 }
 
 /// Renders the whole page.
-pub fn render(sections: &[SectionInput<'_>], machine: &Machine, total: Duration, quick: bool) -> Result<String> {
+pub fn render(
+    sections: &[SectionInput<'_>],
+    machine: &Machine,
+    total: Duration,
+    quick: bool,
+) -> Result<String> {
     let mut env = Environment::new();
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;

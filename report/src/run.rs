@@ -94,14 +94,18 @@ pub struct Runner {
     pub run: fn(&Scenario, &RunOptions) -> Result<Output>,
 }
 
-pub const REGISTRY: &[Runner] = &[experiments::activations::RUNNER, experiments::repeated_multiplication::RUNNER];
+pub const REGISTRY: &[Runner] =
+    &[experiments::activations::RUNNER, experiments::repeated_multiplication::RUNNER];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.
 pub fn runner_for(s: &Scenario) -> Result<&'static Runner> {
     let kind = s.spec.kind.get_ref();
     REGISTRY.iter().find(|r| r.kind == kind).ok_or_else(|| {
         let known: Vec<&str> = REGISTRY.iter().map(|r| r.kind).collect();
-        s.error_at(s.spec.kind.span(), format!("unknown kind `{kind}`, expected one of: {}", known.join(", ")))
+        s.error_at(
+            s.spec.kind.span(),
+            format!("unknown kind `{kind}`, expected one of: {}", known.join(", ")),
+        )
     })
 }
 
@@ -116,7 +120,15 @@ impl Recorder {
         Recorder { scenario: s.name.clone(), records: Vec::new() }
     }
 
-    pub fn push(&mut self, variant: &str, seed: u64, step: u64, layer: Option<u32>, metric: &str, value: f64) {
+    pub fn push(
+        &mut self,
+        variant: &str,
+        seed: u64,
+        step: u64,
+        layer: Option<u32>,
+        metric: &str,
+        value: f64,
+    ) {
         self.records.push(Record {
             scenario: self.scenario.clone(),
             variant: variant.to_string(),
@@ -134,7 +146,8 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
     (runner.check)(s)?;
     let out = (runner.run)(s, opts)?;
-    let claims = s.spec.claims.iter().map(|c| judge(s, c.get_ref(), &out.key_figures)).collect::<Result<_>>()?;
+    let claims =
+        s.spec.claims.iter().map(|c| judge(s, c.get_ref(), &out.key_figures)).collect::<Result<_>>()?;
     Ok(ScenarioResult {
         scenario: s.name.clone(),
         kind: runner.kind.to_string(),
@@ -151,7 +164,11 @@ fn judge(s: &Scenario, c: &Claim, figures: &[KeyFigure]) -> Result<ClaimResult> 
         let keys: Vec<&str> = figures.iter().map(|f| f.key.as_str()).collect();
         ReportError::run(
             &s.name,
-            format!("claim about `{}`, but the runner measured no such figure; it has: {}", c.key, keys.join(", ")),
+            format!(
+                "claim about `{}`, but the runner measured no such figure; it has: {}",
+                c.key,
+                keys.join(", ")
+            ),
         )
     })?;
     let m = fig.value;

@@ -80,7 +80,9 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     .into_iter()
                     .map(|rec| x_of(rec).map(|x| (x, rec.value)))
                     .collect::<Option<_>>()
-                    .ok_or_else(|| chart_err(s, spec, format!("variant `{}`: a record has no x value", v.name)))?;
+                    .ok_or_else(|| {
+                        chart_err(s, spec, format!("variant `{}`: a record has no x value", v.name))
+                    })?;
                 series.push(over_seeds(v.label(), pts, r.seeds.len() > 1));
             }
             let chart = LineChart {
@@ -105,7 +107,8 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 }
                 let steps: BTreeSet<_> = cells.iter().map(|c| key(c.step as f64)).collect();
                 let layers: BTreeSet<_> = cells.iter().map(|c| c.layer.unwrap_or(0)).collect();
-                let (steps, layers): (Vec<_>, Vec<_>) = (steps.into_iter().collect(), layers.into_iter().collect());
+                let (steps, layers): (Vec<_>, Vec<_>) =
+                    (steps.into_iter().collect(), layers.into_iter().collect());
                 let mut sums = vec![(0.0, 0usize); steps.len() * layers.len()];
                 for c in &cells {
                     let col = steps.binary_search(&key(c.step as f64)).expect("collected above");
@@ -114,8 +117,14 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     *cell = (cell.0 + c.value, cell.1 + 1);
                 }
                 let overlay = match &spec.overlay_metric {
-                    Some(m) => over_seeds("", selected(m, v).iter().map(|o| (o.step as f64, o.value)).collect(), false)
-                        .points,
+                    Some(m) => {
+                        over_seeds(
+                            "",
+                            selected(m, v).iter().map(|o| (o.step as f64, o.value)).collect(),
+                            false,
+                        )
+                        .points
+                    }
                     None => Vec::new(),
                 };
                 let chart = Heatmap {
@@ -158,7 +167,12 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 .iter()
                 .map(|v| (v.label().to_string(), reduce_over_seeds(&selected(&spec.metric, v), spec.reduce)))
                 .collect();
-            one(super::bar_chart(&BarChart { title: spec.title.clone(), y_label, bars, y_scale: spec.y_scale }))
+            one(super::bar_chart(&BarChart {
+                title: spec.title.clone(),
+                y_label,
+                bars,
+                y_scale: spec.y_scale,
+            }))
         }
     }
 }

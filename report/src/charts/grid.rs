@@ -1,6 +1,8 @@
 //! Histograms and bar charts: charts drawn as rectangles on a plain grid.
-use super::{BarChart, FONT, Histogram, Scale, colour, ensure_font, err, padded_range, short_num, tick_label};
 use super::to_axis;
+use super::{
+    BarChart, FONT, Histogram, Scale, colour, ensure_font, err, padded_range, short_num, tick_label,
+};
 use plotters::prelude::*;
 
 pub const SIZE: (u32, u32) = (760, 400);

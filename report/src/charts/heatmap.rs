@@ -53,8 +53,10 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
         return Err(format!("heatmap has {} values for {nr} layers × {nc} steps", h.values.len()));
     }
     let drawn: Vec<Option<f64>> = h.values.iter().map(|&v| to_axis(v, h.scale)).collect();
-    let (lo, hi) = drawn.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo.is_finite() { (lo, if hi - lo < 1e-12 { lo + 1.0 } else { hi }) } else { (0.0, 1.0) };
+    let (lo, hi) =
+        drawn.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        if lo.is_finite() { (lo, if hi - lo < 1e-12 { lo + 1.0 } else { hi }) } else { (0.0, 1.0) };
     let (xe, ye) = (edges(&h.steps), edges(&h.layers));
     let mut svg = String::new();
     {
@@ -93,10 +95,15 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
             let white = WHITE.stroke_width(4);
             chart.draw_series(LineSeries::new(h.overlay.iter().copied(), white)).map_err(err)?;
             chart
-                .draw_series(LineSeries::new(h.overlay.iter().copied(), RGBColor(0xD5, 0x5E, 0x00).stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    h.overlay.iter().copied(),
+                    RGBColor(0xD5, 0x5E, 0x00).stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(h.overlay_label.clone())
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(0xD5, 0x5E, 0x00).stroke_width(3)));
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(0xD5, 0x5E, 0x00).stroke_width(3))
+                });
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
@@ -112,7 +119,12 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
     Ok(svg)
 }
 
-fn colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, lo: f64, hi: f64, scale: Scale) -> Result<(), String>
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    lo: f64,
+    hi: f64,
+    scale: Scale,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {

@@ -1,6 +1,6 @@
 //! Line charts: several series with a legend, linear or log10 y axis, shaded bands, an optional
 //! horizontal threshold and vertical event markers.
-use super::{LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis, FONT};
+use super::{FONT, LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis};
 use plotters::prelude::*;
 
 pub const SIZE: (u32, u32) = (760, 420);
@@ -54,7 +54,8 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(err)?;
         let y_fmt = |v: &f64| tick_label(*v, c.y_scale, span);
-        let y_labels = if c.y_scale == Scale::Log10 && span >= 2.0 { (span.ceil() as usize + 1).min(12) } else { 8 };
+        let y_labels =
+            if c.y_scale == Scale::Log10 && span >= 2.0 { (span.ceil() as usize + 1).min(12) } else { 8 };
         chart
             .configure_mesh()
             .x_desc(&c.x_label)
@@ -90,7 +91,8 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                 let style = RGBColor(0x66, 0x66, 0x66).stroke_width(1);
                 chart.draw_series(DashedLineSeries::new([(x0, ty), (x1, ty)], 6, 4, style)).map_err(err)?;
                 let pos = (x0 + (x1 - x0) * 0.01, ty + span * 0.035);
-                let text = Text::new(label.clone(), pos, (FONT, 11).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
+                let text =
+                    Text::new(label.clone(), pos, (FONT, 11).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
                 chart.draw_series(std::iter::once(text)).map_err(err)?;
             }
         }
@@ -111,14 +113,13 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             for p in parts.iter().filter(|p| !p.is_empty()) {
                 let ann = chart.draw_series(LineSeries::new(p.iter().copied(), style)).map_err(err)?;
                 if !labelled {
-                    ann.label(s.name.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3)));
+                    ann.label(s.name.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3))
+                    });
                     labelled = true;
                 }
                 if count <= MARKER_MAX_POINTS {
-                    chart
-                        .draw_series(p.iter().map(|&q| Circle::new(q, 3, col.filled())))
-                        .map_err(err)?;
+                    chart.draw_series(p.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(err)?;
                 }
             }
             if !labelled {
