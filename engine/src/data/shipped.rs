@@ -38,7 +38,12 @@ pub const DATA_ENV: &str = "GRADLAB_DATA";
 /// repository's `data/` (found from this crate's manifest directory at build
 /// time, so it works from any working directory inside a checkout).
 pub fn data_dir() -> PathBuf {
-    match std::env::var_os(DATA_ENV) {
+    dir_from(std::env::var_os(DATA_ENV))
+}
+
+/// [`data_dir`] given the variable's value (separate so tests need not set it).
+fn dir_from(var: Option<std::ffi::OsString>) -> PathBuf {
+    match var {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data"),
     }
@@ -128,6 +133,14 @@ mod tests {
     fn repo_root_works_as_well_as_the_data_dir() {
         let root = data_dir().join("..");
         assert_eq!(digits(&root).unwrap(), digits(data_dir()).unwrap());
+    }
+
+    #[test]
+    fn the_variable_overrides_the_checkout_folder() {
+        assert_eq!(dir_from(Some("/some/where".into())), PathBuf::from("/some/where"));
+        let default = dir_from(None);
+        assert_eq!(dir_from(Some("".into())), default, "empty counts as unset");
+        assert!(default.join(DIGITS.file).is_file(), "{}", default.display());
     }
 
     #[test]
