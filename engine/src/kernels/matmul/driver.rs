@@ -2,7 +2,7 @@
 //! packing buffers kept per thread so that a warm call allocates nothing.
 use super::micro::{Tile, kernel_packed, kernel_strided, store_tile};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
-use super::params::{DIRECT_A_MAX_N, KC, MC, MR, NC, NR};
+use super::params::{DIRECT_A_MAX_N, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR};
 use std::cell::Cell;
 use wide::f32x8;
 
@@ -85,21 +85,27 @@ pub(super) unsafe fn run_serial(p: &Problem) {
 /// The five loops around the micro-kernel.
 unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
     let direct_a = p.n <= DIRECT_A_MAX_N;
+    let direct_b = p.b.cs == 1 && p.k <= DIRECT_B_MAX_K && p.n <= DIRECT_B_MAX_N;
     for jc in (0..p.n).step_by(NC) {
         let nc = NC.min(p.n - jc);
         for pc in (0..p.k).step_by(KC) {
             let kc = KC.min(p.k - pc);
+            // In direct mode only the ragged last column panel is packed: loading NR floats in
+            // place there would read past the row.
+            let full_cols = if direct_b { nc / NR * NR } else { 0 };
             // SAFETY (whole block): every offset below stays inside the m × k, k × n, m × n
             // matrices the caller vouched for.
-            unsafe { pack_b(kc, nc, p.b.offset(pc, jc), bbuf) };
+            if full_cols < nc {
+                unsafe { pack_b(kc, nc - full_cols, p.b.offset(pc, jc + full_cols), bbuf) };
+            }
             let bflat = &*f32x8_as_flat(bbuf);
             // The first k block overwrites C unless the caller asked to accumulate.
             let overwrite = pc == 0 && !p.accumulate;
             for ic in (0..p.m).step_by(MC) {
                 let mc = MC.min(p.m - ic);
                 let a_blk = unsafe { p.a.offset(ic, pc) };
-                // In direct mode only the ragged last row panel is packed (into the start of
-                // abuf): reading past row mc in place would leave the matrix.
+                // Likewise in direct mode only the ragged last row panel is packed (into the
+                // start of abuf): reading past row mc in place would leave the matrix.
                 let full_rows = if direct_a { mc / MR * MR } else { 0 };
                 if full_rows < mc {
                     unsafe { pack_a(mc - full_rows, kc, a_blk.offset(full_rows, 0), abuf) };
@@ -107,14 +113,18 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
                 let apacked = abuf.as_ptr();
                 for jr in (0..nc).step_by(NR) {
                     let nr = NR.min(nc - jr);
-                    let bp = bflat[(jr / NR) * kc * NR..].as_ptr();
+                    let (bp, b_rs) = if jr < full_cols {
+                        (unsafe { p.b.at(pc, jc + jr) }, p.b.rs)
+                    } else {
+                        (bflat[(jr - full_cols) / NR * kc * NR..].as_ptr(), NR)
+                    };
                     for ir in (0..mc).step_by(MR) {
                         let mr = MR.min(mc - ir);
                         let tile: Tile = unsafe {
                             if ir < full_rows {
-                                kernel_strided(kc, a_blk.at(ir, 0), p.a.rs, p.a.cs, bp)
+                                kernel_strided(kc, a_blk.at(ir, 0), p.a.rs, p.a.cs, bp, b_rs)
                             } else {
-                                kernel_packed(kc, apacked.add((ir - full_rows) * kc), bp)
+                                kernel_packed(kc, apacked.add((ir - full_rows) * kc), bp, b_rs, mr)
                             }
                         };
                         unsafe {

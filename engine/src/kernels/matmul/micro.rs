@@ -6,15 +6,23 @@ use wide::f32x8;
 /// One MR×NR tile of C: `tile[i][h]` holds `C[i, 8h .. 8h + 8]`.
 pub(super) type Tile = [[f32x8; NR / 8]; MR];
 
-/// `Σ_p A[i, p]·B[p, j]` over `p < kc` for the tile, where `A[i, p]` is read at `a + i·a_rs + p·a_cs`
-/// and row `p` of the packed B micro-panel is the NR floats at `b + p·NR`. Each accumulator sums
-/// its products in increasing `p` with one rounding per FMA, so the result of an element depends only
-/// on the k block, never on where the tile sits or which thread runs it.
+/// `Σ_p A[i, p]·B[p, j]` over `p < kc` for the first `R` rows of the tile, where `A[i, p]` is read at
+/// `a + i·a_rs + p·a_cs` and row `p` of B is the NR floats at `b + p·b_rs`. Each accumulator sums its
+/// products in increasing `p` with one rounding per FMA, so the result of an element depends only on
+/// the k block, never on the tile's position, its row count or the thread that runs it. Rows `R..`
+/// of the returned tile are zero.
 ///
 /// # Safety
-/// `a` must be readable for every `i < MR`, `p < kc`; `b` for `kc · NR` floats.
+/// `a + i·a_rs + p·a_cs` readable for `i < R`, `p < kc`; `b + p·b_rs + j` for `p < kc`, `j < NR`.
 #[inline(always)]
-unsafe fn tile_kernel(kc: usize, a: *const f32, a_rs: usize, a_cs: usize, b: *const f32) -> Tile {
+unsafe fn tile_kernel<const R: usize>(
+    kc: usize,
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+    b_rs: usize,
+) -> Tile {
     let mut acc: Tile = [[f32x8::ZERO; NR / 8]; MR];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
@@ -22,32 +30,53 @@ unsafe fn tile_kernel(kc: usize, a: *const f32, a_rs: usize, a_cs: usize, b: *co
         unsafe {
             let b0 = b.cast::<f32x8>().read_unaligned();
             let b1 = b.add(8).cast::<f32x8>().read_unaligned();
-            for (i, row) in acc.iter_mut().enumerate() {
+            for (i, row) in acc.iter_mut().enumerate().take(R) {
                 let ai = f32x8::splat(*a.add(i * a_rs));
                 row[0] = ai.mul_add(b0, row[0]);
                 row[1] = ai.mul_add(b1, row[1]);
             }
             a = a.add(a_cs);
-            b = b.add(NR);
+            b = b.add(b_rs);
         }
     }
     acc
 }
 
-/// The tile from a packed A micro-panel (`A[i, p]` at `a + p·MR + i`).
-///
-/// # Safety
-/// `a` readable for `kc · MR` floats, `b` for `kc · NR`.
 #[inline(never)]
-pub(super) unsafe fn kernel_packed(kc: usize, a: *const f32, b: *const f32) -> Tile {
-    unsafe { tile_kernel(kc, a, 1, MR, b) }
+unsafe fn packed_rows<const R: usize>(kc: usize, a: *const f32, b: *const f32, b_rs: usize) -> Tile {
+    unsafe { tile_kernel::<R>(kc, a, 1, MR, b, b_rs) }
 }
 
-/// The tile from A read in place with strides `(a_rs, a_cs)`: saves packing when each A micro-panel
-/// meets only a few B micro-panels.
+/// The tile from a packed A micro-panel (`A[i, p]` at `a + p·MR + i`), computing only the first
+/// `rows` rows: a ragged last row panel of 2 rows then costs 4 FMA chains, not 12.
 ///
 /// # Safety
-/// `a + i·a_rs + p·a_cs` readable for `i < MR`, `p < kc`; `b` for `kc · NR` floats.
+/// `a` readable for `kc · MR` floats, `b + p·b_rs + j` for `p < kc`, `j < NR`; `1 ≤ rows ≤ MR`.
+#[inline(always)]
+pub(super) unsafe fn kernel_packed(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    b_rs: usize,
+    rows: usize,
+) -> Tile {
+    unsafe {
+        match rows {
+            1 => packed_rows::<1>(kc, a, b, b_rs),
+            2 => packed_rows::<2>(kc, a, b, b_rs),
+            3 => packed_rows::<3>(kc, a, b, b_rs),
+            4 => packed_rows::<4>(kc, a, b, b_rs),
+            5 => packed_rows::<5>(kc, a, b, b_rs),
+            _ => packed_rows::<MR>(kc, a, b, b_rs),
+        }
+    }
+}
+
+/// The full tile from A read in place with strides `(a_rs, a_cs)`: saves packing when each A
+/// micro-panel meets only a few B micro-panels.
+///
+/// # Safety
+/// `a + i·a_rs + p·a_cs` readable for `i < MR`, `p < kc`; `b + p·b_rs + j` for `p < kc`, `j < NR`.
 #[inline(never)]
 pub(super) unsafe fn kernel_strided(
     kc: usize,
@@ -55,8 +84,9 @@ pub(super) unsafe fn kernel_strided(
     a_rs: usize,
     a_cs: usize,
     b: *const f32,
+    b_rs: usize,
 ) -> Tile {
-    unsafe { tile_kernel(kc, a, a_rs, a_cs, b) }
+    unsafe { tile_kernel::<MR>(kc, a, a_rs, a_cs, b, b_rs) }
 }
 
 /// Writes the top-left `mr × nr` corner of `tile` into C at `c` (row stride `ldc`): stored when

@@ -28,3 +28,9 @@ pub const PAR_MIN_TASK_FLOPS: usize = 1 << 20;
 /// this: packing costs about one scalar copy per element of A, which only pays once each A
 /// micro-panel meets many B micro-panels.
 pub const DIRECT_A_MAX_N: usize = 256;
+
+/// B is read in place (not packed) when it is small and not transposed: its k × NR column panel
+/// (at most DIRECT_B_MAX_K rows, a row stride of at most DIRECT_B_MAX_N floats) then spreads over
+/// enough L1 sets to stay resident, and small products skip most of the packing.
+pub const DIRECT_B_MAX_K: usize = 64;
+pub const DIRECT_B_MAX_N: usize = 128;
