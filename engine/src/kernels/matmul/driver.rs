@@ -1,6 +1,6 @@
 //! The BLIS loop nest on one thread: NC/KC/MC cache blocks, packing, and the micro-kernel sweep, with
 //! packing buffers kept per thread so that a warm call allocates nothing.
-use super::micro::{Tile, kernel_packed, kernel_strided, store_tile};
+use super::micro::{Dest, kernel_packed, kernel_strided};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
 use super::params::{DIRECT_A_MAX_N, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR};
 use std::cell::Cell;
@@ -59,10 +59,13 @@ fn with_buffers<R>(a_need: usize, b_need: usize, f: impl FnOnce(&mut [f32], &mut
     if a.len() < a_need {
         a.resize(a_need, 0.0);
     }
-    if b.len() < b_need {
-        b.resize(b_need, f32x8::ZERO);
+    if b.len() < b_need + 1 {
+        b.resize(b_need + 1, f32x8::ZERO);
     }
-    let r = f(&mut a, &mut b);
+    // Start the packed B panels on a 64-byte boundary: each 16-float row of a micro-panel is then
+    // exactly one cache line, and no load in the micro-kernel straddles two.
+    let skew = b.as_ptr().align_offset(64).min(1);
+    let r = f(&mut a, &mut b[skew..]);
     A_BUF.set(a);
     B_BUF.set(b);
     r
@@ -120,16 +123,19 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
                     };
                     for ir in (0..mc).step_by(MR) {
                         let mr = MR.min(mc - ir);
-                        let tile: Tile = unsafe {
-                            if ir < full_rows {
-                                kernel_strided(kc, a_blk.at(ir, 0), p.a.rs, p.a.cs, bp, b_rs)
-                            } else {
-                                kernel_packed(kc, apacked.add((ir - full_rows) * kc), bp, b_rs, mr)
-                            }
+                        let dst = Dest {
+                            c: unsafe { p.c.add((ic + ir) * p.ldc + jc + jr) },
+                            ldc: p.ldc,
+                            mr,
+                            nr,
+                            overwrite,
                         };
                         unsafe {
-                            let c = p.c.add((ic + ir) * p.ldc + jc + jr);
-                            store_tile(&tile, c, p.ldc, mr, nr, overwrite);
+                            if ir < full_rows {
+                                kernel_strided(kc, a_blk.at(ir, 0), p.a.rs, p.a.cs, bp, b_rs, dst)
+                            } else {
+                                kernel_packed(kc, apacked.add((ir - full_rows) * kc), bp, b_rs, dst)
+                            }
                         }
                     }
                 }
