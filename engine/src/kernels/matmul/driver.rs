@@ -2,7 +2,9 @@
 //! packing buffers kept per thread so that a warm call allocates nothing.
 use super::micro::{Dest, kernel_packed, kernel_strided};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
-use super::params::{DIRECT_A_MAX_N, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR};
+use super::params::{
+    DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
+};
 use std::cell::Cell;
 use wide::f32x8;
 
@@ -71,13 +73,20 @@ fn with_buffers<R>(a_need: usize, b_need: usize, f: impl FnOnce(&mut [f32], &mut
     r
 }
 
+/// Depth of the k blocks: at most KC, and equal blocks rather than a short last one (k = 784 runs as
+/// 4 × 196, not 3 × 256 + 16, whose 16-deep tiles would be mostly write-back overhead). It depends on
+/// k alone, which keeps each element's order of summation fixed.
+fn k_step(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC))
+}
+
 /// Runs the whole problem on the calling thread.
 ///
 /// # Safety
 /// `p` must describe live, readable A and B and writable, unaliased C of the stated sizes, with
 /// `m, n, k > 0`.
 pub(super) unsafe fn run_serial(p: &Problem) {
-    let kc_max = KC.min(p.k);
+    let kc_max = k_step(p.k);
     let nc_max = NC.min(p.n);
     let a_need = a_len(MC.min(p.m), kc_max);
     let b_need = b_len(kc_max, nc_max);
@@ -87,12 +96,16 @@ pub(super) unsafe fn run_serial(p: &Problem) {
 
 /// The five loops around the micro-kernel.
 unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
-    let direct_a = p.n <= DIRECT_A_MAX_N;
+    // A stored untransposed streams each row of a micro-panel contiguously, so reading it in place
+    // is as good as packing at any size. Transposed, each k step reads one short run of a different
+    // row of the stored matrix, and large power-of-two row lengths would fall into a handful of
+    // cache sets: only small ones are read in place.
+    let direct_a = p.a.cs == 1 || (p.n <= DIRECT_A_MAX_N && p.a.cs <= DIRECT_A_MAX_STRIDE);
     let direct_b = p.b.cs == 1 && p.k <= DIRECT_B_MAX_K && p.n <= DIRECT_B_MAX_N;
     for jc in (0..p.n).step_by(NC) {
         let nc = NC.min(p.n - jc);
-        for pc in (0..p.k).step_by(KC) {
-            let kc = KC.min(p.k - pc);
+        for pc in (0..p.k).step_by(k_step(p.k)) {
+            let kc = k_step(p.k).min(p.k - pc);
             // In direct mode only the ragged last column panel is packed: loading NR floats in
             // place there would read past the row.
             let full_cols = if direct_b { nc / NR * NR } else { 0 };

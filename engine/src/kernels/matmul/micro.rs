@@ -38,11 +38,12 @@ unsafe fn tile_kernel<const R: usize>(
 ) {
     // Start fetching the C tile now so the write-back after the k loop does not wait on memory.
     #[cfg(target_arch = "x86_64")]
-    for i in 0..dst.mr {
+    for i in 0..R {
         use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // A fixed trip count keeps this a straight line of prefetches; rows past mr repeat the last.
         // SAFETY: a prefetch never faults; the addresses are inside C anyway.
         unsafe {
-            let row = dst.c.add(i * dst.ldc);
+            let row = dst.c.add(i.min(dst.mr - 1) * dst.ldc);
             _mm_prefetch::<_MM_HINT_T0>(row.cast());
             _mm_prefetch::<_MM_HINT_T0>(row.add(dst.nr - 1).cast());
         }
@@ -131,7 +132,18 @@ unsafe fn store(tile: &Tile, dst: Dest) {
         }
         return;
     }
-    // Ragged edge: the padded lanes hold products with the zero padding and are dropped here.
+    // SAFETY: forwarded.
+    unsafe { store_ragged(tile, dst) }
+}
+
+/// The ragged-edge write-back, out of line so that the full-tile path keeps its accumulators in
+/// registers. The padded lanes hold products with the zero padding and are dropped here.
+///
+/// # Safety
+/// As for [`store`].
+#[inline(never)]
+unsafe fn store_ragged(tile: &Tile, dst: Dest) {
+    let Dest { c, ldc, mr, nr, overwrite } = dst;
     for (i, row) in tile.iter().enumerate().take(mr) {
         let vals = [row[0].to_array(), row[1].to_array()];
         for (j, &v) in vals.as_flattened().iter().enumerate().take(nr) {

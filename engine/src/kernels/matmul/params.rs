@@ -24,10 +24,12 @@ pub const PAR_MIN_FLOPS: usize = 1 << 21;
 /// Smallest share of the work worth giving to one parallel task.
 pub const PAR_MIN_TASK_FLOPS: usize = 1 << 20;
 
-/// A is read in place (not packed) when it is re-read by few B micro-panels, i.e. `n` is at most
-/// this: packing costs about one scalar copy per element of A, which only pays once each A
-/// micro-panel meets many B micro-panels.
+/// A transposed A (read in place with a row stride of `m` floats per k step) is read in place only
+/// when it is re-read by few B micro-panels (`n` at most DIRECT_A_MAX_N, where packing, one scalar
+/// copy per element, would not pay off) and its stride is short enough not to alias in the caches.
+/// An untransposed A is always read in place (see `driver.rs`).
 pub const DIRECT_A_MAX_N: usize = 256;
+pub const DIRECT_A_MAX_STRIDE: usize = 256;
 
 /// B is read in place (not packed) when it is small and not transposed: its k × NR column panel
 /// (at most DIRECT_B_MAX_K rows, a row stride of at most DIRECT_B_MAX_N floats) then spreads over
