@@ -155,3 +155,4 @@ unsafe fn store_ragged(tile: &Tile, dst: Dest) {
         }
     }
 }
+
