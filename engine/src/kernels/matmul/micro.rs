@@ -155,4 +155,3 @@ unsafe fn store_ragged(tile: &Tile, dst: Dest) {
         }
     }
 }
-
