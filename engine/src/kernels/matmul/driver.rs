@@ -1,8 +1,10 @@
 //! The BLIS loop nest on one thread: NC/KC/MC cache blocks, packing, and the micro-kernel sweep, with
 //! packing buffers kept per thread so that a warm call allocates nothing.
-use super::micro::{Tile, kernel_packed, kernel_strided, store_tile};
+use super::micro::{Dest, kernel_packed, kernel_strided};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
-use super::params::{DIRECT_A_MAX_N, KC, MC, MR, NC, NR};
+use super::params::{
+    DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
+};
 use std::cell::Cell;
 use wide::f32x8;
 
@@ -59,13 +61,23 @@ fn with_buffers<R>(a_need: usize, b_need: usize, f: impl FnOnce(&mut [f32], &mut
     if a.len() < a_need {
         a.resize(a_need, 0.0);
     }
-    if b.len() < b_need {
-        b.resize(b_need, f32x8::ZERO);
+    if b.len() < b_need + 1 {
+        b.resize(b_need + 1, f32x8::ZERO);
     }
-    let r = f(&mut a, &mut b);
+    // Start the packed B panels on a 64-byte boundary: each 16-float row of a micro-panel is then
+    // exactly one cache line, and no load in the micro-kernel straddles two.
+    let skew = b.as_ptr().align_offset(64).min(1);
+    let r = f(&mut a, &mut b[skew..]);
     A_BUF.set(a);
     B_BUF.set(b);
     r
+}
+
+/// Depth of the k blocks: at most KC, and equal blocks rather than a short last one (k = 784 runs as
+/// 4 × 196, not 3 × 256 + 16, whose 16-deep tiles would be mostly write-back overhead). It depends on
+/// k alone, which keeps each element's order of summation fixed.
+fn k_step(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC))
 }
 
 /// Runs the whole problem on the calling thread.
@@ -74,7 +86,7 @@ fn with_buffers<R>(a_need: usize, b_need: usize, f: impl FnOnce(&mut [f32], &mut
 /// `p` must describe live, readable A and B and writable, unaliased C of the stated sizes, with
 /// `m, n, k > 0`.
 pub(super) unsafe fn run_serial(p: &Problem) {
-    let kc_max = KC.min(p.k);
+    let kc_max = k_step(p.k);
     let nc_max = NC.min(p.n);
     let a_need = a_len(MC.min(p.m), kc_max);
     let b_need = b_len(kc_max, nc_max);
@@ -84,22 +96,32 @@ pub(super) unsafe fn run_serial(p: &Problem) {
 
 /// The five loops around the micro-kernel.
 unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
-    let direct_a = p.n <= DIRECT_A_MAX_N;
+    // A stored untransposed streams each row of a micro-panel contiguously, so reading it in place
+    // is as good as packing at any size. Transposed, each k step reads one short run of a different
+    // row of the stored matrix, and large power-of-two row lengths would fall into a handful of
+    // cache sets: only small ones are read in place.
+    let direct_a = p.a.cs == 1 || (p.n <= DIRECT_A_MAX_N && p.a.cs <= DIRECT_A_MAX_STRIDE);
+    let direct_b = p.b.cs == 1 && p.k <= DIRECT_B_MAX_K && p.n <= DIRECT_B_MAX_N;
     for jc in (0..p.n).step_by(NC) {
         let nc = NC.min(p.n - jc);
-        for pc in (0..p.k).step_by(KC) {
-            let kc = KC.min(p.k - pc);
+        for pc in (0..p.k).step_by(k_step(p.k)) {
+            let kc = k_step(p.k).min(p.k - pc);
+            // In direct mode only the ragged last column panel is packed: loading NR floats in
+            // place there would read past the row.
+            let full_cols = if direct_b { nc / NR * NR } else { 0 };
             // SAFETY (whole block): every offset below stays inside the m × k, k × n, m × n
             // matrices the caller vouched for.
-            unsafe { pack_b(kc, nc, p.b.offset(pc, jc), bbuf) };
+            if full_cols < nc {
+                unsafe { pack_b(kc, nc - full_cols, p.b.offset(pc, jc + full_cols), bbuf) };
+            }
             let bflat = &*f32x8_as_flat(bbuf);
             // The first k block overwrites C unless the caller asked to accumulate.
             let overwrite = pc == 0 && !p.accumulate;
             for ic in (0..p.m).step_by(MC) {
                 let mc = MC.min(p.m - ic);
                 let a_blk = unsafe { p.a.offset(ic, pc) };
-                // In direct mode only the ragged last row panel is packed (into the start of
-                // abuf): reading past row mc in place would leave the matrix.
+                // Likewise in direct mode only the ragged last row panel is packed (into the
+                // start of abuf): reading past row mc in place would leave the matrix.
                 let full_rows = if direct_a { mc / MR * MR } else { 0 };
                 if full_rows < mc {
                     unsafe { pack_a(mc - full_rows, kc, a_blk.offset(full_rows, 0), abuf) };
@@ -107,19 +129,26 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
                 let apacked = abuf.as_ptr();
                 for jr in (0..nc).step_by(NR) {
                     let nr = NR.min(nc - jr);
-                    let bp = bflat[(jr / NR) * kc * NR..].as_ptr();
+                    let (bp, b_rs) = if jr < full_cols {
+                        (unsafe { p.b.at(pc, jc + jr) }, p.b.rs)
+                    } else {
+                        (bflat[(jr - full_cols) / NR * kc * NR..].as_ptr(), NR)
+                    };
                     for ir in (0..mc).step_by(MR) {
                         let mr = MR.min(mc - ir);
-                        let tile: Tile = unsafe {
-                            if ir < full_rows {
-                                kernel_strided(kc, a_blk.at(ir, 0), p.a.rs, p.a.cs, bp)
-                            } else {
-                                kernel_packed(kc, apacked.add((ir - full_rows) * kc), bp)
-                            }
+                        let dst = Dest {
+                            c: unsafe { p.c.add((ic + ir) * p.ldc + jc + jr) },
+                            ldc: p.ldc,
+                            mr,
+                            nr,
+                            overwrite,
                         };
                         unsafe {
-                            let c = p.c.add((ic + ir) * p.ldc + jc + jr);
-                            store_tile(&tile, c, p.ldc, mr, nr, overwrite);
+                            if ir < full_rows {
+                                kernel_strided(kc, a_blk.at(ir, 0), p.a.rs, p.a.cs, bp, b_rs, dst)
+                            } else {
+                                kernel_packed(kc, apacked.add((ir - full_rows) * kc), bp, b_rs, dst)
+                            }
                         }
                     }
                 }

@@ -47,7 +47,9 @@ pub(super) fn plan(m: usize, n: usize, k: usize, threads: usize) -> Option<Split
 /// # Safety
 /// As for [`run_serial`].
 pub(super) unsafe fn run(p: &Problem) {
-    let Some(split) = plan(p.m, p.n, p.k, rayon::current_num_threads()) else {
+    // Small products do not even ask rayon for the pool size (a registry lookup off the pool).
+    let threads = if 2 * p.m * p.n * p.k < PAR_MIN_FLOPS { 1 } else { rayon::current_num_threads() };
+    let Some(split) = plan(p.m, p.n, p.k, threads) else {
         // SAFETY: forwarded.
         return unsafe { run_serial(p) };
     };

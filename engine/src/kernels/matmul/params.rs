@@ -13,8 +13,10 @@ pub const NR: usize = 16;
 /// while the A micro-panels stream past it. KC is a constant, never derived from the thread count,
 /// because it fixes the order in which each C element sums its products.
 pub const KC: usize = 256;
-/// Rows of the packed A block (MC·KC floats = 120 KiB): sized to live in L2 across a whole `jr` sweep.
-pub const MC: usize = 120;
+/// Rows of one A block (MC·KC floats = 72 KiB, in L2 whether packed or read in place); each packed B
+/// micro-panel stays in L1 across the MC/MR tiles of a `jr` step. Measured on Zen 3: 72 beat 120
+/// and 240 by 2-5 % at n = 512 and 1024 (a smaller block leaves L2 room for C and the B panels).
+pub const MC: usize = 72;
 /// Columns of the packed B block (KC·NC floats = 2 MiB): sized for L3; each thread packs its own.
 pub const NC: usize = 2048;
 
@@ -24,7 +26,15 @@ pub const PAR_MIN_FLOPS: usize = 1 << 21;
 /// Smallest share of the work worth giving to one parallel task.
 pub const PAR_MIN_TASK_FLOPS: usize = 1 << 20;
 
-/// A is read in place (not packed) when it is re-read by few B micro-panels, i.e. `n` is at most
-/// this: packing costs about one scalar copy per element of A, which only pays once each A
-/// micro-panel meets many B micro-panels.
+/// A transposed A (read in place with a row stride of `m` floats per k step) is read in place only
+/// when it is re-read by few B micro-panels (`n` at most DIRECT_A_MAX_N, where packing, one scalar
+/// copy per element, would not pay off) and its stride is short enough not to alias in the caches.
+/// An untransposed A is always read in place (see `driver.rs`).
 pub const DIRECT_A_MAX_N: usize = 256;
+pub const DIRECT_A_MAX_STRIDE: usize = 256;
+
+/// B is read in place (not packed) when it is small and not transposed: its k × NR column panel
+/// (at most DIRECT_B_MAX_K rows, a row stride of at most DIRECT_B_MAX_N floats) then spreads over
+/// enough L1 sets to stay resident, and small products skip most of the packing.
+pub const DIRECT_B_MAX_K: usize = 64;
+pub const DIRECT_B_MAX_N: usize = 128;
