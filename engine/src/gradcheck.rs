@@ -87,25 +87,47 @@ impl fmt::Display for Probe {
     }
 }
 
+/// The worst derivative of a failed check, and how many failed.
+#[derive(Clone, Debug)]
+pub struct Mismatch {
+    pub name: String,
+    /// The worst failing coordinate, or the worst direction when no coordinate failed.
+    pub worst: Probe,
+    pub analytic: f64,
+    pub numeric: f64,
+    pub error: f64,
+    pub tolerance: f64,
+    /// Largest `|analytic − numeric|` over every compared derivative.
+    pub max_abs_err: f64,
+    pub failed: usize,
+    pub checked: usize,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gradcheck `{}`: gradient mismatch at {}: analytic {:.9e} vs numeric {:.9e} (error {:.3e}, \
+             tolerance {:.3e}); largest error {:.3e}, {} of {} derivatives out of tolerance",
+            self.name,
+            self.worst,
+            self.analytic,
+            self.numeric,
+            self.error,
+            self.tolerance,
+            self.max_abs_err,
+            self.failed,
+            self.checked
+        )
+    }
+}
+
 /// Why a check did not pass.
 #[derive(Debug, thiserror::Error)]
 pub enum GradCheckFailure {
-    #[error(
-        "gradcheck `{name}`: gradient mismatch at {worst}: analytic {analytic:.9e} vs numeric \
-         {numeric:.9e} (error {error:.3e}, tolerance {tolerance:.3e}); largest error {max_abs_err:.3e}, \
-         {failed} of {checked} derivatives out of tolerance"
-    )]
-    Mismatch {
-        name: String,
-        worst: Probe,
-        analytic: f64,
-        numeric: f64,
-        error: f64,
-        tolerance: f64,
-        max_abs_err: f64,
-        failed: usize,
-        checked: usize,
-    },
+    /// Boxed: the details are large and a failure is the cold path.
+    #[error("{0}")]
+    Mismatch(Box<Mismatch>),
     #[error("gradcheck `{name}`: recording the graph failed: {source}")]
     Build {
         name: String,
@@ -258,7 +280,8 @@ impl Tally {
         let ratio = if error.is_finite() { error / tolerance } else { f64::INFINITY };
         let is_coordinate = matches!(probe, Probe::Coordinate { .. });
         self.checked += 1;
-        if !(error <= tolerance) {
+        let pass = error <= tolerance;
+        if !pass {
             *(if is_coordinate { &mut self.failed_coordinates } else { &mut self.failed_directions }) += 1;
         }
         self.max_abs_err = self.max_abs_err.max(if error.is_nan() { f64::INFINITY } else { error });
@@ -278,7 +301,7 @@ impl Tally {
             return None;
         };
         let (_, (worst, analytic, numeric, error, tolerance)) = worst.expect("a failed probe was recorded");
-        Some(GradCheckFailure::Mismatch {
+        Some(GradCheckFailure::Mismatch(Box::new(Mismatch {
             name: name.to_string(),
             worst,
             analytic,
@@ -288,7 +311,7 @@ impl Tally {
             max_abs_err: self.max_abs_err,
             failed: self.failed_coordinates + self.failed_directions,
             checked: self.checked,
-        })
+        })))
     }
 }
 
