@@ -205,3 +205,20 @@ fn gradients_are_invalidated_by_new_nodes_after_backward() {
     let later = t.exp(x).unwrap();
     assert!(t.grad(later).is_none());
 }
+
+#[test]
+fn only_nodes_that_depend_on_a_parameter_get_gradients() {
+    let mut t = Tape::<f64>::new();
+    let x = t.input(Shape::new(1, 2), &[1.0, 2.0]).unwrap();
+    let unused = t.param(Shape::new(1, 2), &[3.0, 4.0]).unwrap();
+    let w = t.param(Shape::new(1, 2), &[0.5, -0.5]).unwrap();
+    let constant = t.square(x).unwrap();
+    let y = t.mul(constant, w).unwrap();
+    let loss = t.sum(y).unwrap();
+    assert!(!t.requires_grad(constant) && t.requires_grad(y));
+    t.backward(loss).unwrap();
+    assert!(t.grad(constant).is_none() && t.grad(x).is_none());
+    assert_eq!(t.grad(unused).unwrap(), &[0.0, 0.0], "a parameter the loss ignores has a zero gradient");
+    assert_eq!(t.grad(w).unwrap(), &[1.0, 4.0]);
+    assert_eq!(t.grad(y).unwrap(), &[1.0, 1.0]);
+}
