@@ -3,18 +3,28 @@
 //! activation, loss) and the backward sweep on a `Tape<f32>` after one warm-up.
 use gradlab::{Activation, NodeId, Shape, Tape};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Counts allocations on every thread (kernels may run on rayon's workers)
-/// while armed. This file holds a single test so that nothing else runs
-/// while the counter is armed.
+/// Counts allocations, while armed, on the threads that do the step's work:
+/// the test's own thread and rayon's workers (kernels may run there). The
+/// harness's bookkeeping thread is left out: it may allocate at any moment.
 struct Counting;
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    static WATCHED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn watch_this_thread() {
+    WATCHED.with(|w| w.set(true));
+}
+
 fn bump() {
-    if ARMED.load(Ordering::Relaxed) {
+    // `try_with`: the allocator may run while a thread's locals are torn down.
+    if ARMED.load(Ordering::Relaxed) && WATCHED.try_with(Cell::get).unwrap_or(false) {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -118,6 +128,18 @@ impl Step {
 
 #[test]
 fn a_warm_step_allocates_nothing() {
+    // The only test in this binary, so it configures rayon's global pool first.
+    rayon::ThreadPoolBuilder::new()
+        .start_handler(|_| watch_this_thread())
+        .build_global()
+        .expect("nothing used rayon's global pool before this test");
+    // Before this thread is watched, so only the workers' allocations count.
+    let on_workers = count_allocations(|| {
+        rayon::broadcast(|_| std::hint::black_box(vec![1u8; 64]).len());
+    });
+    assert!(on_workers >= 1, "allocations on rayon's workers are counted, counted {on_workers}");
+    watch_this_thread();
+
     // The counter itself works, so the zero below means something.
     let seen = count_allocations(|| {
         let mut t = Tape::<f32>::new();
