@@ -220,7 +220,7 @@ impl<B> TapeObjective<'_, B>
 where
     B: Fn(&mut Tape<f64>, &[NodeId]) -> crate::Result<NodeId>,
 {
-    /// Records the graph at `x`; returns the output and `Σ cᵢ·outᵢ`.
+    /// Records the graph at `x`; returns the output, `f = Σ cᵢ·outᵢ` and `Σ|cᵢ·outᵢ|`.
     fn record(&mut self, x: &[Vec<f64>]) -> Result<(NodeId, f64, f64), GradCheckFailure> {
         let build_err = |source| GradCheckFailure::Build { name: self.name.to_string(), source };
         self.tape.clear();
