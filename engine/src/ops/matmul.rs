@@ -78,6 +78,7 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId,
 #[cfg(test)]
 mod tests {
     use crate::gradcheck::testing::{config, dim, values, verify};
+    use crate::gradcheck::{CheckOptions, check_tape};
     use crate::shape::Shape;
     use crate::tape::Tape;
     use proptest::prelude::*;
@@ -85,21 +86,18 @@ mod tests {
     proptest! {
         #![proptest_config(config())]
 
-        /// All four layouts: `a` is stored `m × k` (or `k × m` when transposed),
-        /// `b` is `k × n` (or `n × k`); gradients wrt both operands.
+        /// All four layouts in every case: `a` is stored `m × k` (or `k × m`
+        /// when transposed), `b` is `k × n` (or `n × k`); gradients wrt both operands.
         #[test]
-        fn matmul_t_gradients(
-            (m, k, n) in (dim(), dim(), dim()),
-            ta in any::<bool>(),
-            tb in any::<bool>(),
-            seed in values(2 * 81, -2.0, 2.0),
-        ) {
-            let sa = if ta { Shape::new(k, m) } else { Shape::new(m, k) };
-            let sb = if tb { Shape::new(n, k) } else { Shape::new(k, n) };
-            let a = seed[..sa.len()].to_vec();
-            let b = seed[81..81 + sb.len()].to_vec();
-            let name = format!("matmul_t(ta={ta}, tb={tb}) {sa}·{sb}");
-            verify(&name, &[(sa, a), (sb, b)], |t, x| t.matmul_t(x[0], x[1], ta, tb))?;
+        fn matmul_t_gradients((m, k, n) in (dim(), dim(), dim()), seed in values(2 * 81, -2.0, 2.0)) {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let sa = if ta { Shape::new(k, m) } else { Shape::new(m, k) };
+                let sb = if tb { Shape::new(n, k) } else { Shape::new(k, n) };
+                let a = seed[..sa.len()].to_vec();
+                let b = seed[81..81 + sb.len()].to_vec();
+                let name = format!("matmul_t(ta={ta}, tb={tb}) {sa}·{sb}");
+                verify(&name, &[(sa, a), (sb, b)], |t, x| t.matmul_t(x[0], x[1], ta, tb))?;
+            }
         }
 
         /// The named forms record the right flags, and a transposed operand read
@@ -128,6 +126,24 @@ mod tests {
             for (p, q) in t.value(fused).iter().zip(t.value(plain)) {
                 prop_assert!((p - q).abs() <= 1e-12 * (1.0 + q.abs()), "{} vs {}", p, q);
             }
+        }
+    }
+
+    /// Operands too large for every coordinate: the random directions still
+    /// check the whole gradient of both.
+    #[test]
+    fn large_matmul_checked_along_random_directions() {
+        let (m, k, n) = (33, 65, 17);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.61).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.37).cos()).collect();
+        let opts = CheckOptions { directions: 6, ..CheckOptions::default() };
+        for (ta, tb) in [(false, false), (true, true)] {
+            let sa = if ta { Shape::new(k, m) } else { Shape::new(m, k) };
+            let sb = if tb { Shape::new(n, k) } else { Shape::new(k, n) };
+            let inputs = [(sa, a.clone()), (sb, b.clone())];
+            let report = check_tape("large matmul_t", &inputs, |t, x| t.matmul_t(x[0], x[1], ta, tb), &opts)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((report.coordinates, report.directions), (0, 6));
         }
     }
 

@@ -154,12 +154,12 @@ mod tests {
         #[test]
         fn reshape_and_transpose_gradients(
             (m, n) in (dim(), dim()),
-            form in 0usize..3,
             x in values(81, -3.0, 3.0),
         ) {
-            let to = [Shape::new(n, m), Shape::new(1, m * n), Shape::new(m * n, 1)][form];
             let inputs = [(Shape::new(m, n), x[..m * n].to_vec())];
-            verify(&format!("reshape to {to}"), &inputs, |t, x| t.reshape(x[0], to))?;
+            for to in [Shape::new(n, m), Shape::new(1, m * n), Shape::new(m * n, 1)] {
+                verify(&format!("reshape to {to}"), &inputs, |t, x| t.reshape(x[0], to))?;
+            }
             verify("transpose", &inputs, |t, x| t.transpose(x[0]))?;
             // Through a product, so the layout of the gradient matters, not only its values.
             let w: Vec<f64> = (0..m * 2).map(|i| 0.3 * i as f64 - 1.0).collect();
