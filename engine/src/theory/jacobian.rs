@@ -103,7 +103,7 @@ impl SpectrumStats {
 /// Counts of `values` in `bins` equal bins over `[lo, hi)`; values outside
 /// are clamped into the end bins so that the counts always sum to `values.len()`.
 pub fn histogram(values: &[f64], bins: usize, lo: f64, hi: f64) -> Result<Vec<usize>> {
-    if bins == 0 || !(lo < hi) || !lo.is_finite() || !hi.is_finite() {
+    if bins == 0 || !lo.is_finite() || !hi.is_finite() || lo >= hi {
         return Err(Error::invalid(
             "histogram",
             format!("need bins ≥ 1 and finite lo < hi, got {bins}, [{lo}, {hi})"),

@@ -100,10 +100,10 @@ impl MeanField {
                 format!("sigma_b must be finite and ≥ 0, got {sigma_b}"),
             ));
         }
-        if let Activation::LeakyRelu { alpha } | Activation::Elu { alpha } = act {
-            if !alpha.is_finite() {
-                return Err(Error::invalid("MeanField::new", format!("{act}: alpha must be finite")));
-            }
+        if let Activation::LeakyRelu { alpha } | Activation::Elu { alpha } = act
+            && !alpha.is_finite()
+        {
+            return Err(Error::invalid("MeanField::new", format!("{act}: alpha must be finite")));
         }
         Ok(MeanField { act, sigma_w, sigma_b, quad: Integrator::new()? })
     }
