@@ -386,24 +386,31 @@ pub fn gradient_norm_ratio(chi1: f64, l: usize, depth: usize) -> f64 {
 }
 
 /// Whether `χ₁ > 1` at σ_w (a variance without finite fixed point counts as
-/// exploding: the forward signal and, for these activations, the gradient grow).
-fn chaotic(act: Activation, sigma_w: f64, sigma_b: f64) -> Result<bool> {
+/// exploding: the forward signal and, for these activations, the gradient grow),
+/// with the `χ₁` it decided on (at `q*`, or at [`Q_MAX`] when `q` diverges).
+fn chaotic(act: Activation, sigma_w: f64, sigma_b: f64) -> Result<(bool, f64)> {
     let mf = MeanField::new(act, sigma_w, sigma_b)?;
     Ok(match mf.solve_fixed_point(1.0) {
-        Some(q) => mf.chi1_at(q) > 1.0,
-        None => true,
+        Some(q) => {
+            let chi1 = mf.chi1_at(q);
+            (chi1 > 1.0, chi1)
+        }
+        None => (true, mf.chi1_at(Q_MAX)),
     })
 }
 
 /// The edge of chaos: the σ_w where `χ₁(q*(σ_w), σ_w) = 1` at the given σ_b,
-/// by bisection inside `[lo, hi]` (which must straddle it). Tanh at σ_b = 0
-/// gives 1, ReLU gives √2 for any σ_b (He initialisation).
+/// by bisection inside `[lo, hi]` (which must straddle it), the variance
+/// started at `q0 = 1`. Tanh at σ_b = 0 gives 1, ReLU gives √2 for any σ_b
+/// (He initialisation). Errors when the switch found is not a `χ₁ = 1`
+/// crossing: e.g. GELU at σ_b = 0 has an unstable variance fixed point, and
+/// the switch is between collapse to 0 (χ₁ = σ_w²/4) and divergence.
 pub fn critical_sigma_w(act: Activation, sigma_b: f64, lo: f64, hi: f64) -> Result<f64> {
     const OP: &str = "critical_sigma_w";
     if !(lo > 0.0 && hi > lo && hi.is_finite()) {
         return Err(Error::invalid(OP, format!("need 0 < lo < hi < ∞, got [{lo}, {hi}]")));
     }
-    if chaotic(act, lo, sigma_b)? || !chaotic(act, hi, sigma_b)? {
+    if chaotic(act, lo, sigma_b)?.0 || !chaotic(act, hi, sigma_b)?.0 {
         return Err(Error::invalid(
             OP,
             format!("{act}, sigma_b={sigma_b}: chi1 - 1 does not change sign over sigma_w in [{lo}, {hi}]"),
@@ -412,11 +419,23 @@ pub fn critical_sigma_w(act: Activation, sigma_b: f64, lo: f64, hi: f64) -> Resu
     let (mut a, mut b) = (lo, hi);
     while b - a > 1e-13 * b {
         let m = 0.5 * (a + b);
-        if chaotic(act, m, sigma_b)? {
+        if chaotic(act, m, sigma_b)?.0 {
             b = m;
         } else {
             a = m;
         }
+    }
+    // χ₁ is continuous through a true edge; 1e-3 leaves room for activations
+    // like softplus whose q* diverges there, so χ₁ → 1 only as 1 − O(1/√q*).
+    let (chi_a, chi_b) = (chaotic(act, a, sigma_b)?.1, chaotic(act, b, sigma_b)?.1);
+    if (chi_a - 1.0).abs() > 1e-3 && (chi_b - 1.0).abs() > 1e-3 {
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "{act}, sigma_b={sigma_b}: at sigma_w={a} the variance (from q0=1) switches between two \
+                 regimes with chi1={chi_a:.4} and {chi_b:.4}; there is no chi1 = 1 crossing there"
+            ),
+        ));
     }
     Ok(0.5 * (a + b))
 }
