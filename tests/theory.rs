@@ -4,7 +4,9 @@
 //! Schoenholz & Ganguli (2017). Each test states its tolerance and why;
 //! run with `--nocapture` to see the measured-vs-predicted figures.
 use gradlab::Activation;
-use gradlab::theory::{DeepNet, MeanField, SpectrumStats, WeightKind, critical_sigma_w, gaussian_matrix};
+use gradlab::theory::{
+    DeepNet, MeanField, SpectrumStats, WeightKind, critical_sigma_w, gaussian_matrix, histogram,
+};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
@@ -158,8 +160,15 @@ fn he_relu_keeps_the_variance_where_small_normal_init_collapses_it() {
     assert!((m - p).abs() < 0.05 * p.abs(), "collapse rate {m} vs {p}");
 }
 
-/// Jacobian spectra for seeds `1..=seeds`, each for an input at the fixed point.
-fn spectra(sw: f64, sb: f64, kind: WeightKind, width: usize, depth: usize, seeds: u64) -> Vec<SpectrumStats> {
+/// Singular values of the Jacobian for seeds `1..=seeds`, each at an input at the fixed point.
+fn singular_values(
+    sw: f64,
+    sb: f64,
+    kind: WeightKind,
+    width: usize,
+    depth: usize,
+    seeds: u64,
+) -> Vec<Vec<f64>> {
     let q = MeanField::new(Activation::Tanh, sw, sb).unwrap().analyse(1.0).unwrap().q_star;
     (1..=seeds)
         .map(|seed| {
@@ -167,9 +176,14 @@ fn spectra(sw: f64, sb: f64, kind: WeightKind, width: usize, depth: usize, seeds
             let net =
                 DeepNet::random(&vec![width; depth + 1], Activation::Tanh, sw, sb, kind, &mut rng).unwrap();
             let x = input_for(q, sw, sb, 1, width, &mut rng);
-            SpectrumStats::of(&net.jacobian(&x).unwrap().singular_values()).unwrap()
+            net.jacobian(&x).unwrap().singular_values()
         })
         .collect()
+}
+
+fn spectra(sw: f64, sb: f64, kind: WeightKind, width: usize, depth: usize, seeds: u64) -> Vec<SpectrumStats> {
+    let all = singular_values(sw, sb, kind, width, depth, seeds);
+    all.iter().map(|s| SpectrumStats::of(s).unwrap()).collect()
 }
 
 #[test]
@@ -204,8 +218,18 @@ fn orthogonal_weights_at_criticality_give_dynamical_isometry() {
     // spread them (std(log10 s) 0.64 measured): isometry needs q* → 0.
     let (width, depth, sb) = (128, 32, 0.005);
     let sw = critical_sigma_w(Activation::Tanh, sb, 0.5, 3.0).unwrap();
-    let gauss = spectra(sw, sb, WeightKind::Gaussian, width, depth, 3);
-    let orth = spectra(sw, sb, WeightKind::Orthogonal, width, depth, 3);
+    let (gsv, osv) = (
+        singular_values(sw, sb, WeightKind::Gaussian, width, depth, 3),
+        singular_values(sw, sb, WeightKind::Orthogonal, width, depth, 3),
+    );
+    let gauss: Vec<SpectrumStats> = gsv.iter().map(|s| SpectrumStats::of(s).unwrap()).collect();
+    let orth: Vec<SpectrumStats> = osv.iter().map(|s| SpectrumStats::of(s).unwrap()).collect();
+    let logs = |s: &[f64]| s.iter().map(|v| v.log10()).collect::<Vec<_>>();
+    eprintln!(
+        "log10 s histogram over [-8, 2) in 10 bins (seed 1): Gaussian {:?}, orthogonal {:?}",
+        histogram(&logs(&gsv[0]), 10, -8.0, 2.0).unwrap(),
+        histogram(&logs(&osv[0]), 10, -8.0, 2.0).unwrap()
+    );
     let avg =
         |v: &[SpectrumStats], f: fn(&SpectrumStats) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
     let (gs, os) = (avg(&gauss, |s| s.log10_std), avg(&orth, |s| s.log10_std));
@@ -221,6 +245,11 @@ fn orthogonal_weights_at_criticality_give_dynamical_isometry() {
     );
     assert!(os < 0.25 * gs, "orthogonal std(log10 s) {os} not much below Gaussian {gs}");
     assert!(ospread < 1.5 && gspread > 3.0, "spreads: orthogonal {ospread}, Gaussian {gspread}");
+    // Both keep mean(s²) = χ₁^L = 1 on average (the tolerance of the test above).
+    for (name, st) in [("Gaussian", &gauss), ("orthogonal", &orth)] {
+        let m = avg(st, |s| s.mean_sq).ln();
+        assert!(m.abs() < 0.15, "{name}: ln mean(s²) = {m}, predicted 0");
+    }
 }
 
 #[test]

@@ -169,10 +169,12 @@ impl MeanField {
     }
 
     /// The fixed point the iteration from `q` moves towards: bracket it by
-    /// doubling or halving in that direction (`V` is increasing, so the
-    /// iteration cannot jump past it), then bisect. `None`: no finite one.
+    /// doubling or halving in that direction (`V` is increasing for these
+    /// activations, so the iteration cannot jump past it), then bisect.
+    /// `None`: no finite one.
     fn solve_fixed_point(&self, q: f64) -> Option<f64> {
-        // Sign of V(x) − x, compared relative to x so tiny variances keep precision.
+        // A direct comparison keeps full relative precision even at q ~ 1e-150,
+        // where V(x) − x would underflow against an absolute tolerance.
         let above = |x: f64| self.variance_map(x) > x;
         let (mut lo, mut hi);
         if above(q) {
