@@ -31,11 +31,14 @@ impl Integrator {
         Ok(Integrator { gl: GaussLegendre::new(PANEL_NODES)? })
     }
 
-    /// Panel edges on `[−R, R]`: unit panels, plus an edge at `center` with
-    /// panels of width `w = min(1, 1/scale)` next to it, doubling outwards
-    /// (the activation bends within a few `1/scale` of `center`).
+    /// Panel edges on `[−R, R]`: unit panels on `[−4, 4]`, where the Gaussian
+    /// holds its mass, width 2 beyond; plus an edge at `center` with panels of
+    /// width `w = min(1, 1/scale)` next to it, doubling outwards (the
+    /// activation bends within a few `1/scale` of `center`).
     fn edges(center: f64, scale: f64) -> Vec<f64> {
-        let mut e: Vec<f64> = (0..=(2.0 * RADIUS) as usize).map(|k| -RADIUS + k as f64).collect();
+        const COARSE: [f64; 17] =
+            [-12., -10., -8., -6., -4., -3., -2., -1., 0., 1., 2., 3., 4., 6., 8., 10., 12.];
+        let mut e: Vec<f64> = COARSE.to_vec();
         if center.abs() < RADIUS {
             e.push(center);
             let mut w = if scale > 1.0 { 1.0 / scale } else { 1.0 };

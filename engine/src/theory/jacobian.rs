@@ -66,10 +66,13 @@ pub struct SpectrumStats {
     pub mean_sq: f64,
     pub max: f64,
     pub min: f64,
-    /// `log10(max/min)`, infinite when `min` is 0.
+    /// `log10(max/min)`, with `min` raised to the SVD's resolution floor
+    /// `max·count·ε` (singular values below it are rounding noise).
     pub log10_spread: f64,
-    /// Standard deviation of `log10 s` over the nonzero values.
+    /// Standard deviation of `log10 s`, each `s` raised to the same floor.
     pub log10_std: f64,
+    /// How many singular values fell below the floor.
+    pub unresolved: usize,
 }
 
 impl SpectrumStats {
@@ -80,20 +83,19 @@ impl SpectrumStats {
         let n = s.len() as f64;
         let max = s.iter().copied().fold(f64::MIN, f64::max);
         let min = s.iter().copied().fold(f64::MAX, f64::min);
-        let logs: Vec<f64> = s.iter().filter(|v| **v > 0.0).map(|v| v.log10()).collect();
-        let log10_std = if logs.is_empty() {
-            0.0
-        } else {
-            let m = logs.iter().sum::<f64>() / logs.len() as f64;
-            (logs.iter().map(|l| (l - m).powi(2)).sum::<f64>() / logs.len() as f64).sqrt()
-        };
+        // An SVD is backward stable: each singular value is good to ~ε·max.
+        let floor = (max * n * f64::EPSILON).max(f64::MIN_POSITIVE);
+        let logs: Vec<f64> = s.iter().map(|v| v.max(floor).log10()).collect();
+        let mean_log = logs.iter().sum::<f64>() / n;
+        let log10_std = (logs.iter().map(|l| (l - mean_log).powi(2)).sum::<f64>() / n).sqrt();
         Ok(SpectrumStats {
             count: s.len(),
             mean_sq: s.iter().map(|v| v * v).sum::<f64>() / n,
             max,
             min,
-            log10_spread: if min > 0.0 { (max / min).log10() } else { f64::INFINITY },
+            log10_spread: (max / min.max(floor)).log10(),
             log10_std,
+            unresolved: s.iter().filter(|v| **v < floor).count(),
         })
     }
 }
@@ -101,7 +103,7 @@ impl SpectrumStats {
 /// Counts of `values` in `bins` equal bins over `[lo, hi)`; values outside
 /// are clamped into the end bins so that the counts always sum to `values.len()`.
 pub fn histogram(values: &[f64], bins: usize, lo: f64, hi: f64) -> Result<Vec<usize>> {
-    if bins == 0 || !(lo < hi) || !lo.is_finite() || !hi.is_finite() {
+    if bins == 0 || !lo.is_finite() || !hi.is_finite() || lo >= hi {
         return Err(Error::invalid(
             "histogram",
             format!("need bins ≥ 1 and finite lo < hi, got {bins}, [{lo}, {hi})"),
@@ -148,7 +150,10 @@ mod tests {
     fn stats_and_histogram() {
         let st = SpectrumStats::of(&[0.1, 1.0, 10.0]).unwrap();
         assert!((st.log10_spread - 2.0).abs() < 1e-12 && (st.mean_sq - 101.01 / 3.0).abs() < 1e-12);
-        assert!((st.log10_std - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((st.log10_std - (2.0f64 / 3.0).sqrt()).abs() < 1e-12 && st.unresolved == 0);
+        // A zero singular value sits at the floor 2·ε·1, not at −∞.
+        let st = SpectrumStats::of(&[1.0, 0.0]).unwrap();
+        assert!(st.unresolved == 1 && (st.log10_spread + (2.0 * f64::EPSILON).log10()).abs() < 1e-12);
         assert_eq!(histogram(&[-5.0, 0.1, 0.6, 0.99, 7.0], 2, 0.0, 1.0).unwrap(), vec![2, 3]);
         assert!(histogram(&[1.0], 0, 0.0, 1.0).is_err());
         assert!(SpectrumStats::of(&[]).is_err());

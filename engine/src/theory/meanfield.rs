@@ -100,10 +100,10 @@ impl MeanField {
                 format!("sigma_b must be finite and ≥ 0, got {sigma_b}"),
             ));
         }
-        if let Activation::LeakyRelu { alpha } | Activation::Elu { alpha } = act {
-            if !alpha.is_finite() {
-                return Err(Error::invalid("MeanField::new", format!("{act}: alpha must be finite")));
-            }
+        if let Activation::LeakyRelu { alpha } | Activation::Elu { alpha } = act
+            && !alpha.is_finite()
+        {
+            return Err(Error::invalid("MeanField::new", format!("{act}: alpha must be finite")));
         }
         Ok(MeanField { act, sigma_w, sigma_b, quad: Integrator::new()? })
     }
@@ -169,10 +169,12 @@ impl MeanField {
     }
 
     /// The fixed point the iteration from `q` moves towards: bracket it by
-    /// doubling or halving in that direction (`V` is increasing, so the
-    /// iteration cannot jump past it), then bisect. `None`: no finite one.
+    /// doubling or halving in that direction (`V` is increasing for these
+    /// activations, so the iteration cannot jump past it), then bisect.
+    /// `None`: no finite one.
     fn solve_fixed_point(&self, q: f64) -> Option<f64> {
-        // Sign of V(x) − x, compared relative to x so tiny variances keep precision.
+        // A direct comparison keeps full relative precision even at q ~ 1e-150,
+        // where V(x) − x would underflow against an absolute tolerance.
         let above = |x: f64| self.variance_map(x) > x;
         let (mut lo, mut hi);
         if above(q) {
@@ -271,34 +273,23 @@ impl MeanField {
             return 1.0;
         }
         let g = |c: f64| self.correlation_map(q, c) - c;
-        let (mut lo, mut hi) = (0.0, f64::NAN);
-        if g(0.0) <= 0.0 {
+        let g_lo = g(0.0);
+        if g_lo <= 0.0 {
             return 0.0;
         }
+        let mut hi = None;
         let mut delta = 1e-3;
         while delta >= 1e-12 {
-            if g(1.0 - delta) < 0.0 {
-                hi = 1.0 - delta;
+            let v = g(1.0 - delta);
+            if v < 0.0 {
+                hi = Some((1.0 - delta, v));
                 break;
             }
             delta *= 0.1;
         }
-        if hi.is_nan() {
-            // Numerically indistinguishable from 1 (χ₁ barely above 1).
-            return 1.0;
-        }
-        for _ in 0..100 {
-            let mid = 0.5 * (lo + hi);
-            if mid <= lo || mid >= hi {
-                break;
-            }
-            if g(mid) > 0.0 {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        0.5 * (lo + hi)
+        // None: numerically indistinguishable from 1 (χ₁ barely above 1).
+        let Some((b, g_hi)) = hi else { return 1.0 };
+        illinois(g, (0.0, g_lo), (b, g_hi), 1e-14)
     }
 
     /// The predicted ‖∂L/∂hₗ‖ / ‖∂L/∂h_L‖ for `l = 1..=depth` with the first
@@ -351,30 +342,77 @@ impl MeanField {
     }
 }
 
+/// Root of `g` in `[a, b]` where `g(a) > 0 > g(b)`: regula falsi with the
+/// Illinois modification (superlinear, and the bracket is kept, so it cannot
+/// wander off as a plain secant could). Each `C(c)` is a 2-D integral, so the
+/// ~10 evaluations this takes instead of bisection's ~45 matter.
+fn illinois(
+    g: impl Fn(f64) -> f64,
+    (mut a, mut ga): (f64, f64),
+    (mut b, mut gb): (f64, f64),
+    tol: f64,
+) -> f64 {
+    let mut side = 0i8;
+    for _ in 0..100 {
+        let c = (a * gb - b * ga) / (gb - ga);
+        if !(c > a && c < b) || b - a <= tol {
+            break;
+        }
+        let gc = g(c);
+        if gc == 0.0 {
+            return c;
+        }
+        if gc > 0.0 {
+            (a, ga) = (c, gc);
+            if side == 1 {
+                gb *= 0.5;
+            }
+            side = 1;
+        } else {
+            (b, gb) = (c, gc);
+            if side == -1 {
+                ga *= 0.5;
+            }
+            side = -1;
+        }
+        if (b - a).abs() <= tol {
+            break;
+        }
+    }
+    (a * gb - b * ga) / (gb - ga)
+}
+
 /// `χ₁^((L−l)/2)`: the predicted gradient *norm* ratio ‖∂L/∂hₗ‖ / ‖∂L/∂h_L‖ at the fixed point.
 pub fn gradient_norm_ratio(chi1: f64, l: usize, depth: usize) -> f64 {
     chi1.powf((depth as f64 - l as f64) / 2.0)
 }
 
 /// Whether `χ₁ > 1` at σ_w (a variance without finite fixed point counts as
-/// exploding: the forward signal and, for these activations, the gradient grow).
-fn chaotic(act: Activation, sigma_w: f64, sigma_b: f64) -> Result<bool> {
+/// exploding: the forward signal and, for these activations, the gradient grow),
+/// with the `χ₁` it decided on (at `q*`, or at [`Q_MAX`] when `q` diverges).
+fn chaotic(act: Activation, sigma_w: f64, sigma_b: f64) -> Result<(bool, f64)> {
     let mf = MeanField::new(act, sigma_w, sigma_b)?;
     Ok(match mf.solve_fixed_point(1.0) {
-        Some(q) => mf.chi1_at(q) > 1.0,
-        None => true,
+        Some(q) => {
+            let chi1 = mf.chi1_at(q);
+            (chi1 > 1.0, chi1)
+        }
+        None => (true, mf.chi1_at(Q_MAX)),
     })
 }
 
 /// The edge of chaos: the σ_w where `χ₁(q*(σ_w), σ_w) = 1` at the given σ_b,
-/// by bisection inside `[lo, hi]` (which must straddle it). Tanh at σ_b = 0
-/// gives 1, ReLU gives √2 for any σ_b (He initialisation).
+/// by bisection inside `[lo, hi]` (which must straddle it), the variance
+/// started at `q0 = 1`. Tanh at σ_b = 0 gives 1, ReLU gives √2 for any σ_b
+/// (He initialisation). Errors when the switch found is not a `χ₁ = 1`
+/// crossing: e.g. GELU at σ_b = 0 has an unstable variance fixed point, and
+/// the switch is between collapse to 0 (χ₁ = σ_w²/4) and divergence.
 pub fn critical_sigma_w(act: Activation, sigma_b: f64, lo: f64, hi: f64) -> Result<f64> {
     const OP: &str = "critical_sigma_w";
     if !(lo > 0.0 && hi > lo && hi.is_finite()) {
         return Err(Error::invalid(OP, format!("need 0 < lo < hi < ∞, got [{lo}, {hi}]")));
     }
-    if chaotic(act, lo, sigma_b)? || !chaotic(act, hi, sigma_b)? {
+    if chaotic(act, lo, sigma_b)?.0 || !chaotic(act, hi, sigma_b)?.0 {
         return Err(Error::invalid(
             OP,
             format!("{act}, sigma_b={sigma_b}: chi1 - 1 does not change sign over sigma_w in [{lo}, {hi}]"),
@@ -383,11 +421,23 @@ pub fn critical_sigma_w(act: Activation, sigma_b: f64, lo: f64, hi: f64) -> Resu
     let (mut a, mut b) = (lo, hi);
     while b - a > 1e-13 * b {
         let m = 0.5 * (a + b);
-        if chaotic(act, m, sigma_b)? {
+        if chaotic(act, m, sigma_b)?.0 {
             b = m;
         } else {
             a = m;
         }
+    }
+    // χ₁ is continuous through a true edge; 1e-3 leaves room for activations
+    // like softplus whose q* diverges there, so χ₁ → 1 only as 1 − O(1/√q*).
+    let (chi_a, chi_b) = (chaotic(act, a, sigma_b)?.1, chaotic(act, b, sigma_b)?.1);
+    if (chi_a - 1.0).abs() > 1e-3 && (chi_b - 1.0).abs() > 1e-3 {
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "{act}, sigma_b={sigma_b}: at sigma_w={a} the variance (from q0=1) switches between two \
+                 regimes with chi1={chi_a:.4} and {chi_b:.4}; there is no chi1 = 1 crossing there"
+            ),
+        ));
     }
     Ok(0.5 * (a + b))
 }

@@ -125,5 +125,9 @@ fn edge_of_chaos_for_leaky_relu_is_closed_form() {
     let an = mf.analyse(1.0).unwrap();
     assert!((an.chi1 - 1.0).abs() < 1e-9, "σ_w = {sw}: χ₁ = {}", an.chi1);
     assert!(critical_sigma_w(Activation::Tanh, 0.0, 1.5, 3.0).is_err());
+    // GELU without bias: the switch from collapse (χ₁ = σ_w²/4 < 1) to
+    // divergence is not an edge of chaos, and is reported as such.
+    let err = critical_sigma_w(Activation::Gelu, 0.0, 0.5, 3.0).unwrap_err().to_string();
+    assert!(err.contains("no chi1 = 1 crossing"), "{err}");
     assert!(MeanField::new(Activation::Tanh, -1.0, 0.0).is_err());
 }
