@@ -10,6 +10,9 @@ use safetensors::tensor::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+/// Re-exported so readers of our files need no extra dependency.
+pub use safetensors;
+
 const OP: &str = "checkpoint";
 
 /// One tensor's bytes, ready to serialise.
