@@ -34,7 +34,11 @@ struct Case {
     mask_seed: u64,
 }
 
-fn build(cfg: &dyn LayerConfig<f64>, width: usize, seed: u64) -> Result<(Box<dyn Layer<f64>>, ParamStore<f64>), Error> {
+fn build(
+    cfg: &dyn LayerConfig<f64>,
+    width: usize,
+    seed: u64,
+) -> Result<(Box<dyn Layer<f64>>, ParamStore<f64>), Error> {
     let mut params = ParamStore::new();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let layer = cfg.build(&mut Builder::new(&mut params, &mut rng, 0), width)?;
@@ -326,7 +330,8 @@ fn parameter_names_follow_positions() {
 fn summary_counts_parameters_per_layer() {
     let model = mixed_model(1);
     let rows = model.summary_rows();
-    let counts: Vec<(usize, usize, usize)> = rows.iter().map(|r| (r.output_width, r.trainable, r.non_trainable)).collect();
+    let counts: Vec<(usize, usize, usize)> =
+        rows.iter().map(|r| (r.output_width, r.trainable, r.non_trainable)).collect();
     // dense 3·4+4; bn 2·4 (+2·4 moving); residual 4·5+5 + 2·5 + projection 4·5; dropout 0; dense 5·2+2.
     assert_eq!(counts, [(4, 16, 0), (4, 8, 8), (5, 55, 0), (5, 0, 0), (2, 12, 0)]);
     let kinds: Vec<&str> = rows.iter().map(|r| r.kind).collect();
@@ -388,7 +393,8 @@ fn dropout_masks_are_seeded_scaled_and_off_at_inference() {
 #[test]
 fn predict_returns_probabilities_for_softmax_and_sigmoid_outputs() {
     let x: Vec<f32> = (0..12).map(|i| i as f32 * 0.3 - 1.5).collect();
-    let mut soft = Sequential::<f32>::new(3).add(Dense::new(4).activation("softmax")).seed(3).build().unwrap();
+    let mut soft =
+        Sequential::<f32>::new(3).add(Dense::new(4).activation("softmax")).seed(3).build().unwrap();
     let logits = {
         let out = soft.forward(&x, false).unwrap();
         soft.tape().value(out).to_vec()
@@ -437,8 +443,12 @@ impl<T: Real> Optimizer<T> for Sgd {
 
 #[test]
 fn the_hook_sees_gathered_gradients_and_layer_outputs() {
-    let mut model =
-        Sequential::<f64>::new(2).add(Dense::new(3).activation("tanh")).add(Dense::new(1)).seed(2).build().unwrap();
+    let mut model = Sequential::<f64>::new(2)
+        .add(Dense::new(3).activation("tanh"))
+        .add(Dense::new(1))
+        .seed(2)
+        .build()
+        .unwrap();
     let x = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.5, 0.5];
     let y = [1.0, 1.0, 0.0, 0.0, 0.5];
     let data = Data { x: &x, features: 2, targets: Targets::Values { y: &y, width: 1 } };
@@ -503,9 +513,18 @@ fn fit_rejects_data_that_does_not_fit_the_model() {
     let x = [0.0f32; 8];
     let labels = [0usize, 1, 2, 3];
     let bad = [
-        (Data { x: &x, features: 4, targets: Targets::Labels { labels: &labels[..2], classes: 3 } }, "features"),
-        (Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } }, "label 3 at row 3"),
-        (Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels[..3], classes: 3 } }, "3 labels"),
+        (
+            Data { x: &x, features: 4, targets: Targets::Labels { labels: &labels[..2], classes: 3 } },
+            "features",
+        ),
+        (
+            Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } },
+            "label 3 at row 3",
+        ),
+        (
+            Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels[..3], classes: 3 } },
+            "3 labels",
+        ),
         (Data { x: &x, features: 2, targets: Targets::Labels { labels: &[0; 4], classes: 5 } }, "5 classes"),
     ];
     for (data, want) in bad {
@@ -549,12 +568,23 @@ fn checkpoint_round_trip_is_exact() {
 #[test]
 fn checkpoint_layout_is_documented_names_shapes_and_le_bytes() {
     let mut model = Sequential::<f32>::new(2).add(Dense::new(3)).seed(4).build().unwrap();
-    model.params_mut().iter_mut().for_each(|(_, p)| p.grad.iter_mut().enumerate().for_each(|(i, g)| *g = i as f32));
+    model
+        .params_mut()
+        .iter_mut()
+        .for_each(|(_, p)| p.grad.iter_mut().enumerate().for_each(|(i, g)| *g = i as f32));
     let bytes = model.to_safetensors(true).unwrap();
     let st = gradlab::model::checkpoint::safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names = st.names();
     names.sort();
-    assert_eq!(names, ["layers.0.dense.bias", "layers.0.dense.bias.grad", "layers.0.dense.weight", "layers.0.dense.weight.grad"]);
+    assert_eq!(
+        names,
+        [
+            "layers.0.dense.bias",
+            "layers.0.dense.bias.grad",
+            "layers.0.dense.weight",
+            "layers.0.dense.weight.grad"
+        ]
+    );
     let w = st.tensor("layers.0.dense.weight").unwrap();
     assert_eq!(w.shape(), [2, 3]);
     assert_eq!(w.dtype(), gradlab::model::checkpoint::safetensors::Dtype::F32);

@@ -114,7 +114,9 @@ impl Initializer {
             {
                 bad(format!("{}: mean {mean}, stddev {stddev} (needs finite, stddev >= 0)", self.name()))
             }
-            Initializer::RandomUniform { min, max } if !(min.is_finite() && max.is_finite() && min <= max) => {
+            Initializer::RandomUniform { min, max }
+                if !(min.is_finite() && max.is_finite() && min <= max) =>
+            {
                 bad(format!("random_uniform: min {min}, max {max} (needs finite, min <= max)"))
             }
             Initializer::Orthogonal { gain } if !gain.is_finite() => {

@@ -76,14 +76,18 @@ pub fn parse_activation(name: &str) -> std::result::Result<DenseAct, String> {
         return Ok(DenseAct::Softmax);
     }
     let unknown = || {
-        format!("unknown activation {name:?}; known: {}, softmax (alpha as e.g. elu(0.5))", Activation::ALL_NAMES.join(", "))
+        format!(
+            "unknown activation {name:?}; known: {}, softmax (alpha as e.g. elu(0.5))",
+            Activation::ALL_NAMES.join(", ")
+        )
     };
     let Some(open) = name.find('(') else {
         return Activation::from_name(name).map(DenseAct::Elementwise).ok_or_else(unknown);
     };
     let (base, rest) = (&name[..open], &name[open + 1..]);
     let arg = rest.strip_suffix(')').ok_or_else(unknown)?;
-    let alpha: f64 = arg.trim().parse().map_err(|_| format!("activation {name:?}: alpha {arg:?} is not a number"))?;
+    let alpha: f64 =
+        arg.trim().parse().map_err(|_| format!("activation {name:?}: alpha {arg:?} is not a number"))?;
     if !alpha.is_finite() {
         return Err(format!("activation {name:?}: alpha {alpha} is not finite"));
     }

@@ -31,12 +31,7 @@ impl<T: Real> LayerConfig<T> for Dropout {
         if !(0.0..1.0).contains(&self.rate) {
             return Err(b.error(KIND, format!("rate must lie in [0, 1), got {}", self.rate)));
         }
-        Ok(Box::new(DropoutLayer {
-            rate: self.rate,
-            width,
-            mask: Vec::new(),
-            recorded: Recorded::default(),
-        }))
+        Ok(Box::new(DropoutLayer { rate: self.rate, width, mask: Vec::new(), recorded: Recorded::default() }))
     }
 }
 

@@ -144,7 +144,12 @@ impl<'a, T: Real> Builder<'a, T> {
 }
 
 /// Parses an initialiser name for a layer's argument, as a config error.
-pub(crate) fn parse_init<T: Real>(b: &Builder<'_, T>, kind: &str, arg: &str, init: &InitArg) -> Result<Initializer> {
+pub(crate) fn parse_init<T: Real>(
+    b: &Builder<'_, T>,
+    kind: &str,
+    arg: &str,
+    init: &InitArg,
+) -> Result<Initializer> {
     let parsed = match init {
         InitArg::Name(n) => Initializer::from_name(n),
         InitArg::Value(i) => Ok(*i),

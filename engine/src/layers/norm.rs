@@ -70,7 +70,11 @@ impl Default for LayerNormalization {
 
 impl LayerNormalization {
     pub fn new() -> Self {
-        LayerNormalization { epsilon: 1e-3, gamma_initializer: "ones".into(), beta_initializer: "zeros".into() }
+        LayerNormalization {
+            epsilon: 1e-3,
+            gamma_initializer: "ones".into(),
+            beta_initializer: "zeros".into(),
+        }
     }
 
     pub fn epsilon(mut self, e: f64) -> Self {

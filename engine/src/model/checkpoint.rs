@@ -98,17 +98,24 @@ impl<T: Real> Model<T> {
             });
         }
         result?;
-        let unknown: Vec<&str> =
-            st.names().into_iter().filter(|n| !n.ends_with(".grad") && !expected.iter().any(|e| e == n)).collect();
+        let unknown: Vec<&str> = st
+            .names()
+            .into_iter()
+            .filter(|n| !n.ends_with(".grad") && !expected.iter().any(|e| e == n))
+            .collect();
         if !unknown.is_empty() {
-            return Err(Error::invalid(OP, format!("the checkpoint holds tensors this model lacks: {unknown:?}")));
+            return Err(Error::invalid(
+                OP,
+                format!("the checkpoint holds tensors this model lacks: {unknown:?}"),
+            ));
         }
         Ok(())
     }
 
     pub fn load_safetensors(&mut self, path: impl AsRef<std::path::Path>) -> Result<()> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
         self.load_safetensors_bytes(&bytes)
             .map_err(|e| Error::invalid(OP, format!("{}: {e}", path.display())))
     }
@@ -118,7 +125,10 @@ fn read_into<T: Real>(st: &SafeTensors<'_>, name: &str, shape: Shape, out: &mut 
     let t = st.tensor(name).map_err(|_| Error::invalid(OP, format!("tensor {name} is missing")))?;
     let ok_shape = t.shape() == dims(shape).as_slice() || t.shape() == [shape.rows, shape.cols];
     if !ok_shape {
-        return Err(Error::invalid(OP, format!("tensor {name} has shape {:?}, the model needs {shape}", t.shape())));
+        return Err(Error::invalid(
+            OP,
+            format!("tensor {name} has shape {:?}, the model needs {shape}", t.shape()),
+        ));
     }
     let data = t.data();
     match t.dtype() {
@@ -132,7 +142,9 @@ fn read_into<T: Real>(st: &SafeTensors<'_>, name: &str, shape: Shape, out: &mut 
                 *o = T::c(f64::from_le_bytes(c.try_into().expect("8 bytes")));
             }
         }
-        other => return Err(Error::invalid(OP, format!("tensor {name} has dtype {other:?}, expected F32 or F64"))),
+        other => {
+            return Err(Error::invalid(OP, format!("tensor {name} has dtype {other:?}, expected F32 or F64")));
+        }
     }
     Ok(())
 }

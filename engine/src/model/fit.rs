@@ -164,7 +164,10 @@ impl<T: Real> Model<T> {
                 let loss = self.tape.scalar(loss_node).as_f64();
                 let place = || format!("step {step} (epoch {epoch}, batch {batch})");
                 if !loss.is_finite() {
-                    return Err(Error::NonFinite { pass: "forward", place: format!("loss = {loss} at {}", place()) });
+                    return Err(Error::NonFinite {
+                        pass: "forward",
+                        place: format!("loss = {loss} at {}", place()),
+                    });
                 }
                 correct += self.count_correct(out, cfg.loss, n);
                 self.tape.backward(loss_node)?;
@@ -182,7 +185,8 @@ impl<T: Real> Model<T> {
                     loss_node,
                 };
                 hook.on_step(&view)?;
-                if let Some((_, p)) = self.params.iter().find(|(_, p)| p.grad.iter().any(|g| !g.is_finite())) {
+                if let Some((_, p)) = self.params.iter().find(|(_, p)| p.grad.iter().any(|g| !g.is_finite()))
+                {
                     let place = format!("gradient of {} at {}", p.name, place());
                     return Err(Error::NonFinite { pass: "backward", place });
                 }
@@ -216,8 +220,15 @@ impl<T: Real> Model<T> {
             let n = batch_size.min(rows - start);
             self.load_batch(data, loss, start, n);
             let shape = Shape::new(n, self.input_width);
-            let out =
-                record_forward(&mut self.tape, &mut self.params, &mut self.layers, &mut self.rng, &self.xb, shape, false)?;
+            let out = record_forward(
+                &mut self.tape,
+                &mut self.params,
+                &mut self.layers,
+                &mut self.rng,
+                &self.xb,
+                shape,
+                false,
+            )?;
             let node = self.record_loss(out, loss, n)?;
             loss_sum += self.tape.scalar(node).as_f64() * n as f64;
             correct += self.count_correct(out, loss, n);
@@ -232,17 +243,27 @@ impl<T: Real> Model<T> {
             return bad("batch size must be positive, got 0".into());
         }
         if data.features != self.input_width {
-            return bad(format!("data has {} features, the model's input width is {}", data.features, self.input_width));
+            return bad(format!(
+                "data has {} features, the model's input width is {}",
+                data.features, self.input_width
+            ));
         }
         if data.x.is_empty() || data.x.len() % data.features != 0 {
-            return bad(format!("{} values are not a positive number of rows of {}", data.x.len(), data.features));
+            return bad(format!(
+                "{} values are not a positive number of rows of {}",
+                data.x.len(),
+                data.features
+            ));
         }
         let rows = data.x.len() / data.features;
         let w = self.output_width;
         match data.targets {
             Targets::Values { y, width } => {
                 if width != w || y.len() != rows * width {
-                    return bad(format!("{} target values of width {width} for {rows} rows of output width {w}", y.len()));
+                    return bad(format!(
+                        "{} target values of width {width} for {rows} rows of output width {w}",
+                        y.len()
+                    ));
                 }
                 if loss == Loss::SparseCategoricalCrossentropy {
                     return bad("sparse_categorical_crossentropy needs class labels, got value rows".into());
@@ -260,7 +281,10 @@ impl<T: Real> Model<T> {
                     Loss::BinaryCrossentropy | Loss::Mse => (w == 1 && classes <= 2) || classes == w,
                 };
                 if !fits {
-                    return bad(format!("{classes} classes do not fit output width {w} under {}", loss.name()));
+                    return bad(format!(
+                        "{classes} classes do not fit output width {w} under {}",
+                        loss.name()
+                    ));
                 }
             }
         }
@@ -348,7 +372,10 @@ impl<T: Real> Model<T> {
 }
 
 fn argmax<T: Real>(row: &[T]) -> usize {
-    row.iter().enumerate().fold((0, T::neg_infinity()), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
+    row.iter()
+        .enumerate()
+        .fold((0, T::neg_infinity()), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) })
+        .0
 }
 
 /// Fisher–Yates with a multiply-shift index draw (bias below 2⁻⁶⁰ for our sizes).

@@ -86,7 +86,9 @@ pub struct Data<'a, T> {
 impl<'a> From<&'a crate::data::Dataset> for Data<'a, f32> {
     fn from(d: &'a crate::data::Dataset) -> Self {
         let targets = match &d.targets {
-            crate::data::Targets::Classes { labels, classes } => Targets::Labels { labels, classes: *classes },
+            crate::data::Targets::Classes { labels, classes } => {
+                Targets::Labels { labels, classes: *classes }
+            }
             crate::data::Targets::Values { y, width } => Targets::Values { y, width: *width },
         };
         Data { x: &d.x, features: d.features, targets }
@@ -120,10 +122,16 @@ impl<T: Real> Sequential<T> {
     /// names the first bad layer (index and kind) and the value.
     pub fn build(self) -> Result<Model<T>> {
         if self.input_width == 0 {
-            return Err(Error::Config { layer: "input".into(), msg: "input width must be positive, got 0".into() });
+            return Err(Error::Config {
+                layer: "input".into(),
+                msg: "input width must be positive, got 0".into(),
+            });
         }
         if self.layers.is_empty() {
-            return Err(Error::Config { layer: "model".into(), msg: "a model needs at least one layer".into() });
+            return Err(Error::Config {
+                layer: "model".into(),
+                msg: "a model needs at least one layer".into(),
+            });
         }
         let mut params = ParamStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);

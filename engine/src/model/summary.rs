@@ -43,7 +43,12 @@ impl<T: Real> Model<T> {
         let _ = writeln!(s, "{:<36}{:<18}{:>18}", "input", format!("(None, {})", self.input_width), 0);
         for r in &rows {
             let name = format!("{} ({})", r.name, r.kind);
-            let _ = writeln!(s, "{name:<36}{:<18}{:>18}", format!("(None, {})", r.output_width), r.trainable + r.non_trainable);
+            let _ = writeln!(
+                s,
+                "{name:<36}{:<18}{:>18}",
+                format!("(None, {})", r.output_width),
+                r.trainable + r.non_trainable
+            );
         }
         let trainable: usize = rows.iter().map(|r| r.trainable).sum();
         let frozen: usize = rows.iter().map(|r| r.non_trainable).sum();
