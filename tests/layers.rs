@@ -34,11 +34,9 @@ struct Case {
     mask_seed: u64,
 }
 
-fn build(
-    cfg: &dyn LayerConfig<f64>,
-    width: usize,
-    seed: u64,
-) -> Result<(Box<dyn Layer<f64>>, ParamStore<f64>), Error> {
+type Built = (Box<dyn Layer<f64>>, ParamStore<f64>);
+
+fn build(cfg: &dyn LayerConfig<f64>, width: usize, seed: u64) -> Result<Built, Error> {
     let mut params = ParamStore::new();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let layer = cfg.build(&mut Builder::new(&mut params, &mut rng, 0), width)?;
@@ -109,14 +107,14 @@ impl Case {
                 compare(format!("{}[{k}]", self.params.get(id).name), analytic, (fp - fm) / (2.0 * H));
             }
         }
-        for k in 0..self.x.len() {
+        for (k, &analytic) in gx.iter().enumerate() {
             let x0 = self.x[k];
             self.x[k] = x0 + H;
             let fp = self.objective(&mut tape, &r);
             self.x[k] = x0 - H;
             let fm = self.objective(&mut tape, &r);
             self.x[k] = x0;
-            compare(format!("x[{k}]"), gx[k], (fp - fm) / (2.0 * H));
+            compare(format!("x[{k}]"), analytic, (fp - fm) / (2.0 * H));
         }
         if worst.0 > TOL { Err(format!("relative error {:e} at {}", worst.0, worst.1)) } else { Ok(()) }
     }
@@ -536,6 +534,68 @@ fn fit_rejects_data_that_does_not_fit_the_model() {
     let msg = model.fit(&data, &FitConfig::new(Loss::BinaryCrossentropy), &mut Sgd(0.1), &mut NoHook, None);
     assert!(msg.unwrap_err().to_string().contains("softmax"));
     assert!(Loss::from_name("hinge").unwrap_err().to_string().contains("\"hinge\""));
+}
+
+/// The whole fit path, loss heads included: the gradients the hook sees equal
+/// central differences of `evaluate`'s loss, for every loss and output squash.
+#[test]
+fn model_loss_gradients_match_finite_differences_for_every_loss() {
+    let x: Vec<f64> = (0..18).map(|i| ((i * 7 % 11) as f64 - 5.0) * 0.3).collect();
+    let labels2 = [0usize, 1, 1, 0, 1, 0];
+    let labels3 = [0usize, 2, 1, 0, 2, 1];
+    let soft: Vec<f64> = (0..12).map(|i| ((i * 5 % 7) as f64) / 7.0).collect();
+    let cases: [(Loss, Dense, Targets<'_, f64>); 5] = [
+        (Loss::Mse, Dense::new(2).activation("sigmoid"), Targets::Values { y: &soft, width: 2 }),
+        (
+            Loss::BinaryCrossentropy,
+            Dense::new(1).activation("sigmoid"),
+            Targets::Labels { labels: &labels2, classes: 2 },
+        ),
+        (Loss::BinaryCrossentropy, Dense::new(2), Targets::Values { y: &soft, width: 2 }),
+        (
+            Loss::CategoricalCrossentropy,
+            Dense::new(3).activation("softmax"),
+            Targets::Labels { labels: &labels3, classes: 3 },
+        ),
+        (
+            Loss::SparseCategoricalCrossentropy,
+            Dense::new(3).activation("softmax"),
+            Targets::Labels { labels: &labels3, classes: 3 },
+        ),
+    ];
+    for (loss, last, targets) in cases {
+        let mut model = Sequential::<f64>::new(3)
+            .add(Dense::new(4).activation("tanh").bias_initializer("random_normal"))
+            .add(LayerNormalization::new())
+            .add(last)
+            .seed(21)
+            .build()
+            .unwrap();
+        let data = Data { x: &x, features: 3, targets };
+        let mut grads: Vec<Vec<f64>> = Vec::new();
+        let mut hook = FnHook(|v: &gradlab::model::StepView<'_, f64>| {
+            grads = v.params.iter().map(|(_, p)| p.grad.clone()).collect();
+            Ok(())
+        });
+        let cfg = FitConfig::new(loss).epochs(1).batch_size(6).shuffle(false);
+        model.fit(&data, &cfg, &mut Sgd(0.0), &mut hook, None).unwrap();
+        let ids: Vec<_> = model.params().iter().map(|(id, _)| id).collect();
+        let mut worst: f64 = 0.0;
+        for (id, g) in ids.into_iter().zip(&grads) {
+            for (k, &analytic) in g.iter().enumerate() {
+                let v0 = model.params().get(id).value[k];
+                model.params_mut().get_mut(id).value[k] = v0 + H;
+                let fp = model.evaluate(&data, loss, 6).unwrap().loss;
+                model.params_mut().get_mut(id).value[k] = v0 - H;
+                let fm = model.evaluate(&data, loss, 6).unwrap().loss;
+                model.params_mut().get_mut(id).value[k] = v0;
+                let numeric = (fp - fm) / (2.0 * H);
+                worst = worst.max((analytic - numeric).abs() / (1.0 + analytic.abs().max(numeric.abs())));
+            }
+        }
+        assert!(worst < TOL, "{}: worst relative error {worst:e}", loss.name());
+        assert!(grads.iter().flatten().any(|&g| g.abs() > 1e-3), "{}: gradients are all tiny", loss.name());
+    }
 }
 
 // ---------- checkpoints ----------

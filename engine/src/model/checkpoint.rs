@@ -143,7 +143,10 @@ fn read_into<T: Real>(st: &SafeTensors<'_>, name: &str, shape: Shape, out: &mut 
             }
         }
         other => {
-            return Err(Error::invalid(OP, format!("tensor {name} has dtype {other:?}, expected F32 or F64")));
+            return Err(Error::invalid(
+                OP,
+                format!("tensor {name} has dtype {other:?}, expected F32 or F64"),
+            ));
         }
     }
     Ok(())

@@ -248,7 +248,7 @@ impl<T: Real> Model<T> {
                 data.features, self.input_width
             ));
         }
-        if data.x.is_empty() || data.x.len() % data.features != 0 {
+        if data.x.is_empty() || !data.x.len().is_multiple_of(data.features) {
             return bad(format!(
                 "{} values are not a positive number of rows of {}",
                 data.x.len(),
