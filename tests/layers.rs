@@ -579,6 +579,11 @@ fn model_loss_gradients_match_finite_differences_for_every_loss() {
         });
         let cfg = FitConfig::new(loss).epochs(1).batch_size(6).shuffle(false);
         model.fit(&data, &cfg, &mut Sgd(0.0), &mut hook, None).unwrap();
+        // `gradients` (no update) gathers the same numbers as a fit step.
+        let loss_value = model.gradients(&data, loss).unwrap();
+        assert!((loss_value - model.evaluate(&data, loss, 6).unwrap().loss).abs() < 1e-12);
+        let direct: Vec<Vec<f64>> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
+        assert_eq!(direct, grads, "{}", loss.name());
         let ids: Vec<_> = model.params().iter().map(|(id, _)| id).collect();
         let mut worst: f64 = 0.0;
         for (id, g) in ids.into_iter().zip(&grads) {

@@ -210,6 +210,32 @@ impl<T: Real> Model<T> {
         Ok(history)
     }
 
+    /// One forward and backward pass over all of `data` as a single batch in
+    /// training mode, without an update: the gradients are gathered into the
+    /// parameter store and the tape keeps every node's value and dL/d(node)
+    /// (read them through [`Model::tape`] and the layers' recorded nodes).
+    /// Returns the loss. For gradients at initialisation, or between fits.
+    pub fn gradients(&mut self, data: &Data<'_, T>, loss: Loss) -> Result<f64> {
+        let rows = self.check_data(data, loss, 1)?;
+        self.order.clear();
+        self.order.extend(0..rows);
+        self.load_batch(data, loss, 0, rows);
+        let shape = Shape::new(rows, self.input_width);
+        let out = record_forward(
+            &mut self.tape,
+            &mut self.params,
+            &mut self.layers,
+            &mut self.rng,
+            &self.xb,
+            shape,
+            true,
+        )?;
+        let node = self.record_loss(out, loss, rows)?;
+        self.tape.backward(node)?;
+        self.params.gather_grads(&self.tape);
+        Ok(self.tape.scalar(node).as_f64())
+    }
+
     /// Mean loss and accuracy over `data` in inference mode, in batches.
     pub fn evaluate(&mut self, data: &Data<'_, T>, loss: Loss, batch_size: usize) -> Result<Evaluation> {
         let rows = self.check_data(data, loss, batch_size)?;
