@@ -152,8 +152,11 @@ fn blobs_train_through_batch_norm_residual_and_dropout() {
         let mut model = blob_model(5);
         let cfg = FitConfig::new(loss).epochs(30).batch_size(16).seed(5);
         let before = model.evaluate(&test, loss, 32).unwrap();
-        let history = model.fit(&train, &cfg, &mut Momentum::new(0.05, 0.9), &mut NoHook, None).unwrap();
-        let eval = model.evaluate(&test, loss, 32).unwrap();
+        let mut opt = Momentum::new(0.05, 0.9);
+        let history =
+            model.fit_with_validation(&train, Some(&test), &cfg, &mut opt, &mut NoHook, None).unwrap();
+        let eval = model.evaluate(&test, loss, cfg.batch_size).unwrap();
+        assert_eq!(history.epochs.last().unwrap().validation, Some(eval));
         let last = history.epochs.last().unwrap();
         println!(
             "{}: held-out loss {:.3} -> {:.3}, accuracy {:.3} -> {:.3} (last epoch train accuracy {:.3})",
@@ -187,6 +190,13 @@ fn reruns_with_the_same_seeds_are_bit_identical() {
     };
     let a = run(1);
     assert_eq!(a, run(1));
+    // Validating at each epoch's end leaves the training run unchanged.
+    let mut model = blob_model(9);
+    let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(1);
+    let mut opt = Momentum::new(0.05, 0.9);
+    let history = model.fit_with_validation(&data, Some(&data), &cfg, &mut opt, &mut NoHook, None).unwrap();
+    assert!(history.epochs.iter().all(|e| e.validation.is_some()));
+    assert_eq!(a, model.to_safetensors(false).unwrap());
     assert_ne!(a, run(2), "the fit seed changes shuffling and dropout");
 }
 

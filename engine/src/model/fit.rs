@@ -111,6 +111,8 @@ pub struct EpochLog {
     /// probability threshold for one).
     pub accuracy: f64,
     pub steps: usize,
+    /// Loss and accuracy on the validation data at the epoch's end (inference mode).
+    pub validation: Option<Evaluation>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -133,16 +135,35 @@ impl<T: Real> Model<T> {
         cfg: &FitConfig,
         opt: &mut dyn Optimizer<T>,
         hook: &mut dyn StepHook<T>,
+        clip: Option<ClipFn<'_, T>>,
+    ) -> Result<History> {
+        self.fit_with_validation(data, None, cfg, opt, hook, clip)
+    }
+
+    /// [`Model::fit`], evaluating `validation` (when given) at each epoch's
+    /// end; the evaluation does not change the training run.
+    pub fn fit_with_validation(
+        &mut self,
+        data: &Data<'_, T>,
+        validation: Option<&Data<'_, T>>,
+        cfg: &FitConfig,
+        opt: &mut dyn Optimizer<T>,
+        hook: &mut dyn StepHook<T>,
         mut clip: Option<ClipFn<'_, T>>,
     ) -> Result<History> {
         let rows = self.check_data(data, cfg.loss, cfg.batch_size)?;
+        if let Some(v) = validation {
+            self.check_data(v, cfg.loss, cfg.batch_size)?;
+        }
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         self.rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ DROPOUT_STREAM);
-        self.order.clear();
-        self.order.extend(0..rows);
         let mut history = History { epochs: Vec::with_capacity(cfg.epochs) };
         let mut step = 0;
         for epoch in 0..cfg.epochs {
+            // A fresh permutation of the identity each epoch, so nothing else
+            // that uses the order buffer (validation) changes the run.
+            self.order.clear();
+            self.order.extend(0..rows);
             if cfg.shuffle {
                 shuffle(&mut self.order, &mut shuffle_rng);
             }
@@ -203,6 +224,10 @@ impl<T: Real> Model<T> {
                 loss: loss_sum / rows as f64,
                 accuracy: correct as f64 / rows as f64,
                 steps,
+                validation: match validation {
+                    Some(v) => Some(self.evaluate(v, cfg.loss, cfg.batch_size)?),
+                    None => None,
+                },
             };
             hook.on_epoch_end(&log)?;
             history.epochs.push(log);

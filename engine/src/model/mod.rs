@@ -1,6 +1,6 @@
 //! Models: a [`Sequential`] builder (input width, then layer configurations)
 //! that builds a [`Model`] owning its layers, parameters and tape; training
-//! ([`fit`]), evaluation and prediction, the summary table and safetensors
+//! ([`fit`], with optional per-epoch validation), evaluation and prediction, the summary table and safetensors
 //! checkpoints live in the submodules.
 //!
 //! Output squashes and losses: a sigmoid or softmax output layer emits its
