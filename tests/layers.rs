@@ -325,6 +325,21 @@ fn parameter_names_follow_positions() {
 }
 
 #[test]
+fn a_closure_config_adds_any_layer_to_a_stack() {
+    let model = Sequential::<f32>::new(3)
+        .add(gradlab::layers::from_fn("dense", |b, width| Dense::new(2).activation("tanh").build(b, width)))
+        .add(Dense::new(1))
+        .build()
+        .unwrap();
+    let names: Vec<&str> = model.params().iter().map(|(_, p)| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["layers.0.dense.weight", "layers.0.dense.bias", "layers.1.dense.weight", "layers.1.dense.bias"]
+    );
+    assert_eq!(model.params().get(model.layers()[0].params()[0]).shape, Shape::new(3, 2));
+}
+
+#[test]
 fn summary_counts_parameters_per_layer() {
     let model = mixed_model(1);
     let rows = model.summary_rows();
