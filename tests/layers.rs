@@ -254,6 +254,8 @@ fn bad_configurations_name_the_layer_and_value() {
     let neg = gradlab::init::Initializer::RandomNormal { mean: 0.0, stddev: -0.5 };
     let m = build_err(Sequential::new(4).add(Dense::new(2)).add(Dense::new(3).kernel_initializer(neg)));
     contains_all(&m, &["layer 1 (dense)", "stddev -0.5"]);
+    let m = build_err(Sequential::new(4).add(Dense::new(2).kernel_initializer("random_normal(stddev=-2)")));
+    contains_all(&m, &["layer 0 (dense)", "kernel_initializer", "stddev -2"]);
     for rate in [1.0, -0.1, 1.5] {
         let m = build_err(Sequential::new(4).add(Dense::new(3)).add(Dropout::new(rate)));
         contains_all(&m, &["layer 1 (dropout)", "rate", &rate.to_string()]);
