@@ -61,9 +61,20 @@ impl Initializer {
 
     /// Parses a Keras name with Keras' default parameters (constant 0,
     /// random_normal/truncated_normal stddev 0.05, random_uniform ±0.05,
-    /// orthogonal gain 1). `xavier_*` and `kaiming_*` are accepted aliases.
+    /// orthogonal gain 1), or with parameters in parentheses, positional or by
+    /// Keras keyword: `random_normal(stddev=0.01)`, `random_uniform(-0.1, 0.1)`,
+    /// `truncated_normal(mean=0, stddev=0.5)`, `constant(0.5)`, `orthogonal(gain=2)`.
+    /// `xavier_*` and `kaiming_*` are accepted aliases.
     pub fn from_name(name: &str) -> Result<Self> {
-        Ok(match name {
+        let name = name.trim();
+        let (base, args) = match name.find('(') {
+            Some(open) => {
+                let inner = name[open + 1..].strip_suffix(')').ok_or_else(|| unknown(name))?;
+                (name[..open].trim(), Some(inner))
+            }
+            None => (name, None),
+        };
+        let mut init = match base {
             "zeros" | "zero" => Initializer::Zeros,
             "ones" | "one" => Initializer::Ones,
             "constant" => Initializer::Constant(0.0),
@@ -77,13 +88,45 @@ impl Initializer {
             "lecun_normal" => Initializer::LecunNormal,
             "lecun_uniform" => Initializer::LecunUniform,
             "orthogonal" => Initializer::Orthogonal { gain: 1.0 },
-            other => {
-                return Err(Error::invalid(
-                    "initializer",
-                    format!("unknown initializer {other:?}; known: {}", Self::ALL_NAMES.join(", ")),
-                ));
+            _ => return Err(unknown(name)),
+        };
+        if let Some(args) = args.filter(|a| !a.trim().is_empty()) {
+            for (pos, arg) in args.split(',').enumerate() {
+                let (key, value) = match arg.split_once('=') {
+                    Some((k, v)) => (Some(k.trim()), v.trim()),
+                    None => (None, arg.trim()),
+                };
+                let v: f64 = value.parse().map_err(|_| {
+                    Error::invalid("initializer", format!("{name:?}: {value:?} is not a number"))
+                })?;
+                let slot = init.slot(key, pos).ok_or_else(|| {
+                    let what = key.map_or(format!("argument {}", pos + 1), |k| format!("argument {k:?}"));
+                    Error::invalid("initializer", format!("{name:?}: {base} takes no {what}"))
+                })?;
+                *slot = v;
             }
-        })
+        }
+        Ok(init)
+    }
+
+    /// The parameter a keyword (Keras' name) or a position sets.
+    fn slot(&mut self, key: Option<&str>, pos: usize) -> Option<&mut f64> {
+        let slots: Vec<(&[&str], &mut f64)> = match self {
+            Initializer::Constant(v) => vec![(&["value"], v)],
+            Initializer::RandomNormal { mean, stddev } | Initializer::TruncatedNormal { mean, stddev } => {
+                vec![(&["mean"], mean), (&["stddev"], stddev)]
+            }
+            Initializer::RandomUniform { min, max } => {
+                vec![(&["minval", "min"], min), (&["maxval", "max"], max)]
+            }
+            Initializer::Orthogonal { gain } => vec![(&["gain"], gain)],
+            _ => Vec::new(),
+        };
+        slots
+            .into_iter()
+            .enumerate()
+            .find(|(i, (names, _))| key.map_or(*i == pos, |k| names.contains(&k)))
+            .map(|(_, (_, v))| v)
     }
 
     pub fn name(&self) -> &'static str {
@@ -177,6 +220,29 @@ fn truncated_scaled(mut each: impl FnMut(&mut dyn FnMut(&mut ChaCha8Rng, &mut No
 
 fn symmetric_uniform(mut each: impl FnMut(&mut dyn FnMut(&mut ChaCha8Rng, &mut Normal) -> f64), limit: f64) {
     each(&mut |r, _| limit * (2.0 * uniform01(r) - 1.0));
+}
+
+fn unknown(name: &str) -> Error {
+    Error::invalid(
+        "initializer",
+        format!("unknown initializer {name:?}; known: {}", Initializer::ALL_NAMES.join(", ")),
+    )
+}
+
+/// The parseable form: `he_normal`, `random_normal(mean=0, stddev=0.01)`.
+impl std::fmt::Display for Initializer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.name();
+        match *self {
+            Initializer::Constant(v) => write!(f, "{name}(value={v})"),
+            Initializer::RandomNormal { mean, stddev } | Initializer::TruncatedNormal { mean, stddev } => {
+                write!(f, "{name}(mean={mean}, stddev={stddev})")
+            }
+            Initializer::RandomUniform { min, max } => write!(f, "{name}(minval={min}, maxval={max})"),
+            Initializer::Orthogonal { gain } => write!(f, "{name}(gain={gain})"),
+            _ => f.write_str(name),
+        }
+    }
 }
 
 /// Keras' orthogonal: QR of a Gaussian matrix of shape (max, min), Q's
@@ -333,6 +399,29 @@ mod tests {
         assert!(draw(Initializer::Constant(0.25), Shape::new(3, 3), 0).iter().all(|&v| v == 0.25));
         for name in Initializer::ALL_NAMES {
             assert_eq!(Initializer::from_name(name).unwrap().name(), name);
+        }
+        let parsed = [
+            ("random_normal(stddev=0.01)", Initializer::RandomNormal { mean: 0.0, stddev: 0.01 }),
+            ("random_normal(1, 0.5)", Initializer::RandomNormal { mean: 1.0, stddev: 0.5 }),
+            ("truncated_normal(mean=2)", Initializer::TruncatedNormal { mean: 2.0, stddev: 0.05 }),
+            ("random_uniform(minval=-1, maxval=1)", Initializer::RandomUniform { min: -1.0, max: 1.0 }),
+            ("constant(0.5)", Initializer::Constant(0.5)),
+            ("orthogonal(gain=2)", Initializer::Orthogonal { gain: 2.0 }),
+            ("he_normal()", Initializer::HeNormal),
+        ];
+        for (name, want) in parsed {
+            let got = Initializer::from_name(name).unwrap();
+            assert_eq!(got, want, "{name}");
+            assert_eq!(Initializer::from_name(&got.to_string()).unwrap(), got, "{got}");
+        }
+        for bad in [
+            "random_normal(stddev=x)",
+            "he_normal(2)",
+            "random_normal(1, 2, 3)",
+            "constant(gain=1)",
+            "orthogonal(1",
+        ] {
+            assert!(Initializer::from_name(bad).is_err(), "{bad} accepted");
         }
         let err = Initializer::from_name("glorot").unwrap_err().to_string();
         assert!(err.contains("\"glorot\""), "{err}");

@@ -1,6 +1,8 @@
 //! `Dense`: y = act(x·W + b), W of shape `[in, out]` (row-major), b `[1, out]`.
 //! Parameters are named from the layer's position: `layers.{i}.dense.weight`
-//! and `layers.{i}.dense.bias`.
+//! and `layers.{i}.dense.bias`. Recorded nodes: `pre_activation` is x·W + b,
+//! `output` the activation; a model's sigmoid/softmax output layer emits its
+//! logits, so there both are x·W + b (the model squashes for `predict`).
 use super::{Builder, InitArg, Layer, LayerConfig, OutputAct, Recorded, parse_init};
 use crate::error::{Error, Result};
 use crate::kernels::Activation;

@@ -31,12 +31,19 @@ impl<T: Real> LayerConfig<T> for Dropout {
         if !(0.0..1.0).contains(&self.rate) {
             return Err(b.error(KIND, format!("rate must lie in [0, 1), got {}", self.rate)));
         }
-        Ok(Box::new(DropoutLayer { rate: self.rate, width, mask: Vec::new(), recorded: Recorded::default() }))
+        Ok(Box::new(DropoutLayer {
+            name: b.place.clone(),
+            rate: self.rate,
+            width,
+            mask: Vec::new(),
+            recorded: Recorded::default(),
+        }))
     }
 }
 
 /// A built dropout layer; its mask buffer is reused from step to step.
 pub struct DropoutLayer<T> {
+    name: String,
     rate: f64,
     width: usize,
     mask: Vec<T>,
@@ -58,7 +65,7 @@ impl<T: Real> Layer<T> for DropoutLayer<T> {
     fn output_width(&self, input_width: usize) -> Result<usize> {
         if input_width != self.width {
             return Err(Error::Config {
-                layer: KIND.into(),
+                layer: format!("{} ({KIND})", self.name),
                 msg: format!("built for input width {}, given {input_width}", self.width),
             });
         }

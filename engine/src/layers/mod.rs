@@ -98,6 +98,37 @@ pub trait LayerConfig<T: Real>: Send {
     fn build(&self, b: &mut Builder<'_, T>, input_width: usize) -> Result<Box<dyn Layer<T>>>;
 }
 
+/// A layer configuration from a closure, so any layer written against
+/// [`Layer`] joins a `Sequential` stack: the closure gets the builder (store,
+/// generator, name prefix) and the input width.
+pub struct FnConfig<F> {
+    kind: &'static str,
+    build: F,
+}
+
+/// `Sequential::new(4).add(from_fn("lstm", |b, width| ...))`.
+pub fn from_fn<T, F>(kind: &'static str, build: F) -> FnConfig<F>
+where
+    T: Real,
+    F: Fn(&mut Builder<'_, T>, usize) -> Result<Box<dyn Layer<T>>> + Send,
+{
+    FnConfig { kind, build }
+}
+
+impl<T, F> LayerConfig<T> for FnConfig<F>
+where
+    T: Real,
+    F: Fn(&mut Builder<'_, T>, usize) -> Result<Box<dyn Layer<T>>> + Send,
+{
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn build(&self, b: &mut Builder<'_, T>, input_width: usize) -> Result<Box<dyn Layer<T>>> {
+        (self.build)(b, input_width)
+    }
+}
+
 /// What building a layer needs: the store to create parameters in, the
 /// seeded generator initialisers draw from, and where the layer sits.
 pub struct Builder<'a, T: Real> {

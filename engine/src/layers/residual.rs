@@ -28,7 +28,8 @@ impl<T: Real> Residual<T> {
         Residual { layers: Vec::new(), projection_initializer: "glorot_uniform".into() }
     }
 
-    /// Appends a layer to F.
+    /// Appends a layer to F (named after Keras' `model.add`).
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl LayerConfig<T> + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self

@@ -10,6 +10,9 @@ use safetensors::tensor::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+/// Re-exported so readers of our files need no extra dependency.
+pub use safetensors;
+
 const OP: &str = "checkpoint";
 
 /// One tensor's bytes, ready to serialise.
@@ -140,7 +143,10 @@ fn read_into<T: Real>(st: &SafeTensors<'_>, name: &str, shape: Shape, out: &mut 
             }
         }
         other => {
-            return Err(Error::invalid(OP, format!("tensor {name} has dtype {other:?}, expected F32 or F64")));
+            return Err(Error::invalid(
+                OP,
+                format!("tensor {name} has dtype {other:?}, expected F32 or F64"),
+            ));
         }
     }
     Ok(())

@@ -111,6 +111,8 @@ pub struct EpochLog {
     /// probability threshold for one).
     pub accuracy: f64,
     pub steps: usize,
+    /// Loss and accuracy on the validation data at the epoch's end (inference mode).
+    pub validation: Option<Evaluation>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -133,16 +135,35 @@ impl<T: Real> Model<T> {
         cfg: &FitConfig,
         opt: &mut dyn Optimizer<T>,
         hook: &mut dyn StepHook<T>,
+        clip: Option<ClipFn<'_, T>>,
+    ) -> Result<History> {
+        self.fit_with_validation(data, None, cfg, opt, hook, clip)
+    }
+
+    /// [`Model::fit`], evaluating `validation` (when given) at each epoch's
+    /// end; the evaluation does not change the training run.
+    pub fn fit_with_validation(
+        &mut self,
+        data: &Data<'_, T>,
+        validation: Option<&Data<'_, T>>,
+        cfg: &FitConfig,
+        opt: &mut dyn Optimizer<T>,
+        hook: &mut dyn StepHook<T>,
         mut clip: Option<ClipFn<'_, T>>,
     ) -> Result<History> {
         let rows = self.check_data(data, cfg.loss, cfg.batch_size)?;
+        if let Some(v) = validation {
+            self.check_data(v, cfg.loss, cfg.batch_size)?;
+        }
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         self.rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ DROPOUT_STREAM);
-        self.order.clear();
-        self.order.extend(0..rows);
         let mut history = History { epochs: Vec::with_capacity(cfg.epochs) };
         let mut step = 0;
         for epoch in 0..cfg.epochs {
+            // A fresh permutation of the identity each epoch, so nothing else
+            // that uses the order buffer (validation) changes the run.
+            self.order.clear();
+            self.order.extend(0..rows);
             if cfg.shuffle {
                 shuffle(&mut self.order, &mut shuffle_rng);
             }
@@ -203,11 +224,41 @@ impl<T: Real> Model<T> {
                 loss: loss_sum / rows as f64,
                 accuracy: correct as f64 / rows as f64,
                 steps,
+                validation: match validation {
+                    Some(v) => Some(self.evaluate(v, cfg.loss, cfg.batch_size)?),
+                    None => None,
+                },
             };
             hook.on_epoch_end(&log)?;
             history.epochs.push(log);
         }
         Ok(history)
+    }
+
+    /// One forward and backward pass over all of `data` as a single batch in
+    /// training mode, without an update: the gradients are gathered into the
+    /// parameter store and the tape keeps every node's value and dL/d(node)
+    /// (read them through [`Model::tape`] and the layers' recorded nodes).
+    /// Returns the loss. For gradients at initialisation, or between fits.
+    pub fn gradients(&mut self, data: &Data<'_, T>, loss: Loss) -> Result<f64> {
+        let rows = self.check_data(data, loss, 1)?;
+        self.order.clear();
+        self.order.extend(0..rows);
+        self.load_batch(data, loss, 0, rows);
+        let shape = Shape::new(rows, self.input_width);
+        let out = record_forward(
+            &mut self.tape,
+            &mut self.params,
+            &mut self.layers,
+            &mut self.rng,
+            &self.xb,
+            shape,
+            true,
+        )?;
+        let node = self.record_loss(out, loss, rows)?;
+        self.tape.backward(node)?;
+        self.params.gather_grads(&self.tape);
+        Ok(self.tape.scalar(node).as_f64())
     }
 
     /// Mean loss and accuracy over `data` in inference mode, in batches.
@@ -248,7 +299,7 @@ impl<T: Real> Model<T> {
                 data.features, self.input_width
             ));
         }
-        if data.x.is_empty() || data.x.len() % data.features != 0 {
+        if data.x.is_empty() || !data.x.len().is_multiple_of(data.features) {
             return bad(format!(
                 "{} values are not a positive number of rows of {}",
                 data.x.len(),

@@ -1,6 +1,6 @@
 //! Models: a [`Sequential`] builder (input width, then layer configurations)
 //! that builds a [`Model`] owning its layers, parameters and tape; training
-//! ([`fit`]), evaluation and prediction, the summary table and safetensors
+//! ([`fit`], with optional per-epoch validation), evaluation and prediction, the summary table and safetensors
 //! checkpoints live in the submodules.
 //!
 //! Output squashes and losses: a sigmoid or softmax output layer emits its
@@ -107,6 +107,8 @@ impl<T: Real> Sequential<T> {
         Sequential { input_width, layers: Vec::new(), seed: 0 }
     }
 
+    /// Appends a layer (Keras' `model.add`).
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl LayerConfig<T> + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self
@@ -236,7 +238,7 @@ impl<T: Real> Model<T> {
     }
 
     fn rows_of(&self, x: &[T]) -> Result<usize> {
-        if x.len() % self.input_width != 0 {
+        if !x.len().is_multiple_of(self.input_width) {
             return Err(Error::invalid(
                 "model input",
                 format!("{} values are not a whole number of rows of width {}", x.len(), self.input_width),

@@ -1,0 +1,225 @@
+//! Convergence with fixed seeds (run in release mode): XOR on a 2-8-8-1 ReLU
+//! network, three Gaussian blobs through batch norm, a residual block and
+//! dropout under both categorical losses, bit-identical reruns, and a
+//! counting allocator showing that steady-state training steps allocate nothing.
+use gradlab::Real;
+use gradlab::layers::{BatchNormalization, Dense, Dropout, LayerNormalization, Residual};
+use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, StepView, Targets};
+use gradlab::optim::Optimizer;
+use gradlab::params::ParamStore;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+// ---------- a counting allocator (per thread, so parallel tests do not interfere) ----------
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|c| c.get())
+}
+
+// ---------- test-local SGD with momentum (the optimisers live in their own module) ----------
+
+struct Momentum {
+    lr: f64,
+    momentum: f64,
+    velocity: Vec<Vec<f64>>,
+}
+
+impl Momentum {
+    fn new(lr: f64, momentum: f64) -> Self {
+        Momentum { lr, momentum, velocity: Vec::new() }
+    }
+}
+
+impl<T: Real> Optimizer<T> for Momentum {
+    /// v ← μ·v − lr·g; θ ← θ + v.
+    fn step(&mut self, params: &mut ParamStore<T>) -> gradlab::Result<()> {
+        if self.velocity.len() != params.len() {
+            self.velocity = params.iter().map(|(_, p)| vec![0.0; p.value.len()]).collect();
+        }
+        for ((_, p), v) in params.iter_mut().zip(&mut self.velocity) {
+            for ((w, &g), vi) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
+                *vi = self.momentum * *vi - self.lr * g.as_f64();
+                *w = *w + T::c(*vi);
+            }
+        }
+        Ok(())
+    }
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+// ---------- data ----------
+
+const XOR_X: [f32; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+const XOR_Y: [f32; 4] = [0.0, 1.0, 1.0, 0.0];
+
+fn xor_model(seed: u64) -> Model<f32> {
+    Sequential::new(2)
+        .add(Dense::new(8).activation("relu"))
+        .add(Dense::new(8).activation("relu"))
+        .add(Dense::new(1).activation("sigmoid"))
+        .seed(seed)
+        .build()
+        .unwrap()
+}
+
+/// Three overlapping Gaussian blobs in the plane (stddev 0.8 around points 2 from the origin), `n` per class.
+fn blobs(n: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let centres = [(0.0, 2.0), (-1.7, -1.0), (1.7, -1.0)];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut u = || ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64).max(1e-300);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for i in 0..3 * n {
+        let class = i % 3;
+        let (r, t) = ((-2.0 * u().ln()).sqrt(), std::f64::consts::TAU * u());
+        x.push((centres[class].0 + 0.8 * r * t.cos()) as f32);
+        x.push((centres[class].1 + 0.8 * r * t.sin()) as f32);
+        y.push(class);
+    }
+    (x, y)
+}
+
+fn blob_model(seed: u64) -> Model<f32> {
+    Sequential::new(2)
+        .add(Dense::new(16).activation("relu").kernel_initializer("he_normal"))
+        .add(BatchNormalization::new())
+        .add(Residual::new().add(Dense::new(16).activation("relu")).add(LayerNormalization::new()))
+        .add(Dropout::new(0.1))
+        .add(Dense::new(3).activation("softmax"))
+        .seed(seed)
+        .build()
+        .unwrap()
+}
+
+// ---------- tests ----------
+
+#[test]
+fn xor_reaches_full_accuracy_with_relu() {
+    let mut model = xor_model(7);
+    let data = Data { x: &XOR_X, features: 2, targets: Targets::Values { y: &XOR_Y, width: 1 } };
+    let cfg = FitConfig::new(Loss::BinaryCrossentropy).epochs(500).batch_size(4).seed(7);
+    let before = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
+    let history = model.fit(&data, &cfg, &mut Momentum::new(0.05, 0.9), &mut NoHook, None).unwrap();
+    let after = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
+    println!(
+        "xor: loss {:.4} -> {:.4}, accuracy {} -> {}",
+        before.loss, after.loss, before.accuracy, after.accuracy
+    );
+    assert_eq!(after.accuracy, 1.0, "final epoch {:?}", history.epochs.last());
+    assert!(after.loss < 0.05, "loss {}", after.loss);
+    let p = model.predict(&XOR_X).unwrap();
+    for (pi, yi) in p.iter().zip(XOR_Y) {
+        assert!((pi - yi).abs() < 0.2, "prediction {pi} for target {yi}");
+    }
+}
+
+#[test]
+fn blobs_train_through_batch_norm_residual_and_dropout() {
+    let (x, labels) = blobs(100, 3);
+    let (tx, tl) = blobs(50, 4);
+    let train = Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } };
+    let test = Data { x: &tx, features: 2, targets: Targets::Labels { labels: &tl, classes: 3 } };
+    for loss in [Loss::SparseCategoricalCrossentropy, Loss::CategoricalCrossentropy] {
+        let mut model = blob_model(5);
+        let cfg = FitConfig::new(loss).epochs(30).batch_size(16).seed(5);
+        let before = model.evaluate(&test, loss, 32).unwrap();
+        let mut opt = Momentum::new(0.05, 0.9);
+        let history =
+            model.fit_with_validation(&train, Some(&test), &cfg, &mut opt, &mut NoHook, None).unwrap();
+        let eval = model.evaluate(&test, loss, cfg.batch_size).unwrap();
+        assert_eq!(history.epochs.last().unwrap().validation, Some(eval));
+        let last = history.epochs.last().unwrap();
+        println!(
+            "{}: held-out loss {:.3} -> {:.3}, accuracy {:.3} -> {:.3} (last epoch train accuracy {:.3})",
+            loss.name(),
+            before.loss,
+            eval.loss,
+            before.accuracy,
+            eval.accuracy,
+            last.accuracy
+        );
+        assert!(eval.accuracy >= 0.9, "{}: held-out accuracy {}", loss.name(), eval.accuracy);
+        assert!(
+            eval.loss < before.loss / 3.0,
+            "{}: loss {} vs untrained {}",
+            loss.name(),
+            eval.loss,
+            before.loss
+        );
+    }
+}
+
+#[test]
+fn reruns_with_the_same_seeds_are_bit_identical() {
+    let (x, labels) = blobs(20, 8);
+    let data = Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } };
+    let run = |fit_seed: u64| {
+        let mut model = blob_model(9);
+        let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(fit_seed);
+        model.fit(&data, &cfg, &mut Momentum::new(0.05, 0.9), &mut NoHook, None).unwrap();
+        model.to_safetensors(false).unwrap()
+    };
+    let a = run(1);
+    assert_eq!(a, run(1));
+    // Validating at each epoch's end leaves the training run unchanged.
+    let mut model = blob_model(9);
+    let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(1);
+    let mut opt = Momentum::new(0.05, 0.9);
+    let history = model.fit_with_validation(&data, Some(&data), &cfg, &mut opt, &mut NoHook, None).unwrap();
+    assert!(history.epochs.iter().all(|e| e.validation.is_some()));
+    assert_eq!(a, model.to_safetensors(false).unwrap());
+    assert_ne!(a, run(2), "the fit seed changes shuffling and dropout");
+}
+
+#[test]
+fn steady_state_steps_allocate_nothing() {
+    let (x, labels) = blobs(30, 1);
+    let data = Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } };
+    let mut model = blob_model(2);
+    // 90 rows in batches of 16: the last batch of each epoch is smaller.
+    let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(4).batch_size(16).seed(2);
+    let mut counts = Vec::with_capacity(64);
+    let mut hook = FnHook(|_: &StepView<'_, f32>| {
+        counts.push(allocations());
+        Ok(())
+    });
+    model.fit(&data, &cfg, &mut Momentum::new(0.01, 0.9), &mut hook, None).unwrap();
+    assert_eq!(counts.len(), 24);
+    // Steps 0 and 1 warm the pools and the optimiser's state; later steps allocate nothing.
+    let warm = counts[2];
+    let extra: Vec<usize> = counts[2..].iter().map(|c| c - warm).collect();
+    assert!(extra.iter().all(|&e| e == 0), "allocations after warm-up, per step: {extra:?}");
+    // The counter does see this thread's allocations.
+    let before = allocations();
+    let v = std::hint::black_box(vec![0u8; 64]);
+    assert!(allocations() > before && v.len() == 64);
+}
