@@ -45,7 +45,12 @@ impl Net {
     }
 
     /// Forward from `(h0, c0)` when given (`c0` only for the LSTM).
-    fn forward<T: Real>(&mut self, ctx: &mut Ctx<'_, T>, x: NodeId, init: Option<(NodeId, NodeId)>) -> Result<NodeId> {
+    fn forward<T: Real>(
+        &mut self,
+        ctx: &mut Ctx<'_, T>,
+        x: NodeId,
+        init: Option<(NodeId, NodeId)>,
+    ) -> Result<NodeId> {
         match self {
             Net::Rnn(l) => l.forward_with_state(ctx, x, init.map(|s| s.0)),
             Net::Lstm(l) => l.forward_with_state(ctx, x, init),
@@ -75,7 +80,14 @@ struct Case {
 }
 
 impl Case {
-    fn new(kind: Kind, cfg: RecurrentConfig, batch: usize, steps: usize, given_state: bool, seed: u64) -> Self {
+    fn new(
+        kind: Kind,
+        cfg: RecurrentConfig,
+        batch: usize,
+        steps: usize,
+        given_state: bool,
+        seed: u64,
+    ) -> Self {
         let mut store = ParamStore::new();
         let mut net = Net::new(kind, &mut store, cfg, seed).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
@@ -303,7 +315,10 @@ fn last_state_output_is_the_last_step_of_the_sequence_output() {
         assert_eq!(seq.tape.shape(a), Shape::new(2, 12));
         assert_eq!(last.tape.shape(b), Shape::new(2, 3));
         for sample in 0..2 {
-            assert_eq!(&seq.tape.value(a)[sample * 12 + 9..sample * 12 + 12], &last.tape.value(b)[sample * 3..][..3]);
+            assert_eq!(
+                &seq.tape.value(a)[sample * 12 + 9..sample * 12 + 12],
+                &last.tape.value(b)[sample * 3..][..3]
+            );
         }
     }
 }
@@ -334,7 +349,10 @@ fn parameters_are_named_and_shaped_like_keras() {
     assert_eq!(Layer::<f32>::kind(&rnn), "simple_rnn");
     // Forget block of the LSTM bias is 1 by default, 0 when switched off.
     let bias = &store.get(Layer::<f32>::params(&lstm)[2]).value;
-    assert_eq!(bias.iter().map(|&b| f64::from(b)).collect::<Vec<_>>(), [[0.0; 4], [1.0; 4], [0.0; 4], [0.0; 4]].concat());
+    assert_eq!(
+        bias.iter().map(|&b| f64::from(b)).collect::<Vec<_>>(),
+        [[0.0; 4], [1.0; 4], [0.0; 4], [0.0; 4]].concat()
+    );
     let plain = Lstm::new(&mut store, 5, RecurrentConfig::new(4, 3).unit_forget_bias(false), rng).unwrap();
     assert!(store.get(Layer::<f32>::params(&plain)[2]).value.iter().all(|&b| b == 0.0));
 }
@@ -365,7 +383,7 @@ fn bad_configuration_is_an_error_naming_layer_and_value() {
 }
 
 /// Samples `rows` of a data set as (x, y) row-major slices.
-fn rows<'a>(d: &'a Dataset, range: std::ops::Range<usize>) -> (&'a [f32], &'a [f32]) {
+fn rows(d: &Dataset, range: std::ops::Range<usize>) -> (&[f32], &[f32]) {
     let Targets::Values { y, width } = &d.targets else { panic!("values") };
     (&d.x[range.start * d.features..range.end * d.features], &y[range.start * width..range.end * width])
 }
@@ -404,7 +422,8 @@ impl<T: Real> Regressor<T> {
         self.store.unbind_all();
         let n = y.len();
         let conv = |v: &[f32]| v.iter().map(|&a| T::c(f64::from(a))).collect::<Vec<T>>();
-        let mut ctx = Ctx { tape: &mut self.tape, params: &mut self.store, training: true, rng: &mut self.rng };
+        let mut ctx =
+            Ctx { tape: &mut self.tape, params: &mut self.store, training: true, rng: &mut self.rng };
         let xs = ctx.tape.input(Shape::new(n, width), &conv(x)).unwrap();
         let h = self.net.forward(&mut ctx, xs, None).unwrap();
         let (v, c) = (ctx.param(self.readout.0).unwrap(), ctx.param(self.readout.1).unwrap());
@@ -483,10 +502,17 @@ fn orthogonal_simple_rnn_keeps_more_gradient_at_init_on_small_inputs() {
 }
 
 /// Trains on the adding problem with Adam; returns the test MSE.
-fn adding_problem_test_mse(kind: Kind, steps: usize, units: usize, batch: usize, iterations: usize, lr: f64) -> f64 {
+fn adding_problem_test_mse(
+    kind: Kind,
+    steps: usize,
+    units: usize,
+    batch: usize,
+    iterations: usize,
+    lr: f64,
+) -> f64 {
     let train = adding_problem(batch * 200, steps, 100).unwrap();
     let test = adding_problem(1000, steps, 200).unwrap();
-    let mut model = Regressor::<f32>::new(kind, units, 7);
+    let mut model = Regressor::<f32>::new(kind, units, env_or("GRADLAB_SEED", 7.0) as u64);
     let cfg = AdamConfig { learning_rate: lr, ..AdamConfig::default() };
     let mut adam = Adam::new(cfg).unwrap();
     let batches = train.len() / batch;
@@ -514,7 +540,7 @@ fn env_or(name: &str, default: f64) -> f64 {
 fn lstm_solves_the_adding_problem_where_simple_rnn_does_not() {
     let units = env_or("GRADLAB_UNITS", 16.0) as usize;
     let batch = env_or("GRADLAB_BATCH", 32.0) as usize;
-    let iterations = env_or("GRADLAB_ITERS", 1500.0) as usize;
+    let iterations = env_or("GRADLAB_ITERS", 1000.0) as usize;
     let lr = env_or("GRADLAB_LR", 0.01);
     let start = std::time::Instant::now();
     let lstm = adding_problem_test_mse(Kind::Lstm, 50, units, batch, iterations, lr);
@@ -526,23 +552,4 @@ fn lstm_solves_the_adding_problem_where_simple_rnn_does_not() {
     );
     assert!(lstm < 0.05, "lstm test MSE {lstm}");
     assert!(rnn > 0.8 * ADDING_BASELINE_MSE, "simple_rnn test MSE {rnn}");
-}
-
-#[test]
-#[ignore]
-fn explore_decay() {
-    for scale in [0.0, 0.5, 1.0, 2.0, 4.0] {
-        for kind in [Kind::Rnn, Kind::Lstm, Kind::Gru] {
-            let steps = 100;
-            let f = 8;
-            let mut model = Regressor::<f64>::new_f(kind, 32, 21, f);
-            let mut rng = ChaCha8Rng::seed_from_u64(3);
-            let x: Vec<f32> = (0..32 * steps * f).map(|_| (scale * uniform(&mut rng, -1.7320508, 1.7320508)) as f32).collect();
-            let y = vec![1.0f32; 32];
-            let loss = model.loss(&x, &y, steps * f);
-            model.tape.backward(loss).unwrap();
-            let n: Vec<f64> = model.hidden().iter().map(|&h| model.tape.grad(h).unwrap().iter().map(|g| g * g).sum::<f64>().sqrt()).collect();
-            eprintln!("scale {scale} {kind:?}: ratio {:e}  (t=50: {:e})", n[0] / n[99], n[50] / n[99]);
-        }
-    }
 }
