@@ -501,7 +501,8 @@ fn orthogonal_simple_rnn_keeps_more_gradient_at_init_on_small_inputs() {
     assert!(rnn > 100.0 * lstm, "simple_rnn {rnn:e} vs lstm {lstm:e}");
 }
 
-/// Trains on the adding problem with Adam; returns the test MSE.
+/// Trains on the adding problem with Adam; returns the test MSE and, on the
+/// test set, the surviving gradient fraction ‖dL/dh_0‖/‖dL/dh_{T−1}‖.
 fn adding_problem_test_mse(
     kind: Kind,
     steps: usize,
@@ -509,7 +510,7 @@ fn adding_problem_test_mse(
     batch: usize,
     iterations: usize,
     lr: f64,
-) -> f64 {
+) -> (f64, f64) {
     let train = adding_problem(batch * 200, steps, 100).unwrap();
     let test = adding_problem(1000, steps, 200).unwrap();
     let mut model = Regressor::<f32>::new(kind, units, env_or("GRADLAB_SEED", 7.0) as u64);
@@ -529,7 +530,10 @@ fn adding_problem_test_mse(
     }
     let (x, y) = rows(&test, 0..test.len());
     let loss = model.loss(x, y, test.features);
-    model.tape.scalar(loss).as_f64()
+    model.tape.backward(loss).unwrap();
+    let hidden = model.hidden();
+    let norm = |h: NodeId| model.tape.grad(h).unwrap().iter().map(|g| g.as_f64().powi(2)).sum::<f64>().sqrt();
+    (model.tape.scalar(loss).as_f64(), norm(hidden[0]) / norm(hidden[steps - 1]))
 }
 
 fn env_or(name: &str, default: f64) -> f64 {
@@ -543,13 +547,16 @@ fn lstm_solves_the_adding_problem_where_simple_rnn_does_not() {
     let iterations = env_or("GRADLAB_ITERS", 1000.0) as usize;
     let lr = env_or("GRADLAB_LR", 0.01);
     let start = std::time::Instant::now();
-    let lstm = adding_problem_test_mse(Kind::Lstm, 50, units, batch, iterations, lr);
+    let (lstm, lstm_flow) = adding_problem_test_mse(Kind::Lstm, 50, units, batch, iterations, lr);
     let t_lstm = start.elapsed().as_secs_f64();
-    let rnn = adding_problem_test_mse(Kind::Rnn, 50, units, batch, iterations, lr);
+    let (rnn, rnn_flow) = adding_problem_test_mse(Kind::Rnn, 50, units, batch, iterations, lr);
     eprintln!(
         "adding T=50: lstm test MSE {lstm:.4} ({t_lstm:.1} s), simple_rnn {rnn:.4} ({:.1} s); baseline {ADDING_BASELINE_MSE:.4}",
         start.elapsed().as_secs_f64() - t_lstm
     );
+    eprintln!("after training, ‖dL/dh_0‖/‖dL/dh_49‖: lstm {lstm_flow:e}, simple_rnn {rnn_flow:e}");
     assert!(lstm < 0.05, "lstm test MSE {lstm}");
     assert!(rnn > 0.8 * ADDING_BASELINE_MSE, "simple_rnn test MSE {rnn}");
+    // The trained flow ratio is printed, not asserted: seeds 1, 3 and 7 give the
+    // LSTM 1e3–1e6 times the RNN's, but with seed 2 the failed RNN's is larger.
 }
