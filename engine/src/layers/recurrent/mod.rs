@@ -74,7 +74,7 @@ impl RecurrentConfig {
 
     /// Steps in an input of `width` columns.
     fn steps(&self, layer: &str, width: usize) -> Result<usize> {
-        if width == 0 || width % self.features != 0 {
+        if width == 0 || !width.is_multiple_of(self.features) {
             return Err(config(
                 layer,
                 format!(
