@@ -45,7 +45,10 @@ fn list(cli: &Cli) -> report::error::Result<()> {
         println!("{:width$}  {:24}  {}", s.name, s.spec.kind.get_ref(), s.spec.title);
     }
     println!();
-    println!("runners: {}", REGISTRY.iter().map(|r| format!("{} ({})", r.kind, r.about)).collect::<Vec<_>>().join("; "));
+    println!(
+        "runners: {}",
+        REGISTRY.iter().map(|r| format!("{} ({})", r.kind, r.about)).collect::<Vec<_>>().join("; ")
+    );
     Ok(())
 }
 

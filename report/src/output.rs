@@ -14,7 +14,10 @@ pub fn replace_dir<T>(out: &Path, write: impl FnOnce(&Path) -> Result<T>) -> Res
     };
     std::fs::create_dir_all(&parent).map_err(|e| ReportError::io(&parent, e))?;
     let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return Err(ReportError::Usage(format!("--out {}: name a directory to create, e.g. out/", out.display())));
+        return Err(ReportError::Usage(format!(
+            "--out {}: name a directory to create, e.g. out/",
+            out.display()
+        )));
     };
     let pid = std::process::id();
     let tmp = parent.join(format!(".{name}.tmp-{pid}"));

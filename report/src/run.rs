@@ -1,11 +1,12 @@
 //! Running scenarios: a registry from a scenario's `kind` to its runner, the tidy records and key figures
 //! a runner returns, the verdicts on the source's claims, and the parallel loop over scenarios.
-use crate::error::{ReportError, Result};
+use crate::error::Result;
 use crate::experiments;
 use crate::scenario::{Claim, Scenario};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::time::{Duration, Instant};
+use toml::Spanned;
 
 /// One measured number, tidy: one row per (scenario, variant, seed, step, layer, metric).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,14 +95,18 @@ pub struct Runner {
     pub run: fn(&Scenario, &RunOptions) -> Result<Output>,
 }
 
-pub const REGISTRY: &[Runner] = &[experiments::activations::RUNNER, experiments::repeated_multiplication::RUNNER];
+pub const REGISTRY: &[Runner] =
+    &[experiments::activations::RUNNER, experiments::repeated_multiplication::RUNNER];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.
 pub fn runner_for(s: &Scenario) -> Result<&'static Runner> {
     let kind = s.spec.kind.get_ref();
     REGISTRY.iter().find(|r| r.kind == kind).ok_or_else(|| {
         let known: Vec<&str> = REGISTRY.iter().map(|r| r.kind).collect();
-        s.error_at(s.spec.kind.span(), format!("unknown kind `{kind}`, expected one of: {}", known.join(", ")))
+        s.error_at(
+            s.spec.kind.span(),
+            format!("unknown kind `{kind}`, expected one of: {}", known.join(", ")),
+        )
     })
 }
 
@@ -116,7 +121,15 @@ impl Recorder {
         Recorder { scenario: s.name.clone(), records: Vec::new() }
     }
 
-    pub fn push(&mut self, variant: &str, seed: u64, step: u64, layer: Option<u32>, metric: &str, value: f64) {
+    pub fn push(
+        &mut self,
+        variant: &str,
+        seed: u64,
+        step: u64,
+        layer: Option<u32>,
+        metric: &str,
+        value: f64,
+    ) {
         self.records.push(Record {
             scenario: self.scenario.clone(),
             variant: variant.to_string(),
@@ -134,7 +147,7 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
     (runner.check)(s)?;
     let out = (runner.run)(s, opts)?;
-    let claims = s.spec.claims.iter().map(|c| judge(s, c.get_ref(), &out.key_figures)).collect::<Result<_>>()?;
+    let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     Ok(ScenarioResult {
         scenario: s.name.clone(),
         kind: runner.kind.to_string(),
@@ -146,12 +159,17 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     })
 }
 
-fn judge(s: &Scenario, c: &Claim, figures: &[KeyFigure]) -> Result<ClaimResult> {
+fn judge(s: &Scenario, spanned: &Spanned<Claim>, figures: &[KeyFigure]) -> Result<ClaimResult> {
+    let c = spanned.get_ref();
     let fig = figures.iter().find(|f| f.key == c.key).ok_or_else(|| {
         let keys: Vec<&str> = figures.iter().map(|f| f.key.as_str()).collect();
-        ReportError::run(
-            &s.name,
-            format!("claim about `{}`, but the runner measured no such figure; it has: {}", c.key, keys.join(", ")),
+        s.error_at(
+            spanned.span(),
+            format!(
+                "claim about `{}`, but the runner measured no such figure; it has: {}",
+                c.key,
+                keys.join(", ")
+            ),
         )
     })?;
     let m = fig.value;

@@ -3,7 +3,7 @@
 use super::{BarChart, Heatmap, Histogram, LineChart, Series};
 use crate::error::{ReportError, Result};
 use crate::run::{Record, ScenarioResult};
-use crate::scenario::{ChartKind, ChartSpec, Reduce, Scenario, Variant, XAxis};
+use crate::scenario::{ChartKind, ChartSpec, EventSpec, Reduce, Scenario, Variant, XAxis};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One chart as it goes on the page.
@@ -80,7 +80,9 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     .into_iter()
                     .map(|rec| x_of(rec).map(|x| (x, rec.value)))
                     .collect::<Option<_>>()
-                    .ok_or_else(|| chart_err(s, spec, format!("variant `{}`: a record has no x value", v.name)))?;
+                    .ok_or_else(|| {
+                        chart_err(s, spec, format!("variant `{}`: a record has no x value", v.name))
+                    })?;
                 series.push(over_seeds(v.label(), pts, r.seeds.len() > 1));
             }
             let chart = LineChart {
@@ -92,7 +94,11 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 x_range: spec.x_range.map(|[a, b]| (a, b)),
                 y_range: spec.y_range.map(|[a, b]| (a, b)),
                 threshold: spec.threshold.map(|t| (t, spec.threshold_label.clone().unwrap_or_default())),
-                events: spec.events.iter().map(|e| (e.x, e.label.clone())).collect(),
+                events: spec
+                    .events
+                    .iter()
+                    .map(|e| event_x(s, r, spec, e).map(|x| (x, e.label.clone())))
+                    .collect::<Result<_>>()?,
             };
             one(super::line_chart(&chart))
         }
@@ -105,7 +111,8 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 }
                 let steps: BTreeSet<_> = cells.iter().map(|c| key(c.step as f64)).collect();
                 let layers: BTreeSet<_> = cells.iter().map(|c| c.layer.unwrap_or(0)).collect();
-                let (steps, layers): (Vec<_>, Vec<_>) = (steps.into_iter().collect(), layers.into_iter().collect());
+                let (steps, layers): (Vec<_>, Vec<_>) =
+                    (steps.into_iter().collect(), layers.into_iter().collect());
                 let mut sums = vec![(0.0, 0usize); steps.len() * layers.len()];
                 for c in &cells {
                     let col = steps.binary_search(&key(c.step as f64)).expect("collected above");
@@ -114,8 +121,14 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     *cell = (cell.0 + c.value, cell.1 + 1);
                 }
                 let overlay = match &spec.overlay_metric {
-                    Some(m) => over_seeds("", selected(m, v).iter().map(|o| (o.step as f64, o.value)).collect(), false)
-                        .points,
+                    Some(m) => {
+                        over_seeds(
+                            "",
+                            selected(m, v).iter().map(|o| (o.step as f64, o.value)).collect(),
+                            false,
+                        )
+                        .points
+                    }
                     None => Vec::new(),
                 };
                 let chart = Heatmap {
@@ -158,8 +171,28 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 .iter()
                 .map(|v| (v.label().to_string(), reduce_over_seeds(&selected(&spec.metric, v), spec.reduce)))
                 .collect();
-            one(super::bar_chart(&BarChart { title: spec.title.clone(), y_label, bars, y_scale: spec.y_scale }))
+            one(super::bar_chart(&BarChart {
+                title: spec.title.clone(),
+                y_label,
+                bars,
+                y_scale: spec.y_scale,
+            }))
         }
+    }
+}
+
+/// Where an event marker goes: its fixed x, or the measured key figure it names.
+fn event_x(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, e: &EventSpec) -> Result<f64> {
+    match (&e.x, &e.figure) {
+        (Some(x), _) => Ok(*x),
+        (None, Some(key)) => r.key_figures.iter().find(|f| &f.key == key).map(|f| f.value).ok_or_else(|| {
+            chart_err(
+                s,
+                spec,
+                format!("event `{}` names key figure `{key}`, which the runner did not measure", e.label),
+            )
+        }),
+        (None, None) => Err(chart_err(s, spec, format!("event `{}` has no position", e.label))),
     }
 }
 

@@ -53,8 +53,10 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
         return Err(format!("heatmap has {} values for {nr} layers × {nc} steps", h.values.len()));
     }
     let drawn: Vec<Option<f64>> = h.values.iter().map(|&v| to_axis(v, h.scale)).collect();
-    let (lo, hi) = drawn.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo.is_finite() { (lo, if hi - lo < 1e-12 { lo + 1.0 } else { hi }) } else { (0.0, 1.0) };
+    let (lo, hi) =
+        drawn.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        if lo.is_finite() { (lo, if hi - lo < 1e-12 { lo + 1.0 } else { hi }) } else { (0.0, 1.0) };
     let (xe, ye) = (edges(&h.steps), edges(&h.layers));
     let mut svg = String::new();
     {
@@ -62,7 +64,7 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
         root.fill(&WHITE).map_err(err)?;
         let (main, bar) = root.split_horizontally(SIZE.0 - BAR_WIDTH);
         let mut chart = ChartBuilder::on(&main)
-            .caption(&h.title, (FONT, 17))
+            .caption(&h.title, (FONT, 21))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(56)
@@ -75,8 +77,8 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
             .y_desc(&h.y_label)
             .x_label_formatter(&|v| short_num(*v))
             .y_label_formatter(&|v| short_num(*v))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .draw()
             .map_err(err)?;
         let cells = (0..nr).flat_map(|r| (0..nc).map(move |c| (r, c)));
@@ -93,16 +95,21 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
             let white = WHITE.stroke_width(4);
             chart.draw_series(LineSeries::new(h.overlay.iter().copied(), white)).map_err(err)?;
             chart
-                .draw_series(LineSeries::new(h.overlay.iter().copied(), RGBColor(0xD5, 0x5E, 0x00).stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    h.overlay.iter().copied(),
+                    RGBColor(0xD5, 0x5E, 0x00).stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(h.overlay_label.clone())
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(0xD5, 0x5E, 0x00).stroke_width(3)));
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(0xD5, 0x5E, 0x00).stroke_width(3))
+                });
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 12))
+                .label_font((FONT, 15))
                 .draw()
                 .map_err(err)?;
         }
@@ -112,7 +119,12 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
     Ok(svg)
 }
 
-fn colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, lo: f64, hi: f64, scale: Scale) -> Result<(), String>
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    lo: f64,
+    hi: f64,
+    scale: Scale,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -130,7 +142,7 @@ where
         .disable_x_axis()
         .y_labels(6)
         .y_label_formatter(&|v| tick_label(*v, scale, span))
-        .label_style((FONT, 11))
+        .label_style((FONT, 14))
         .draw()
         .map_err(err)?;
     let dy = span / STEPS as f64;

@@ -1,6 +1,6 @@
 //! Line charts: several series with a legend, linear or log10 y axis, shaded bands, an optional
 //! horizontal threshold and vertical event markers.
-use super::{LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis, FONT};
+use super::{FONT, LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis};
 use plotters::prelude::*;
 
 pub const SIZE: (u32, u32) = (760, 420);
@@ -47,14 +47,15 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(&c.title, (FONT, 17))
+            .caption(&c.title, (FONT, 21))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(err)?;
         let y_fmt = |v: &f64| tick_label(*v, c.y_scale, span);
-        let y_labels = if c.y_scale == Scale::Log10 && span >= 2.0 { (span.ceil() as usize + 1).min(12) } else { 8 };
+        let y_labels =
+            if c.y_scale == Scale::Log10 && span >= 2.0 { (span.ceil() as usize + 1).min(12) } else { 8 };
         chart
             .configure_mesh()
             .x_desc(&c.x_label)
@@ -63,10 +64,10 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             .x_labels(10)
             .y_label_formatter(&y_fmt)
             .x_label_formatter(&|v| super::short_num(*v))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-            .light_line_style(RGBColor(0xF2, 0xF2, 0xF2))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(err)?;
 
@@ -90,7 +91,8 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                 let style = RGBColor(0x66, 0x66, 0x66).stroke_width(1);
                 chart.draw_series(DashedLineSeries::new([(x0, ty), (x1, ty)], 6, 4, style)).map_err(err)?;
                 let pos = (x0 + (x1 - x0) * 0.01, ty + span * 0.035);
-                let text = Text::new(label.clone(), pos, (FONT, 11).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
+                let text =
+                    Text::new(label.clone(), pos, (FONT, 14).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
                 chart.draw_series(std::iter::once(text)).map_err(err)?;
             }
         }
@@ -98,7 +100,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             let style = RGBColor(0x88, 0x88, 0x88).stroke_width(1);
             chart.draw_series(DashedLineSeries::new([(*ex, y0), (*ex, y1)], 3, 3, style)).map_err(err)?;
             let ty = y1 - span * (0.04 + 0.05 * (k % 3) as f64);
-            let text = Text::new(label.clone(), (*ex + (x1 - x0) * 0.005, ty), (FONT, 11));
+            let text = Text::new(label.clone(), (*ex + (x1 - x0) * 0.005, ty), (FONT, 14));
             chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
         for (i, (s, parts)) in c.series.iter().zip(&segs).enumerate() {
@@ -111,14 +113,13 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             for p in parts.iter().filter(|p| !p.is_empty()) {
                 let ann = chart.draw_series(LineSeries::new(p.iter().copied(), style)).map_err(err)?;
                 if !labelled {
-                    ann.label(s.name.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3)));
+                    ann.label(s.name.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3))
+                    });
                     labelled = true;
                 }
                 if count <= MARKER_MAX_POINTS {
-                    chart
-                        .draw_series(p.iter().map(|&q| Circle::new(q, 3, col.filled())))
-                        .map_err(err)?;
+                    chart.draw_series(p.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(err)?;
                 }
             }
             if !labelled {
@@ -133,16 +134,35 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
         if !c.series.is_empty() {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(legend_corner(&segs, (x0, x1), (y0, y1)))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 12))
+                .label_font((FONT, 15))
                 .draw()
                 .map_err(err)?;
         }
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// The corner whose quarter-sized box holds the fewest drawn points, so the legend hides the least.
+fn legend_corner(
+    segs: &[Vec<Vec<(f64, f64)>>],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    let (w, h) = (x1 - x0, y1 - y0);
+    let corners = [
+        (SeriesLabelPosition::UpperRight, x1 - 0.35 * w, x1, y1 - 0.4 * h, y1),
+        (SeriesLabelPosition::UpperLeft, x0, x0 + 0.35 * w, y1 - 0.4 * h, y1),
+        (SeriesLabelPosition::LowerRight, x1 - 0.35 * w, x1, y0, y0 + 0.4 * h),
+        (SeriesLabelPosition::LowerLeft, x0, x0 + 0.35 * w, y0, y0 + 0.4 * h),
+    ];
+    let count = |(ax, bx, ay, by): (f64, f64, f64, f64)| {
+        segs.iter().flatten().flatten().filter(|p| p.0 >= ax && p.0 <= bx && p.1 >= ay && p.1 <= by).count()
+    };
+    corners.into_iter().min_by_key(|c| count((c.1, c.2, c.3, c.4))).map(|c| c.0).expect("four corners")
 }
 
 #[cfg(test)]

@@ -111,9 +111,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             if seed != opts.seeds(s)[0] {
                 continue;
             }
-            let (imax, max_df) = df.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &d)| {
-                if d > best.1 { (i, d) } else { best }
-            });
+            let (imax, max_df) = df
+                .iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, &d)| if d > best.1 { (i, d) } else { best });
             let max_df = max_df as f64;
             let pow = max_df.powi(p.depth as i32);
             rec.push(&v.name, seed, 0, Some(p.depth), "max_df_pow_depth", pow);
@@ -123,7 +124,11 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             figures.extend([
                 fig(format!("max_df.{n}"), format!("{n}: largest f'(x) on {range}"), max_df),
                 fig(format!("argmax_df.{n}"), format!("{n}: x where f' is largest"), xs[imax] as f64),
-                fig(format!("max_df_pow.{n}"), format!("{n}: (largest f')^{} — {} layers", p.depth, p.depth), pow),
+                fig(
+                    format!("max_df_pow.{n}"),
+                    format!("{n}: (largest f')^{} — {} layers", p.depth, p.depth),
+                    pow,
+                ),
                 fig(
                     format!("saturated_share.{n}"),
                     format!("{n}: share of {range} where |f'| < {}", p.saturation),

@@ -45,7 +45,12 @@ pub enum Reduce {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
-    pub x: f64,
+    /// A fixed position (e.g. where the source stops) ...
+    #[serde(default)]
+    pub x: Option<f64>,
+    /// ... or the value of a key figure the runner measured (e.g. the layer where float32 hits 0).
+    #[serde(default)]
+    pub figure: Option<String>,
     pub label: String,
 }
 
@@ -129,6 +134,12 @@ impl ChartSpec {
         only("overlay_metric", self.overlay_metric.is_some(), ChartKind::Heatmap)?;
         only("bins", self.bins.is_some(), ChartKind::Histogram)?;
         only("reduce", self.reduce != Reduce::Last, ChartKind::Bar)?;
+        if let Some(e) = self.events.iter().find(|e| e.x.is_some() == e.figure.is_some()) {
+            return Err(format!(
+                "chart `{}`: event `{}` takes exactly one of `x` or `figure`",
+                self.id, e.label
+            ));
+        }
         if self.bins == Some(0) {
             return Err(format!("chart `{}`: bins must be at least 1", self.id));
         }

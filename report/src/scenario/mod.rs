@@ -128,7 +128,8 @@ impl Scenario {
 
     /// The kind-specific `[params]` table, typed by the runner (which should deny unknown fields).
     pub fn params<P: DeserializeOwned + Default>(&self) -> Result<P> {
-        let p: ParamsOnly<P> = toml::from_str(&self.text).map_err(|e| toml_error(&self.path, &self.text, &e))?;
+        let p: ParamsOnly<P> =
+            toml::from_str(&self.text).map_err(|e| toml_error(&self.path, &self.text, &e))?;
         Ok(p.params.unwrap_or_default())
     }
 
