@@ -67,7 +67,7 @@ fn heatmap_draws_every_cell_and_the_overlay() {
         title: "grad".into(),
         steps: (0..steps).map(f64::from).collect(),
         layers: (0..layers).map(f64::from).collect(),
-        values: (0..steps * layers).map(|i| 10f64.powi(-(i as i32 % 7))).collect(),
+        values: (0..steps * layers).map(|i| 10f64.powi(-(i % 7))).collect(),
         scale: Scale::Log10,
         overlay: (0..steps).map(|s| (s as f64, s as f64 * 0.5)).collect(),
         overlay_label: "depth".into(),

@@ -116,7 +116,7 @@ fn unknown_kind_is_rejected_with_the_known_ones() {
 fn unknown_params_key_is_rejected_by_the_runner() {
     let text = format!("{GOOD}\n[params]\npoints = 11\nx_mn = -1.0\n");
     let s = Scenario::parse(Path::new("scenarios/p.toml"), text).unwrap();
-    let err = report::run::run_one(&s, &Default::default()).err().expect("bad params");
+    let err = report::run::run_one(&s, &Default::default()).expect_err("bad params");
     let ReportError::Scenario { line, column, msg, .. } = err else { panic!("{err}") };
     assert_eq!((line, column), (13, 1));
     assert!(msg.contains("unknown field `x_mn`") && msg.contains("`x_min`"), "{msg}");
@@ -126,7 +126,7 @@ fn unknown_params_key_is_rejected_by_the_runner() {
 fn a_claim_about_an_unmeasured_figure_is_an_error() {
     let text = format!("{GOOD}\n[[claims]]\nkey = \"max_df.b\"\nsource_says = \"x\"\nexpected = 0.25\n");
     let s = Scenario::parse(Path::new("c.toml"), text).unwrap();
-    let err = report::run::run_one(&s, &Default::default()).err().expect("unknown key");
+    let err = report::run::run_one(&s, &Default::default()).expect_err("unknown key");
     let ReportError::Scenario { line, msg, .. } = err else { panic!("{err}") };
     assert_eq!(line, 11, "points at the [[claims]] table");
     assert!(msg.contains("`max_df.b`") && msg.contains("max_df.a,"), "{msg}");

@@ -86,15 +86,15 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                     .map_err(err)?;
             }
         }
-        if let Some((t, label)) = &c.threshold {
-            if let Some(ty) = to_axis(*t, c.y_scale) {
-                let style = RGBColor(0x66, 0x66, 0x66).stroke_width(1);
-                chart.draw_series(DashedLineSeries::new([(x0, ty), (x1, ty)], 6, 4, style)).map_err(err)?;
-                let pos = (x0 + (x1 - x0) * 0.01, ty + span * 0.035);
-                let text =
-                    Text::new(label.clone(), pos, (FONT, 14).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
-                chart.draw_series(std::iter::once(text)).map_err(err)?;
-            }
+        if let Some((t, label)) = &c.threshold
+            && let Some(ty) = to_axis(*t, c.y_scale)
+        {
+            let style = RGBColor(0x66, 0x66, 0x66).stroke_width(1);
+            chart.draw_series(DashedLineSeries::new([(x0, ty), (x1, ty)], 6, 4, style)).map_err(err)?;
+            let pos = (x0 + (x1 - x0) * 0.01, ty + span * 0.035);
+            let text =
+                Text::new(label.clone(), pos, (FONT, 14).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
+            chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
         for (k, (ex, label)) in c.events.iter().enumerate() {
             let style = RGBColor(0x88, 0x88, 0x88).stroke_width(1);

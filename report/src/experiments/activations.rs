@@ -8,6 +8,7 @@ use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
 use crate::scenario::Scenario;
 use engine::{Activation, Real, Shape, Tape};
 use serde::Deserialize;
+use std::cmp::Ordering::{Greater, Less};
 
 pub const RUNNER: Runner = Runner {
     kind: "activation_curves",
@@ -40,7 +41,11 @@ const FD_STEP: f64 = 1e-5;
 
 fn check(s: &Scenario) -> Result<()> {
     let p: Params = s.params()?;
-    if !(p.x_min < p.x_max) || p.points < 2 || p.depth == 0 || !(p.saturation > 0.0) {
+    if p.x_min.partial_cmp(&p.x_max) != Some(Less)
+        || p.points < 2
+        || p.depth == 0
+        || p.saturation.partial_cmp(&0.0) != Some(Greater)
+    {
         return Err(s.error(format!(
             "[params] need x_min < x_max, points >= 2, depth >= 1 and saturation > 0; got {p:?}"
         )));
