@@ -138,3 +138,40 @@ fn every_shipped_scenario_parses_and_checks() {
     assert!(all.len() >= 2);
     report::run::check_all(&all).unwrap();
 }
+
+#[test]
+fn a_sequential_model_variant_parses_into_typed_layers() {
+    use report::scenario::{ClipKind, Initializer, LayerKind, LossKind, OptimizerKind};
+    let model = r#"name = "relu_he"
+loss = "sparse_categorical_crossentropy"
+epochs = 20
+batch_size = 32
+optimizer = { type = "adam", learning_rate = 1e-3 }
+clipping = { type = "global_norm", threshold = 1.0 }
+[variants.model]
+inputs = 64
+layers = [
+  { type = "dense", units = 100, activation = "relu", initializer = "he_normal", repeat = 8 },
+  { type = "dropout", rate = 0.2 },
+  { type = "lstm", units = 16, forget_bias = 1.0 },
+  { type = "dense", units = 10 },
+]"#;
+    let text = GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", model);
+    let s = Scenario::parse(Path::new("m.toml"), text).unwrap();
+    let v = s.variants().next().unwrap();
+    assert_eq!(v.loss, Some(LossKind::SparseCategoricalCrossentropy));
+    assert_eq!(v.optimizer.as_ref().unwrap().kind, OptimizerKind::Adam);
+    assert_eq!(v.clipping.as_ref().unwrap().kind, ClipKind::GlobalNorm);
+    let m = v.model.as_ref().unwrap();
+    let layers: Vec<_> = m.layers.iter().map(|l| l.get_ref()).collect();
+    assert_eq!(layers[0].kind, LayerKind::Dense);
+    assert_eq!(layers[0].activation(), Some(engine::Activation::Relu));
+    assert_eq!(layers[0].initializer, Some(Initializer::HeNormal));
+    assert_eq!(layers[0].repeat, Some(8));
+    assert_eq!(layers[1].rate, Some(0.2));
+    assert_eq!(layers[2].forget_bias, Some(1.0));
+    let bad =
+        GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", &model.replace("rate = 0.2", "rate = 1.5"));
+    let (_, _, msg) = error_of(&bad);
+    assert!(msg.contains("dropout needs a `rate` in [0, 1)"), "{msg}");
+}

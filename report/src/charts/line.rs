@@ -42,6 +42,14 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
         }
     };
     let span = y1 - y0;
+    // Where the threshold and event labels sit, so the legend avoids them.
+    let mut labels: Vec<(f64, f64)> = Vec::new();
+    if let Some(ty) = c.threshold.as_ref().and_then(|t| to_axis(t.0, c.y_scale)) {
+        labels.extend((0..4).map(|k| (x0 + (x1 - x0) * 0.04 * k as f64, ty + span * 0.035)));
+    }
+    for (k, (ex, _)) in c.events.iter().enumerate() {
+        labels.push((*ex, y1 - span * (0.04 + 0.05 * (k % 3) as f64)));
+    }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -134,7 +142,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
         if !c.series.is_empty() {
             chart
                 .configure_series_labels()
-                .position(legend_corner(&segs, (x0, x1), (y0, y1)))
+                .position(legend_corner(&segs, &labels, (x0, x1), (y0, y1)))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(0xBB, 0xBB, 0xBB))
                 .label_font((FONT, 15))
@@ -149,6 +157,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
 /// The corner whose quarter-sized box holds the fewest drawn points, so the legend hides the least.
 fn legend_corner(
     segs: &[Vec<Vec<(f64, f64)>>],
+    labels: &[(f64, f64)],
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
 ) -> SeriesLabelPosition {
@@ -160,7 +169,9 @@ fn legend_corner(
         (SeriesLabelPosition::LowerLeft, x0, x0 + 0.35 * w, y0, y0 + 0.4 * h),
     ];
     let count = |(ax, bx, ay, by): (f64, f64, f64, f64)| {
-        segs.iter().flatten().flatten().filter(|p| p.0 >= ax && p.0 <= bx && p.1 >= ay && p.1 <= by).count()
+        let inside = |p: &&(f64, f64)| p.0 >= ax && p.0 <= bx && p.1 >= ay && p.1 <= by;
+        // A text label weighs like many line points: covering it hides a whole word.
+        segs.iter().flatten().flatten().filter(inside).count() + 50 * labels.iter().filter(inside).count()
     };
     corners.into_iter().min_by_key(|c| count((c.1, c.2, c.3, c.4))).map(|c| c.0).expect("four corners")
 }
