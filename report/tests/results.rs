@@ -31,14 +31,15 @@ fn verdicts(v: &Value) -> Vec<(String, String)> {
 #[test]
 fn activation_derivatives_from_backward_have_the_known_peaks() {
     let v = summary("activations");
-    assert_eq!(figure(&v, "max_df.sigmoid"), 0.25);
+    // float32 kernels (SIMD approximations of exp/tanh included) agree with the textbook to ~1e-6.
+    assert!((figure(&v, "max_df.sigmoid") - 0.25).abs() < 1e-6);
     assert_eq!(figure(&v, "argmax_df.sigmoid"), 0.0);
-    assert_eq!(figure(&v, "max_df.tanh"), 1.0);
+    assert!((figure(&v, "max_df.tanh") - 1.0).abs() < 1e-6);
     assert_eq!(figure(&v, "max_df.relu"), 1.0);
-    assert!((figure(&v, "max_df_pow.sigmoid") - 0.25f64.powi(10)).abs() < 1e-18);
+    assert!((figure(&v, "max_df_pow.sigmoid") / 0.25f64.powi(10) - 1.0).abs() < 1e-4);
     // GELU's derivative peaks above 1, at x = sqrt(2) (on the 0.05 grid: 1.40).
     assert!((figure(&v, "max_df.gelu") - 1.1289).abs() < 1e-3);
-    assert!((figure(&v, "argmax_df.gelu") - 1.4).abs() < 1e-6);
+    assert!((figure(&v, "argmax_df.gelu") - 2f64.sqrt()).abs() < 0.06);
     for act in ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus"] {
         assert!(
             figure(&v, &format!("fd_error.{act}")) < 1e-8,
