@@ -53,7 +53,7 @@ struct Claim {
     label: String,
     source_says: Value,
     measured: String,
-    criterion: String,
+    criterion: Value,
     verdict: &'static str,
     verdict_text: &'static str,
 }
@@ -78,7 +78,8 @@ pub fn fmt_figure(v: f64) -> String {
     format!("{m} × 10{}", crate::charts::superscript(e))
 }
 
-/// Escapes text and turns `backticks` into code spans: the only markup scenario prose gets.
+/// Escapes text, turns `backticks` into code spans and `a^b`, `a^-12`, `a^(L-k)` into superscripts:
+/// the only markup scenario prose gets.
 fn prose(text: &str) -> Value {
     let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let mut out = String::new();
@@ -88,10 +89,45 @@ fn prose(text: &str) -> Value {
             out.push_str(part);
             out.push_str("</code>");
         } else {
-            out.push_str(part);
+            out.push_str(&superscripts(part));
         }
     }
     Value::from_safe_string(out)
+}
+
+fn superscripts(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('^') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let len = if let Some(inner) = after.strip_prefix('(') {
+            inner.find(')').map(|j| j + 2)
+        } else {
+            let sign = usize::from(after.starts_with('-'));
+            let body = after[sign..]
+                .find(|c: char| !c.is_ascii_alphanumeric() && c != '.')
+                .unwrap_or(after.len() - sign);
+            let body = after[sign..sign + body].trim_end_matches('.').len();
+            (body > 0).then_some(sign + body)
+        };
+        match len {
+            Some(n) => {
+                let sup = &after[..n];
+                let sup = sup.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(sup);
+                out.push_str("<sup>");
+                out.push_str(sup);
+                out.push_str("</sup>");
+                rest = &after[n..];
+            }
+            None => {
+                out.push('^');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn paragraphs(text: &str) -> Vec<Value> {
@@ -136,12 +172,19 @@ fn section(input: &SectionInput<'_>) -> Section {
         .map(|c| {
             let criterion = match (c.expected, c.range, &c.criterion) {
                 (Some(e), _, text) => {
-                    let t = text.clone().map(|t| format!(" ({t})")).unwrap_or_default();
+                    let t = text.clone().map(|t| format!(" — {t}")).unwrap_or_default();
                     format!("expected {}{t}", fmt_figure(e))
                 }
                 (None, Some([lo, hi]), text) => {
-                    let t = text.clone().map(|t| format!(": {t}")).unwrap_or_default();
-                    format!("within [{}, {}]{t}", fmt_figure(lo), fmt_figure(hi))
+                    let t = text.clone().map(|t| format!(" — {t}")).unwrap_or_default();
+                    let range = match (lo, hi) {
+                        (lo, hi) if hi == f64::INFINITY => format!("at least {}", fmt_figure(lo)),
+                        (lo, hi) if lo == f64::NEG_INFINITY || lo == 0.0 => {
+                            format!("at most {}", fmt_figure(hi))
+                        }
+                        (lo, hi) => format!("within [{}, {}]", fmt_figure(lo), fmt_figure(hi)),
+                    };
+                    format!("{range}{t}")
                 }
                 (None, None, text) => text.clone().unwrap_or_default(),
             };
@@ -154,7 +197,7 @@ fn section(input: &SectionInput<'_>) -> Section {
                 label: c.label.clone(),
                 source_says: prose(&c.source_says),
                 measured: fmt_figure(c.measured),
-                criterion,
+                criterion: prose(&criterion),
                 verdict,
                 verdict_text,
             }
@@ -225,5 +268,8 @@ mod tests {
     #[test]
     fn prose_escapes_and_marks_code() {
         assert_eq!(prose("a < b, `x*y`").to_string(), "a &lt; b, <code>x*y</code>");
+        assert_eq!(superscripts("0.25^10, 10^-6."), "0.25<sup>10</sup>, 10<sup>-6</sup>.");
+        assert_eq!(superscripts("f^(L-k) and g^21"), "f<sup>L-k</sup> and g<sup>21</sup>");
+        assert_eq!(superscripts("a ^ b"), "a ^ b");
     }
 }

@@ -1,11 +1,12 @@
 //! Running scenarios: a registry from a scenario's `kind` to its runner, the tidy records and key figures
 //! a runner returns, the verdicts on the source's claims, and the parallel loop over scenarios.
-use crate::error::{ReportError, Result};
+use crate::error::Result;
 use crate::experiments;
 use crate::scenario::{Claim, Scenario};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::time::{Duration, Instant};
+use toml::Spanned;
 
 /// One measured number, tidy: one row per (scenario, variant, seed, step, layer, metric).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -146,8 +147,7 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
     (runner.check)(s)?;
     let out = (runner.run)(s, opts)?;
-    let claims =
-        s.spec.claims.iter().map(|c| judge(s, c.get_ref(), &out.key_figures)).collect::<Result<_>>()?;
+    let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     Ok(ScenarioResult {
         scenario: s.name.clone(),
         kind: runner.kind.to_string(),
@@ -159,11 +159,12 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     })
 }
 
-fn judge(s: &Scenario, c: &Claim, figures: &[KeyFigure]) -> Result<ClaimResult> {
+fn judge(s: &Scenario, spanned: &Spanned<Claim>, figures: &[KeyFigure]) -> Result<ClaimResult> {
+    let c = spanned.get_ref();
     let fig = figures.iter().find(|f| f.key == c.key).ok_or_else(|| {
         let keys: Vec<&str> = figures.iter().map(|f| f.key.as_str()).collect();
-        ReportError::run(
-            &s.name,
+        s.error_at(
+            spanned.span(),
             format!(
                 "claim about `{}`, but the runner measured no such figure; it has: {}",
                 c.key,

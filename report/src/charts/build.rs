@@ -3,7 +3,7 @@
 use super::{BarChart, Heatmap, Histogram, LineChart, Series};
 use crate::error::{ReportError, Result};
 use crate::run::{Record, ScenarioResult};
-use crate::scenario::{ChartKind, ChartSpec, Reduce, Scenario, Variant, XAxis};
+use crate::scenario::{ChartKind, ChartSpec, EventSpec, Reduce, Scenario, Variant, XAxis};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One chart as it goes on the page.
@@ -94,7 +94,11 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 x_range: spec.x_range.map(|[a, b]| (a, b)),
                 y_range: spec.y_range.map(|[a, b]| (a, b)),
                 threshold: spec.threshold.map(|t| (t, spec.threshold_label.clone().unwrap_or_default())),
-                events: spec.events.iter().map(|e| (e.x, e.label.clone())).collect(),
+                events: spec
+                    .events
+                    .iter()
+                    .map(|e| event_x(s, r, spec, e).map(|x| (x, e.label.clone())))
+                    .collect::<Result<_>>()?,
             };
             one(super::line_chart(&chart))
         }
@@ -174,6 +178,21 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 y_scale: spec.y_scale,
             }))
         }
+    }
+}
+
+/// Where an event marker goes: its fixed x, or the measured key figure it names.
+fn event_x(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, e: &EventSpec) -> Result<f64> {
+    match (&e.x, &e.figure) {
+        (Some(x), _) => Ok(*x),
+        (None, Some(key)) => r.key_figures.iter().find(|f| &f.key == key).map(|f| f.value).ok_or_else(|| {
+            chart_err(
+                s,
+                spec,
+                format!("event `{}` names key figure `{key}`, which the runner did not measure", e.label),
+            )
+        }),
+        (None, None) => Err(chart_err(s, spec, format!("event `{}` has no position", e.label))),
     }
 }
 

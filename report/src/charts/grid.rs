@@ -4,6 +4,7 @@ use super::{
     BarChart, FONT, Histogram, Scale, colour, ensure_font, err, padded_range, short_num, tick_label,
 };
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub const SIZE: (u32, u32) = (760, 400);
 
@@ -33,7 +34,7 @@ pub fn histogram(h: &Histogram) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(&h.title, (FONT, 17))
+            .caption(&h.title, (FONT, 21))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(64)
@@ -46,10 +47,10 @@ pub fn histogram(h: &Histogram) -> Result<String, String> {
             .y_desc("count")
             .x_label_formatter(&|v| tick_label(*v, h.scale, span))
             .y_label_formatter(&|v| short_num(*v))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-            .light_line_style(RGBColor(0xF2, 0xF2, 0xF2))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(err)?;
         for (i, ((name, _), c)) in h.groups.iter().zip(&counts).enumerate() {
@@ -68,7 +69,7 @@ pub fn histogram(h: &Histogram) -> Result<String, String> {
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-            .label_font((FONT, 12))
+            .label_font((FONT, 15))
             .draw()
             .map_err(err)?;
         root.present().map_err(err)?;
@@ -99,11 +100,11 @@ pub fn bar_chart(b: &BarChart) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(&b.title, (FONT, 17))
+            .caption(&b.title, (FONT, 21))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(64)
-            .build_cartesian_2d((0..n as i32).into_segmented(), y0..y1)
+            .build_cartesian_2d((0..n as i32 - 1).into_segmented(), y0..y1)
             .map_err(err)?;
         let y_labels = if b.y_scale == Scale::Log10 && span >= 2.0 { (span as usize + 1).min(12) } else { 8 };
         chart
@@ -117,10 +118,10 @@ pub fn bar_chart(b: &BarChart) -> Result<String, String> {
                 _ => String::new(),
             })
             .y_label_formatter(&|v| tick_label(*v, b.y_scale, span))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-            .light_line_style(RGBColor(0xF2, 0xF2, 0xF2))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(err)?;
         let base = if b.y_scale == Scale::Linear { 0.0 } else { y0 };
@@ -130,8 +131,9 @@ pub fn bar_chart(b: &BarChart) -> Result<String, String> {
             let mut bar = Rectangle::new([(l, base), (r, *top)], colour(i).filled());
             bar.set_margin(0, 0, 14, 14);
             chart.draw_series(std::iter::once(bar)).map_err(err)?;
-            let label_y = top.max(base) + span * 0.02;
-            let text = Text::new(short_num(*v), (SegmentValue::CenterOf(i as i32), label_y), (FONT, 12));
+            let label_y = top.max(base) + span * 0.01;
+            let style = TextStyle::from((FONT, 15).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+            let text = Text::new(short_num(*v), (SegmentValue::CenterOf(i as i32), label_y), style);
             chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
         root.present().map_err(err)?;

@@ -64,7 +64,7 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
         root.fill(&WHITE).map_err(err)?;
         let (main, bar) = root.split_horizontally(SIZE.0 - BAR_WIDTH);
         let mut chart = ChartBuilder::on(&main)
-            .caption(&h.title, (FONT, 17))
+            .caption(&h.title, (FONT, 21))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(56)
@@ -77,8 +77,8 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
             .y_desc(&h.y_label)
             .x_label_formatter(&|v| short_num(*v))
             .y_label_formatter(&|v| short_num(*v))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .draw()
             .map_err(err)?;
         let cells = (0..nr).flat_map(|r| (0..nc).map(move |c| (r, c)));
@@ -109,7 +109,7 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
                 .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 12))
+                .label_font((FONT, 15))
                 .draw()
                 .map_err(err)?;
         }
@@ -142,7 +142,7 @@ where
         .disable_x_axis()
         .y_labels(6)
         .y_label_formatter(&|v| tick_label(*v, scale, span))
-        .label_style((FONT, 11))
+        .label_style((FONT, 14))
         .draw()
         .map_err(err)?;
     let dy = span / STEPS as f64;

@@ -42,12 +42,20 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
         }
     };
     let span = y1 - y0;
+    // Where the threshold and event labels sit, so the legend avoids them.
+    let mut labels: Vec<(f64, f64)> = Vec::new();
+    if let Some(ty) = c.threshold.as_ref().and_then(|t| to_axis(t.0, c.y_scale)) {
+        labels.extend((0..4).map(|k| (x0 + (x1 - x0) * 0.04 * k as f64, ty + span * 0.035)));
+    }
+    for (k, (ex, _)) in c.events.iter().enumerate() {
+        labels.push((*ex, y1 - span * (0.04 + 0.05 * (k % 3) as f64)));
+    }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(&c.title, (FONT, 17))
+            .caption(&c.title, (FONT, 21))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(64)
@@ -64,10 +72,10 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             .x_labels(10)
             .y_label_formatter(&y_fmt)
             .x_label_formatter(&|v| super::short_num(*v))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-            .light_line_style(RGBColor(0xF2, 0xF2, 0xF2))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(err)?;
 
@@ -86,21 +94,21 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                     .map_err(err)?;
             }
         }
-        if let Some((t, label)) = &c.threshold {
-            if let Some(ty) = to_axis(*t, c.y_scale) {
-                let style = RGBColor(0x66, 0x66, 0x66).stroke_width(1);
-                chart.draw_series(DashedLineSeries::new([(x0, ty), (x1, ty)], 6, 4, style)).map_err(err)?;
-                let pos = (x0 + (x1 - x0) * 0.01, ty + span * 0.035);
-                let text =
-                    Text::new(label.clone(), pos, (FONT, 11).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
-                chart.draw_series(std::iter::once(text)).map_err(err)?;
-            }
+        if let Some((t, label)) = &c.threshold
+            && let Some(ty) = to_axis(*t, c.y_scale)
+        {
+            let style = RGBColor(0x66, 0x66, 0x66).stroke_width(1);
+            chart.draw_series(DashedLineSeries::new([(x0, ty), (x1, ty)], 6, 4, style)).map_err(err)?;
+            let pos = (x0 + (x1 - x0) * 0.01, ty + span * 0.035);
+            let text =
+                Text::new(label.clone(), pos, (FONT, 14).into_font().color(&RGBColor(0x55, 0x55, 0x55)));
+            chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
         for (k, (ex, label)) in c.events.iter().enumerate() {
             let style = RGBColor(0x88, 0x88, 0x88).stroke_width(1);
             chart.draw_series(DashedLineSeries::new([(*ex, y0), (*ex, y1)], 3, 3, style)).map_err(err)?;
             let ty = y1 - span * (0.04 + 0.05 * (k % 3) as f64);
-            let text = Text::new(label.clone(), (*ex + (x1 - x0) * 0.005, ty), (FONT, 11));
+            let text = Text::new(label.clone(), (*ex + (x1 - x0) * 0.005, ty), (FONT, 14));
             chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
         for (i, (s, parts)) in c.series.iter().zip(&segs).enumerate() {
@@ -134,16 +142,38 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
         if !c.series.is_empty() {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(legend_corner(&segs, &labels, (x0, x1), (y0, y1)))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 12))
+                .label_font((FONT, 15))
                 .draw()
                 .map_err(err)?;
         }
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// The corner whose quarter-sized box holds the fewest drawn points, so the legend hides the least.
+fn legend_corner(
+    segs: &[Vec<Vec<(f64, f64)>>],
+    labels: &[(f64, f64)],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    let (w, h) = (x1 - x0, y1 - y0);
+    let corners = [
+        (SeriesLabelPosition::UpperRight, x1 - 0.35 * w, x1, y1 - 0.4 * h, y1),
+        (SeriesLabelPosition::UpperLeft, x0, x0 + 0.35 * w, y1 - 0.4 * h, y1),
+        (SeriesLabelPosition::LowerRight, x1 - 0.35 * w, x1, y0, y0 + 0.4 * h),
+        (SeriesLabelPosition::LowerLeft, x0, x0 + 0.35 * w, y0, y0 + 0.4 * h),
+    ];
+    let count = |(ax, bx, ay, by): (f64, f64, f64, f64)| {
+        let inside = |p: &&(f64, f64)| p.0 >= ax && p.0 <= bx && p.1 >= ay && p.1 <= by;
+        // A text label weighs like many line points: covering it hides a whole word.
+        segs.iter().flatten().flatten().filter(inside).count() + 50 * labels.iter().filter(inside).count()
+    };
+    corners.into_iter().min_by_key(|c| count((c.1, c.2, c.3, c.4))).map(|c| c.0).expect("four corners")
 }
 
 #[cfg(test)]

@@ -96,6 +96,13 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             format!("factor {n}: what the source prints as \"after layer {l}\""),
             source_loop(f, p.layers),
         ));
+        if let Some(z) = g32.iter().position(|&g| g != 0.0 && g.abs() < f32::MIN_POSITIVE as f64) {
+            figures.push(fig(
+                format!("f32_subnormal_layer.{n}"),
+                format!("factor {n}: first depth where the float32 gradient is subnormal"),
+                z as f64,
+            ));
+        }
         if let Some(z) = g32.iter().position(|&g| g == 0.0) {
             figures.push(fig(
                 format!("f32_zero_layer.{n}"),
@@ -130,5 +137,9 @@ mod tests {
         let g64 = chain_gradients::<f64>(0.01, 30).unwrap();
         assert_eq!(g32[30], 0.0);
         assert!(g64[30] > 0.0);
+        // The page's prose states these two depths; they are properties of float32 arithmetic.
+        let subnormal = g32.iter().position(|&g| g != 0.0 && g.abs() < f32::MIN_POSITIVE as f64);
+        assert_eq!(subnormal, Some(19));
+        assert_eq!(g32.iter().position(|&g| g == 0.0), Some(23));
     }
 }

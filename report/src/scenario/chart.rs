@@ -1,6 +1,7 @@
 //! Chart specifications: which records a chart draws and how. Charts are built from the results only
 //! (`charts::build`), so a chart can never show a number the data files do not hold.
 use serde::Deserialize;
+use std::cmp::Ordering::Less;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -45,7 +46,12 @@ pub enum Reduce {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
-    pub x: f64,
+    /// A fixed position (e.g. where the source stops) ...
+    #[serde(default)]
+    pub x: Option<f64>,
+    /// ... or the value of a key figure the runner measured (e.g. the layer where float32 hits 0).
+    #[serde(default)]
+    pub figure: Option<String>,
     pub label: String,
 }
 
@@ -103,21 +109,22 @@ pub struct ChartSpec {
 
 impl ChartSpec {
     pub(super) fn check(&self, variants: &BTreeSet<&str>) -> Result<(), String> {
-        if let Some(vs) = &self.variants {
-            if let Some(v) = vs.iter().find(|v| !variants.contains(v.as_str())) {
-                let known: Vec<&str> = variants.iter().copied().collect();
-                return Err(format!(
-                    "chart `{}` names unknown variant `{v}`; the variants are: {}",
-                    self.id,
-                    known.join(", ")
-                ));
-            }
+        if let Some(vs) = &self.variants
+            && let Some(v) = vs.iter().find(|v| !variants.contains(v.as_str()))
+        {
+            let known: Vec<&str> = variants.iter().copied().collect();
+            return Err(format!(
+                "chart `{}` names unknown variant `{v}`; the variants are: {}",
+                self.id,
+                known.join(", ")
+            ));
         }
         for (name, r) in [("x_range", self.x_range), ("y_range", self.y_range)] {
-            if let Some([lo, hi]) = r {
-                if !(lo < hi) || (name == "y_range" && self.y_scale == Scale::Log10 && lo <= 0.0) {
-                    return Err(format!("chart `{}`: {name} [{lo}, {hi}] is empty or not positive", self.id));
-                }
+            if let Some([lo, hi]) = r
+                && (lo.partial_cmp(&hi) != Some(Less)
+                    || (name == "y_range" && self.y_scale == Scale::Log10 && lo <= 0.0))
+            {
+                return Err(format!("chart `{}`: {name} [{lo}, {hi}] is empty or not positive", self.id));
             }
         }
         let only = |field: &str, set: bool, kind: ChartKind| -> Result<(), String> {
@@ -129,6 +136,12 @@ impl ChartSpec {
         only("overlay_metric", self.overlay_metric.is_some(), ChartKind::Heatmap)?;
         only("bins", self.bins.is_some(), ChartKind::Histogram)?;
         only("reduce", self.reduce != Reduce::Last, ChartKind::Bar)?;
+        if let Some(e) = self.events.iter().find(|e| e.x.is_some() == e.figure.is_some()) {
+            return Err(format!(
+                "chart `{}`: event `{}` takes exactly one of `x` or `figure`",
+                self.id, e.label
+            ));
+        }
         if self.bins == Some(0) {
             return Err(format!("chart `{}`: bins must be at least 1", self.id));
         }

@@ -11,6 +11,7 @@ use crate::error::{ReportError, Result};
 use engine::Activation;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
+use std::cmp::Ordering::Greater;
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -172,10 +173,10 @@ impl Scenario {
             if claim.expected.is_some() && claim.range.is_some() {
                 return Err(self.error_at(c.span(), "a claim takes `expected` or `range`, not both"));
             }
-            if let Some([lo, hi]) = claim.range {
-                if !(lo <= hi) {
-                    return Err(self.error_at(c.span(), format!("claim range [{lo}, {hi}] is empty")));
-                }
+            if let Some([lo, hi]) = claim.range
+                && lo.partial_cmp(&hi).is_none_or(|o| o == Greater)
+            {
+                return Err(self.error_at(c.span(), format!("claim range [{lo}, {hi}] is empty")));
             }
         }
         Ok(())

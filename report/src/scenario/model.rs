@@ -4,6 +4,7 @@
 use super::ActivationName;
 use engine::Activation;
 use serde::Deserialize;
+use std::cmp::Ordering::Greater;
 use toml::Spanned;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,23 +52,23 @@ impl Variant {
             return Err("variant `name` is empty".into());
         }
         check_alpha(self.activation.as_ref(), self.alpha)?;
-        if let Some(f) = self.factor {
-            if !f.is_finite() {
-                return Err(format!("variant `{}`: factor must be finite, got {f}", self.name));
-            }
+        if let Some(f) = self.factor
+            && !f.is_finite()
+        {
+            return Err(format!("variant `{}`: factor must be finite, got {f}", self.name));
         }
         if let Some(m) = &self.model {
             m.check()?;
         }
-        if let Some(o) = &self.optimizer {
-            if !(o.learning_rate > 0.0 && o.learning_rate.is_finite()) {
-                return Err(format!("optimizer learning_rate must be positive, got {}", o.learning_rate));
-            }
+        if let Some(o) = &self.optimizer
+            && !(o.learning_rate > 0.0 && o.learning_rate.is_finite())
+        {
+            return Err(format!("optimizer learning_rate must be positive, got {}", o.learning_rate));
         }
-        if let Some(c) = &self.clipping {
-            if !(c.threshold > 0.0) {
-                return Err(format!("clipping threshold must be positive, got {}", c.threshold));
-            }
+        if let Some(c) = &self.clipping
+            && c.threshold.partial_cmp(&0.0) != Some(Greater)
+        {
+            return Err(format!("clipping threshold must be positive, got {}", c.threshold));
         }
         if self.epochs == Some(0) || self.batch_size == Some(0) {
             return Err("epochs and batch_size must be at least 1".into());
