@@ -6,9 +6,7 @@ use crate::kernels::{self, Activation, Gemm};
 use num_traits::{Float, FromPrimitive};
 use std::fmt::{Debug, Display};
 
-pub trait Real:
-    Float + FromPrimitive + Default + Debug + Display + Send + Sync + 'static
-{
+pub trait Real: Float + FromPrimitive + Default + Debug + Display + Send + Sync + 'static {
     const NAME: &'static str;
 
     /// Converts a constant; panics only if a finite `f64` cannot be represented,

@@ -53,7 +53,9 @@ pub(crate) fn backward_softmax<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId) {
         return;
     }
     let y = &values[out][..s.len()];
-    for ((gxr, gyr), yr) in gx.chunks_exact_mut(s.cols).zip(gy.chunks_exact(s.cols)).zip(y.chunks_exact(s.cols)) {
+    for ((gxr, gyr), yr) in
+        gx.chunks_exact_mut(s.cols).zip(gy.chunks_exact(s.cols)).zip(y.chunks_exact(s.cols))
+    {
         let dot = gyr.iter().zip(yr).fold(T::zero(), |acc, (&g, &yv)| g.mul_add(yv, acc));
         for ((o, &g), &yv) in gxr.iter_mut().zip(gyr).zip(yr) {
             *o = *o + yv * (g - dot);
@@ -70,7 +72,9 @@ pub(crate) fn backward_log_softmax<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId
         return;
     }
     let y = &values[out][..s.len()];
-    for ((gxr, gyr), yr) in gx.chunks_exact_mut(s.cols).zip(gy.chunks_exact(s.cols)).zip(y.chunks_exact(s.cols)) {
+    for ((gxr, gyr), yr) in
+        gx.chunks_exact_mut(s.cols).zip(gy.chunks_exact(s.cols)).zip(y.chunks_exact(s.cols))
+    {
         let total = gyr.iter().fold(T::zero(), |acc, &g| acc + g);
         for ((o, &g), &yv) in gxr.iter_mut().zip(gyr).zip(yr) {
             *o = *o + g - yv.exp() * total;

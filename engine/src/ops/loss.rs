@@ -7,8 +7,8 @@
 //!   gt += −log_softmax(z)/m·g.
 //! - Sparse softmax cross-entropy with integer labels: gz += (softmax(z) − onehot)/m·g.
 use crate::error::{Error, Result};
-use crate::kernels::activation::reference as act_ref;
 use crate::kernels::Activation;
+use crate::kernels::activation::reference as act_ref;
 use crate::real::Real;
 use crate::shape::Shape;
 use crate::tape::{Backward, NodeId, Op, Tape};
@@ -65,7 +65,10 @@ impl<T: Real> Tape<T> {
             return Err(Error::invalid(OP, format!("{} labels for logits {s}", labels.len())));
         }
         if let Some((row, &l)) = labels.iter().enumerate().find(|&(_, &l)| l >= s.cols) {
-            return Err(Error::invalid(OP, format!("label {l} at row {row} is not below {} classes", s.cols)));
+            return Err(Error::invalid(
+                OP,
+                format!("label {l} at row {row} is not below {} classes", s.cols),
+            ));
         }
         let start = self.labels.len();
         self.labels.extend_from_slice(labels);
@@ -148,7 +151,9 @@ pub(crate) fn backward_softmax_ce<T: Real>(ctx: &mut Backward<'_, T>, logits: No
     let (values, _, gz) = ctx.parts_for(logits);
     if let Some(gz) = gz {
         let (z, t) = (&values[logits.index()][..s.len()], &values[target.index()][..s.len()]);
-        for ((gr, zr), tr) in gz.chunks_exact_mut(s.cols).zip(z.chunks_exact(s.cols)).zip(t.chunks_exact(s.cols)) {
+        for ((gr, zr), tr) in
+            gz.chunks_exact_mut(s.cols).zip(z.chunks_exact(s.cols)).zip(t.chunks_exact(s.cols))
+        {
             let lse = log_sum_exp(zr);
             let tsum = tr.iter().fold(T::zero(), |a, &v| a + v);
             for ((g, &zi), &ti) in gr.iter_mut().zip(zr).zip(tr) {

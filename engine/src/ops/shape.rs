@@ -14,7 +14,8 @@ impl<T: Real> Tape<T> {
             return Err(Error::ShapeMismatch { op: "reshape", lhs: s, rhs: shape });
         }
         let rg = self.any_grad(&[x]);
-        Ok(self.record(Op::Reshape { x }, shape, rg, |v, _, out| out.copy_from_slice(&v[x.index()][..s.len()])))
+        Ok(self
+            .record(Op::Reshape { x }, shape, rg, |v, _, out| out.copy_from_slice(&v[x.index()][..s.len()])))
     }
 
     pub fn transpose(&mut self, x: NodeId) -> Result<NodeId> {
@@ -73,13 +74,17 @@ impl<T: Real> Tape<T> {
         self.check_id("slice", x)?;
         let s = self.shape(x);
         if start.checked_add(len).is_none_or(|end| end > s.cols) {
-            return Err(Error::invalid("slice", format!("columns {start}..{} of {s}", start.saturating_add(len))));
+            return Err(Error::invalid(
+                "slice",
+                format!("columns {start}..{} of {s}", start.saturating_add(len)),
+            ));
         }
         let rg = self.any_grad(&[x]);
         Ok(self.record(Op::Slice { x, start }, Shape::new(s.rows, len), rg, |v, _, out| {
             let xv = &v[x.index()];
             for i in 0..s.rows {
-                out[i * len..(i + 1) * len].copy_from_slice(&xv[i * s.cols + start..i * s.cols + start + len]);
+                out[i * len..(i + 1) * len]
+                    .copy_from_slice(&xv[i * s.cols + start..i * s.cols + start + len]);
             }
         }))
     }

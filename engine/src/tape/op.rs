@@ -25,28 +25,77 @@ pub enum UnaryKind {
 pub enum Op {
     /// An input or a parameter: its value was copied in, it has no inputs.
     Leaf,
-    MatMul { a: NodeId, b: NodeId, trans_a: bool, trans_b: bool },
+    MatMul {
+        a: NodeId,
+        b: NodeId,
+        trans_a: bool,
+        trans_b: bool,
+    },
     /// `a ∘ b` where `b` is broadcast over `a`'s rows and/or columns.
-    Binary { kind: BinaryKind, a: NodeId, b: NodeId },
+    Binary {
+        kind: BinaryKind,
+        a: NodeId,
+        b: NodeId,
+    },
     /// `scale·x + shift`.
-    Affine { x: NodeId, scale: f64, shift: f64 },
-    Unary { kind: UnaryKind, x: NodeId },
-    Act { x: NodeId, act: Activation },
-    Softmax { x: NodeId },
-    LogSoftmax { x: NodeId },
+    Affine {
+        x: NodeId,
+        scale: f64,
+        shift: f64,
+    },
+    Unary {
+        kind: UnaryKind,
+        x: NodeId,
+    },
+    Act {
+        x: NodeId,
+        act: Activation,
+    },
+    Softmax {
+        x: NodeId,
+    },
+    LogSoftmax {
+        x: NodeId,
+    },
     /// Sum or mean over one axis, or over everything when `axis` is `None`.
-    Reduce { x: NodeId, axis: Option<Axis>, mean: bool },
-    Reshape { x: NodeId },
-    Transpose { x: NodeId },
+    Reduce {
+        x: NodeId,
+        axis: Option<Axis>,
+        mean: bool,
+    },
+    Reshape {
+        x: NodeId,
+    },
+    Transpose {
+        x: NodeId,
+    },
     /// Columns of `parts[start..start + count]`, side by side.
-    Concat { start: u32, count: u32 },
+    Concat {
+        start: u32,
+        count: u32,
+    },
     /// Columns `start..start + out.cols` of `x`.
-    Slice { x: NodeId, start: usize },
-    Mse { pred: NodeId, target: NodeId },
-    BceLogits { logits: NodeId, target: NodeId },
-    SoftmaxCe { logits: NodeId, target: NodeId },
+    Slice {
+        x: NodeId,
+        start: usize,
+    },
+    Mse {
+        pred: NodeId,
+        target: NodeId,
+    },
+    BceLogits {
+        logits: NodeId,
+        target: NodeId,
+    },
+    SoftmaxCe {
+        logits: NodeId,
+        target: NodeId,
+    },
     /// Labels are `labels[start..start + rows]`.
-    SparseSoftmaxCe { logits: NodeId, start: u32 },
+    SparseSoftmaxCe {
+        logits: NodeId,
+        start: u32,
+    },
 }
 
 impl Op {

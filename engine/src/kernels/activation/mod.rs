@@ -13,8 +13,12 @@ pub enum Activation {
     Sigmoid,
     Tanh,
     Relu,
-    LeakyRelu { alpha: f64 },
-    Elu { alpha: f64 },
+    LeakyRelu {
+        alpha: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
     /// Exact GELU, `x·Φ(x)` (Keras `approximate=False`, PyTorch's default).
     Gelu,
     Softplus,
