@@ -1,12 +1,13 @@
-//! Convergence with fixed seeds (run in release mode): XOR on a 2-8-8-1 ReLU
-//! network, three Gaussian blobs through batch norm, a residual block and
-//! dropout under both categorical losses, bit-identical reruns, and a
-//! counting allocator showing that steady-state training steps allocate nothing.
-use gradlab::Real;
+//! Convergence with fixed seeds (run in release mode), all with the engine's
+//! own optimisers: XOR on a 2-8-8-1 ReLU network with Adam, a digits
+//! perceptron with Adam on a held-out stratified split, three Gaussian blobs
+//! through batch norm, a residual block and dropout under both categorical
+//! losses, bit-identical reruns, and a counting allocator showing that
+//! steady-state training steps allocate nothing.
+use gradlab::data::{self, Dataset};
 use gradlab::layers::{BatchNormalization, Dense, Dropout, LayerNormalization, Residual};
 use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, StepView, Targets};
-use gradlab::optim::Optimizer;
-use gradlab::params::ParamStore;
+use gradlab::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -41,40 +42,15 @@ fn allocations() -> usize {
     ALLOCATIONS.with(|c| c.get())
 }
 
-// ---------- test-local SGD with momentum (the optimisers live in their own module) ----------
+// ---------- the engine's optimisers ----------
 
-struct Momentum {
-    lr: f64,
-    momentum: f64,
-    velocity: Vec<Vec<f64>>,
+/// SGD with momentum 0.9 (`v ← 0.9·v + g`, `w ← w − lr·v`).
+fn momentum(lr: f64) -> Sgd<f32> {
+    Sgd::new(SgdConfig { learning_rate: lr, momentum: 0.9, ..SgdConfig::default() }).unwrap()
 }
 
-impl Momentum {
-    fn new(lr: f64, momentum: f64) -> Self {
-        Momentum { lr, momentum, velocity: Vec::new() }
-    }
-}
-
-impl<T: Real> Optimizer<T> for Momentum {
-    /// v ← μ·v − lr·g; θ ← θ + v.
-    fn step(&mut self, params: &mut ParamStore<T>) -> gradlab::Result<()> {
-        if self.velocity.len() != params.len() {
-            self.velocity = params.iter().map(|(_, p)| vec![0.0; p.value.len()]).collect();
-        }
-        for ((_, p), v) in params.iter_mut().zip(&mut self.velocity) {
-            for ((w, &g), vi) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
-                *vi = self.momentum * *vi - self.lr * g.as_f64();
-                *w = *w + T::c(*vi);
-            }
-        }
-        Ok(())
-    }
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+fn adam(lr: f64) -> Adam<f32> {
+    Adam::new(AdamConfig { learning_rate: lr, ..AdamConfig::default() }).unwrap()
 }
 
 // ---------- data ----------
@@ -123,12 +99,12 @@ fn blob_model(seed: u64) -> Model<f32> {
 // ---------- tests ----------
 
 #[test]
-fn xor_reaches_full_accuracy_with_relu() {
+fn xor_reaches_full_accuracy_with_relu_and_adam() {
     let mut model = xor_model(7);
     let data = Data { x: &XOR_X, features: 2, targets: Targets::Values { y: &XOR_Y, width: 1 } };
     let cfg = FitConfig::new(Loss::BinaryCrossentropy).epochs(500).batch_size(4).seed(7);
     let before = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
-    let history = model.fit(&data, &cfg, &mut Momentum::new(0.05, 0.9), &mut NoHook, None).unwrap();
+    let history = model.fit(&data, &cfg, &mut adam(0.01), &mut NoHook, None).unwrap();
     let after = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
     println!(
         "xor: loss {:.4} -> {:.4}, accuracy {} -> {}",
@@ -142,6 +118,36 @@ fn xor_reaches_full_accuracy_with_relu() {
     }
 }
 
+/// The shipped UCI digits (8×8 pixels in [0, 1]), split 75/25 stratified by class from `seed`.
+fn digits_split(seed: u64) -> (Dataset, Dataset) {
+    let all = data::digits(data::data_dir()).expect("data/digits.csv.gz ships with the repository");
+    all.train_test(0.25, seed).unwrap()
+}
+
+#[test]
+fn digits_perceptron_reaches_95_percent_on_held_out_digits() {
+    let (train, test) = digits_split(11);
+    assert_eq!((train.len(), test.len()), (1348, 449));
+    let mut model = Sequential::new(64)
+        .add(Dense::new(64).activation("relu").kernel_initializer("he_normal"))
+        .add(Dense::new(10).activation("softmax"))
+        .seed(11)
+        .build()
+        .unwrap();
+    let loss = Loss::SparseCategoricalCrossentropy;
+    let cfg = FitConfig::new(loss).epochs(30).batch_size(32).seed(11);
+    let before = model.evaluate(&(&test).into(), loss, 128).unwrap();
+    model.fit(&(&train).into(), &cfg, &mut adam(0.003), &mut NoHook, None).unwrap();
+    let after = model.evaluate(&(&test).into(), loss, 128).unwrap();
+    let trained = model.evaluate(&(&train).into(), loss, 128).unwrap();
+    println!(
+        "digits 64-64-10: test loss {:.3} -> {:.3}, test accuracy {:.4} -> {:.4} (train {:.4})",
+        before.loss, after.loss, before.accuracy, after.accuracy, trained.accuracy
+    );
+    assert!(before.accuracy < 0.3, "untrained accuracy {}", before.accuracy);
+    assert!(after.accuracy >= 0.95, "test accuracy {}", after.accuracy);
+}
+
 #[test]
 fn blobs_train_through_batch_norm_residual_and_dropout() {
     let (x, labels) = blobs(100, 3);
@@ -152,7 +158,7 @@ fn blobs_train_through_batch_norm_residual_and_dropout() {
         let mut model = blob_model(5);
         let cfg = FitConfig::new(loss).epochs(30).batch_size(16).seed(5);
         let before = model.evaluate(&test, loss, 32).unwrap();
-        let mut opt = Momentum::new(0.05, 0.9);
+        let mut opt = momentum(0.05);
         let history =
             model.fit_with_validation(&train, Some(&test), &cfg, &mut opt, &mut NoHook, None).unwrap();
         let eval = model.evaluate(&test, loss, cfg.batch_size).unwrap();
@@ -185,7 +191,7 @@ fn reruns_with_the_same_seeds_are_bit_identical() {
     let run = |fit_seed: u64| {
         let mut model = blob_model(9);
         let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(fit_seed);
-        model.fit(&data, &cfg, &mut Momentum::new(0.05, 0.9), &mut NoHook, None).unwrap();
+        model.fit(&data, &cfg, &mut momentum(0.05), &mut NoHook, None).unwrap();
         model.to_safetensors(false).unwrap()
     };
     let a = run(1);
@@ -193,7 +199,7 @@ fn reruns_with_the_same_seeds_are_bit_identical() {
     // Validating at each epoch's end leaves the training run unchanged.
     let mut model = blob_model(9);
     let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(1);
-    let mut opt = Momentum::new(0.05, 0.9);
+    let mut opt = momentum(0.05);
     let history = model.fit_with_validation(&data, Some(&data), &cfg, &mut opt, &mut NoHook, None).unwrap();
     assert!(history.epochs.iter().all(|e| e.validation.is_some()));
     assert_eq!(a, model.to_safetensors(false).unwrap());
@@ -212,7 +218,7 @@ fn steady_state_steps_allocate_nothing() {
         counts.push(allocations());
         Ok(())
     });
-    model.fit(&data, &cfg, &mut Momentum::new(0.01, 0.9), &mut hook, None).unwrap();
+    model.fit(&data, &cfg, &mut momentum(0.01), &mut hook, None).unwrap();
     assert_eq!(counts.len(), 24);
     // Steps 0 and 1 warm the pools and the optimiser's state; later steps allocate nothing.
     let warm = counts[2];

@@ -7,21 +7,18 @@ use gradlab::layers::{
     BatchNormalization, Builder, Ctx, Dense, Dropout, Layer, LayerConfig, LayerNormalization, Residual,
 };
 use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, Targets};
-use gradlab::optim::Optimizer;
+use gradlab::data::random::uniform;
+use gradlab::optim::{Sgd, SgdConfig};
 use gradlab::params::ParamStore;
 use gradlab::{NodeId, Real, Shape, Tape};
 use proptest::prelude::*;
 use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::SeedableRng;
 
 // ---------- a small central-difference checker ----------
 
 const H: f64 = 1e-5;
 const TOL: f64 = 1e-6;
-
-fn uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
-}
 
 /// A built layer with its parameters and one input batch.
 struct Case {
@@ -436,24 +433,9 @@ fn predict_returns_probabilities_for_softmax_and_sigmoid_outputs() {
 
 // ---------- fit: hook, errors ----------
 
-/// Plain SGD, test-local (the optimisers live in their own module).
-struct Sgd(f64);
-
-impl<T: Real> Optimizer<T> for Sgd {
-    fn step(&mut self, params: &mut ParamStore<T>) -> gradlab::Result<()> {
-        for (_, p) in params.iter_mut() {
-            for (v, &g) in p.value.iter_mut().zip(&p.grad) {
-                *v = *v - T::c(self.0) * g;
-            }
-        }
-        Ok(())
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.0 = lr;
-    }
+/// The engine's plain SGD at rate `lr`.
+fn sgd<T: Real>(lr: f64) -> Sgd<T> {
+    Sgd::new(SgdConfig { learning_rate: lr, ..SgdConfig::default() }).unwrap()
 }
 
 #[test]
@@ -480,7 +462,7 @@ fn the_hook_sees_gathered_gradients_and_layer_outputs() {
         seen.push((v.step, v.epoch, v.batch, v.tape.shape(v.input).rows));
         Ok(())
     });
-    let history = model.fit(&data, &cfg, &mut Sgd(0.1), &mut hook, None).unwrap();
+    let history = model.fit(&data, &cfg, &mut sgd(0.1), &mut hook, None).unwrap();
     assert_eq!(history.epochs.len(), 3);
     let want: Vec<_> = (0..9).map(|s| (s, s / 3, s % 3, if s % 3 == 2 { 1 } else { 2 })).collect();
     assert_eq!(seen, want);
@@ -498,10 +480,10 @@ fn clipping_runs_before_the_optimiser() {
         Ok(())
     };
     let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(2);
-    model.fit(&data, &cfg, &mut Sgd(0.1), &mut NoHook, Some(&mut zero)).unwrap();
+    model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, Some(&mut zero)).unwrap();
     let after: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
     assert_eq!(before, after);
-    model.fit(&data, &cfg, &mut Sgd(0.1), &mut NoHook, None).unwrap();
+    model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, None).unwrap();
     let trained: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
     assert_ne!(before, trained);
 }
@@ -513,13 +495,13 @@ fn a_diverging_run_stops_with_an_error_naming_the_step() {
     let y: Vec<f32> = x.iter().map(|v| 3.0 * v).collect();
     let data = Data { x: &x, features: 1, targets: Targets::Values { y: &y, width: 1 } };
     let cfg = FitConfig::new(Loss::Mse).epochs(500).batch_size(4);
-    let err = model.fit(&data, &cfg, &mut Sgd(1.0), &mut NoHook, None).unwrap_err();
+    let err = model.fit(&data, &cfg, &mut sgd(1.0), &mut NoHook, None).unwrap_err();
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
     let msg = err.to_string();
     contains_all(&msg, &["non-finite", "step ", "epoch "]);
     // The same data trains fine at a sane rate.
     let mut model = Sequential::<f32>::new(1).add(Dense::new(1)).seed(1).build().unwrap();
-    model.fit(&data, &cfg, &mut Sgd(0.005), &mut NoHook, None).unwrap();
+    model.fit(&data, &cfg, &mut sgd(0.005), &mut NoHook, None).unwrap();
 }
 
 #[test]
@@ -544,11 +526,11 @@ fn fit_rejects_data_that_does_not_fit_the_model() {
     ];
     for (data, want) in bad {
         let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy);
-        let msg = model.fit(&data, &cfg, &mut Sgd(0.1), &mut NoHook, None).unwrap_err().to_string();
+        let msg = model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, None).unwrap_err().to_string();
         assert!(msg.contains(want), "{msg:?} lacks {want:?}");
     }
     let data = Data { x: &x, features: 2, targets: Targets::Labels { labels: &[0; 4], classes: 3 } };
-    let msg = model.fit(&data, &FitConfig::new(Loss::BinaryCrossentropy), &mut Sgd(0.1), &mut NoHook, None);
+    let msg = model.fit(&data, &FitConfig::new(Loss::BinaryCrossentropy), &mut sgd(0.1), &mut NoHook, None);
     assert!(msg.unwrap_err().to_string().contains("softmax"));
     assert!(Loss::from_name("hinge").unwrap_err().to_string().contains("\"hinge\""));
 }
@@ -595,7 +577,7 @@ fn model_loss_gradients_match_finite_differences_for_every_loss() {
             Ok(())
         });
         let cfg = FitConfig::new(loss).epochs(1).batch_size(6).shuffle(false);
-        model.fit(&data, &cfg, &mut Sgd(0.0), &mut hook, None).unwrap();
+        model.fit(&data, &cfg, &mut sgd(0.0), &mut hook, None).unwrap();
         // `gradients` (no update) gathers the same numbers as a fit step.
         let loss_value = model.gradients(&data, loss).unwrap();
         assert!((loss_value - model.evaluate(&data, loss, 6).unwrap().loss).abs() < 1e-12);
