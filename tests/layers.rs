@@ -2,12 +2,12 @@
 //! layer (proptest over small shapes, f64), configuration errors, parameter
 //! names, summary counts, batch-norm statistics, dropout masks, prediction
 //! heads, the fit hook and non-finite stop, and checkpoint round trips.
+use gradlab::data::random::uniform;
 use gradlab::error::Error;
 use gradlab::layers::{
     BatchNormalization, Builder, Ctx, Dense, Dropout, Layer, LayerConfig, LayerNormalization, Residual,
 };
 use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, Targets};
-use gradlab::data::random::uniform;
 use gradlab::optim::{Sgd, SgdConfig};
 use gradlab::params::ParamStore;
 use gradlab::{NodeId, Real, Shape, Tape};

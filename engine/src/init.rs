@@ -16,10 +16,10 @@
 //!
 //! 0.87962566103423978 is the standard deviation of a unit normal truncated to
 //! ±2; Keras divides by it so the truncated draw keeps the intended variance.
+use crate::data::random::{normal, truncated_normal, uniform};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::data::random::{normal, truncated_normal, uniform};
 use rand_chacha::ChaCha8Rng;
 
 /// Dropout draws its mask from here; re-exported so the one uniform sampler
