@@ -107,6 +107,22 @@ pub fn log10_histogram(x: &[f32], counts: &mut [u64; LOG10_HIST_BINS]) {
     }
 }
 
+/// Fixed bins for activation values: [LO, LO + WIDTH) for LO from −4 up to
+/// 3.75, which covers sigmoid and tanh whole and the bulk of a healthy ReLU
+/// layer; values beyond the range count in the end bins.
+pub const ACT_HIST_LO: f64 = -4.0;
+pub const ACT_HIST_WIDTH: f64 = 0.25;
+pub const ACT_HIST_BINS: usize = 32;
+
+pub fn act_histogram(x: &[f32], counts: &mut [u64; ACT_HIST_BINS]) {
+    counts.iter_mut().for_each(|c| *c = 0);
+    for &v in x.iter().filter(|v| v.is_finite()) {
+        let k = ((f64::from(v) - ACT_HIST_LO) / ACT_HIST_WIDTH).floor();
+        let k = if k < 0.0 { 0 } else { (k as usize).min(ACT_HIST_BINS - 1) };
+        counts[k] += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
