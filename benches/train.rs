@@ -10,7 +10,9 @@
 //! - `train_step/lstm_h20_t100_b32`: LSTM (10 features per step, 20 units,
 //!   last state) over 100 steps and a linear read-out, MSE, Adam, batches of 32.
 //! - `monitor_overhead`: the sigmoid10 step without a monitor and with
-//!   `MonitorHook` (every step, no histograms), in the same run.
+//!   `MonitorHook` (every step, no histograms), in the same run; under
+//!   `cargo bench` also a paired measurement (alternating chunks, median
+//!   ratio) that a change of machine load between the two cannot bias.
 //!
 //! Each timed sample is one `fit` call of `iters` epochs over a data set of
 //! exactly one batch (no shuffling), so every epoch is one step and the only
@@ -24,6 +26,7 @@ use gradlab::data::random::{below, normal, uniform01};
 use gradlab::layers::recurrent::{Lstm, RecurrentConfig};
 use gradlab::layers::{Dense, Layer, from_fn};
 use gradlab::model::{Data, FitConfig, Loss, Model, NoHook, Sequential, StepHook, Targets};
+use gradlab::monitor::{MonitorConfig, MonitorHook, Records};
 use gradlab::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -161,5 +164,61 @@ fn train_step(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, train_step);
+/// The sigmoid10 step bare and with a fresh `MonitorHook` per timed sample
+/// (every step, no histograms): the ratio of the two is the monitor's cost.
+/// Building the hook and dropping its records stay outside the timing.
+fn monitor_overhead(c: &mut Criterion) {
+    let mut g = c.benchmark_group("monitor_overhead");
+    g.throughput(Throughput::Elements(1));
+    let mut bare = sigmoid10();
+    g.bench_function("sigmoid10_no_monitor", |b| b.iter_custom(|iters| bare.run(iters, &mut NoHook)));
+    let mut watched = sigmoid10();
+    let config = MonitorConfig { every: 1, histograms: false };
+    g.bench_function("sigmoid10_monitor_every_step", |b| {
+        b.iter_custom(|iters| {
+            let records = Records::new("bench", "sigmoid10", 3);
+            let mut hook = MonitorHook::new(&watched.model, config, records);
+            let elapsed = watched.run(iters, &mut hook);
+            assert!(!hook.into_records().rows.is_empty(), "the monitor recorded nothing");
+            elapsed
+        })
+    });
+    g.finish();
+    // Under `cargo bench` only: the two criterion runs above are timed one
+    // after the other, so a change in machine load between them shows up as
+    // overhead. Alternating short chunks of the two and taking the median of
+    // the chunk ratios cancels slow load drift.
+    if std::env::args().any(|a| a == "--bench") {
+        paired_monitor_ratio(&mut bare, &mut watched, config);
+    }
+}
+
+fn paired_monitor_ratio(bare: &mut Bench, watched: &mut Bench, config: MonitorConfig) {
+    const ROUNDS: usize = 60;
+    const STEPS: u64 = 20;
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    let (mut t_bare, mut t_watched) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..ROUNDS {
+        let a = bare.run(STEPS, &mut NoHook);
+        let mut hook = MonitorHook::new(&watched.model, config, Records::new("bench", "sigmoid10", 3));
+        let b = watched.run(STEPS, &mut hook);
+        ratios.push(b.as_secs_f64() / a.as_secs_f64());
+        t_bare += a;
+        t_watched += b;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let q = |p: f64| ratios[((ROUNDS - 1) as f64 * p).round() as usize];
+    let per_step = |t: Duration| t.as_secs_f64() * 1e6 / (ROUNDS as f64 * STEPS as f64);
+    println!(
+        "monitor_overhead/paired: {ROUNDS} alternating chunks of {STEPS} steps: monitored/bare step time \
+         median {:.3} (quartiles {:.3}, {:.3}); mean step {:.1} µs bare, {:.1} µs monitored",
+        q(0.5),
+        q(0.25),
+        q(0.75),
+        per_step(t_bare),
+        per_step(t_watched)
+    );
+}
+
+criterion_group!(benches, train_step, monitor_overhead);
 criterion_main!(benches);
