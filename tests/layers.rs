@@ -270,6 +270,60 @@ fn bad_configurations_name_the_layer_and_value() {
 }
 
 #[test]
+fn bad_arguments_of_activations_initialisers_and_blocks_name_the_layer() {
+    let m = build_err(Sequential::new(4).add(Dense::new(3).bias_initializer("zero_ish")));
+    contains_all(&m, &["layer 0 (dense)", "bias_initializer", "\"zero_ish\""]);
+    let m = build_err(Sequential::new(4).add(Dense::new(3).activation("leaky_relu(inf)")));
+    contains_all(&m, &["layer 0 (dense)", "leaky_relu(inf)", "not finite"]);
+    let m = build_err(Sequential::new(4).add(Dense::new(2)).add(Dense::new(3).activation("relu(0.1)")));
+    contains_all(&m, &["layer 1 (dense)", "\"relu(0.1)\""]);
+    let m = build_err(Sequential::new(4).add(Dense::new(3).kernel_initializer("orthogonal(gain=inf)")));
+    contains_all(&m, &["layer 0 (dense)", "kernel_initializer", "gain inf"]);
+    let m = build_err(Sequential::new(4).add(Dense::new(3).kernel_initializer("random_uniform(1, -1)")));
+    contains_all(&m, &["layer 0 (dense)", "min 1, max -1"]);
+    let m =
+        build_err(Sequential::new(4).add(Dense::new(3).kernel_initializer("truncated_normal(stddev=-1)")));
+    contains_all(&m, &["layer 0 (dense)", "stddev -1"]);
+    // A block that changes the width needs its projection; a bad projection
+    // initialiser is the block's error. The same block at equal widths has no
+    // projection, so the argument is never read.
+    let widen = || Residual::new().add(Dense::new(6)).projection_initializer("identity");
+    let m = build_err(Sequential::new(4).add(Dense::new(4)).add(widen()));
+    contains_all(&m, &["layer 1 (residual)", "projection_initializer", "\"identity\""]);
+    let same = Residual::new().add(Dense::new(4)).projection_initializer("identity");
+    assert!(Sequential::<f64>::new(4).add(same).build().is_ok());
+}
+
+#[test]
+fn a_residual_block_projects_exactly_when_the_width_changes() {
+    let names = |model: &Model<f64>| -> Vec<(String, Shape)> {
+        model.params().iter().map(|(_, p)| (p.name.clone(), p.shape)).collect()
+    };
+    let same = Sequential::<f64>::new(4).add(Residual::new().add(Dense::new(4))).build().unwrap();
+    assert!(names(&same).iter().all(|(n, _)| !n.contains("projection")), "{:?}", names(&same));
+    let wider = Sequential::<f64>::new(4).add(Residual::new().add(Dense::new(6))).build().unwrap();
+    let projection = ("layers.0.residual.projection.weight".to_string(), Shape::new(4, 6));
+    assert!(names(&wider).contains(&projection), "{:?}", names(&wider));
+    assert_eq!(wider.output_width(), 6);
+}
+
+#[test]
+fn a_recurrent_layer_in_a_stack_checks_its_input_width() {
+    use gradlab::layers::recurrent::{Lstm, RecurrentConfig};
+    // LSTM over steps of 3 features after a Dense(4): 4 is not a whole number of steps.
+    let lstm = |index| {
+        gradlab::layers::from_fn("lstm", move |b: &mut Builder<'_, f64>, _| {
+            let layer = Lstm::new(b.params, index, RecurrentConfig::new(5, 3), b.rng)?;
+            Ok(Box::new(layer) as Box<dyn Layer<f64>>)
+        })
+    };
+    let m = build_err(Sequential::new(2).add(Dense::new(4)).add(lstm(1)));
+    contains_all(&m, &["layers.1.lstm", "input width 4", "3 features"]);
+    let model = Sequential::<f64>::new(2).add(Dense::new(6)).add(lstm(1)).build().unwrap();
+    assert_eq!(model.output_width(), 5);
+}
+
+#[test]
 fn a_built_layer_rejects_another_input_width() {
     let (layer, _) = build(&Dense::new(3), 4, 0).unwrap();
     let m = layer.output_width(5).unwrap_err().to_string();
