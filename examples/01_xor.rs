@@ -24,7 +24,7 @@ fn main() -> gradlab::Result<()> {
     let last = cfg.epochs - 1;
     // The hook reads every gradient after backward: L2 norm per layer.
     let mut hook = FnHook(|v: &StepView<'_, f32>| {
-        if v.step % 50 == 0 || v.step == last {
+        if v.step.is_multiple_of(50) || v.step == last {
             println!("step {:>3}  loss {:.4}", v.step, v.loss);
         }
         if v.step == 0 || v.step == last {
