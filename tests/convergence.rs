@@ -229,3 +229,67 @@ fn steady_state_steps_allocate_nothing() {
     let v = std::hint::black_box(vec![0u8; 64]);
     assert!(allocations() > before && v.len() == 64);
 }
+
+/// Allocations on this thread between consecutive steps of `epochs` one-batch
+/// epochs, from the third step on (the first two warm pools and optimiser state).
+fn allocations_per_warm_step(
+    model: &mut Model<f32>,
+    data: &Data<'_, f32>,
+    loss: Loss,
+    opt: &mut dyn gradlab::optim::Optimizer<f32>,
+) -> Vec<usize> {
+    let rows = data.x.len() / data.features;
+    let cfg = FitConfig::new(loss).epochs(6).batch_size(rows).seed(1);
+    let mut counts = Vec::with_capacity(16);
+    let mut hook = FnHook(|_: &StepView<'_, f32>| {
+        counts.push(allocations());
+        Ok(())
+    });
+    model.fit(data, &cfg, opt, &mut hook, None).unwrap();
+    counts.windows(2).skip(1).map(|w| w[1] - w[0]).collect()
+}
+
+/// The three networks `benches/train.rs` times, at smaller batch or length:
+/// their warm steps (through `fit`, with SGD or Adam) allocate nothing.
+#[test]
+fn the_benchmarked_networks_allocate_nothing_once_warm() {
+    use gradlab::data::random::{normal, uniform01};
+    use gradlab::layers::recurrent::{Lstm, RecurrentConfig};
+    use gradlab::layers::{Layer, from_fn};
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut normals = |n: usize| (0..n).map(|_| normal(&mut rng) as f32).collect::<Vec<_>>();
+
+    let mut deep = Sequential::new(10);
+    for _ in 0..9 {
+        deep = deep.add(Dense::new(64).activation("sigmoid"));
+    }
+    let mut deep = deep.add(Dense::new(1).activation("sigmoid")).seed(3).build().unwrap();
+    let (x, y) = (normals(32 * 10), vec![1.0f32; 32]);
+    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let extra = allocations_per_warm_step(&mut deep, &data, Loss::Mse, &mut momentum(0.01));
+    assert!(extra.iter().all(|&e| e == 0), "sigmoid10 + SGD: {extra:?}");
+
+    let mut mlp = Sequential::new(784);
+    for _ in 0..4 {
+        mlp = mlp.add(Dense::new(128).activation("sigmoid"));
+    }
+    let mut mlp = mlp.add(Dense::new(10).activation("softmax")).seed(4).build().unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(22);
+    let x: Vec<f32> = (0..16 * 784).map(|_| uniform01(&mut r) as f32).collect();
+    let labels: Vec<usize> = (0..16).map(|i| i % 10).collect();
+    let data = Data { x: &x, features: 784, targets: Targets::Labels { labels: &labels, classes: 10 } };
+    let extra =
+        allocations_per_warm_step(&mut mlp, &data, Loss::SparseCategoricalCrossentropy, &mut adam(1e-3));
+    assert!(extra.iter().all(|&e| e == 0), "784-128x4-10 + Adam: {extra:?}");
+
+    let (steps, features) = (20, 10);
+    let cell = from_fn("lstm", move |b, _| {
+        let layer = Lstm::new(b.params, 0, RecurrentConfig::new(20, features), b.rng)?;
+        Ok(Box::new(layer) as Box<dyn Layer<f32>>)
+    });
+    let mut lstm = Sequential::new(steps * features).add(cell).add(Dense::new(1)).seed(5).build().unwrap();
+    let (x, y) = (normals(8 * steps * features), normals(8));
+    let data = Data { x: &x, features: steps * features, targets: Targets::Values { y: &y, width: 1 } };
+    let extra = allocations_per_warm_step(&mut lstm, &data, Loss::Mse, &mut adam(1e-3));
+    assert!(extra.iter().all(|&e| e == 0), "LSTM + Adam: {extra:?}");
+}
