@@ -4,11 +4,12 @@
 //! heads, the fit hook and non-finite stop, and checkpoint round trips.
 use gradlab::data::random::uniform;
 use gradlab::error::Error;
+use gradlab::layers::recurrent::Recurrent;
 use gradlab::layers::{
     BatchNormalization, Builder, Ctx, Dense, Dropout, Layer, LayerConfig, LayerNormalization, Residual,
 };
 use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, Targets};
-use gradlab::optim::{Sgd, SgdConfig};
+use gradlab::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use gradlab::params::ParamStore;
 use gradlab::{NodeId, Real, Shape, Tape};
 use proptest::prelude::*;
@@ -309,18 +310,57 @@ fn a_residual_block_projects_exactly_when_the_width_changes() {
 
 #[test]
 fn a_recurrent_layer_in_a_stack_checks_its_input_width() {
-    use gradlab::layers::recurrent::{Lstm, RecurrentConfig};
     // LSTM over steps of 3 features after a Dense(4): 4 is not a whole number of steps.
-    let lstm = |index| {
-        gradlab::layers::from_fn("lstm", move |b: &mut Builder<'_, f64>, _| {
-            let layer = Lstm::new(b.params, index, RecurrentConfig::new(5, 3), b.rng)?;
-            Ok(Box::new(layer) as Box<dyn Layer<f64>>)
-        })
-    };
-    let m = build_err(Sequential::new(2).add(Dense::new(4)).add(lstm(1)));
+    let m = build_err(Sequential::new(2).add(Dense::new(4)).add(Recurrent::lstm(5, 3)));
     contains_all(&m, &["layers.1.lstm", "input width 4", "3 features"]);
-    let model = Sequential::<f64>::new(2).add(Dense::new(6)).add(lstm(1)).build().unwrap();
+    let m = build_err(Sequential::new(6).add(Recurrent::gru(0, 3)));
+    contains_all(&m, &["layers.0.gru", "units", "0"]);
+    let model = Sequential::<f64>::new(2).add(Dense::new(6)).add(Recurrent::lstm(5, 3)).build().unwrap();
     assert_eq!(model.output_width(), 5);
+}
+
+#[test]
+fn recurrent_layers_are_named_by_position_even_when_nested() {
+    let model = Sequential::<f64>::new(12)
+        .add(Recurrent::simple_rnn(3, 2).return_sequences(true))
+        .add(Residual::new().add(Recurrent::gru(1, 3).return_sequences(true)))
+        .add(Recurrent::lstm(4, 1))
+        .build()
+        .unwrap();
+    let names: Vec<(&str, Shape)> = model.params().iter().map(|(_, p)| (p.name.as_str(), p.shape)).collect();
+    assert_eq!(
+        names,
+        [
+            ("layers.0.simple_rnn.kernel", Shape::new(2, 3)),
+            ("layers.0.simple_rnn.recurrent_kernel", Shape::new(3, 3)),
+            ("layers.0.simple_rnn.bias", Shape::new(1, 3)),
+            ("layers.1.residual.layers.0.gru.kernel", Shape::new(3, 3)),
+            ("layers.1.residual.layers.0.gru.recurrent_kernel", Shape::new(1, 3)),
+            ("layers.1.residual.layers.0.gru.bias", Shape::new(2, 3)),
+            ("layers.1.residual.projection.weight", Shape::new(18, 6)),
+            ("layers.2.lstm.kernel", Shape::new(1, 16)),
+            ("layers.2.lstm.recurrent_kernel", Shape::new(4, 16)),
+            ("layers.2.lstm.bias", Shape::new(1, 16)),
+        ]
+    );
+    assert_eq!(model.output_width(), 4);
+}
+
+#[test]
+fn an_lstm_stack_learns_the_adding_problem_through_fit() {
+    use gradlab::data::sequence::{ADDING_BASELINE_MSE, adding_problem};
+    let (train, test) = (adding_problem(1024, 10, 1).unwrap(), adding_problem(256, 10, 2).unwrap());
+    let mut model =
+        Sequential::<f32>::new(20).add(Recurrent::lstm(12, 2)).add(Dense::new(1)).seed(3).build().unwrap();
+    let cfg = FitConfig::new(Loss::Mse).epochs(20).batch_size(32).seed(3);
+    let mut adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() }).unwrap();
+    model.fit(&(&train).into(), &cfg, &mut adam, &mut NoHook, None).unwrap();
+    let eval = model.evaluate(&(&test).into(), Loss::Mse, 256).unwrap();
+    println!(
+        "adding problem T=10, LSTM(12) via fit: test MSE {:.4} (baseline {ADDING_BASELINE_MSE:.4})",
+        eval.loss
+    );
+    assert!(eval.loss < ADDING_BASELINE_MSE / 4.0, "test MSE {}", eval.loss);
 }
 
 #[test]

@@ -15,9 +15,12 @@
 //! recurrent term (`0·U = 0`), which is exact and saves one product.
 //!
 //! [`Recorded::hidden`]: crate::layers::Recorded
+mod config;
 mod gru;
 mod lstm;
 mod rnn;
+
+pub use config::{Recurrent, RecurrentKind};
 
 pub use gru::Gru;
 pub use lstm::Lstm;
