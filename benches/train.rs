@@ -23,8 +23,8 @@
 //! `cargo bench --bench train -- --warm-up-time 1 --measurement-time 3`
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gradlab::data::random::{below, normal, uniform01};
-use gradlab::layers::recurrent::{Lstm, RecurrentConfig};
-use gradlab::layers::{Dense, Layer, from_fn};
+use gradlab::layers::Dense;
+use gradlab::layers::recurrent::Recurrent;
 use gradlab::model::{Data, FitConfig, Loss, Model, NoHook, Sequential, StepHook, Targets};
 use gradlab::monitor::{MonitorConfig, MonitorHook, Records};
 use gradlab::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
@@ -130,11 +130,12 @@ fn mlp784() -> Bench {
 /// 32 sequences of 100 steps of 10 N(0, 1) features, targets N(0, 1).
 fn lstm() -> Bench {
     let (steps, features, units) = (100, 10, 20);
-    let cell = from_fn("lstm", move |b, _| {
-        let layer = Lstm::new(b.params, 0, RecurrentConfig::new(units, features), b.rng)?;
-        Ok(Box::new(layer) as Box<dyn Layer<f32>>)
-    });
-    let model = Sequential::new(steps * features).add(cell).add(Dense::new(1)).seed(5).build().unwrap();
+    let model = Sequential::new(steps * features)
+        .add(Recurrent::lstm(units, features))
+        .add(Dense::new(1))
+        .seed(5)
+        .build()
+        .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     Bench {
         model,

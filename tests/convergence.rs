@@ -254,8 +254,7 @@ fn allocations_per_warm_step(
 #[test]
 fn the_benchmarked_networks_allocate_nothing_once_warm() {
     use gradlab::data::random::{normal, uniform01};
-    use gradlab::layers::recurrent::{Lstm, RecurrentConfig};
-    use gradlab::layers::{Layer, from_fn};
+    use gradlab::layers::recurrent::Recurrent;
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let mut normals = |n: usize| (0..n).map(|_| normal(&mut rng) as f32).collect::<Vec<_>>();
 
@@ -283,11 +282,8 @@ fn the_benchmarked_networks_allocate_nothing_once_warm() {
     assert!(extra.iter().all(|&e| e == 0), "784-128x4-10 + Adam: {extra:?}");
 
     let (steps, features) = (20, 10);
-    let cell = from_fn("lstm", move |b, _| {
-        let layer = Lstm::new(b.params, 0, RecurrentConfig::new(20, features), b.rng)?;
-        Ok(Box::new(layer) as Box<dyn Layer<f32>>)
-    });
-    let mut lstm = Sequential::new(steps * features).add(cell).add(Dense::new(1)).seed(5).build().unwrap();
+    let lstm = Sequential::new(steps * features).add(Recurrent::lstm(20, features)).add(Dense::new(1));
+    let mut lstm = lstm.seed(5).build().unwrap();
     let (x, y) = (normals(8 * steps * features), normals(8));
     let data = Data { x: &x, features: steps * features, targets: Targets::Values { y: &y, width: 1 } };
     let extra = allocations_per_warm_step(&mut lstm, &data, Loss::Mse, &mut adam(1e-3));
