@@ -260,7 +260,7 @@ fn timing_rows(t: &Timings) -> (Vec<MatmulRow>, Vec<ScenarioRow>) {
         .iter()
         .map(|r| MatmulRow {
             shape: format!("{} × {} × {}", r.m, r.k, r.n),
-            gflop: format!("{:.3}", r.gflop),
+            gflop: fmt_figure(r.gflop),
             one: rate(r.one_thread),
             one_pct: format!("{:.0}%", r.one_thread_pct),
             all: r.all_threads.map_or_else(dash, rate),
