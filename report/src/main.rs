@@ -71,8 +71,9 @@ fn generate(cli: &Cli, started: Instant) -> report::error::Result<()> {
         opts.out.join(report::timings::FILE).display(),
     );
     eprintln!(
-        "report built in {:.2} s on {threads} threads{}",
+        "report built in {:.2} s on {threads} thread{}{}",
         started.elapsed().as_secs_f64(),
+        if threads == 1 { "" } else { "s" },
         if cli.quick { " (--quick)" } else { "" }
     );
     Ok(())

@@ -45,10 +45,16 @@ window.__gradlabErrors = [];
                drawn_width: drawn.width, drawn_height: drawn.height,
                elements: s ? s.querySelectorAll('*').length : 0 };
     });
+    var brokenAnchors = Array.prototype.filter.call(document.querySelectorAll("a[href^='#']"), function (a) {
+      return !document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1)));
+    }).map(function (a) { return a.getAttribute('href'); });
     var out = document.createElement('pre');
     out.id = 'gradlab-probe';
     out.textContent = JSON.stringify({
       charts: charts,
+      broken_anchors: brokenAnchors,
+      page_width: document.documentElement.scrollWidth,
+      window_width: window.innerWidth,
       svgs: document.querySelectorAll('svg').length,
       errors: window.__gradlabErrors,
       resources: performance.getEntriesByType('resource').map(function (r) { return r.name; })
@@ -190,11 +196,19 @@ fn problems(probe: &Value, stderr: &str, expected_charts: usize) -> Vec<String> 
             ));
         }
     }
+    for a in probe["broken_anchors"].as_array().into_iter().flatten() {
+        found.push(format!("link {} points at no element", a.as_str().unwrap_or_default()));
+    }
+    let (page, window) =
+        (probe["page_width"].as_f64().unwrap_or(0.0), probe["window_width"].as_f64().unwrap_or(0.0));
+    if page > window {
+        found.push(format!("the page is {page} px wide in a {window} px window: it scrolls sideways"));
+    }
     for e in probe["errors"].as_array().into_iter().flatten() {
         found.push(format!("page error: {}", e.as_str().unwrap_or_default()));
     }
     for r in probe["resources"].as_array().into_iter().flatten() {
-        found.push(format!("fetched {r}: the page must be self-contained"));
+        found.push(format!("fetched {}: the page must be self-contained", r.as_str().unwrap_or_default()));
     }
     for line in stderr.lines().filter(|l| l.contains(":CONSOLE")) {
         found.push(format!("console: {line}"));
@@ -209,7 +223,9 @@ fn check_page(browser: &Path, page: &Path, expected_charts: usize) -> Result<(),
     let probed = page.with_extension("probe.html");
     std::fs::write(&probed, format!("{}{PROBE}{}", &html[..at], &html[at..])).unwrap();
     let work = page.parent().unwrap().parent().unwrap();
-    let (dom, stderr) = run_chromium(browser, work, &["--dump-dom".into(), file_url(&probed)]);
+    // A laptop-sized window: the page must fit its width.
+    let args = ["--window-size=1280,900".into(), "--dump-dom".into(), file_url(&probed)];
+    let (dom, stderr) = run_chromium(browser, work, &args);
     let _ = std::fs::remove_file(&probed);
     let Some(probe) = probe_json(&dom) else {
         return Err(vec![format!("the probe wrote no results; chromium said:\n{stderr}")]);
@@ -236,6 +252,21 @@ fn every_chart_renders_with_a_size_and_the_console_stays_quiet() {
     let page = report_dir().join(report::PAGE);
     if let Err(found) = check_page(&browser, &page, expected) {
         panic!("the report does not render cleanly in Chromium:\n  {}", found.join("\n  "));
+    }
+
+    // Every relative link (data files, the checksums, timings.json) points at a file that was written.
+    let html = std::fs::read_to_string(&page).unwrap();
+    // minijinja escapes `/` in attributes as `&#x2f;`, which the browser reads back as `/`.
+    let links: Vec<String> = html
+        .match_indices("href=\"")
+        .map(|(i, m)| {
+            html[i + m.len()..].split('"').next().unwrap().replace("&#x2f;", "/").replace("&amp;", "&")
+        })
+        .filter(|h| !h.starts_with('#') && !h.contains("://"))
+        .collect();
+    assert!(links.iter().any(|l| l.starts_with("data/")), "no data links: {links:?}");
+    for l in &links {
+        assert!(report_dir().join(l).is_file(), "the page links to {l}, which was not written");
     }
 
     // The screenshot goes beside the report and, to outlive the temporary folder, under target/.
@@ -300,13 +331,14 @@ fn broken_charts_fail_the_check() {
 }
 
 #[test]
-fn script_errors_console_errors_and_external_resources_fail_the_check() {
+fn script_errors_console_errors_external_resources_and_layout_defects_fail_the_check() {
     let Some(browser) = chromium() else { return };
     let page = edited_copy("browser-js-error", |html| {
         let at = html.find("</main>").unwrap();
         let bad = "<script>console.error('deliberate console error');</script>\
                    <script>gradlabNoSuchFunction();</script>\
-                   <img src=\"missing-image.png\" alt=\"\">";
+                   <img src=\"missing-image.png\" alt=\"\">\
+                   <a href=\"#no-such-section\">dangling</a><div style=\"width: 3000px\">too wide</div>";
         format!("{}{bad}{}", &html[..at], &html[at..])
     });
     let found = check_page(&browser, &page, expected_charts()).expect_err("errors must fail the check");
@@ -316,6 +348,8 @@ fn script_errors_console_errors_and_external_resources_fail_the_check() {
     assert!(text.contains("gradlabNoSuchFunction is not defined"), "{text}");
     assert!(text.contains("failed to load") && text.contains("missing-image.png"), "{text}");
     assert!(text.contains("console: "), "chromium's own console log is read too: {text}");
+    assert!(text.contains("link #no-such-section points at no element"), "{text}");
+    assert!(text.contains("scrolls sideways"), "{text}");
 }
 
 #[test]
@@ -324,15 +358,19 @@ fn the_findings_name_every_problem() {
     let clean = serde_json::json!({
         "charts": [{ "id": "a-c1", "svgs": 1, "width": 800.0, "height": 500.0,
                      "drawn_width": 790.0, "drawn_height": 490.0, "elements": 120 }],
-        "svgs": 1, "errors": [], "resources": []
+        "svgs": 1, "errors": [], "resources": [], "broken_anchors": [],
+        "page_width": 1280.0, "window_width": 1280.0
     });
     assert!(problems(&clean, "", 1).is_empty());
     assert!(problems(&clean, "", 2)[0].contains("declare 2"));
     let mut bad = clean.clone();
     bad["charts"][0]["height"] = 0.0.into();
     bad["resources"] = serde_json::json!(["https://fonts.example/x.woff2"]);
+    bad["broken_anchors"] = serde_json::json!(["#nowhere"]);
+    bad["page_width"] = 1500.0.into();
     let found = problems(&bad, "[1:1:INFO:CONSOLE:3] \"oops\", source: x (3)", 1);
-    assert_eq!(found.len(), 3, "{found:?}");
-    assert!(found[0].contains("a-c1") && found[1].contains("self-contained") && found[2].contains("oops"));
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert!(found[0].contains("a-c1") && found[1].contains("#nowhere") && found[2].contains("sideways"));
+    assert!(found[3].contains("self-contained") && found[4].contains("oops"));
     assert_eq!(probe_json("<pre id=\"gradlab-probe\">{\"a\":\"&lt;b&gt;\"}</pre>").unwrap()["a"], "<b>");
 }
