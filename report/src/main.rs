@@ -6,6 +6,7 @@ use cli::{Cli, Command};
 use report::progress::Progress;
 use report::run::{REGISTRY, RunOptions};
 use report::{Options, scenario};
+use sha2::{Digest, Sha256};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -70,6 +71,10 @@ fn generate(cli: &Cli, started: Instant) -> report::error::Result<()> {
         opts.out.join(report::data::CHECKSUMS).display(),
         opts.out.join(report::timings::FILE).display(),
     );
+    // One digest of the whole manifest: equal lines from two runs mean equal data files.
+    let manifest = report::data::checksums(&generated.files);
+    let digest: String = Sha256::digest(manifest.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    eprintln!("SHA-256 of {}: {digest}", report::data::CHECKSUMS);
     eprintln!(
         "report built in {:.2} s on {threads} thread{}{}",
         started.elapsed().as_secs_f64(),

@@ -68,6 +68,9 @@ fn data_files_are_identical_for_1_2_and_8_threads_and_run_after_run() {
             "{name}: no total build time printed:\n{}",
             run.stderr
         );
+        let printed =
+            format!("SHA-256 of {}: {}", report::data::CHECKSUMS, hex(&first[report::data::CHECKSUMS]));
+        assert!(run.stderr.contains(&printed), "{name}: expected `{printed}` in:\n{}", run.stderr);
     }
 
     // The variable really reached the run: each timings.json names its thread count.
