@@ -38,8 +38,58 @@ impl Broadcast {
         i * self.row_step * self.b_cols + j * self.col_step
     }
 
-    fn is_same(&self, a: Shape, b: Shape) -> bool {
-        a == b
+    /// Start of the broadcast operand's row for output row `i`.
+    #[inline]
+    fn b_row(&self, i: usize) -> usize {
+        i * self.row_step * self.b_cols
+    }
+}
+
+/// Applies `f` row by row: `b` is a full row (same width) or one value per
+/// row. Whole-row loops with `f` known at compile time vectorise, where a
+/// per-element broadcast index does not; the element order is unchanged.
+#[inline(always)]
+fn map_rows<T: Real>(bc: &Broadcast, a: &[T], b: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
+    let n = bc.cols.max(1);
+    for (i, (orow, arow)) in out.chunks_exact_mut(n).zip(a.chunks_exact(n)).enumerate() {
+        let start = bc.b_row(i);
+        if bc.col_step == 1 {
+            for ((o, &x), &y) in orow.iter_mut().zip(arow).zip(&b[start..start + n]) {
+                *o = f(x, y);
+            }
+        } else {
+            let y = b[start];
+            for (o, &x) in orow.iter_mut().zip(arow) {
+                *o = f(x, y);
+            }
+        }
+    }
+}
+
+/// `acc[k] += f(g, x, y)` row by row over the same broadcast as [`map_rows`].
+#[inline(always)]
+fn accumulate_rows<T: Real>(
+    bc: &Broadcast,
+    g: &[T],
+    a: &[T],
+    b: &[T],
+    acc: &mut [T],
+    f: impl Fn(T, T, T) -> T,
+) {
+    let n = bc.cols.max(1);
+    for (i, (grow, arow)) in g.chunks_exact(n).zip(a.chunks_exact(n)).enumerate() {
+        let start = bc.b_row(i);
+        let arow_acc = &mut acc[i * n..(i + 1) * n];
+        if bc.col_step == 1 {
+            for (((o, &gi), &x), &y) in arow_acc.iter_mut().zip(grow).zip(arow).zip(&b[start..start + n]) {
+                *o = *o + f(gi, x, y);
+            }
+        } else {
+            let y = b[start];
+            for ((o, &gi), &x) in arow_acc.iter_mut().zip(grow).zip(arow) {
+                *o = *o + f(gi, x, y);
+            }
+        }
     }
 }
 
@@ -70,20 +120,11 @@ impl<T: Real> Tape<T> {
         let (ia, ib) = (a.index(), b.index());
         Ok(self.record(op, sa, rg, |v, _, out| {
             let (av, bv) = (&v[ia][..sa.len()], &v[ib][..sb.len()]);
-            let f = |x: T, y: T| match kind {
-                BinaryKind::Add => x + y,
-                BinaryKind::Sub => x - y,
-                BinaryKind::Mul => x * y,
-                BinaryKind::Div => x / y,
-            };
-            if bc.is_same(sa, sb) {
-                for ((o, &x), &y) in out.iter_mut().zip(av).zip(bv) {
-                    *o = f(x, y);
-                }
-            } else {
-                for (idx, (o, &x)) in out.iter_mut().zip(av).enumerate() {
-                    *o = f(x, bv[bc.index(idx)]);
-                }
+            match kind {
+                BinaryKind::Add => map_rows(&bc, av, bv, out, |x, y| x + y),
+                BinaryKind::Sub => map_rows(&bc, av, bv, out, |x, y| x - y),
+                BinaryKind::Mul => map_rows(&bc, av, bv, out, |x, y| x * y),
+                BinaryKind::Div => map_rows(&bc, av, bv, out, |x, y| x / y),
             }
         }))
     }
@@ -119,21 +160,40 @@ pub(crate) fn backward_binary<T: Real>(ctx: &mut Backward<'_, T>, kind: BinaryKi
     // ga: same shape as the output, no reduction.
     let (values, gy, ga) = ctx.parts_for(a);
     if let Some(ga) = ga {
-        let bv = &values[b.index()][..b_len];
-        for (idx, (g, &gi)) in ga.iter_mut().zip(gy).enumerate() {
-            let bj = bv[bc.index(idx)];
-            *g = *g
-                + match kind {
-                    BinaryKind::Add | BinaryKind::Sub => gi,
-                    BinaryKind::Mul => gi * bj,
-                    BinaryKind::Div => gi / bj,
-                };
+        let (av, bv) = (&values[a.index()][..a_len], &values[b.index()][..b_len]);
+        match kind {
+            BinaryKind::Add | BinaryKind::Sub => T::axpy(T::one(), gy, ga),
+            BinaryKind::Mul => accumulate_rows(&bc, gy, av, bv, ga, |g, _, y| g * y),
+            BinaryKind::Div => accumulate_rows(&bc, gy, av, bv, ga, |g, _, y| g / y),
         }
     }
     // gb: summed over the broadcast positions, in index order.
     let (values, gy, gb) = ctx.parts_for(b);
     if let Some(gb) = gb {
         let (av, bv) = (&values[a.index()][..a_len], &values[b.index()][..b_len]);
+        if sa == sb {
+            match kind {
+                BinaryKind::Add => T::axpy(T::one(), gy, gb),
+                BinaryKind::Sub => T::axpy(-T::one(), gy, gb),
+                BinaryKind::Mul => accumulate_rows(&bc, gy, bv, av, gb, |g, _, x| g * x),
+                BinaryKind::Div => accumulate_rows(&bc, gy, av, bv, gb, |g, x, y| -g * x / (y * y)),
+            }
+            return;
+        }
+        if bc.row_step == 0 && bc.col_step == 1 && sa.cols == sb.cols {
+            // A bias row: column sums, each over the rows in order, as below.
+            let n = sa.cols.max(1);
+            for (grow, arow) in gy.chunks_exact(n).zip(av.chunks_exact(n)) {
+                let gb = gb.iter_mut().zip(grow).zip(arow).zip(bv);
+                match kind {
+                    BinaryKind::Add => gb.for_each(|(((o, &g), _), _)| *o = *o + g),
+                    BinaryKind::Sub => gb.for_each(|(((o, &g), _), _)| *o = *o - g),
+                    BinaryKind::Mul => gb.for_each(|(((o, &g), &x), _)| *o = *o + g * x),
+                    BinaryKind::Div => gb.for_each(|(((o, &g), &x), &y)| *o = *o + -g * x / (y * y)),
+                }
+            }
+            return;
+        }
         for (idx, &gi) in gy.iter().enumerate() {
             let bj = bc.index(idx);
             let d = match kind {
