@@ -39,9 +39,23 @@ pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
         (None, None) => {}
     }
     let blown_up = !out.is_empty();
-    let dead = rules::dead_units(r, cfg);
+    let mut dead = rules::dead_units(r, cfg);
+    // A cause comes before its effect: units that die only after the blow-up began were killed by
+    // its huge updates, so they are evidence of it, not a second diagnosis.
+    if matches!((out.first(), &dead), (Some(b), Some(d)) if onset(d) > onset(b))
+        && let (Some(blow), Some(d)) = (out.first_mut(), dead.take())
+    {
+        blow.evidence.extend(d.evidence);
+    }
     let vanishing = if blown_up { None } else { rules::vanishing(r, cfg) };
     match (dead, vanishing) {
+        (Some(d), Some(mut v)) if onset(&v) < onset(&d) => {
+            // Gradients were already vanishing before the units died (a too-small init leaves
+            // activations so small that the first bias updates decide every unit's sign): the
+            // vanishing is the cause and the dead units its evidence.
+            v.evidence.extend(d.evidence);
+            out.push(v);
+        }
         (Some(mut d), Some(v)) => {
             // Dead units pass no gradient: the vanishing is their consequence.
             d.evidence.extend(v.evidence.into_iter().filter(|e| e.contains("ratio") || e.contains("RMS")));
@@ -65,6 +79,11 @@ pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
         out.insert(0, rules::healthy(r));
     }
     out
+}
+
+/// The first recorded step a verdict concerns (verdicts without steps hold from the start).
+fn onset(v: &Verdict) -> u64 {
+    v.steps.map_or(0, |(first, _)| first)
 }
 
 #[cfg(test)]

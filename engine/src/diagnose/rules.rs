@@ -205,24 +205,39 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
         })
         .map(|l| l.to_string())
         .collect();
+    // The test that fired first names the cause: gradients tiny everywhere from the start while the
+    // ratio looks healthy is an init scale too small; a collapsing ratio is depth. A ratio that only
+    // collapses later (layers dying in a network that started tiny) is then a consequence.
+    let size_first = !first.ratio_vanishes;
     let mut evidence = Vec::new();
-    if by_ratio {
+    if size_first {
+        let ratio = if first.first_last_ratio.is_finite() {
+            format!("although the first/last ratio looks healthy ({})", sci(first.first_last_ratio))
+        } else {
+            // 0/0: the last layer's gradient is exactly zero too.
+            "and the first/last ratio is undefined (both norms are zero)".to_string()
+        };
         evidence.push(format!(
-            "first/last weight-gradient ratio {} at step {step0}",
-            sci(first.first_last_ratio)
+            "{} of {} layers have gradient RMS under {} at step {step0} {ratio}",
+            first.tiny_layers.len(),
+            layers.len(),
+            sci(cfg.vanish_rms)
         ));
+    }
+    let ratio_line = found.iter().find(|v| v.ratio_vanishes).filter(|_| by_ratio).map(|at| {
+        format!("first/last weight-gradient ratio {} at step {}", sci(at.first_last_ratio), at.step)
+    });
+    // The figure that names the cause comes first.
+    if !size_first {
+        evidence.extend(ratio_line.clone());
     }
     if let Some(&l0) = layers.first()
         && let Some((_, rms)) = r.series(l0, m::GRAD_RMS).into_iter().find(|&(s, _)| s == step0)
     {
         evidence.push(format!("layer {l0} gradient RMS {}", sci(rms)));
     }
-    if by_size && !by_ratio {
-        evidence.push(format!(
-            "every listed layer's gradient RMS is under {} although the ratio looks healthy ({})",
-            sci(cfg.vanish_rms),
-            sci(first.first_last_ratio)
-        ));
+    if size_first {
+        evidence.extend(ratio_line);
     }
     // Symptoms this explains: saturation and tiny updates become evidence.
     if let Some(s) = saturation(r, cfg) {
@@ -231,10 +246,10 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     if let Some(u) = update_ratio(r, cfg).into_iter().find(|v| v.kind == Kind::UpdateRatioLow) {
         evidence.extend(u.evidence);
     }
-    let suggestion = if by_ratio {
-        "try ReLU with he_normal, batch normalisation, or residual connections"
+    let suggestion = if size_first {
+        "the init scale is too small: use glorot or he initialisation"
     } else {
-        "the init scale is too small for every layer: use glorot or he initialisation"
+        "try ReLU with he_normal, batch normalisation, or residual connections"
     };
     let last_step = found.last().map_or(step0, |v| v.step);
     Some(Verdict {

@@ -77,15 +77,43 @@ fn a_lone_nan_is_non_finite() {
     assert_eq!(kinds(&diagnose(&r, &DiagnoseConfig::default())), vec![Kind::NonFinite]);
 }
 
+/// Layer 2's dead fraction: 0.2 before `died`, 0.9 from then on.
+fn with_deaths(mut r: Records, steps: u64, died: u64) -> Records {
+    for s in 0..steps {
+        r.push_named(s, "2:dense", m::DEAD_FRAC, if s < died { 0.2 } else { 0.9 });
+    }
+    r
+}
+
 #[test]
 fn dead_units_explain_the_vanishing_they_cause() {
-    let mut r = run(3, 10, |_, l| if l == 1 { 1e-9 } else { 0.5 });
-    for s in 0..10 {
-        r.push_named(s, "2:dense", m::DEAD_FRAC, if s < 3 { 0.2 } else { 0.9 });
-    }
+    // Layer 1's gradient vanishes when the units above it die, at step 3.
+    let r = with_deaths(run(3, 10, |s, l| if l == 1 && s >= 3 { 1e-9 } else { 0.5 }), 10, 3);
     let v = diagnose(&r, &DiagnoseConfig::default());
     assert_eq!(kinds(&v), vec![Kind::DeadUnits]);
-    assert!(v[0].to_string().contains("since step 3"), "{}", v[0]);
+    let text = v[0].to_string();
+    assert!(text.contains("since step 3") && text.contains("ratio 2e-9"), "{text}");
+}
+
+#[test]
+fn units_that_die_after_the_gradients_vanished_are_evidence_of_the_vanishing() {
+    // Tiny gradients everywhere from step 0 (a too-small init), units dead only from step 3.
+    let r = with_deaths(run(3, 10, |_, _| 3e-8), 10, 3);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Vanishing]);
+    let text = v[0].to_string();
+    assert!(text.contains("dead for the whole batch since step 3") && text.contains("init scale"), "{text}");
+}
+
+#[test]
+fn units_killed_by_an_explosion_are_evidence_of_it() {
+    let r = with_deaths(run(3, 6, |s, _| 10f64.powi(s as i32 * 2)), 6, 2);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Exploding]);
+    assert!(v[0].to_string().contains("dead for the whole batch since step 2"), "{}", v[0]);
+    // Units dead from the start are a cause of their own.
+    let r = with_deaths(run(3, 6, |s, _| 10f64.powi(s as i32 * 2)), 6, 0);
+    assert_eq!(kinds(&diagnose(&r, &DiagnoseConfig::default())), vec![Kind::Exploding, Kind::DeadUnits]);
 }
 
 #[test]
