@@ -39,6 +39,21 @@ pub fn tensor_stats(x: &[f32]) -> TensorStats {
     }
 }
 
+/// Whether every value is finite: `v · 0` is 0 for a finite v and NaN for an
+/// infinity or a NaN, so the sum of the products is 0 exactly when all are
+/// finite (it cannot overflow), and it vectorises where an early-exit scan does not.
+pub fn all_finite(x: &[f32]) -> bool {
+    let mut acc = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v * 0.0;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|&v| v * 0.0).sum();
+    (acc.iter().sum::<f32>() + tail) == 0.0
+}
+
 /// L2 norm in f64.
 pub fn l2(x: &[f32]) -> f64 {
     x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt()
@@ -88,6 +103,22 @@ pub fn log10_histogram(x: &[f32], counts: &mut [u64; LOG10_HIST_BINS]) {
         let l = f64::from(v.abs()).log10();
         let k = ((l - LOG10_HIST_LO) / LOG10_HIST_WIDTH).floor();
         let k = if k.is_nan() || k < 0.0 { 0 } else { (k as usize).min(LOG10_HIST_BINS - 1) };
+        counts[k] += 1;
+    }
+}
+
+/// Fixed bins for activation values: [LO, LO + WIDTH) for LO from −4 up to
+/// 3.75, which covers sigmoid and tanh whole and the bulk of a healthy ReLU
+/// layer; values beyond the range count in the end bins.
+pub const ACT_HIST_LO: f64 = -4.0;
+pub const ACT_HIST_WIDTH: f64 = 0.25;
+pub const ACT_HIST_BINS: usize = 32;
+
+pub fn act_histogram(x: &[f32], counts: &mut [u64; ACT_HIST_BINS]) {
+    counts.iter_mut().for_each(|c| *c = 0);
+    for &v in x.iter().filter(|v| v.is_finite()) {
+        let k = ((f64::from(v) - ACT_HIST_LO) / ACT_HIST_WIDTH).floor();
+        let k = if k < 0.0 { 0 } else { (k as usize).min(ACT_HIST_BINS - 1) };
         counts[k] += 1;
     }
 }
