@@ -49,20 +49,22 @@ pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     }
     let vanishing = if blown_up { None } else { rules::vanishing(r, cfg) };
     match (dead, vanishing) {
-        (Some(d), Some(mut v)) if onset(&v) < onset(&d) => {
-            // Gradients were already vanishing before the units died (a too-small init leaves
-            // activations so small that the first bias updates decide every unit's sign): the
+        (Some(d), Some((mut v, cause))) if onset(&v) < onset(&d) || cause == rules::VanishCause::Scale => {
+            // Gradients vanished before the units died (a too-small init leaves activations so
+            // small that the first bias updates decide every unit's sign), or they are tiny and
+            // non-zero in every layer with a healthy ratio, which dead units cannot produce: they
+            // zero what passes through them, making exact zeros or a collapsing ratio. The
             // vanishing is the cause and the dead units its evidence.
             v.evidence.extend(d.evidence);
             out.push(v);
         }
-        (Some(mut d), Some(v)) => {
+        (Some(mut d), Some((v, _))) => {
             // Dead units pass no gradient: the vanishing is their consequence.
             d.evidence.extend(v.evidence.into_iter().filter(|e| e.contains("ratio") || e.contains("RMS")));
             out.push(d);
         }
         (Some(d), None) => out.push(d),
-        (None, Some(v)) => out.push(v),
+        (None, Some((v, _))) => out.push(v),
         (None, None) => {}
     }
     let explained = !out.is_empty();

@@ -171,7 +171,19 @@ pub(super) fn dead_units(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     })
 }
 
-pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+/// What made the gradients vanish, as far as the records can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum VanishCause {
+    /// The first/last ratio collapsed: gradient lost on the way down through depth.
+    Depth,
+    /// Every layer tiny but non-zero while the ratio looked healthy: the scale, not the depth.
+    Scale,
+    /// Tiny with an undefined ratio (the last layer's gradient exactly zero): something emits
+    /// exact zeros, the signature of dead units rather than of scale.
+    Zeros,
+}
+
+pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<(Verdict, VanishCause)> {
     let th = detect::Thresholds {
         vanish_rms: cfg.vanish_rms,
         vanish_ratio: cfg.vanish_ratio,
@@ -209,6 +221,11 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     // ratio looks healthy is an init scale too small; a collapsing ratio is depth. A ratio that only
     // collapses later (layers dying in a network that started tiny) is then a consequence.
     let size_first = !first.ratio_vanishes;
+    let cause = match (size_first, first.first_last_ratio.is_finite()) {
+        (false, _) => VanishCause::Depth,
+        (true, true) => VanishCause::Scale,
+        (true, false) => VanishCause::Zeros,
+    };
     let mut evidence = Vec::new();
     if size_first {
         let ratio = if first.first_last_ratio.is_finite() {
@@ -252,7 +269,7 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
         "try ReLU with he_normal, batch normalisation, or residual connections"
     };
     let last_step = found.last().map_or(step0, |v| v.step);
-    Some(Verdict {
+    let verdict = Verdict {
         kind: Kind::Vanishing,
         severity: Severity::Warning,
         layers: concerned,
@@ -265,7 +282,8 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
         ),
         evidence,
         suggestion: suggestion.into(),
-    })
+    };
+    Some((verdict, cause))
 }
 
 pub(super) fn saturation(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {

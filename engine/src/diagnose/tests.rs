@@ -147,3 +147,21 @@ fn thresholds_can_be_overridden() {
     let lenient = DiagnoseConfig { vanish_ratio: 1e-9, vanish_rms: 1e-10, ..Default::default() };
     assert_eq!(kinds(&diagnose(&r, &lenient)), vec![Kind::Healthy]);
 }
+
+#[test]
+fn tiny_non_zero_gradients_everywhere_are_the_scale_even_with_dead_units_from_the_start() {
+    // Dead units zero what passes through them; they cannot make every layer uniformly tiny.
+    let r = with_deaths(run(3, 10, |_, _| 3e-8), 10, 0);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Vanishing]);
+    assert!(v[0].to_string().contains("dead for the whole batch since step 0"), "{}", v[0]);
+}
+
+#[test]
+fn exact_zero_gradients_with_dead_units_are_the_dead_units() {
+    // Every gradient exactly zero (first/last ratio 0/0): the signature of units that emit zeros.
+    let r = with_deaths(run(3, 10, |_, _| 0.0), 10, 0);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::DeadUnits]);
+    assert!(v[0].to_string().contains("undefined (both norms are zero)"), "{}", v[0]);
+}
