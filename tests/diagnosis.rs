@@ -176,12 +176,12 @@ fn a_clipping_threshold_far_below_the_gradient_scale_is_too_aggressive() {
 
 #[test]
 fn a_simple_rnn_on_a_long_sequence_forgets_its_start() {
-    let data = adding_problem(256, 100, 6).unwrap();
+    let data = adding_problem(256, 150, 6).unwrap();
     for seed in SEEDS {
-        let mut model = recurrent(false, 16, 100, seed);
+        let mut model = recurrent(false, 16, 150, seed);
         let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(32).seed(seed);
-        let r = train(&mut model, &data, &cfg, &mut adam(1e-3), 2, None, "simple_rnn T100");
-        let v = expect("SimpleRNN on the adding problem, T = 100", &seeded(r, seed), Kind::VanishingOverTime);
+        let r = train(&mut model, &data, &cfg, &mut adam(1e-3), 2, None, "simple_rnn T150");
+        let v = expect("SimpleRNN on the adding problem, T = 150", &seeded(r, seed), Kind::VanishingOverTime);
         assert_eq!(v.layers, vec!["1:simple_rnn(tanh)".to_string()]);
     }
 }
@@ -198,14 +198,33 @@ fn he_relu_with_adam_on_digits_is_healthy() {
     }
 }
 
+/// The LSTM is healthy where its gates can carry the gradient: on 20 steps, trained for 160 steps, the
+/// gradient reaching the first step is 1e-3 to 6e-2 of the last one's (0.73^19 = 2.5e-3 from the
+/// forget-gate bias 1 alone at initialisation, growing as the gates learn to keep state).
 #[test]
 fn an_lstm_on_the_adding_problem_is_healthy() {
-    let data = adding_problem(256, 20, 8).unwrap();
+    let data = adding_problem(512, 20, 8).unwrap();
     for seed in SEEDS {
         let mut model = recurrent(true, 16, 20, seed);
-        let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(32).seed(seed);
-        let r = seeded(train(&mut model, &data, &cfg, &mut adam(1e-2), 2, None, "lstm T20"), seed);
+        let cfg = FitConfig::new(Loss::Mse).epochs(10).batch_size(32).seed(seed);
+        let r = seeded(train(&mut model, &data, &cfg, &mut adam(1e-2), 8, None, "lstm T20"), seed);
         expect("LSTM on the adding problem, T = 20", &r, Kind::Healthy);
         assert_eq!(diagnose(&r, &DiagnoseConfig::default()).len(), 1, "healthy and nothing else");
+    }
+}
+
+/// Not confidently wrong about an LSTM either: on 50 steps its forget gates, not yet trained to keep
+/// state, lose the start of the sequence (0.73^49 = 2e-7 at initialisation), and the suggestion is
+/// about the gates, not "use an LSTM".
+#[test]
+fn an_lstm_that_has_not_learnt_to_keep_state_over_50_steps_is_told_so() {
+    let data = adding_problem(256, 50, 9).unwrap();
+    for seed in SEEDS {
+        let mut model = recurrent(true, 16, 50, seed);
+        let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(32).seed(seed);
+        let r = seeded(train(&mut model, &data, &cfg, &mut adam(1e-2), 2, None, "lstm T50"), seed);
+        let v = expect("LSTM on the adding problem, T = 50", &r, Kind::VanishingOverTime);
+        assert_eq!(v.layers, vec!["1:lstm".to_string()]);
+        assert!(v.suggestion.contains("gates"), "{v}");
     }
 }

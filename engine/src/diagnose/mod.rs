@@ -2,6 +2,7 @@
 //! wrong, where, the rule that fired, the measured evidence, and what to
 //! change — or "healthy", or "not enough data", never a guess.
 mod config;
+mod recurrent;
 mod rules;
 mod verdict;
 
@@ -75,7 +76,7 @@ pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     if !blown_up {
         out.extend(rules::update_ratio(r, cfg).into_iter().filter(|v| v.kind == Kind::UpdateRatioHigh));
     }
-    out.extend(rules::vanishing_over_time(r, cfg));
+    out.extend(recurrent::vanishing_over_time(r, cfg));
     out.extend(rules::clipping(r, cfg));
     if !out.iter().any(|v| v.kind.is_failure()) {
         out.insert(0, rules::healthy(r));

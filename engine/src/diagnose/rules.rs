@@ -394,53 +394,6 @@ pub(super) fn clipping(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     }
 }
 
-pub(super) fn vanishing_over_time(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
-    // Recurrent rows are `NAME@tK`; judge at the last recorded step.
-    let mut per_layer: Vec<(String, Vec<(usize, f64)>)> = Vec::new();
-    let last_step = r.series_steps(m::HIDDEN_GRAD_NORM).into_iter().max()?;
-    for l in r.layers_with(m::HIDDEN_GRAD_NORM) {
-        let Some((name, t)) = l.rsplit_once("@t") else { continue };
-        let Ok(t) = t.parse::<usize>() else { continue };
-        let Some(v) =
-            r.series(l, m::HIDDEN_GRAD_NORM).into_iter().find(|&(s, _)| s == last_step).map(|(_, v)| v)
-        else {
-            continue;
-        };
-        match per_layer.iter_mut().find(|(n, _)| n == name) {
-            Some((_, ts)) => ts.push((t, v)),
-            None => per_layer.push((name.to_owned(), vec![(t, v)])),
-        }
-    }
-    let mut layers = Vec::new();
-    let mut evidence = Vec::new();
-    for (name, mut ts) in per_layer {
-        ts.sort_by_key(|&(t, _)| t);
-        let (Some(&(t0, g0)), Some(&(tn, gn))) = (ts.first(), ts.last()) else { continue };
-        if tn == t0 || gn <= 0.0 {
-            continue;
-        }
-        let ratio = g0 / gn;
-        if ratio < cfg.time_ratio {
-            evidence.push(format!(
-                "||dL/dh_{t0}|| / ||dL/dh_{tn}|| = {} in {name} at step {last_step}",
-                sci(ratio)
-            ));
-            layers.push(name);
-        }
-    }
-    (!layers.is_empty()).then(|| Verdict {
-        kind: Kind::VanishingOverTime,
-        severity: Severity::Warning,
-        layers,
-        steps: Some((last_step, last_step)),
-        rule: format!("||dL/dh_first|| / ||dL/dh_last|| < {} at the last recorded step", sci(cfg.time_ratio)),
-        evidence,
-        suggestion:
-            "the layer cannot carry gradient across the sequence: use an LSTM or GRU (forget-gate bias 1)"
-                .into(),
-    })
-}
-
 /// Evidence for a healthy verdict: the spread of per-layer norms, the
 /// largest saturation, the median update ratio.
 pub(super) fn healthy(r: &Records) -> Verdict {

@@ -165,3 +165,34 @@ fn exact_zero_gradients_with_dead_units_are_the_dead_units() {
     assert_eq!(kinds(&v), vec![Kind::DeadUnits]);
     assert!(v[0].to_string().contains("undefined (both norms are zero)"), "{}", v[0]);
 }
+
+/// `1:NAME@tK` rows for 10 time steps at each of `steps` training steps, decaying by `rate(step)` per
+/// time step towards the start.
+fn recurrent_run(name: &str, steps: u64, rate: impl Fn(u64) -> f64) -> Records {
+    let mut r = Records::new("s", "v", 1);
+    for s in 0..steps {
+        for t in 0..10u32 {
+            r.push_named(s, &format!("1:{name}@t{t}"), m::HIDDEN_GRAD_NORM, rate(s).powi(9 - t as i32));
+        }
+    }
+    r
+}
+
+#[test]
+fn one_noisy_step_of_lost_gradient_is_no_verdict() {
+    // 0.3^9 = 2e-5 at one step of five, 0.9^9 = 0.39 at the others.
+    let r = recurrent_run("simple_rnn(tanh)", 5, |s| if s == 4 { 0.3 } else { 0.9 });
+    assert_eq!(kinds(&diagnose(&r, &DiagnoseConfig::default())), vec![Kind::Healthy]);
+    let r = recurrent_run("simple_rnn(tanh)", 5, |s| if s >= 2 { 0.3 } else { 0.9 });
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::VanishingOverTime]);
+    assert!(v[0].to_string().contains("under 1e-3 at 3"), "{}", v[0]);
+}
+
+#[test]
+fn a_gated_layer_that_forgets_is_told_to_learn_to_keep_state_not_to_become_an_lstm() {
+    let r = recurrent_run("lstm", 4, |_| 0.2);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::VanishingOverTime]);
+    assert!(v[0].suggestion.contains("forget-gate bias higher"), "{}", v[0]);
+}
