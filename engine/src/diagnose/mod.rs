@@ -69,15 +69,22 @@ pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
         (None, None) => {}
     }
     let explained = !out.is_empty();
+    let mut clipping = rules::clipping(r, cfg);
     if !explained {
         out.extend(rules::saturation(r, cfg));
-        out.extend(rules::update_ratio(r, cfg).into_iter().filter(|v| v.kind == Kind::UpdateRatioLow));
+        let low = rules::update_ratio(r, cfg).into_iter().find(|v| v.kind == Kind::UpdateRatioLow);
+        match (&mut clipping, low) {
+            // A threshold far below the gradient scale shrinks every update: its effect, not a
+            // second diagnosis.
+            (Some(c), Some(low)) if c.kind == Kind::ClippingTooAggressive => c.evidence.extend(low.evidence),
+            (_, low) => out.extend(low),
+        }
     }
     if !blown_up {
         out.extend(rules::update_ratio(r, cfg).into_iter().filter(|v| v.kind == Kind::UpdateRatioHigh));
     }
     out.extend(recurrent::vanishing_over_time(r, cfg));
-    out.extend(rules::clipping(r, cfg));
+    out.extend(clipping);
     if !out.iter().any(|v| v.kind.is_failure()) {
         out.insert(0, rules::healthy(r));
     }

@@ -14,9 +14,11 @@ struct LayerRatios {
     ratios: Vec<(u64, f64)>,
 }
 
+/// One `NAME@tK` row set: layer name, time step K, and its (step, ||dL/dh_K||) series.
+type TimeRow = (String, usize, Vec<(u64, f64)>);
+
 fn ratios(r: &Records) -> Vec<LayerRatios> {
-    // (layer name, time step, series of (step, norm)).
-    let mut rows: Vec<(String, usize, Vec<(u64, f64)>)> = Vec::new();
+    let mut rows: Vec<TimeRow> = Vec::new();
     for l in r.layers_with(m::HIDDEN_GRAD_NORM) {
         let Some((name, t)) = l.rsplit_once("@t") else { continue };
         let Ok(t) = t.parse::<usize>() else { continue };

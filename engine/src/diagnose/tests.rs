@@ -196,3 +196,27 @@ fn a_gated_layer_that_forgets_is_told_to_learn_to_keep_state_not_to_become_an_ls
     assert_eq!(kinds(&v), vec![Kind::VanishingOverTime]);
     assert!(v[0].suggestion.contains("forget-gate bias higher"), "{}", v[0]);
 }
+
+#[test]
+fn updates_shrunk_by_aggressive_clipping_are_its_evidence() {
+    let mut r = run(2, 10, |_, _| 2.0);
+    for s in 0..10 {
+        r.push_named(s, GLOBAL, m::CLIP_NORM_BEFORE, 3.2);
+        r.push_named(s, GLOBAL, m::CLIP_NORM_AFTER, 0.01);
+        r.push_named(s, GLOBAL, m::CLIP_ACTED, 1.0);
+        for l in ["1:dense", "2:dense"] {
+            r.push_named(s, l, m::UPDATE_RATIO, 2e-7);
+        }
+    }
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::ClippingTooAggressive]);
+    assert!(v[0].to_string().contains("median update-to-weight ratio 2e-7"), "{}", v[0]);
+    // Without clipping, the same updates are a verdict of their own.
+    let mut r = run(2, 10, |_, _| 2.0);
+    for s in 0..10 {
+        for l in ["1:dense", "2:dense"] {
+            r.push_named(s, l, m::UPDATE_RATIO, 2e-7);
+        }
+    }
+    assert_eq!(kinds(&diagnose(&r, &DiagnoseConfig::default())), vec![Kind::UpdateRatioLow]);
+}
