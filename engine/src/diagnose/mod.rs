@@ -9,22 +9,17 @@ mod verdict;
 pub use config::DiagnoseConfig;
 pub use verdict::{Kind, Severity, Verdict, layer_span, sci};
 
-use crate::monitor::record::{Records, metric as m};
+use crate::monitor::record::{GLOBAL, Records, metric as m};
 
 /// Verdicts for one run, causes before symptoms.
 pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     let has = |metric: &str| !r.series_steps(metric).is_empty();
     let gradient_data = has(m::GRAD_NORM) || has(m::GLOBAL_GRAD_NORM) || has(m::HIDDEN_GRAD_NORM);
     if r.rows.is_empty() || !gradient_data {
-        return vec![Verdict {
-            kind: Kind::NotEnoughData,
-            severity: Severity::Info,
-            layers: vec![],
-            steps: None,
-            rule: "needs at least one recorded step of gradient norms".into(),
-            evidence: vec![format!("{} rows, none of them a gradient norm", r.rows.len())],
-            suggestion: "record grad_norm per layer (or global_grad_norm) for at least one step".into(),
-        }];
+        return vec![not_enough_data(
+            "needs at least one recorded step of gradient norms",
+            format!("{} rows, none of them a gradient norm", r.rows.len()),
+        )];
     }
     let mut out = Vec::new();
     let non_finite = rules::non_finite(r);
@@ -86,9 +81,45 @@ pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     out.extend(recurrent::vanishing_over_time(r, cfg));
     out.extend(clipping);
     if !out.iter().any(|v| v.kind.is_failure()) {
-        out.insert(0, rules::healthy(r));
+        let verdict = match too_little_for_healthy(r) {
+            Some(found) => not_enough_data(
+                "no failure found; calling a run healthy needs weight-gradient norms of two layers \
+                 (or one layer's RMS), or a recurrent layer's norms at two time steps",
+                found,
+            ),
+            None => rules::healthy(r),
+        };
+        out.insert(0, verdict);
     }
     out
+}
+
+fn not_enough_data(rule: &str, evidence: String) -> Verdict {
+    Verdict {
+        kind: Kind::NotEnoughData,
+        severity: Severity::Info,
+        layers: vec![],
+        steps: None,
+        rule: rule.into(),
+        evidence: vec![evidence],
+        suggestion: "record grad_norm and grad_rms per layer (see the README's Records format)".into(),
+    }
+}
+
+/// What was recorded, when it is too little to call the run healthy: "healthy" claims that the
+/// vanishing tests passed, and they need per-layer norms (a ratio between two layers, or one
+/// layer's RMS for the absolute test) or a recurrent layer's norms over time.
+fn too_little_for_healthy(r: &Records) -> Option<String> {
+    let per_layer =
+        |metric: &str| r.layers_with(metric).into_iter().filter(|l| *l != GLOBAL && !l.contains('@')).count();
+    let (norms, rms) = (per_layer(m::GRAD_NORM), per_layer(m::GRAD_RMS));
+    let time_rows = r.layers_with(m::HIDDEN_GRAD_NORM).into_iter().filter(|l| l.contains("@t")).count();
+    if norms >= 2 || rms >= 1 || time_rows >= 2 {
+        return None;
+    }
+    Some(format!(
+        "gradient norms of {norms} layer(s), gradient RMS of none, {time_rows} recurrent time-step row(s)"
+    ))
 }
 
 /// The first recorded step a verdict concerns (verdicts without steps hold from the start).

@@ -35,6 +35,26 @@ fn empty_run_is_not_enough_data() {
 }
 
 #[test]
+fn too_little_to_judge_the_depth_is_not_called_healthy() {
+    let cfg = DiagnoseConfig::default();
+    let mut one_layer = Records::new("s", "v", 0);
+    one_layer.push_named(0, "1:linear(sigmoid)", m::GRAD_NORM, 4.5e-5);
+    let v = diagnose(&one_layer, &cfg);
+    assert_eq!(kinds(&v), vec![Kind::NotEnoughData]);
+    assert!(v[0].evidence[0].contains("gradient norms of 1 layer(s)"), "{}", v[0]);
+    let mut global_only = Records::new("s", "v", 0);
+    for s in 0..5 {
+        global_only.push_named(s, GLOBAL, m::GLOBAL_GRAD_NORM, 0.5);
+    }
+    assert_eq!(kinds(&diagnose(&global_only, &cfg)), vec![Kind::NotEnoughData]);
+    // A failure the records do show is still reported.
+    for s in 5..10 {
+        global_only.push_named(s, GLOBAL, m::GLOBAL_GRAD_NORM, 1e4 * s as f64);
+    }
+    assert_eq!(kinds(&diagnose(&global_only, &cfg)), vec![Kind::Exploding]);
+}
+
+#[test]
 fn flat_gradients_are_healthy() {
     let r = run(5, 10, |_, l| 0.1 * (1.0 + 0.1 * l as f64));
     let v = diagnose(&r, &DiagnoseConfig::default());
