@@ -46,7 +46,9 @@ fn the_pytorch_hooks_example_is_diagnosed_as_vanishing_in_the_early_layers() {
     assert!(o.stdout.contains("WARNING vanishing in layers 1-"), "{}", o.stdout);
     assert!(o.stdout.contains("evidence:   first/last weight-gradient ratio"), "{}", o.stdout);
     assert!(o.stdout.contains("suggestion: try ReLU with he_normal"), "{}", o.stdout);
-    assert!(!o.stdout.contains("healthy"), "{}", o.stdout);
+    assert!(!o.stdout.contains("INFO healthy"), "{}", o.stdout);
+    let failures = o.stdout.matches("\n  WARNING ").count() + o.stdout.matches("\n  ERROR ").count();
+    assert_eq!(failures, 1, "one diagnosis, its symptoms as evidence: {}", o.stdout);
 }
 
 #[test]
