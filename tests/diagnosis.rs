@@ -7,8 +7,8 @@ use gradlab::data::Dataset;
 use gradlab::data::sequence::{ADDING_WIDTH, adding_problem};
 use gradlab::data::shipped::{data_dir, digits};
 use gradlab::diagnose::{DiagnoseConfig, Kind, Verdict, diagnose};
-use gradlab::layers::recurrent::{Lstm, RecurrentConfig, SimpleRnn};
-use gradlab::layers::{Dense, Layer, from_fn};
+use gradlab::layers::Dense;
+use gradlab::layers::recurrent::Recurrent;
 use gradlab::model::{ClipFn, Data, FitConfig, Loss, Model, Sequential};
 use gradlab::monitor::{MonitorConfig, MonitorHook, Records};
 use gradlab::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
@@ -68,19 +68,9 @@ fn mlp(hidden: usize, units: usize, act: &str, kernel: &str, bias: &str, seed: u
 
 /// A recurrent layer over steps of 2 values (the adding problem), then one linear output.
 fn recurrent(lstm: bool, units: usize, steps: usize, seed: u64) -> Model<f32> {
-    let cfg = RecurrentConfig::new(units, ADDING_WIDTH);
-    Sequential::new(steps * ADDING_WIDTH)
-        .seed(seed)
-        .add(from_fn("recurrent", move |b, _| -> Result<Box<dyn Layer<f32>>> {
-            Ok(if lstm {
-                Box::new(Lstm::new(b.params, 0, cfg, b.rng)?)
-            } else {
-                Box::new(SimpleRnn::new(b.params, 0, cfg, b.rng)?)
-            })
-        }))
-        .add(Dense::new(1))
-        .build()
-        .unwrap()
+    let layer =
+        if lstm { Recurrent::lstm(units, ADDING_WIDTH) } else { Recurrent::simple_rnn(units, ADDING_WIDTH) };
+    Sequential::new(steps * ADDING_WIDTH).seed(seed).add(layer).add(Dense::new(1)).build().unwrap()
 }
 
 fn classify(epochs: usize, batch: usize, seed: u64) -> FitConfig {
