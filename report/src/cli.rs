@@ -40,9 +40,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Diagnose a training run from its records (not yet implemented).
+    /// Diagnose training runs from their records: prints each run's verdicts (what is wrong, where, the
+    /// evidence, what to change). Exits non-zero only when the file cannot be read or parsed.
     Diagnose {
-        /// A records file (CSV or JSON lines) written by the report.
+        /// A records file, CSV with a header or JSON lines, in the tidy format described in the README
+        /// ("Records format"): columns scenario, variant, seed, step, layer, metric, value.
         records: PathBuf,
+
+        /// Thresholds as TOML: the keys of the diagnosis config at the top level, or a `[diagnose]`
+        /// table; keys left out keep their documented defaults.
+        #[arg(long, value_name = "FILE.toml")]
+        config: Option<PathBuf>,
     },
 }

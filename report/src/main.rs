@@ -1,5 +1,6 @@
 //! `report`: runs the scenarios in `scenarios/` and writes one static HTML page plus data files.
 mod cli;
+mod diagnose_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -13,9 +14,17 @@ use std::time::Instant;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let started = Instant::now();
-    if let Some(Command::Diagnose { records }) = &cli.command {
-        eprintln!("report diagnose {}: not yet implemented", records.display());
-        return ExitCode::from(2);
+    if let Some(Command::Diagnose { records, config }) = &cli.command {
+        return match diagnose_cmd::run(records, config.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let result = if cli.list { list(&cli) } else { generate(&cli, started) };
     match result {

@@ -38,8 +38,8 @@ pub struct DiagnoseConfig {
     /// aggressive: the threshold, not the gradient, sets every step.
     pub clip_acted_frac: f64,
     pub clip_scale: f64,
-    /// ||dL/dh_0|| / ||dL/dh_T|| below which a recurrent layer forgets
-    /// (judged at the last recorded step, after training).
+    /// ||dL/dh_0|| / ||dL/dh_T|| below which a recurrent layer forgets the
+    /// start of its sequence (at `persist_frac` of the recorded steps).
     pub time_ratio: f64,
     /// A condition must hold at this fraction of recorded steps to count,
     /// so one noisy batch is no verdict.

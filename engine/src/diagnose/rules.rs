@@ -171,7 +171,19 @@ pub(super) fn dead_units(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     })
 }
 
-pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+/// What made the gradients vanish, as far as the records can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum VanishCause {
+    /// The first/last ratio collapsed: gradient lost on the way down through depth.
+    Depth,
+    /// Every layer tiny but non-zero while the ratio looked healthy: the scale, not the depth.
+    Scale,
+    /// Tiny with an undefined ratio (the last layer's gradient exactly zero): something emits
+    /// exact zeros, the signature of dead units rather than of scale.
+    Zeros,
+}
+
+pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<(Verdict, VanishCause)> {
     let th = detect::Thresholds {
         vanish_rms: cfg.vanish_rms,
         vanish_ratio: cfg.vanish_ratio,
@@ -205,24 +217,44 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
         })
         .map(|l| l.to_string())
         .collect();
+    // The test that fired first names the cause: gradients tiny everywhere from the start while the
+    // ratio looks healthy is an init scale too small; a collapsing ratio is depth. A ratio that only
+    // collapses later (layers dying in a network that started tiny) is then a consequence.
+    let size_first = !first.ratio_vanishes;
+    let cause = match (size_first, first.first_last_ratio.is_finite()) {
+        (false, _) => VanishCause::Depth,
+        (true, true) => VanishCause::Scale,
+        (true, false) => VanishCause::Zeros,
+    };
     let mut evidence = Vec::new();
-    if by_ratio {
+    if size_first {
+        let ratio = if first.first_last_ratio.is_finite() {
+            format!("although the first/last ratio looks healthy ({})", sci(first.first_last_ratio))
+        } else {
+            // 0/0: the last layer's gradient is exactly zero too.
+            "and the first/last ratio is undefined (both norms are zero)".to_string()
+        };
         evidence.push(format!(
-            "first/last weight-gradient ratio {} at step {step0}",
-            sci(first.first_last_ratio)
+            "{} of {} layers have gradient RMS under {} at step {step0} {ratio}",
+            first.tiny_layers.len(),
+            layers.len(),
+            sci(cfg.vanish_rms)
         ));
+    }
+    let ratio_line = found.iter().find(|v| v.ratio_vanishes).filter(|_| by_ratio).map(|at| {
+        format!("first/last weight-gradient ratio {} at step {}", sci(at.first_last_ratio), at.step)
+    });
+    // The figure that names the cause comes first.
+    if !size_first {
+        evidence.extend(ratio_line.clone());
     }
     if let Some(&l0) = layers.first()
         && let Some((_, rms)) = r.series(l0, m::GRAD_RMS).into_iter().find(|&(s, _)| s == step0)
     {
         evidence.push(format!("layer {l0} gradient RMS {}", sci(rms)));
     }
-    if by_size && !by_ratio {
-        evidence.push(format!(
-            "every listed layer's gradient RMS is under {} although the ratio looks healthy ({})",
-            sci(cfg.vanish_rms),
-            sci(first.first_last_ratio)
-        ));
+    if size_first {
+        evidence.extend(ratio_line);
     }
     // Symptoms this explains: saturation and tiny updates become evidence.
     if let Some(s) = saturation(r, cfg) {
@@ -231,13 +263,13 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     if let Some(u) = update_ratio(r, cfg).into_iter().find(|v| v.kind == Kind::UpdateRatioLow) {
         evidence.extend(u.evidence);
     }
-    let suggestion = if by_ratio {
-        "try ReLU with he_normal, batch normalisation, or residual connections"
+    let suggestion = if size_first {
+        "the init scale is too small: use glorot or he initialisation"
     } else {
-        "the init scale is too small for every layer: use glorot or he initialisation"
+        "try ReLU with he_normal, batch normalisation, or residual connections"
     };
     let last_step = found.last().map_or(step0, |v| v.step);
-    Some(Verdict {
+    let verdict = Verdict {
         kind: Kind::Vanishing,
         severity: Severity::Warning,
         layers: concerned,
@@ -250,7 +282,8 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
         ),
         evidence,
         suggestion: suggestion.into(),
-    })
+    };
+    Some((verdict, cause))
 }
 
 pub(super) fn saturation(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
@@ -359,53 +392,6 @@ pub(super) fn clipping(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     } else {
         None
     }
-}
-
-pub(super) fn vanishing_over_time(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
-    // Recurrent rows are `NAME@tK`; judge at the last recorded step.
-    let mut per_layer: Vec<(String, Vec<(usize, f64)>)> = Vec::new();
-    let last_step = r.series_steps(m::HIDDEN_GRAD_NORM).into_iter().max()?;
-    for l in r.layers_with(m::HIDDEN_GRAD_NORM) {
-        let Some((name, t)) = l.rsplit_once("@t") else { continue };
-        let Ok(t) = t.parse::<usize>() else { continue };
-        let Some(v) =
-            r.series(l, m::HIDDEN_GRAD_NORM).into_iter().find(|&(s, _)| s == last_step).map(|(_, v)| v)
-        else {
-            continue;
-        };
-        match per_layer.iter_mut().find(|(n, _)| n == name) {
-            Some((_, ts)) => ts.push((t, v)),
-            None => per_layer.push((name.to_owned(), vec![(t, v)])),
-        }
-    }
-    let mut layers = Vec::new();
-    let mut evidence = Vec::new();
-    for (name, mut ts) in per_layer {
-        ts.sort_by_key(|&(t, _)| t);
-        let (Some(&(t0, g0)), Some(&(tn, gn))) = (ts.first(), ts.last()) else { continue };
-        if tn == t0 || gn <= 0.0 {
-            continue;
-        }
-        let ratio = g0 / gn;
-        if ratio < cfg.time_ratio {
-            evidence.push(format!(
-                "||dL/dh_{t0}|| / ||dL/dh_{tn}|| = {} in {name} at step {last_step}",
-                sci(ratio)
-            ));
-            layers.push(name);
-        }
-    }
-    (!layers.is_empty()).then(|| Verdict {
-        kind: Kind::VanishingOverTime,
-        severity: Severity::Warning,
-        layers,
-        steps: Some((last_step, last_step)),
-        rule: format!("||dL/dh_first|| / ||dL/dh_last|| < {} at the last recorded step", sci(cfg.time_ratio)),
-        evidence,
-        suggestion:
-            "the layer cannot carry gradient across the sequence: use an LSTM or GRU (forget-gate bias 1)"
-                .into(),
-    })
 }
 
 /// Evidence for a healthy verdict: the spread of per-layer norms, the

@@ -102,11 +102,48 @@ pub fn layer_span(layers: &[String]) -> String {
     if layers.len() == 1 { format!("layer {}", layers[0]) } else { format!("layers {}", layers.join(", ")) }
 }
 
-/// Scientific notation with two significant digits, as the evidence prints.
+/// Two significant digits, as the evidence prints them: plain between 0.01 and 1000 (`0.01`, `1.9`,
+/// `11`, `250`), scientific outside (`3e-7`, `1.3e-4`, `8.5e20`).
 pub fn sci(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
     let s = format!("{v:.1e}");
+    // Decide on the rounded value, so 0.0099999 (a clipped f32 norm) prints as 0.01.
+    let rounded: f64 = s.parse().unwrap_or(v);
+    if (1e-2..1e3).contains(&rounded.abs()) {
+        let decimals = (1 - rounded.abs().log10().floor() as i32).max(0) as usize;
+        let p = format!("{rounded:.decimals$}");
+        return if p.contains('.') { p.trim_end_matches('0').trim_end_matches('.').to_string() } else { p };
+    }
     s.replace("e0", "").replace(".0e", "e")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sci;
+
+    #[test]
+    fn two_significant_digits_plain_in_the_middle_scientific_outside() {
+        let cases = [
+            (0.01, "0.01"),
+            (0.009_999_9, "0.01"),
+            (999.7, "1e3"),
+            (1.94, "1.9"),
+            (2.0, "2"),
+            (11.2, "11"),
+            (250.0, "250"),
+            (0.64, "0.64"),
+            (9.96, "10"),
+            (-0.5, "-0.5"),
+            (1e3, "1e3"),
+            (3e-7, "3e-7"),
+            (1.24e-4, "1.2e-4"),
+            (8.5e20, "8.5e20"),
+            (0.0, "0"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(sci(v), want, "{v}");
+        }
+    }
 }
