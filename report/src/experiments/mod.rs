@@ -3,6 +3,7 @@
 pub mod activations;
 pub mod recurrent;
 pub mod repeated_multiplication;
+pub mod residual;
 
 use crate::error::ReportError;
 use crate::scenario::Scenario;
