@@ -360,6 +360,24 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             median(flows.iter().map(|f| f.1[0]).collect()),
         ));
     }
+    // Each cell against the first variant (the SimpleRNN in the scenario file), as ratios of the medians.
+    let get = |k: String| figures.iter().find(|f| f.key == k).map_or(f64::NAN, |f| f.value);
+    let first = &variants[0].name;
+    let mut ratios = Vec::new();
+    for v in variants.iter().skip(1) {
+        let n = &v.name;
+        for (what, key) in [
+            ("gaussian", "surviving_gaussian".to_string()),
+            ("trained", format!("surviving_trained_T{longest}")),
+        ] {
+            ratios.push(fig(
+                format!("{n}_over_{first}_{what}"),
+                format!("surviving gradient, {n} / {first} ({what})"),
+                get(format!("{key}.{n}")) / get(format!("{key}.{first}")),
+            ));
+        }
+    }
+    figures.extend(ratios);
     figures.push(fig("baseline_mse".into(), "MSE of always predicting 1".into(), ADDING_BASELINE_MSE));
     Ok(Output { records: rec.records, key_figures: figures })
 }
