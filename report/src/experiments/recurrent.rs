@@ -120,8 +120,8 @@ fn cell_of(v: &Variant) -> std::result::Result<Cell, String> {
     }
     let unit_forget_bias = match l.forget_bias {
         None => true,
-        Some(b) if b == 1.0 => true,
-        Some(b) if b == 0.0 => false,
+        Some(1.0) => true,
+        Some(0.0) => false,
         Some(b) => return Err(format!("forget_bias must be 1 (Keras' unit_forget_bias) or 0, got {b}")),
     };
     Ok(Cell { kind, units: l.units.unwrap_or(0), unit_forget_bias })
@@ -140,7 +140,7 @@ fn check(s: &Scenario) -> Result<()> {
         || p.flow_samples == 0
         || p.loss_every == 0
         || !(p.learning_rate > 0.0 && p.learning_rate.is_finite())
-        || !(p.tolerance > 0.0)
+        || p.tolerance.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
     {
         return Err(s.error(format!(
             "[params] need trace_steps >= 2, lengths >= 2 (at least one), positive sizes, learning_rate and \
@@ -234,7 +234,7 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
     let mut losses = Vec::new();
     let every = p.loss_every;
     let mut hook = FnHook(|v: &engine::model::StepView<'_, f32>| {
-        if v.step % every == 0 {
+        if v.step.is_multiple_of(every) {
             losses.push((v.step as u64, v.loss));
         }
         Ok(())

@@ -45,7 +45,12 @@ impl Default for Params {
 
 fn check(s: &Scenario) -> Result<()> {
     let p: Params = s.params()?;
-    if p.layers == 0 || p.deep_layers < p.layers || p.samples < 2 || !(p.separation >= 0.0) {
+    if p.layers == 0
+        || p.deep_layers < p.layers
+        || p.samples < 2
+        || p.separation.is_nan()
+        || p.separation < 0.0
+    {
         return Err(s.error(format!(
             "[params] need 1 <= layers <= deep_layers, samples >= 2 and separation >= 0; got {p:?}"
         )));

@@ -91,7 +91,8 @@ fn check(s: &Scenario) -> Result<()> {
         || p.train_steps == 0
         || p.batch_size < 2
         || !(p.learning_rate > 0.0 && p.learning_rate.is_finite())
-        || !(p.separation >= 0.0)
+        || p.separation.is_nan()
+        || p.separation < 0.0
     {
         return Err(s.error(format!(
             "[params] need blocks, width, train_steps >= 1, samples, batch_size, classes >= 2, a positive \
