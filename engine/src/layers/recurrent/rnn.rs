@@ -92,4 +92,8 @@ impl<T: Real> Layer<T> for SimpleRnn {
     fn recorded(&self) -> &Recorded {
         &self.recorded
     }
+
+    fn unit_activation(&self) -> Option<crate::kernels::Activation> {
+        Some(crate::kernels::Activation::Tanh)
+    }
 }
