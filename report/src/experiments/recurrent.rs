@@ -239,7 +239,8 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
         }
         Ok(())
     });
-    model.fit(&Data::from(&train_set), &cfg, &mut adam, &mut hook, None).map_err(&err)?;
+    let history = model.fit(&Data::from(&train_set), &cfg, &mut adam, &mut hook, None).map_err(&err)?;
+    crate::timings::count_steps(s, history.epochs.iter().map(|e| e.steps as u64).sum());
     // One inference pass gives both the test MSE (the loss `Loss::Mse` computes) and the accuracy.
     let pred = model.predict(&test_set.x).map_err(&err)?;
     let engine::data::Targets::Values { y, .. } = &test_set.targets else {

@@ -282,6 +282,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             let mut model = build::<f64>(net, p.blocks, p.width, p.classes, seed).map_err(&err)?;
             let profile = profile(&mut model, &data).map_err(&err)?;
             let (losses, diverged) = train(&p, net, seed).map_err(&err)?;
+            crate::timings::count_steps(s, losses.len() as u64);
             Ok(RunResult { variant: vi, seed, profile, losses, diverged })
         })
         .collect::<Result<_>>()?;
