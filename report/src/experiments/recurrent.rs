@@ -45,6 +45,8 @@ struct Params {
     tolerance: f64,
     /// The training loss is recorded every this many steps.
     loss_every: usize,
+    /// Variants measured on the trace only (not trained), e.g. an ablation at initialisation.
+    trace_only: Vec<String>,
 }
 
 impl Default for Params {
@@ -61,6 +63,7 @@ impl Default for Params {
             flow_samples: 64,
             tolerance: 0.04,
             loss_every: 10,
+            trace_only: Vec::new(),
         }
     }
 }
@@ -152,6 +155,12 @@ fn check(s: &Scenario) -> Result<()> {
     }
     for (i, v) in s.variants().enumerate() {
         cell_of(v).map_err(|m| variant_error(s, i, format!("variant `{}`: {m}", v.name)))?;
+    }
+    if let Some(t) = p.trace_only.iter().find(|t| !s.variants().any(|v| &&v.name == t)) {
+        return Err(s.error(format!("[params] trace_only names `{t}`, which is not a variant")));
+    }
+    if s.variants().all(|v| p.trace_only.contains(&v.name)) {
+        return Err(s.error("[params] trace_only leaves no variant to train"));
     }
     Ok(())
 }
@@ -299,7 +308,8 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     // (2) and (3): every (cell, length, seed) trained from scratch, in parallel, collected in order.
     let longest = *p.lengths.iter().max().expect("checked: at least one length");
     let mut jobs: Vec<(usize, usize, u64)> = Vec::new();
-    for vi in 0..cells.len() {
+    let trained = |vi: usize| !p.trace_only.contains(&variants[vi].name);
+    for vi in (0..cells.len()).filter(|&vi| trained(vi)) {
         for &t in &p.lengths {
             jobs.extend(seeds.iter().map(|&sd| (vi, t, sd)));
         }
@@ -331,6 +341,9 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{}‖ at init, N(0, 1) inputs (median)", p.trace_steps),
             median(surviving_randn[vi].clone()),
         ));
+        if !trained(vi) {
+            continue;
+        }
         for &t in &p.lengths {
             figures.push(fig(
                 format!("mse_T{t}.{n}"),
@@ -365,12 +378,13 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let get = |k: String| figures.iter().find(|f| f.key == k).map_or(f64::NAN, |f| f.value);
     let first = &variants[0].name;
     let mut ratios = Vec::new();
-    for v in variants.iter().skip(1) {
+    for (vi, v) in variants.iter().enumerate().skip(1) {
         let n = &v.name;
-        for (what, key) in [
-            ("gaussian", "surviving_gaussian".to_string()),
-            ("trained", format!("surviving_trained_T{longest}")),
-        ] {
+        let mut keys = vec![("gaussian", "surviving_gaussian".to_string())];
+        if trained(vi) && trained(0) {
+            keys.push(("trained", format!("surviving_trained_T{longest}")));
+        }
+        for (what, key) in keys {
             ratios.push(fig(
                 format!("{n}_over_{first}_{what}"),
                 format!("surviving gradient, {n} / {first} ({what})"),
