@@ -1,7 +1,9 @@
 //! The experiment runners, one file per `kind`. Each measures with the engine (kernels and tape), never
 //! with formulas of its own, and returns tidy records plus the key figures its section leads with.
 pub mod activations;
+pub mod recurrent;
 pub mod repeated_multiplication;
+pub mod residual;
 
 use crate::error::ReportError;
 use crate::scenario::Scenario;

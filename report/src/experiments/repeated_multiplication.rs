@@ -3,10 +3,17 @@
 //! sweep from the top gives dy/dh_k = f^(L−k) at every depth at once. The chain runs in float64 (the
 //! source's numpy) and in float32 (what training uses), which shows where float32 underflows to zero.
 //! The source's own loop is also replayed as written, to measure its off-by-one.
+//!
+//! Beside the toy, the truth: variants with a `model` instead of a `factor` are real deep dense networks
+//! (see [`measure_real`]), whose per-layer gradient ratio is measured from one backward pass at initialisation and
+//! recorded under the same metric, so both stand on one chart.
 use super::{engine_err, variant_error};
-use crate::error::Result;
+use crate::error::{ReportError, Result};
 use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::Scenario;
+use crate::scenario::{Initializer, LayerKind, LossKind, Scenario, Variant};
+use engine::data::synthetic::gaussian_classes;
+use engine::layers::Dense;
+use engine::model::{Data, Loss, Model, Sequential, Targets};
 use engine::{Real, Shape, Tape};
 use serde::Deserialize;
 
@@ -24,25 +31,48 @@ struct Params {
     layers: u32,
     /// A deeper chain, to show that any factor below 1 vanishes eventually.
     deep_layers: u32,
+    /// Real networks: rows of the batch their gradient is measured on, and the task (two Gaussian
+    /// clusters of `model.inputs` features, `separation` apart).
+    samples: usize,
+    separation: f64,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { layers: 20, deep_layers: 100 }
+        Params { layers: 20, deep_layers: 100, samples: 256, separation: 3.0 }
     }
 }
 
 fn check(s: &Scenario) -> Result<()> {
     let p: Params = s.params()?;
-    if p.layers == 0 || p.deep_layers < p.layers {
-        return Err(s.error(format!("[params] need 1 <= layers <= deep_layers; got {p:?}")));
+    if p.layers == 0
+        || p.deep_layers < p.layers
+        || p.samples < 2
+        || p.separation.is_nan()
+        || p.separation < 0.0
+    {
+        return Err(s.error(format!(
+            "[params] need 1 <= layers <= deep_layers, samples >= 2 and separation >= 0; got {p:?}"
+        )));
     }
     if s.spec.variants.is_empty() {
         return Err(s.error("repeated_multiplication needs at least one variant"));
     }
     for (i, v) in s.variants().enumerate() {
-        if v.factor.is_none() {
-            return Err(variant_error(s, i, format!("variant `{}` needs a `factor`", v.name)));
+        match (v.factor, &v.model) {
+            (Some(_), None) => {}
+            (None, Some(_)) => check_real(v, p.layers)
+                .map_err(|m| variant_error(s, i, format!("variant `{}`: {m}", v.name)))?,
+            _ => {
+                return Err(variant_error(
+                    s,
+                    i,
+                    format!(
+                        "variant `{}` needs either a `factor` (the toy) or a `model` (a real net)",
+                        v.name
+                    ),
+                ));
+            }
         }
     }
     Ok(())
@@ -78,6 +108,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let mut figures = Vec::new();
     let seeds = opts.seeds(s);
     for (vi, v) in s.variants().enumerate() {
+        if v.model.is_some() {
+            measure_real(s, v, &p, &seeds, &mut rec, &mut figures)?;
+            continue;
+        }
         let f = v.factor.ok_or_else(|| variant_error(s, vi, "needs a `factor`"))?;
         let g64 = chain_gradients::<f64>(f, p.deep_layers).map_err(engine_err(s))?;
         let g32 = chain_gradients::<f32>(f, p.deep_layers).map_err(engine_err(s))?;
@@ -86,6 +120,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             for (l, (&a, &b)) in g64.iter().zip(&g32).enumerate() {
                 rec.push(&v.name, seed, 0, Some(l as u32), "g", a);
                 rec.push(&v.name, seed, 0, Some(l as u32), "g_f32", b);
+                if (1..=p.layers as usize).contains(&l) {
+                    // The toy's per-layer factor, constant by construction, beside the measured ones.
+                    rec.push(&v.name, seed, 0, Some(l as u32), "factor", a / g64[l - 1]);
+                }
             }
         }
         let (n, l, d) = (&v.name, p.layers as usize, p.deep_layers as usize);
@@ -116,6 +154,157 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
 
 fn fig(key: String, label: String, value: f64) -> KeyFigure {
     KeyFigure { key, label, value }
+}
+
+/// A real variant: a stack of dense layers (the last one is the output) with more hidden layers than the
+/// toy's depth, so g_L exists for every L the toy shows.
+fn check_real(v: &Variant, layers: u32) -> std::result::Result<(), String> {
+    let m = v.model.as_ref().expect("called for variants with a model");
+    if let Some(l) = m.layers.iter().map(|l| l.get_ref()).find(|l| l.kind != LayerKind::Dense) {
+        return Err(format!("real networks here are dense stacks; got a {:?} layer", l.kind));
+    }
+    let hidden = hidden_layers(v);
+    if hidden <= layers as usize {
+        return Err(format!(
+            "needs more than {layers} hidden dense layers (before the output), got {hidden}"
+        ));
+    }
+    if v.loss.is_some_and(|l| l != LossKind::BinaryCrossentropy) {
+        return Err("the two-cluster task takes `loss = \"binary_crossentropy\"`".into());
+    }
+    Ok(())
+}
+
+/// Dense layers before the output layer.
+fn hidden_layers(v: &Variant) -> usize {
+    let m = v.model.as_ref().expect("called for variants with a model");
+    m.layers.iter().map(|l| l.get_ref().repeat.unwrap_or(1)).sum::<usize>() - 1
+}
+
+/// The engine's name of a scenario initialiser, with its scale where it has one (Keras' 0.05 by default).
+fn init_name(init: Option<Initializer>, scale: Option<f64>) -> String {
+    let s = scale.unwrap_or(0.05);
+    match init.unwrap_or(Initializer::GlorotUniform) {
+        Initializer::Zeros => "zeros".into(),
+        Initializer::RandomNormal => format!("random_normal(stddev={s})"),
+        Initializer::RandomUniform => format!("random_uniform({}, {s})", -s),
+        Initializer::GlorotNormal => "glorot_normal".into(),
+        Initializer::GlorotUniform => "glorot_uniform".into(),
+        Initializer::HeNormal => "he_normal".into(),
+        Initializer::HeUniform => "he_uniform".into(),
+        Initializer::LecunNormal => "lecun_normal".into(),
+        Initializer::Orthogonal => "orthogonal".into(),
+    }
+}
+
+fn build_real(v: &Variant, seed: u64) -> engine::Result<Model<f64>> {
+    let m = v.model.as_ref().expect("called for variants with a model");
+    let mut seq = Sequential::<f64>::new(m.inputs).seed(seed);
+    for l in m.layers.iter().map(|l| l.get_ref()) {
+        let mut d =
+            Dense::new(l.units.unwrap_or(0)).kernel_initializer(init_name(l.initializer, l.scale).as_str());
+        if let Some(a) = l.activation() {
+            d = d.act(a);
+        }
+        for _ in 0..l.repeat.unwrap_or(1) {
+            seq = seq.add(d.clone());
+        }
+    }
+    seq.build()
+}
+
+/// ‖dL/dh_k‖ for every hidden layer k = 1..=H at initialisation, in float64 (as the toy's chain), on one
+/// batch of the two-cluster task.
+fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f64>> {
+    let inputs = v.model.as_ref().expect("called for variants with a model").inputs;
+    let data = gaussian_classes(p.samples, 2, inputs, p.separation, seed)?;
+    let x: Vec<f64> = data.x.iter().map(|&a| f64::from(a)).collect();
+    let engine::data::Targets::Classes { labels, .. } = &data.targets else {
+        return Err(engine::Error::InvalidArgument { op: "gaussian_classes", msg: "expected labels".into() });
+    };
+    let mut model = build_real(v, seed)?;
+    let batch = Data { x: &x, features: inputs, targets: Targets::Labels { labels, classes: 2 } };
+    model.gradients(&batch, Loss::BinaryCrossentropy)?;
+    let tape = model.tape();
+    let hidden = &model.layers()[..model.layers().len() - 1];
+    hidden
+        .iter()
+        .map(|l| {
+            let h = l.recorded().output.ok_or_else(|| engine::Error::InvalidArgument {
+                op: "repeated_multiplication report",
+                msg: "a dense layer recorded no output".into(),
+            })?;
+            Ok(tape.grad(h).map_or(0.0, |g| g.iter().map(|x| x * x).sum::<f64>().sqrt()))
+        })
+        .collect()
+}
+
+/// Records, per seed, g_L = ‖dL/dh_(H−L)‖ / ‖dL/dh_H‖ (the toy's g_L, measured), the local factor
+/// g_L / g_(L−1), and the absolute ‖dL/dh_k‖; key figures are medians over the seeds.
+fn measure_real(
+    s: &Scenario,
+    v: &Variant,
+    p: &Params,
+    seeds: &[u64],
+    rec: &mut Recorder,
+    figures: &mut Vec<KeyFigure>,
+) -> Result<()> {
+    let (n, l) = (&v.name, p.layers as usize);
+    let (mut g_l, mut bottom, mut top) = (Vec::new(), Vec::new(), Vec::new());
+    for &seed in seeds {
+        let norms = hidden_gradients(v, p, seed).map_err(engine_err(s))?;
+        let h = norms.len();
+        if norms.iter().any(|g| !g.is_finite() || *g <= 0.0) {
+            return Err(ReportError::run(
+                &s.name,
+                format!("variant `{n}`: a hidden gradient is 0 or not finite"),
+            ));
+        }
+        for (k, &g) in norms.iter().enumerate() {
+            rec.push(n, seed, 0, Some(k as u32 + 1), "grad_h", g);
+        }
+        for back in 0..h {
+            let g = norms[h - 1 - back] / norms[h - 1];
+            rec.push(n, seed, 0, Some(back as u32), "g", g);
+            if back >= 1 {
+                rec.push(n, seed, 0, Some(back as u32), "factor", norms[h - 1 - back] / norms[h - back]);
+            }
+        }
+        g_l.push(norms[h - 1 - l] / norms[h - 1]);
+        bottom.push(norms[0]);
+        top.push(norms[h - 1]);
+    }
+    let g = median(g_l);
+    figures.push(fig(
+        format!("g{l}.{n}"),
+        format!("{n}: measured gradient ratio after {l} layers (median)"),
+        g,
+    ));
+    figures.push(fig(
+        format!("factor.{n}"),
+        format!("{n}: per-layer factor, (g_{l})^(1/{l}) (median)"),
+        g.powf(1.0 / l as f64),
+    ));
+    figures.push(fig(
+        format!("grad_top.{n}"),
+        format!("{n}: ‖dL/dh‖ at the last hidden layer (median)"),
+        median(top),
+    ));
+    figures.push(fig(
+        format!("grad_bottom.{n}"),
+        format!("{n}: ‖dL/dh‖ at the first hidden layer (median)"),
+        median(bottom),
+    ));
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 #[cfg(test)]
