@@ -55,6 +55,9 @@ pub struct DataSpec {
     /// Regression only: whether the targets depend on the inputs.
     #[serde(default = "yes")]
     pub signal: bool,
+    /// Regression without signal: the targets' mean (seed 003 part 2 trains towards 1.0).
+    #[serde(default)]
+    pub target_mean: Option<f64>,
     #[serde(default)]
     pub scale: Scaling,
 }
@@ -104,6 +107,11 @@ impl DataSpec {
             matches!(self.name, Source::Xor | Source::GaussianRegression),
         )?;
         only(!self.signal, "signal", self.name == Source::GaussianRegression)?;
+        only(
+            self.target_mean.is_some(),
+            "target_mean",
+            self.name == Source::GaussianRegression && !self.signal,
+        )?;
         if self.samples == Some(0) || self.features == Some(0) || self.repeats == Some(0) {
             return Err("data samples, features and repeats must be at least 1".into());
         }
@@ -160,7 +168,7 @@ impl DataSpec {
                 if self.signal {
                     synthetic::regression(n, self.features(), noise, seed)?.0
                 } else {
-                    noise_targets(n, self.features(), noise, seed)
+                    noise_targets(n, self.features(), self.target_mean.unwrap_or(0.0), noise, seed)
                 }
             }
         };
@@ -186,11 +194,12 @@ impl DataSpec {
 const SUBSET_STREAM: u64 = 0x5EED_0001_D1A7_A5E7;
 const SPLIT_STREAM: u64 = 0x5EED_0002_5B11_7000;
 
-/// The source's `X = N(0, 1)`, `y = N(0, 1)` drawn independently (seed 003 part 3): rows of `features`
-/// normals, then each target `noise_std·e`, all from one generator in that order.
-fn noise_targets(n: usize, features: usize, noise_std: f64, seed: u64) -> Dataset {
+/// The sources' `X = N(0, 1)` with targets independent of it (seed 003: `y = N(0, 1)` in part 3, `y = 1`
+/// in part 2): rows of `features` normals, then each target `mean + noise_std·e`, all from one generator
+/// in that order.
+fn noise_targets(n: usize, features: usize, mean: f64, noise_std: f64, seed: u64) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x: Vec<f32> = (0..n * features).map(|_| normal(&mut rng) as f32).collect();
-    let y: Vec<f32> = (0..n).map(|_| (noise_std * normal(&mut rng)) as f32).collect();
+    let y: Vec<f32> = (0..n).map(|_| (mean + noise_std * normal(&mut rng)) as f32).collect();
     Dataset { name: "gaussian_noise".into(), features, x, targets: Targets::Values { y, width: 1 } }
 }

@@ -84,6 +84,7 @@ impl Default for Params {
                 noise_std: None,
                 repeats: None,
                 signal: true,
+                target_mean: None,
                 scale: data::Scaling::None,
             },
             monitor: MonitorSpec::default(),
