@@ -148,10 +148,10 @@ fn check(s: &Scenario) -> Result<()> {
         }
         // Building validates every layer in the engine (widths, initialisers, activations).
         let model = build::model(m, 0).map_err(|e| err(format!("the model does not build: {e}")))?;
-        let (outputs, _) = p.data.outputs();
-        if model.output_width() != outputs {
+        if !p.data.fits_outputs(model.output_width()) {
             return Err(err(format!(
-                "the model has {} outputs, the data ({:?}) needs {outputs}",
+                "the model has {} outputs, which do not fit the data ({:?}): one per class, or 1 for \
+                 two classes and for real-valued targets",
                 model.output_width(),
                 p.data.name
             )));
