@@ -177,6 +177,8 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .par_iter()
         .map(|&(vi, seed)| session::train(s, &p, shipped.as_ref(), vi, seed, opts.quick))
         .collect::<Result<_>>()?;
+    // Steps per second go to the timings section only: wall time never enters the data files.
+    crate::timings::count_steps(s, runs.iter().map(|r| r.steps).sum());
     let key_figures = figures::key_figures(s, &p, &diag, &runs);
     let records = runs.into_iter().flat_map(|r| r.records).collect();
     Ok(Output { records, key_figures })
