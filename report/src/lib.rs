@@ -7,6 +7,7 @@
 //! times and kernel speeds (`timings`) go on the page and into `timings.json`, never into the data files.
 pub mod charts;
 pub mod data;
+pub mod diagnosis;
 pub mod error;
 pub mod experiments;
 pub mod html;

@@ -4,6 +4,7 @@ pub mod activations;
 pub mod recurrent;
 pub mod repeated_multiplication;
 pub mod residual;
+pub mod train;
 
 use crate::error::ReportError;
 use crate::scenario::Scenario;
