@@ -1,6 +1,7 @@
 //! Line charts: several series with a legend, linear or log10 y axis, shaded bands, an optional
 //! horizontal threshold and vertical event markers.
 use super::{FONT, LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 pub const SIZE: (u32, u32) = (760, 420);
@@ -38,7 +39,9 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             let band = c.series.iter().flat_map(|s| &s.band).filter(|b| in_x(b.0));
             let band = band.flat_map(|b| [to_axis(b.1, c.y_scale), to_axis(b.2, c.y_scale)]).flatten();
             let thr = c.threshold.iter().filter_map(|t| to_axis(t.0, c.y_scale));
-            padded_range(ys.chain(band).chain(thr), 0.05)
+            let refs = c.reference.iter().flat_map(|r| segments(&r.points, c.y_scale)).flatten();
+            let refs: Vec<f64> = refs.filter(|p| in_x(p.0)).map(|p| p.1).collect();
+            padded_range(ys.chain(band).chain(thr).chain(refs), 0.05)
         }
     };
     let span = y1 - y0;
@@ -137,6 +140,24 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                     .map_err(err)?
                     .label(format!("{} (not drawable on this axis)", s.name))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3)));
+            }
+        }
+        for (i, r) in c.reference.iter().enumerate() {
+            let col = colour(i);
+            let mut labelled = false;
+            for p in segments(&r.points, c.y_scale) {
+                let p: Vec<(f64, f64)> = p.into_iter().filter(|q| in_x(q.0)).collect();
+                if p.len() < 2 {
+                    continue;
+                }
+                let ann =
+                    chart.draw_series(DashedLineSeries::new(p, 7, 5, col.stroke_width(2))).map_err(err)?;
+                if !labelled {
+                    ann.label(r.name.clone()).legend(move |(x, y)| {
+                        DashedPathElement::new(vec![(x, y), (x + 18, y)], 5, 3, col.stroke_width(2))
+                    });
+                    labelled = true;
+                }
             }
         }
         if !c.series.is_empty() {
