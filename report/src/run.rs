@@ -95,8 +95,11 @@ pub struct Runner {
     pub run: fn(&Scenario, &RunOptions) -> Result<Output>,
 }
 
-pub const REGISTRY: &[Runner] =
-    &[experiments::activations::RUNNER, experiments::repeated_multiplication::RUNNER];
+pub const REGISTRY: &[Runner] = &[
+    experiments::activations::RUNNER,
+    experiments::repeated_multiplication::RUNNER,
+    experiments::phase_diagram::RUNNER,
+];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.
 pub fn runner_for(s: &Scenario) -> Result<&'static Runner> {
