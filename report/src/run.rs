@@ -99,6 +99,7 @@ pub const REGISTRY: &[Runner] = &[
     experiments::activations::RUNNER,
     experiments::repeated_multiplication::RUNNER,
     experiments::phase_diagram::RUNNER,
+    experiments::jacobian_spectra::RUNNER,
 ];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.

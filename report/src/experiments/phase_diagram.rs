@@ -123,7 +123,6 @@ fn draws(p: &Params, seed: u64) -> Draws {
 
 /// A square random net recorded on a tape: `h_l = x_(l-1)·W_l`, `x_l = φ(h_l)`, no biases, `x_0` a
 /// gradient-carrying leaf of `batch` rows. Returns the input, the pre-activations and the outputs.
-#[allow(dead_code)] // `input` and `post` serve the Jacobian runner.
 pub(crate) struct Recorded {
     pub input: NodeId,
     pub pre: Vec<NodeId>,
