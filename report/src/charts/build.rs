@@ -149,7 +149,11 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     values: sums.iter().map(|&(t, n)| if n == 0 { f64::NAN } else { t / n as f64 }).collect(),
                     scale: spec.y_scale,
                     overlay,
-                    overlay_label: spec.overlay_metric.clone().unwrap_or_default(),
+                    overlay_label: spec
+                        .overlay_label
+                        .clone()
+                        .or_else(|| spec.overlay_metric.clone())
+                        .unwrap_or_default(),
                     colour_range: spec.colour_range.map(|[a, b]| (a, b)),
                     diverging: spec.colour_map == ColourMap::Diverging,
                 };

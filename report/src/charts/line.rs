@@ -143,7 +143,9 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             }
         }
         for (i, r) in c.reference.iter().enumerate() {
-            let col = colour(i);
+            // Darker than its series, so a reference that coincides with the measurement stays visible.
+            let RGBColor(red, green, blue) = colour(i);
+            let col = RGBColor(red / 2, green / 2, blue / 2);
             let mut labelled = false;
             for p in segments(&r.points, c.y_scale) {
                 let p: Vec<(f64, f64)> = p.into_iter().filter(|q| in_x(q.0)).collect();

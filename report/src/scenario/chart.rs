@@ -121,6 +121,9 @@ pub struct ChartSpec {
     /// `x_metric`, points in step order at x = that metric's value; a NaN value breaks the line.
     #[serde(default)]
     pub overlay_metric: Option<String>,
+    /// Legend text of the overlay (default: the metric's name).
+    #[serde(default)]
+    pub overlay_label: Option<String>,
     /// Heatmap only: the values the colour scale spans (others saturate), and the colour map.
     #[serde(default)]
     pub colour_range: Option<[f64; 2]>,
@@ -174,6 +177,7 @@ impl ChartSpec {
         };
         only("overlay_metric", self.overlay_metric.is_some(), ChartKind::Heatmap)?;
         only("colour_range", self.colour_range.is_some(), ChartKind::Heatmap)?;
+        only("overlay_label", self.overlay_label.is_some(), ChartKind::Heatmap)?;
         only("colour_map", self.colour_map != ColourMap::Viridis, ChartKind::Heatmap)?;
         only("reference_metric", self.reference_metric.is_some(), ChartKind::Line)?;
         only("columns", !self.columns.is_empty(), ChartKind::Table)?;
