@@ -101,6 +101,7 @@ pub const REGISTRY: &[Runner] = &[
     experiments::phase_diagram::RUNNER,
     experiments::jacobian_spectra::RUNNER,
     experiments::gradient_factor_table::RUNNER,
+    experiments::init_distributions::RUNNER,
 ];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.

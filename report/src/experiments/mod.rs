@@ -2,6 +2,7 @@
 //! with formulas of its own, and returns tidy records plus the key figures its section leads with.
 pub mod activations;
 pub mod gradient_factor_table;
+pub mod init_distributions;
 pub mod jacobian_spectra;
 pub mod phase_diagram;
 pub mod repeated_multiplication;
