@@ -280,13 +280,19 @@ mod tests {
     }
 
     /// He keeps ReLU's activation variance flat with depth where random_normal(0.01) makes it collapse
-    /// (issue 4's theory test), measured on real nets of width 128 and depth 16.
+    /// (issue 4's theory test), measured on real nets of width 256 and depth 16, median of 3 seeds. "Flat"
+    /// allows a factor 2: at finite width log q drifts like a random walk (variance ≈ 5·depth/width).
     #[test]
     fn he_keeps_relu_variance_flat_and_tiny_init_collapses_it() {
         let act = engine::Activation::Relu;
         let ratio = |init| {
-            let st = dense_stack(act, init, (128, 16, 32, 4), 0).unwrap();
-            st.act_var[15] / st.act_var[0]
+            let r: Vec<f64> = (0..3)
+                .map(|seed| {
+                    let st = dense_stack(act, init, (256, 16, 32, 4), seed).unwrap();
+                    st.act_var[15] / st.act_var[0]
+                })
+                .collect();
+            median(&r)
         };
         let he = ratio(Initializer::HeNormal);
         assert!((0.5..2.0).contains(&he), "He: {he}");

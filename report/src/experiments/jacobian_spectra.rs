@@ -262,7 +262,7 @@ mod tests {
         let n = 6;
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let weights: Vec<Vec<f64>> = (0..3).map(|_| gaussian_matrix(n, n, 0.6, &mut rng)).collect();
-        let x0 = gaussian_matrix(1, n, p.input_std, &mut rng);
+        let x0 = gaussian_matrix(1, n, 1.0, &mut rng);
         let js = jacobians(&weights, Activation::Tanh, &x0, &[1, 3]).unwrap();
         for (j, depth) in js.iter().zip([1, 3]) {
             let net = DeepNet::from_parts(
