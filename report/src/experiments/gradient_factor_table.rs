@@ -117,7 +117,12 @@ fn parse(p: &Params) -> std::result::Result<(Vec<Activation>, Vec<Initializer>),
 
 fn check(s: &Scenario) -> Result<()> {
     let p: Params = s.params()?;
-    if p.width == 0 || p.depth < 2 || p.batch == 0 || p.outputs == 0 || !(p.tolerance > 0.0) {
+    if p.width == 0
+        || p.depth < 2
+        || p.batch == 0
+        || p.outputs == 0
+        || p.tolerance.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+    {
         return Err(s.error(format!(
             "[params] need width, batch, outputs >= 1, depth >= 2 and tolerance > 0; got {p:?}"
         )));

@@ -55,7 +55,12 @@ impl Params {
 fn check(s: &Scenario) -> Result<()> {
     let p: Params = s.params()?;
     let increasing = p.depths.windows(2).all(|w| w[0] < w[1]);
-    if p.width < 2 || p.depths.is_empty() || p.depths[0] == 0 || !increasing || !(p.input_std > 0.0) {
+    if p.width < 2
+        || p.depths.is_empty()
+        || p.depths[0] == 0
+        || !increasing
+        || p.input_std.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+    {
         return Err(s.error(format!(
             "[params] need width >= 2, increasing depths >= 1 (e.g. [8, 32, 128]), input_std > 0; got {p:?}"
         )));

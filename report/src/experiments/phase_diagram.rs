@@ -81,7 +81,7 @@ fn check(s: &Scenario) -> Result<()> {
         && p.batch >= 1
         && p.depth_step >= 2
         && p.max_depth >= p.depth_step
-        && p.max_depth % p.depth_step == 0
+        && p.max_depth.is_multiple_of(p.depth_step)
         && p.sigma_w_points >= 2
         && p.sigma_w_min > 0.0
         && p.sigma_w_max > p.sigma_w_min
