@@ -40,7 +40,11 @@ pub fn table_html(t: &Table) -> Result<String, String> {
     h.push_str("<thead><tr>");
     for (j, c) in t.header.iter().enumerate() {
         let align = if j == 0 { "left" } else { "right" };
-        h.push_str(&format!("<th style=\"text-align:{align}\">{}</th>", escape(c)));
+        // No upper-casing (the page's default for th): it would turn χ into X.
+        h.push_str(&format!(
+            "<th style=\"text-align:{align};text-transform:none;letter-spacing:0\">{}</th>",
+            escape(c)
+        ));
     }
     h.push_str("</tr></thead><tbody>");
     for r in &t.rows {

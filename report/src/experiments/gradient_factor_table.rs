@@ -186,6 +186,8 @@ fn predicted(act: Activation, sw2: f64, depth: usize) -> engine::Result<(f64, Op
     let log_sum: f64 = qs[..depth - 1].iter().map(|&q| mf.chi1_at(q).ln()).sum();
     let star = match mf.variance_fixed_point(1.0)? {
         VarianceFixedPoint::Finite { q_star, .. } => Some(mf.chi1_at(q_star)),
+        // Marginal (e.g. ReLU at σ_w² = 2, where every q is a fixed point): χ₁ where the iteration stopped.
+        VarianceFixedPoint::Divergent { layers: None, last_q } => Some(mf.chi1_at(last_q)),
         VarianceFixedPoint::Divergent { .. } => None,
     };
     Ok(((log_sum / (depth - 1) as f64).exp(), star))
