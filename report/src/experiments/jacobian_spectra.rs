@@ -95,7 +95,7 @@ pub(crate) fn jacobians(
     let x: Vec<f64> = (0..n).flat_map(|_| x0.iter().copied()).collect();
     let mut tape = Tape::<f64>::new();
     let deepest = *depths.last().expect("at least one depth");
-    let net = record_net(&mut tape, &weights[..deepest], act, &x, n)?;
+    let net = record_net(&mut tape, &weights[..deepest], 1.0, act, &x, n)?;
     let mut eye = vec![0.0; n * n];
     for i in 0..n {
         eye[i * n + i] = 1.0;

@@ -106,7 +106,7 @@ fn check(s: &Scenario) -> Result<()> {
 /// One seed's random numbers: unit-normal weight matrices, inputs and the top seed, shared by every σ_w
 /// and activation (common random numbers keep the diagram's cells comparable).
 struct Draws {
-    z: Vec<Vec<f64>>,
+    z: Vec<Vec<f32>>,
     x: Vec<f32>,
     g: Vec<f32>,
 }
@@ -114,15 +114,16 @@ struct Draws {
 fn draws(p: &Params, seed: u64) -> Draws {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = p.width;
-    let z = (0..p.max_depth).map(|_| gaussian_matrix(n, n, 1.0, &mut rng)).collect();
-    let f32s = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
+    let f32s = |v: Vec<f64>| -> Vec<f32> { v.into_iter().map(|x| x as f32).collect() };
+    let z = (0..p.max_depth).map(|_| f32s(gaussian_matrix(n, n, 1.0, &mut rng))).collect();
     let x = f32s(gaussian_matrix(p.batch, n, 1.0, &mut rng));
     let g = f32s(gaussian_matrix(p.batch, n, 1.0, &mut rng));
     Draws { z, x, g }
 }
 
-/// A square random net recorded on a tape: `h_l = x_(l-1)·W_l`, `x_l = φ(h_l)`, no biases, `x_0` a
-/// gradient-carrying leaf of `batch` rows. Returns the input, the pre-activations and the outputs.
+/// A square random net recorded on a tape: `h_l = gain·x_(l-1)·W_l`, `x_l = φ(h_l)`, no biases, `x_0` a
+/// gradient-carrying leaf of `batch` rows. Returns the input, the pre-activations and the outputs. (A gain
+/// lets one set of unit matrices serve every σ_w without copying them.)
 pub(crate) struct Recorded {
     pub input: NodeId,
     pub pre: Vec<NodeId>,
@@ -132,6 +133,7 @@ pub(crate) struct Recorded {
 pub(crate) fn record_net<T: Real>(
     tape: &mut Tape<T>,
     weights: &[Vec<T>],
+    gain: f64,
     act: Activation,
     x: &[T],
     batch: usize,
@@ -141,7 +143,10 @@ pub(crate) fn record_net<T: Real>(
     let (mut cur, mut pre, mut post) = (input, Vec::new(), Vec::new());
     for w in weights {
         let w = tape.input(Shape::new(n, n), w)?;
-        let h = tape.matmul(cur, w)?;
+        let mut h = tape.matmul(cur, w)?;
+        if gain != 1.0 {
+            h = tape.scale(h, gain)?;
+        }
         cur = tape.act(h, act)?;
         pre.push(h);
         post.push(cur);
@@ -149,12 +154,17 @@ pub(crate) fn record_net<T: Real>(
     Ok(Recorded { input, pre, post })
 }
 
-/// ‖∂L/∂h_l‖ for l = 1..=max_depth in one float32 backward pass of the net at σ_w.
-fn gradient_norms(p: &Params, d: &Draws, act: Activation, sigma_w: f64) -> engine::Result<Vec<f64>> {
-    let scale = sigma_w / (p.width as f64).sqrt();
-    let weights: Vec<Vec<f32>> = d.z.iter().map(|z| z.iter().map(|v| (v * scale) as f32).collect()).collect();
-    let mut tape = Tape::<f32>::new();
-    let net = record_net(&mut tape, &weights, act, &d.x, p.batch)?;
+/// ‖∂L/∂h_l‖ for l = 1..=max_depth in one float32 backward pass of the net at σ_w, recorded on `tape`
+/// (cleared first, so a worker reuses its memory from job to job).
+fn gradient_norms(
+    tape: &mut Tape<f32>,
+    p: &Params,
+    d: &Draws,
+    act: Activation,
+    sigma_w: f64,
+) -> engine::Result<Vec<f64>> {
+    tape.clear();
+    let net = record_net(tape, &d.z, sigma_w / (p.width as f64).sqrt(), act, &d.x, p.batch)?;
     tape.backward_with_seed(*net.pre.last().expect("max_depth >= 2"), &d.g)?;
     net.pre
         .iter()
@@ -207,7 +217,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         // Each job is independent and collected in order: the numbers do not depend on the thread count.
         let norms: Vec<Vec<f64>> = jobs
             .par_iter()
-            .map(|&(a, k)| gradient_norms(&p, &d, acts[a].1, sws[k]))
+            .map_init(Tape::<f32>::new, |tape, &(a, k)| gradient_norms(tape, &p, &d, acts[a].1, sws[k]))
             .collect::<engine::Result<_>>()
             .map_err(engine_err(s))?;
         for (a, m) in measured.iter_mut().enumerate() {
