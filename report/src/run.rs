@@ -63,6 +63,9 @@ pub struct ScenarioResult {
     pub claims: Vec<ClaimResult>,
     #[serde(skip)]
     pub records: Vec<Record>,
+    /// Training steps the runner reported with `timings::count_steps` (timings only, not in the data).
+    #[serde(skip)]
+    pub steps: u64,
 }
 
 /// What a runner returns; the claims are judged afterwards, the same way for every kind.
@@ -152,7 +155,8 @@ impl Recorder {
 pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
     (runner.check)(s)?;
-    let out = (runner.run)(s, opts)?;
+    let (out, steps) = crate::timings::counting_steps(s, || (runner.run)(s, opts));
+    let out = out?;
     let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     Ok(ScenarioResult {
         scenario: s.name.clone(),
@@ -162,6 +166,7 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
         key_figures: out.key_figures,
         claims,
         records: out.records,
+        steps,
     })
 }
 

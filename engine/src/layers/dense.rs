@@ -208,6 +208,14 @@ impl<T: Real> Layer<T> for DenseLayer {
         &self.recorded
     }
 
+    fn unit_activation(&self) -> Option<Activation> {
+        match self.act {
+            DenseAct::Elementwise(Activation::Linear) | DenseAct::Softmax => None,
+            DenseAct::Elementwise(_) if self.logits => None,
+            DenseAct::Elementwise(a) => Some(a),
+        }
+    }
+
     fn output_act(&self) -> OutputAct {
         match self.act {
             DenseAct::Elementwise(Activation::Sigmoid) => OutputAct::Sigmoid,

@@ -52,6 +52,13 @@ pub trait Layer<T: Real>: Send {
     /// The nodes recorded by the last forward pass.
     fn recorded(&self) -> &Recorded;
 
+    /// The element-wise activation applied at this layer's output, so the
+    /// monitor can count saturated and dead units; `None` when the output is
+    /// not squashed by one (a logits head, normalisation, a softmax).
+    fn unit_activation(&self) -> Option<crate::kernels::Activation> {
+        None
+    }
+
     /// Layers nested inside this one (a residual block's stack), so the
     /// diagnostics can read their recorded nodes too.
     fn children(&self) -> &[Box<dyn Layer<T>>] {

@@ -76,6 +76,13 @@ pub struct StepView<'a, T: Real> {
 /// Called at each step's hook point and at each epoch's end.
 pub trait StepHook<T: Real> {
     fn on_step(&mut self, view: &StepView<'_, T>) -> Result<()>;
+    /// Called instead of [`StepHook::on_step`] when the forward pass gave a
+    /// non-finite loss, before training stops: the tape holds the forward
+    /// values only (no gradients). An error returned here replaces the
+    /// model's own, so a monitor can say in which layer the value appeared.
+    fn on_non_finite(&mut self, _view: &StepView<'_, T>) -> Result<()> {
+        Ok(())
+    }
     fn on_epoch_end(&mut self, _log: &EpochLog) -> Result<()> {
         Ok(())
     }
@@ -185,6 +192,19 @@ impl<T: Real> Model<T> {
                 let loss = self.tape.scalar(loss_node).as_f64();
                 let place = || format!("step {step} (epoch {epoch}, batch {batch})");
                 if !loss.is_finite() {
+                    let view = StepView {
+                        step,
+                        epoch,
+                        batch,
+                        loss,
+                        tape: &self.tape,
+                        layers: &self.layers,
+                        params: &self.params,
+                        input: NodeId(0),
+                        output: out,
+                        loss_node,
+                    };
+                    hook.on_non_finite(&view)?;
                     return Err(Error::NonFinite {
                         pass: "forward",
                         place: format!("loss = {loss} at {}", place()),

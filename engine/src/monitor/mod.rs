@@ -1,11 +1,13 @@
 //! Gradient-flow diagnostics: what the monitor records during training, in a
 //! tidy table, and how that table is written and read back.
 pub mod detect;
+pub mod hook;
 pub mod observe;
 pub mod read;
 pub mod record;
 pub mod stats;
 
+pub use hook::MonitorHook;
 pub use observe::{LayerProbe, Monitor, MonitorConfig, NonFinite};
 pub use read::{parse_records, read_records};
 pub use record::{GLOBAL, Records, Row, metric};

@@ -134,10 +134,10 @@ fn measure(
             if orthogonal {
                 orthogonal_matrix(n, n, sigma_w, &mut rng)
             } else {
-                gaussian_matrix(n, n, sigma_w / (n as f64).sqrt(), &mut rng)
+                Ok(gaussian_matrix(n, n, sigma_w / (n as f64).sqrt(), &mut rng))
             }
         })
-        .collect();
+        .collect::<engine::Result<_>>()?;
     let js = jacobians(&weights, act, &x0, &p.depths)?;
     let s: Vec<Vec<f64>> = js.iter().map(Jacobian::singular_values).collect();
     let stats = s.iter().map(|v| SpectrumStats::of(v)).collect::<engine::Result<_>>()?;
