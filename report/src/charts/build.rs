@@ -181,7 +181,7 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
             };
             one(super::histogram(&chart))
         }
-        ChartKind::Table => one(super::table_html(&table(s, r, spec, &variants))),
+        ChartKind::Table => one(super::table_svg(&table(s, r, spec, &variants))),
         ChartKind::Bar => {
             let bars = variants
                 .iter()

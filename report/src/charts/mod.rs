@@ -10,7 +10,7 @@ mod table;
 pub use grid::{bar_chart, histogram};
 pub use heatmap::heatmap;
 pub use line::line_chart;
-pub use table::{Table, table_html};
+pub use table::{Table, table_svg};
 
 use plotters::style::{FontStyle, RGBColor};
 use std::sync::OnceLock;
