@@ -64,7 +64,7 @@ pub fn table_svg(t: &Table) -> Result<String, String> {
                 let (anchor, at) =
                     if j == 0 { (HPos::Left, x + PAD) } else { (HPos::Right, x + PAD + widths[j]) };
                 let font = (FONT, BODY).into_font();
-                let style = if i == 0 { TextStyle::from(font.color(&grey)) } else { TextStyle::from(font) };
+                let style = if i == 0 { font.color(&grey) } else { TextStyle::from(font) };
                 root.draw_text(cell, &style.pos(Pos::new(anchor, VPos::Center)), (at, y + ROW / 2))
                     .map_err(err)?;
                 x += widths[j] + 2 * PAD;
