@@ -111,6 +111,10 @@ pub const REGISTRY: &[Runner] = &[
     experiments::recurrent::RUNNER,
     experiments::residual::RUNNER,
     experiments::train::RUNNER,
+    experiments::phase_diagram::RUNNER,
+    experiments::jacobian_spectra::RUNNER,
+    experiments::gradient_factor_table::RUNNER,
+    experiments::init_distributions::RUNNER,
 ];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.

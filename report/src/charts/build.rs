@@ -1,9 +1,9 @@
 //! From a scenario's chart specs and its records to SVG: selects the records each chart names, averages
 //! over seeds (with a min–max band when there are several) and calls the drawing functions.
-use super::{BarChart, Heatmap, Histogram, LineChart, Series};
+use super::{BarChart, Heatmap, Histogram, LineChart, Series, Table};
 use crate::error::{ReportError, Result};
 use crate::run::{Record, ScenarioResult};
-use crate::scenario::{ChartKind, ChartSpec, EventSpec, Reduce, Scenario, Variant, XAxis};
+use crate::scenario::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scenario, Variant, XAxis};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One chart as it goes on the page.
@@ -45,7 +45,12 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
             .filter(|rec| spec.layer.is_none() || rec.layer == spec.layer)
             .collect()
     };
-    if variants.iter().all(|v| selected(&spec.metric, v).is_empty()) {
+    let none = if spec.kind == ChartKind::Table {
+        !r.records.iter().any(|rec| rec.metric == spec.metric)
+    } else {
+        variants.iter().all(|v| selected(&spec.metric, v).is_empty())
+    };
+    if none {
         let metrics: BTreeSet<&str> = r.records.iter().map(|rec| rec.metric.as_str()).collect();
         return Err(chart_err(
             s,
@@ -85,6 +90,14 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     })?;
                 series.push(over_seeds(v.label(), pts, r.seeds.len() > 1));
             }
+            let mut reference = Vec::new();
+            if let Some(m) = &spec.reference_metric {
+                let suffix = spec.reference_label.as_deref().unwrap_or("theory");
+                for v in &variants {
+                    let pts = selected(m, v).into_iter().filter_map(|rec| x_of(rec).map(|x| (x, rec.value)));
+                    reference.push(over_seeds(&format!("{} — {suffix}", v.label()), pts.collect(), false));
+                }
+            }
             let chart = LineChart {
                 title: spec.title.clone(),
                 x_label,
@@ -100,6 +113,7 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     .iter()
                     .map(|e| event_x(s, r, spec, e).map(|x| (x, e.label.clone())))
                     .collect::<Result<_>>()?,
+                reference,
             };
             one(super::line_chart(&chart))
         }
@@ -110,26 +124,21 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 if cells.is_empty() {
                     continue;
                 }
-                let steps: BTreeSet<_> = cells.iter().map(|c| key(c.step as f64)).collect();
+                // Columns: the step, or the x_metric's value at the same record key.
+                let col_x = |c: &Record| x_of(c).unwrap_or(f64::NAN);
+                let steps: BTreeSet<_> = cells.iter().map(|c| key(col_x(c))).collect();
                 let layers: BTreeSet<_> = cells.iter().map(|c| c.layer.unwrap_or(0)).collect();
                 let (steps, layers): (Vec<_>, Vec<_>) =
                     (steps.into_iter().collect(), layers.into_iter().collect());
                 let mut sums = vec![(0.0, 0usize); steps.len() * layers.len()];
                 for c in &cells {
-                    let col = steps.binary_search(&key(c.step as f64)).expect("collected above");
+                    let col = steps.binary_search(&key(col_x(c))).expect("collected above");
                     let row = layers.binary_search(&c.layer.unwrap_or(0)).expect("collected above");
                     let cell = &mut sums[row * steps.len() + col];
                     *cell = (cell.0 + c.value, cell.1 + 1);
                 }
                 let overlay = match &spec.overlay_metric {
-                    Some(m) => {
-                        over_seeds(
-                            "",
-                            selected(m, v).iter().map(|o| (o.step as f64, o.value)).collect(),
-                            false,
-                        )
-                        .points
-                    }
+                    Some(m) => overlay_points(&selected(m, v), &x_of),
                     None => Vec::new(),
                 };
                 let chart = Heatmap {
@@ -141,7 +150,13 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                     values: sums.iter().map(|&(t, n)| if n == 0 { f64::NAN } else { t / n as f64 }).collect(),
                     scale: spec.y_scale,
                     overlay,
-                    overlay_label: spec.overlay_metric.clone().unwrap_or_default(),
+                    overlay_label: spec
+                        .overlay_label
+                        .clone()
+                        .or_else(|| spec.overlay_metric.clone())
+                        .unwrap_or_default(),
+                    colour_range: spec.colour_range.map(|[a, b]| (a, b)),
+                    diverging: spec.colour_map == ColourMap::Diverging,
                 };
                 let svg = super::heatmap(&chart).map_err(|m| chart_err(s, spec, m))?;
                 out.push(RenderedChart {
@@ -167,6 +182,7 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
             };
             one(super::histogram(&chart))
         }
+        ChartKind::Table => one(super::table_svg(&table(s, r, spec, &variants))),
         ChartKind::Bar => {
             let bars = variants
                 .iter()
@@ -180,6 +196,75 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
             }))
         }
     }
+}
+
+/// The overlay line of a heatmap: per step (in order), the mean over seeds of x and of the value; a NaN
+/// in either stays NaN and breaks the line where it is drawn.
+fn overlay_points(recs: &[&Record], x_of: &dyn Fn(&Record) -> Option<f64>) -> Vec<(f64, f64)> {
+    let mut by_step: BTreeMap<u64, Vec<(f64, f64)>> = BTreeMap::new();
+    for rec in recs {
+        by_step.entry(rec.step).or_default().push((x_of(rec).unwrap_or(f64::NAN), rec.value));
+    }
+    by_step
+        .into_values()
+        .map(|pts| {
+            let n = pts.len() as f64;
+            (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n)
+        })
+        .collect()
+}
+
+/// A table chart: one row per variant with records of `metric` (declared variants first, in scenario
+/// order, then others in the order recorded), each column a metric's mean over seeds.
+fn table(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, variants: &[&Variant]) -> Table {
+    let mut names: Vec<&str> = Vec::new();
+    for rec in r.records.iter().filter(|rec| rec.metric == spec.metric) {
+        if !names.contains(&rec.variant.as_str()) {
+            names.push(&rec.variant);
+        }
+    }
+    if let Some(only) = &spec.variants {
+        names.retain(|n| only.iter().any(|o| o == n));
+    }
+    let declared: Vec<&str> =
+        variants.iter().map(|v| v.name.as_str()).filter(|n| names.contains(n)).collect();
+    names.retain(|n| !declared.contains(n));
+    let label =
+        |n: &str| s.variants().find(|v| v.name == n).map_or_else(|| n.to_string(), |v| v.label().to_string());
+    let cell = |variant: &str, metric: &str| -> Option<f64> {
+        let vals: Vec<f64> = r
+            .records
+            .iter()
+            .filter(|rec| rec.variant == variant && rec.metric == metric)
+            .filter(|rec| spec.layer.is_none() || rec.layer == spec.layer)
+            .map(|rec| rec.value)
+            .collect();
+        (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    };
+    let rows = declared
+        .into_iter()
+        .chain(names)
+        .map(|n| {
+            let mut row = vec![label(n)];
+            for c in &spec.columns {
+                row.push(match cell(n, &c.metric) {
+                    None => "–".into(),
+                    Some(v) => {
+                        let mark = match c.check_below {
+                            Some(t) if v.abs() <= t => " ✓",
+                            Some(_) => " ✗",
+                            None => "",
+                        };
+                        format!("{}{mark}", crate::html::fmt_figure(v))
+                    }
+                });
+            }
+            row
+        })
+        .collect();
+    let mut header = vec![spec.x_label.clone().unwrap_or_else(|| "variant".into())];
+    header.extend(spec.columns.iter().map(|c| c.label.clone()));
+    Table { title: spec.title.clone(), header, rows }
 }
 
 /// Where an event marker goes: its fixed x, or the measured key figure it names.

@@ -1,5 +1,6 @@
 //! Heatmaps: a value per (layer, step) cell on the viridis colour map (perceptually uniform and
-//! colour-blind safe), a colour bar, and an optional line drawn over the cells.
+//! colour-blind safe) or a blue–white–red diverging map (for signed quantities such as a log ratio, white
+//! at the middle of the range), a colour bar, and an optional line, in pieces, drawn over the cells.
 use super::{FONT, Heatmap, Scale, ensure_font, err, short_num, tick_label, to_axis};
 use plotters::prelude::*;
 
@@ -21,13 +22,42 @@ const VIRIDIS: [(u8, u8, u8); 9] = [
 
 /// The colour of a position in [0, 1].
 pub fn viridis(t: f64) -> RGBColor {
+    interpolate(&VIRIDIS, t)
+}
+
+/// Blue–white–red (ColorBrewer RdBu, reversed so low is blue), sampled at 7 points.
+const DIVERGING: [(u8, u8, u8); 7] = [
+    (33, 102, 172),
+    (103, 169, 207),
+    (209, 229, 240),
+    (247, 247, 247),
+    (253, 219, 199),
+    (239, 138, 98),
+    (178, 24, 43),
+];
+
+fn interpolate(stops: &[(u8, u8, u8)], t: f64) -> RGBColor {
     let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
-    let pos = t * (VIRIDIS.len() - 1) as f64;
-    let i = (pos.floor() as usize).min(VIRIDIS.len() - 2);
+    let pos = t * (stops.len() - 1) as f64;
+    let i = (pos.floor() as usize).min(stops.len() - 2);
     let f = pos - i as f64;
-    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    let (a, b) = (stops[i], stops[i + 1]);
     let mix = |x: u8, y: u8| (x as f64 + (y as f64 - x as f64) * f).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The diverging map at a position in [0, 1]; 0.5 is white.
+pub fn diverging(t: f64) -> RGBColor {
+    interpolate(&DIVERGING, t)
+}
+
+/// The overlay's drawable pieces: runs of finite points, split at NaN ones.
+fn pieces(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    points
+        .split(|p| !(p.0.is_finite() && p.1.is_finite()))
+        .filter(|run| run.len() >= 2)
+        .map(<[(f64, f64)]>::to_vec)
+        .collect()
 }
 
 /// Half the distance to the neighbours: the edges of the cells centred at `centres`.
@@ -57,6 +87,11 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
         drawn.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let (lo, hi) =
         if lo.is_finite() { (lo, if hi - lo < 1e-12 { lo + 1.0 } else { hi }) } else { (0.0, 1.0) };
+    let (lo, hi) = match h.colour_range {
+        Some((a, b)) => (to_axis(a, h.scale).unwrap_or(lo), to_axis(b, h.scale).unwrap_or(hi)),
+        None => (lo, hi),
+    };
+    let cmap: fn(f64) -> RGBColor = if h.diverging { diverging } else { viridis };
     let (xe, ye) = (edges(&h.steps), edges(&h.layers));
     let mut svg = String::new();
     {
@@ -85,25 +120,33 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
         chart
             .draw_series(cells.map(|(r, c)| {
                 let fill = match drawn[r * nc + c] {
-                    Some(v) => viridis((v - lo) / (hi - lo)).filled(),
+                    Some(v) => cmap((v - lo) / (hi - lo)).filled(),
                     None => RGBColor(0xE8, 0xE8, 0xE8).filled(),
                 };
                 Rectangle::new([(xe[c], ye[r]), (xe[c + 1], ye[r + 1])], fill)
             }))
             .map_err(err)?;
-        if h.overlay.len() >= 2 {
-            let white = WHITE.stroke_width(4);
-            chart.draw_series(LineSeries::new(h.overlay.iter().copied(), white)).map_err(err)?;
-            chart
-                .draw_series(LineSeries::new(
-                    h.overlay.iter().copied(),
-                    RGBColor(0xD5, 0x5E, 0x00).stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(h.overlay_label.clone())
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(0xD5, 0x5E, 0x00).stroke_width(3))
-                });
+        let parts = pieces(&h.overlay);
+        if !parts.is_empty() {
+            // Black on the diverging map (its middle is white), orange on viridis; a halo keeps it visible.
+            let (line, halo) = if h.diverging {
+                (RGBColor(0x11, 0x11, 0x11), WHITE)
+            } else {
+                (RGBColor(0xD5, 0x5E, 0x00), WHITE)
+            };
+            for p in &parts {
+                chart.draw_series(LineSeries::new(p.iter().copied(), halo.stroke_width(4))).map_err(err)?;
+            }
+            for (k, p) in parts.iter().enumerate() {
+                let ann = chart
+                    .draw_series(LineSeries::new(p.iter().copied(), line.stroke_width(2)))
+                    .map_err(err)?;
+                if k == 0 {
+                    ann.label(h.overlay_label.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], line.stroke_width(3))
+                    });
+                }
+            }
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
@@ -113,7 +156,7 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
                 .draw()
                 .map_err(err)?;
         }
-        colour_bar(&bar, lo, hi, h.scale)?;
+        colour_bar(&bar, lo, hi, h.scale, cmap)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -124,6 +167,7 @@ fn colour_bar<DB: DrawingBackend>(
     lo: f64,
     hi: f64,
     scale: Scale,
+    cmap: fn(f64) -> RGBColor,
 ) -> Result<(), String>
 where
     DB::ErrorType: 'static,
@@ -148,7 +192,7 @@ where
     let dy = span / STEPS as f64;
     bar.draw_series((0..STEPS).map(|i| {
         let y = lo + dy * i as f64;
-        Rectangle::new([(0.0, y), (1.0, y + dy)], viridis((i as f64 + 0.5) / STEPS as f64).filled())
+        Rectangle::new([(0.0, y), (1.0, y + dy)], cmap((i as f64 + 0.5) / STEPS as f64).filled())
     }))
     .map_err(err)?;
     Ok(())
@@ -163,5 +207,15 @@ mod tests {
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
         assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
         assert_eq!(edges(&[0.0, 1.0, 2.0]), vec![-0.5, 0.5, 1.5, 2.5]);
+        assert_eq!(diverging(0.5), RGBColor(247, 247, 247));
+        assert_eq!(diverging(0.0), RGBColor(33, 102, 172));
+    }
+
+    #[test]
+    fn overlay_breaks_at_nan() {
+        let nan = f64::NAN;
+        let pts = [(1.0, 1.0), (1.0, 5.0), (nan, nan), (2.0, 1.0), (nan, 0.0), (3.0, 1.0), (3.0, 2.0)];
+        let p = pieces(&pts);
+        assert_eq!(p, vec![vec![(1.0, 1.0), (1.0, 5.0)], vec![(3.0, 1.0), (3.0, 2.0)]]);
     }
 }

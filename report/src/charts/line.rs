@@ -1,6 +1,7 @@
 //! Line charts: several series with a legend, linear or log10 y axis, shaded bands, an optional
 //! horizontal threshold and vertical event markers.
 use super::{FONT, LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 pub const SIZE: (u32, u32) = (760, 420);
@@ -41,7 +42,9 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             let thr = thr.chain(
                 c.shade.iter().flat_map(|b| [to_axis(b.0, c.y_scale), to_axis(b.1, c.y_scale)]).flatten(),
             );
-            padded_range(ys.chain(band).chain(thr), 0.05)
+            let refs = c.reference.iter().flat_map(|r| segments(&r.points, c.y_scale)).flatten();
+            let refs: Vec<f64> = refs.filter(|p| in_x(p.0)).map(|p| p.1).collect();
+            padded_range(ys.chain(band).chain(thr).chain(refs), 0.05)
         }
     };
     let span = y1 - y0;
@@ -74,7 +77,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             .y_labels(y_labels)
             .x_labels(10)
             .y_label_formatter(&y_fmt)
-            .x_label_formatter(&|v| super::short_num(*v))
+            .x_label_formatter(&|v| super::short_num(if v.abs() < (x1 - x0) * 1e-9 { 0.0 } else { *v }))
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 16))
             .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
@@ -157,6 +160,26 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                     .map_err(err)?
                     .label(format!("{} (not drawable on this axis)", s.name))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3)));
+            }
+        }
+        for (i, r) in c.reference.iter().enumerate() {
+            // Darker than its series, so a reference that coincides with the measurement stays visible.
+            let RGBColor(red, green, blue) = colour(i);
+            let col = RGBColor(red / 2, green / 2, blue / 2);
+            let mut labelled = false;
+            for p in segments(&r.points, c.y_scale) {
+                let p: Vec<(f64, f64)> = p.into_iter().filter(|q| in_x(q.0)).collect();
+                if p.len() < 2 {
+                    continue;
+                }
+                let ann =
+                    chart.draw_series(DashedLineSeries::new(p, 7, 5, col.stroke_width(2))).map_err(err)?;
+                if !labelled {
+                    ann.label(r.name.clone()).legend(move |(x, y)| {
+                        DashedPathElement::new(vec![(x, y), (x + 18, y)], 5, 3, col.stroke_width(2))
+                    });
+                    labelled = true;
+                }
             }
         }
         if !c.series.is_empty() {

@@ -5,10 +5,12 @@ pub mod build;
 mod grid;
 mod heatmap;
 mod line;
+mod table;
 
 pub use grid::{bar_chart, histogram};
 pub use heatmap::heatmap;
 pub use line::line_chart;
+pub use table::{Table, table_svg};
 
 use plotters::style::{FontStyle, RGBColor};
 use std::sync::OnceLock;
@@ -66,6 +68,8 @@ pub struct LineChart {
     pub shade: Option<(f64, f64, String)>,
     /// Vertical markers and their labels.
     pub events: Vec<(f64, String)>,
+    /// Dashed lines, each in the colour of the series at the same index (e.g. theory beside measurement).
+    pub reference: Vec<Series>,
 }
 
 /// Values by layer (rows) and step (columns), with an optional line over it in the same coordinates.
@@ -80,9 +84,13 @@ pub struct Heatmap {
     /// Row-major: `values[row * steps.len() + col]`; NaN for a missing cell.
     pub values: Vec<f64>,
     pub scale: Scale,
-    /// (step, layer) points of the overlaid line.
+    /// (step, layer) points of the overlaid line; a NaN coordinate breaks it into pieces.
     pub overlay: Vec<(f64, f64)>,
     pub overlay_label: String,
+    /// The values the colour scale spans (default: the data's range); values outside saturate.
+    pub colour_range: Option<(f64, f64)>,
+    /// Blue–white–red around the middle of the range instead of viridis.
+    pub diverging: bool,
 }
 
 #[derive(Debug, Clone, Default)]

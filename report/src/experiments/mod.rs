@@ -1,6 +1,10 @@
 //! The experiment runners, one file per `kind`. Each measures with the engine (kernels and tape), never
 //! with formulas of its own, and returns tidy records plus the key figures its section leads with.
 pub mod activations;
+pub mod gradient_factor_table;
+pub mod init_distributions;
+pub mod jacobian_spectra;
+pub mod phase_diagram;
 pub mod recurrent;
 pub mod repeated_multiplication;
 pub mod residual;

@@ -15,6 +15,30 @@ pub enum ChartKind {
     Histogram,
     /// One bar per variant: `metric` reduced over steps by `reduce`, averaged over seeds.
     Bar,
+    /// A table: one row per variant that recorded `metric`, one column per entry of `columns`.
+    Table,
+}
+
+/// Colours of a heatmap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColourMap {
+    /// Sequential, low to high.
+    #[default]
+    Viridis,
+    /// Blue below the middle of the colour range, white at it, red above (e.g. a signed log ratio).
+    Diverging,
+}
+
+/// One column of a table chart: a metric's value per variant, averaged over seeds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableColumn {
+    pub metric: String,
+    pub label: String,
+    /// Adds ✓ when |value| ≤ this, ✗ otherwise (e.g. a relative error against its tolerance).
+    #[serde(default)]
+    pub check_below: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -98,9 +122,27 @@ pub struct ChartSpec {
     /// Vertical markers at fixed x positions.
     #[serde(default)]
     pub events: Vec<EventSpec>,
-    /// Heatmap only: a line drawn over the heatmap, this metric's value (a layer index) at each step.
+    /// Heatmap only: a line drawn over the heatmap, this metric's value (a layer index) at each step; with
+    /// `x_metric`, points in step order at x = that metric's value; a NaN value breaks the line.
     #[serde(default)]
     pub overlay_metric: Option<String>,
+    /// Legend text of the overlay (default: the metric's name).
+    #[serde(default)]
+    pub overlay_label: Option<String>,
+    /// Heatmap only: the values the colour scale spans (others saturate), and the colour map.
+    #[serde(default)]
+    pub colour_range: Option<[f64; 2]>,
+    #[serde(default)]
+    pub colour_map: ColourMap,
+    /// Line only: a second metric drawn for each variant as a dashed line in its colour (e.g. the theory
+    /// beside the measurement), named in the legend with `reference_label` (default "theory").
+    #[serde(default)]
+    pub reference_metric: Option<String>,
+    #[serde(default)]
+    pub reference_label: Option<String>,
+    /// Table only.
+    #[serde(default)]
+    pub columns: Vec<TableColumn>,
     /// Histogram only.
     #[serde(default)]
     pub bins: Option<usize>,
@@ -144,6 +186,19 @@ impl ChartSpec {
             Ok(())
         };
         only("overlay_metric", self.overlay_metric.is_some(), ChartKind::Heatmap)?;
+        only("colour_range", self.colour_range.is_some(), ChartKind::Heatmap)?;
+        only("overlay_label", self.overlay_label.is_some(), ChartKind::Heatmap)?;
+        only("colour_map", self.colour_map != ColourMap::Viridis, ChartKind::Heatmap)?;
+        only("reference_metric", self.reference_metric.is_some(), ChartKind::Line)?;
+        only("columns", !self.columns.is_empty(), ChartKind::Table)?;
+        if self.kind == ChartKind::Table && self.columns.is_empty() {
+            return Err(format!("chart `{}`: a table needs at least one entry in `columns`", self.id));
+        }
+        if let Some([lo, hi]) = self.colour_range
+            && lo.partial_cmp(&hi) != Some(Less)
+        {
+            return Err(format!("chart `{}`: colour_range [{lo}, {hi}] is empty", self.id));
+        }
         only("bins", self.bins.is_some(), ChartKind::Histogram)?;
         only("reduce", self.reduce != Reduce::Last, ChartKind::Bar)?;
         if let Some(e) = self.events.iter().find(|e| e.x.is_some() == e.figure.is_some()) {
