@@ -39,6 +39,28 @@ struct Section {
     claims: Vec<Claim>,
     files: Vec<String>,
     seconds: String,
+    /// Each variant's verdicts (from `crate::diagnosis`), shown beside the charts.
+    diagnoses: Vec<DiagnosisView>,
+}
+
+#[derive(Serialize)]
+struct DiagnosisView {
+    variant: String,
+    label: String,
+    verdicts: Vec<VerdictView>,
+}
+
+#[derive(Serialize)]
+struct VerdictView {
+    label: String,
+    /// CSS class: `healthy`, `info`, `warning` or `error`.
+    class: String,
+    /// "3 of 3 seeds" or "seeds 1, 4 of 5".
+    seeds: String,
+    place: String,
+    evidence: Vec<String>,
+    suggestion: String,
+    rule: String,
 }
 
 #[derive(Serialize)]
@@ -225,11 +247,68 @@ fn section(input: &SectionInput<'_>) -> Section {
         explanation: paragraphs(&spec.explanation),
         errata: spec.errata.iter().map(|e| prose(e)).collect(),
         pending: spec.pending.as_deref().map(prose),
-        figures: r.key_figures.iter().map(|f| (f.label.clone(), fmt_figure(f.value))).collect(),
+        // A median's label already states its seed range; the `.min`/`.max` figures are for claims.
+        figures: r
+            .key_figures
+            .iter()
+            .filter(|f| !f.key.ends_with(".min") && !f.key.ends_with(".max"))
+            .map(|f| (f.label.clone(), fmt_figure(f.value)))
+            .collect(),
         claims,
         files: crate::data::scenario_files(r).into_iter().map(|(p, _)| p).collect(),
         seconds: format!("{:.3}", input.elapsed.as_secs_f64()),
+        diagnoses: diagnosis_views(s, r),
     }
+}
+
+/// The verdicts as the page shows them: per variant, each kind with the seeds it came out for, the
+/// evidence of the first such seed, and what to change.
+fn diagnosis_views(s: &Scenario, r: &ScenarioResult) -> Vec<DiagnosisView> {
+    r.diagnoses
+        .iter()
+        .map(|d| DiagnosisView {
+            variant: d.variant.clone(),
+            label: s.variants().find(|v| v.name == d.variant).map_or(d.variant.clone(), |v| v.label().into()),
+            verdicts: d
+                .verdicts
+                .iter()
+                .map(|v| {
+                    let seeds = if v.seeds.len() == d.runs {
+                        if d.runs == 1 { String::new() } else { format!("all {} seeds", d.runs) }
+                    } else {
+                        let list: Vec<String> = v.seeds.iter().map(u64::to_string).collect();
+                        format!(
+                            "seed{} {} of {}",
+                            if list.len() == 1 { "" } else { "s" },
+                            list.join(", "),
+                            d.runs
+                        )
+                    };
+                    let mut place = v.layers.clone();
+                    if let Some((a, b)) = v.steps {
+                        let at = if a == b { format!("step {a}") } else { format!("steps {a}–{b}") };
+                        place = if place.is_empty() { at } else { format!("{place}, {at}") };
+                    }
+                    let shown =
+                        if v.seeds.len() > 1 { format!(" (seed {})", v.shown_seed) } else { String::new() };
+                    VerdictView {
+                        label: v.label.clone(),
+                        class: if v.kind == "healthy" { "healthy".into() } else { v.severity.clone() },
+                        seeds,
+                        place,
+                        evidence: v
+                            .evidence
+                            .iter()
+                            .enumerate()
+                            .map(|(i, e)| if i == 0 { format!("{e}{shown}") } else { e.clone() })
+                            .collect(),
+                        suggestion: v.suggestion.clone(),
+                        rule: v.rule.clone(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Renders the whole page.

@@ -6,6 +6,7 @@
 //! (minijinja page), all written through `output` so a failed run never replaces a good report.
 pub mod charts;
 pub mod data;
+pub mod diagnosis;
 pub mod error;
 pub mod experiments;
 pub mod html;

@@ -18,6 +18,10 @@ pub struct Record {
     pub layer: Option<u32>,
     pub metric: String,
     pub value: f64,
+    /// The engine's name of the layer (`3:dense(sigmoid)`, `*` for the whole network) when the record
+    /// comes from the monitor; the diagnosis regroups such records into the engine's per-run table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_name: Option<String>,
 }
 
 /// A number the section leads with, computed by the runner from its measurements.
@@ -61,6 +65,9 @@ pub struct ScenarioResult {
     pub quick: bool,
     pub key_figures: Vec<KeyFigure>,
     pub claims: Vec<ClaimResult>,
+    /// Each variant's verdicts from `engine::diagnose`, for runners whose records carry layer names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<crate::diagnosis::VariantDiagnosis>,
     #[serde(skip)]
     pub records: Vec<Record>,
 }
@@ -95,8 +102,11 @@ pub struct Runner {
     pub run: fn(&Scenario, &RunOptions) -> Result<Output>,
 }
 
-pub const REGISTRY: &[Runner] =
-    &[experiments::activations::RUNNER, experiments::repeated_multiplication::RUNNER];
+pub const REGISTRY: &[Runner] = &[
+    experiments::activations::RUNNER,
+    experiments::repeated_multiplication::RUNNER,
+    experiments::train::RUNNER,
+];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.
 pub fn runner_for(s: &Scenario) -> Result<&'static Runner> {
@@ -138,6 +148,7 @@ impl Recorder {
             layer,
             metric: metric.to_string(),
             value,
+            layer_name: None,
         });
     }
 }
@@ -148,6 +159,7 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     (runner.check)(s)?;
     let out = (runner.run)(s, opts)?;
     let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
+    let diagnoses = crate::diagnosis::diagnose_records(s, &out.records)?;
     Ok(ScenarioResult {
         scenario: s.name.clone(),
         kind: runner.kind.to_string(),
@@ -155,6 +167,7 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
         quick: opts.quick,
         key_figures: out.key_figures,
         claims,
+        diagnoses,
         records: out.records,
     })
 }

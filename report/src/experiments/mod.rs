@@ -2,6 +2,7 @@
 //! with formulas of its own, and returns tidy records plus the key figures its section leads with.
 pub mod activations;
 pub mod repeated_multiplication;
+pub mod train;
 
 use crate::error::ReportError;
 use crate::scenario::Scenario;

@@ -52,6 +52,9 @@ pub struct ScenarioSpec {
     pub charts: Vec<Spanned<ChartSpec>>,
     #[serde(default)]
     pub claims: Vec<Spanned<Claim>>,
+    /// Overrides of the diagnosis thresholds (`engine::diagnose::DiagnoseConfig`), typed by `diagnosis`.
+    #[serde(default)]
+    pub diagnose: Option<toml::Table>,
 }
 
 fn default_order() -> i32 {

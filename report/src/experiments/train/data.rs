@@ -1,0 +1,205 @@
+//! The training data of a `train` scenario (`[params.data]`): a shipped data set by name with a
+//! stratified train/test split drawn from the run's seed, or a seeded generator; optional
+//! standardisation fitted on the training part only.
+use engine::data::random::normal;
+use engine::data::{Dataset, Standardizer, Targets, digits, mnist_5k, synthetic};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// UCI optical digits, 1797 × 64, pixels in [0, 1].
+    Digits,
+    /// The shipped 5000-sample MNIST subset, 784 pixels in [0, 1].
+    Mnist,
+    /// The four XOR points, `repeats` times, with `noise_std` input noise.
+    Xor,
+    /// Gaussian clusters: `samples`, `classes`, `features`, `separation`.
+    GaussianClassification,
+    /// Gaussian inputs; targets `x·w + noise_std·e` (`signal = true`) or pure noise `noise_std·e`.
+    GaussianRegression,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    /// As loaded (pixels are already in [0, 1]).
+    #[default]
+    None,
+    /// Per feature (x − mean) / std, fitted on the training part.
+    Standardize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub name: Source,
+    /// Share of the samples held out for testing (stratified by class); 0 trains on everything.
+    #[serde(default)]
+    pub test_fraction: f64,
+    /// Generators: how many samples; shipped sets: keep a stratified subset of this size.
+    #[serde(default)]
+    pub samples: Option<usize>,
+    #[serde(default)]
+    pub features: Option<usize>,
+    #[serde(default)]
+    pub classes: Option<usize>,
+    #[serde(default)]
+    pub separation: Option<f64>,
+    #[serde(default)]
+    pub noise_std: Option<f64>,
+    #[serde(default)]
+    pub repeats: Option<usize>,
+    /// Regression only: whether the targets depend on the inputs.
+    #[serde(default = "yes")]
+    pub signal: bool,
+    /// Regression without signal: the targets' mean (seed 003 part 2 trains towards 1.0).
+    #[serde(default)]
+    pub target_mean: Option<f64>,
+    #[serde(default)]
+    pub scale: Scaling,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Sizes a quick run caps the data at.
+const QUICK_SAMPLES: usize = 256;
+
+impl DataSpec {
+    /// Input width of the samples, known before loading (checked against each model's `inputs`).
+    pub fn features(&self) -> usize {
+        match self.name {
+            Source::Digits => 64,
+            Source::Mnist => 784,
+            Source::Xor => 2,
+            Source::GaussianClassification | Source::GaussianRegression => self.features.unwrap_or(10),
+        }
+    }
+
+    /// Output width a model needs (classes for class labels, 1 for values), and whether targets are classes.
+    pub fn outputs(&self) -> (usize, bool) {
+        match self.name {
+            Source::Digits | Source::Mnist => (10, true),
+            Source::Xor | Source::GaussianRegression => (1, false),
+            Source::GaussianClassification => (self.classes.unwrap_or(2), true),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..1.0).contains(&self.test_fraction) {
+            return Err(format!("data test_fraction must be in [0, 1), got {}", self.test_fraction));
+        }
+        let generator = matches!(self.name, Source::GaussianClassification | Source::GaussianRegression);
+        let only = |set: bool, what: &str, ok: bool| {
+            if set && !ok { Err(format!("data `{what}` does not apply to {:?}", self.name)) } else { Ok(()) }
+        };
+        only(self.features.is_some(), "features", generator)?;
+        only(self.classes.is_some(), "classes", self.name == Source::GaussianClassification)?;
+        only(self.separation.is_some(), "separation", self.name == Source::GaussianClassification)?;
+        only(self.repeats.is_some(), "repeats", self.name == Source::Xor)?;
+        only(
+            self.noise_std.is_some(),
+            "noise_std",
+            matches!(self.name, Source::Xor | Source::GaussianRegression),
+        )?;
+        only(!self.signal, "signal", self.name == Source::GaussianRegression)?;
+        only(
+            self.target_mean.is_some(),
+            "target_mean",
+            self.name == Source::GaussianRegression && !self.signal,
+        )?;
+        if self.samples == Some(0) || self.features == Some(0) || self.repeats == Some(0) {
+            return Err("data samples, features and repeats must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Loads the shipped set once per scenario (generators return `None`: they draw per seed).
+    pub fn load_shipped(&self) -> engine::Result<Option<Dataset>> {
+        let dir = engine::data::data_dir();
+        match self.name {
+            Source::Digits => digits(&dir).map(Some),
+            Source::Mnist => mnist_5k(&dir).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The (train, test) parts for one run; `test` is `None` when `test_fraction` is 0.
+    pub fn make(
+        &self,
+        shipped: Option<&Dataset>,
+        seed: u64,
+        quick: bool,
+    ) -> engine::Result<(Dataset, Option<Dataset>)> {
+        let cap = |n: usize| if quick { n.min(QUICK_SAMPLES) } else { n };
+        let mut all = match (self.name, shipped) {
+            (Source::Digits | Source::Mnist, Some(ds)) => {
+                let keep = cap(self.samples.unwrap_or(ds.len()).min(ds.len()));
+                if keep < ds.len() {
+                    // A stratified subset: the "train" part of a split that holds out the rest.
+                    ds.train_test(1.0 - keep as f64 / ds.len() as f64, seed ^ SUBSET_STREAM)?.0
+                } else {
+                    ds.clone()
+                }
+            }
+            (Source::Digits | Source::Mnist, None) => {
+                return Err(engine::Error::InvalidArgument {
+                    op: "train data",
+                    msg: "shipped data set not loaded".into(),
+                });
+            }
+            (Source::Xor, _) => {
+                synthetic::xor(self.repeats.unwrap_or(1), self.noise_std.unwrap_or(0.0), seed)?
+            }
+            (Source::GaussianClassification, _) => synthetic::gaussian_classes(
+                cap(self.samples.unwrap_or(1000)),
+                self.classes.unwrap_or(2),
+                self.features(),
+                self.separation.unwrap_or(3.0),
+                seed,
+            )?,
+            (Source::GaussianRegression, _) => {
+                let n = cap(self.samples.unwrap_or(100));
+                let noise = self.noise_std.unwrap_or(if self.signal { 0.1 } else { 1.0 });
+                if self.signal {
+                    synthetic::regression(n, self.features(), noise, seed)?.0
+                } else {
+                    noise_targets(n, self.features(), self.target_mean.unwrap_or(0.0), noise, seed)
+                }
+            }
+        };
+        let (mut train, mut test) = if self.test_fraction > 0.0 {
+            let (a, b) = all.train_test(self.test_fraction, seed ^ SPLIT_STREAM)?;
+            (a, Some(b))
+        } else {
+            all.name = format!("{}/train", all.name);
+            (all, None)
+        };
+        if self.scale == Scaling::Standardize {
+            let s = Standardizer::fit(&train.x, train.features)?;
+            s.apply(&mut train.x)?;
+            if let Some(t) = test.as_mut() {
+                s.apply(&mut t.x)?;
+            }
+        }
+        Ok((train, test))
+    }
+}
+
+/// Mixed into the seed so the subset, the split and the generator draw from separate streams.
+const SUBSET_STREAM: u64 = 0x5EED_0001_D1A7_A5E7;
+const SPLIT_STREAM: u64 = 0x5EED_0002_5B11_7000;
+
+/// The sources' `X = N(0, 1)` with targets independent of it (seed 003: `y = N(0, 1)` in part 3, `y = 1`
+/// in part 2): rows of `features` normals, then each target `mean + noise_std·e`, all from one generator
+/// in that order.
+fn noise_targets(n: usize, features: usize, mean: f64, noise_std: f64, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x: Vec<f32> = (0..n * features).map(|_| normal(&mut rng) as f32).collect();
+    let y: Vec<f32> = (0..n).map(|_| (mean + noise_std * normal(&mut rng)) as f32).collect();
+    Dataset { name: "gaussian_noise".into(), features, x, targets: Targets::Values { y, width: 1 } }
+}

@@ -1,0 +1,248 @@
+//! One training run (one variant, one seed): data, model, optimiser and clipping built from the
+//! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the engine's records converted to
+//! the report's rows. A NaN or infinity stops the run with its records kept.
+use super::{Params, build};
+use crate::error::{ReportError, Result};
+use crate::run::Record;
+use crate::scenario::Scenario;
+use engine::data::Dataset;
+use engine::model::{ClipFn, Data, EpochLog, FitConfig, StepHook, StepView};
+use engine::monitor::{MonitorConfig, MonitorHook, Records, metric as m};
+
+/// What one run leaves behind: its rows and the figures the key figures aggregate.
+pub struct RunOutcome {
+    pub variant: usize,
+    pub records: Vec<Record>,
+    /// The engine's table of this run (for figures that read series by layer name).
+    pub engine: Records,
+    /// Mean training loss and accuracy of the last completed epoch.
+    pub final_loss: Option<f64>,
+    pub train_accuracy: Option<f64>,
+    pub test_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    /// Where training stopped on a non-finite value: (step, the engine's message).
+    pub stopped: Option<(u64, String)>,
+    /// Predictions for `[params] predict`, one per row (first output).
+    pub predictions: Vec<f64>,
+    pub steps: u64,
+}
+
+/// Splitmix-style stream separation, so data, initialisation and shuffling never share a stream.
+fn stream(seed: u64, k: u64) -> u64 {
+    let mut z = seed.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The monitor plus the epoch logs `fit` reports, which a run that stops early never returns.
+struct Hook {
+    monitor: MonitorHook,
+    epochs: Vec<EpochLog>,
+    steps: u64,
+}
+
+impl StepHook<f32> for Hook {
+    fn on_step(&mut self, view: &StepView<'_, f32>) -> engine::Result<()> {
+        self.steps = view.step as u64 + 1;
+        self.monitor.on_step(view)
+    }
+
+    fn on_non_finite(&mut self, view: &StepView<'_, f32>) -> engine::Result<()> {
+        self.steps = view.step as u64;
+        self.monitor.on_non_finite(view)
+    }
+
+    fn on_epoch_end(&mut self, log: &EpochLog) -> engine::Result<()> {
+        self.epochs.push(log.clone());
+        self.monitor.on_epoch_end(log)
+    }
+}
+
+pub fn train(
+    s: &Scenario,
+    p: &Params,
+    shipped: Option<&Dataset>,
+    vi: usize,
+    seed: u64,
+    quick: bool,
+) -> Result<RunOutcome> {
+    let v = s.spec.variants[vi].get_ref();
+    let fail =
+        |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
+    let (spec, opt_spec, loss_kind, epochs) = match (&v.model, &v.optimizer, v.loss, v.epochs) {
+        (Some(m), Some(o), Some(l), Some(e)) => (m, o, l, e),
+        _ => return Err(ReportError::run(&s.name, format!("variant `{}` is incomplete", v.name))),
+    };
+    let epochs = if quick { epochs.min(p.quick_epochs) } else { epochs };
+    let (train, test) = p.data.make(shipped, stream(seed, 1), quick).map_err(fail)?;
+    let mut model = build::model(spec, stream(seed, 2)).map_err(fail)?;
+    let mut opt = build::optimizer(opt_spec).map_err(fail)?;
+    let loss = build::loss(loss_kind);
+    let batch = v.batch_size.unwrap_or(32);
+    let cfg = FitConfig::new(loss).epochs(epochs).batch_size(batch).shuffle(p.shuffle).seed(stream(seed, 3));
+    let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
+    let mut hook = Hook {
+        monitor: MonitorHook::new(&model, config, Records::new(&s.name, &v.name, seed)),
+        epochs: Vec::with_capacity(epochs),
+        steps: 0,
+    };
+    let steps_per_epoch = train.len().div_ceil(batch);
+    let mut clipper = v.clipping.clone().map(|c| build::Clipper::new(c, steps_per_epoch * epochs));
+    let train_data = Data::from(&train);
+    let test_data = test.as_ref().map(Data::from);
+    let validation = if p.test_each_epoch { test_data.as_ref() } else { None };
+    let fitted = {
+        let mut clip_fn = clipper.as_mut().map(|c| move |ps: &mut _| c.clip(ps));
+        let clip: Option<ClipFn<'_, f32>> = clip_fn.as_mut().map(|f| f as ClipFn<'_, f32>);
+        model.fit_with_validation(&train_data, validation, &cfg, opt.as_mut(), &mut hook, clip)
+    };
+    let stopped = match fitted {
+        Ok(_) => None,
+        Err(engine::Error::NonFinite { pass, place }) => {
+            let step = hook.monitor.first_non_finite().map_or(hook.steps, |n| n.step);
+            Some((step, format!("non-finite value in the {pass} pass: {place}")))
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    hook.monitor.finish(model.params());
+    if let Some(c) = &clipper {
+        hook.monitor.record_clips(&c.reports);
+    }
+    let Hook { monitor, epochs: logs, steps } = hook;
+    let engine_records = monitor.into_records();
+    let mut records = convert(&engine_records);
+    snapshots(&mut records);
+    let mut extra = |step: u64, layer: Option<u32>, metric: &str, value: f64| {
+        records.push(Record {
+            scenario: s.name.clone(),
+            variant: v.name.clone(),
+            seed,
+            step,
+            layer,
+            metric: metric.to_string(),
+            value,
+            layer_name: None,
+        });
+    };
+    for (k, log) in logs.iter().enumerate() {
+        if (k + 1) % p.epoch_every != 0 && k + 1 != logs.len() {
+            continue;
+        }
+        // Epoch rows sit at the step count after the epoch, on the same axis as the monitor's steps.
+        let at = ((k + 1) * steps_per_epoch) as u64;
+        extra(at, None, "epoch_loss", log.loss);
+        extra(at, None, "epoch_accuracy", log.accuracy);
+        if let Some(e) = log.validation {
+            extra(at, None, "test_loss", e.loss);
+            extra(at, None, "test_accuracy", e.accuracy);
+        }
+    }
+    let mut out = RunOutcome {
+        variant: vi,
+        records: Vec::new(),
+        engine: Records::default(),
+        final_loss: logs.last().map(|l| l.loss),
+        train_accuracy: logs.last().map(|l| l.accuracy),
+        test_loss: None,
+        test_accuracy: None,
+        stopped,
+        predictions: Vec::new(),
+        steps,
+    };
+    if let Some((step, _)) = &out.stopped {
+        extra(*step, None, "stopped_non_finite", 1.0);
+    } else {
+        if let Some(t) = &test_data {
+            let e = model.evaluate(t, loss, batch).map_err(fail)?;
+            out.test_loss = Some(e.loss);
+            out.test_accuracy = Some(e.accuracy);
+            extra(steps, None, "final_test_loss", e.loss);
+            extra(steps, None, "final_test_accuracy", e.accuracy);
+        }
+        if !p.predict.is_empty() {
+            let x: Vec<f32> = p.predict.iter().flatten().map(|&v| v as f32).collect();
+            let y = model.predict(&x).map_err(fail)?;
+            let w = model.output_width();
+            for (i, row) in y.chunks(w).enumerate() {
+                out.predictions.push(f64::from(row[0]));
+                extra(steps, Some(i as u32), "prediction", f64::from(row[0]));
+            }
+        }
+    }
+    out.records = records;
+    out.engine = engine_records;
+    Ok(out)
+}
+
+/// The engine's rows as the report's: the layer column is the layer's position in the network
+/// (1-based, nested layers numbered in walk order; a recurrent `NAME@t` row takes its layer's number),
+/// `None` for whole-network rows (`*`); the name travels along for the diagnosis.
+pub fn convert(r: &Records) -> Vec<Record> {
+    let probes: Vec<&str> =
+        r.layers.iter().map(String::as_str).filter(|n| *n != m_global() && !n.contains('@')).collect();
+    let index: Vec<Option<u32>> = r
+        .layers
+        .iter()
+        .map(|n| {
+            let base = n.split('@').next().unwrap_or(n);
+            probes.iter().position(|p| *p == base).map(|i| i as u32 + 1)
+        })
+        .collect();
+    r.rows
+        .iter()
+        .map(|row| Record {
+            scenario: r.scenario.clone(),
+            variant: r.variant.clone(),
+            seed: r.seed,
+            step: row.step,
+            layer: index[row.layer as usize],
+            metric: r.metrics[row.metric as usize].clone(),
+            value: row.value,
+            layer_name: Some(r.layers[row.layer as usize].clone()),
+        })
+        .collect()
+}
+
+fn m_global() -> &'static str {
+    engine::monitor::GLOBAL
+}
+
+/// Per-layer metrics copied at the first and the last recorded step as `init_METRIC` and
+/// `final_METRIC`, so a chart over the layer index can show one moment of training.
+const SNAPSHOT: [&str; 6] =
+    [m::GRAD_NORM, m::GRAD_RMS, m::GRAD_MEAN_ABS, m::SIGNAL_NORM, m::ACT_STD, m::UPDATE_RATIO];
+
+fn snapshots(records: &mut Vec<Record>) {
+    for metric in SNAPSHOT {
+        let steps = records.iter().filter(|r| r.metric == metric && r.layer.is_some()).map(|r| r.step);
+        let (Some(first), Some(last)) = (steps.clone().min(), steps.max()) else { continue };
+        let copies: Vec<Record> = records
+            .iter()
+            .filter(|r| r.metric == metric && r.layer.is_some() && (r.step == first || r.step == last))
+            .flat_map(|r| {
+                let at = |prefix: &str| Record {
+                    metric: format!("{prefix}_{metric}"),
+                    layer_name: None,
+                    ..r.clone()
+                };
+                let mut out = Vec::with_capacity(2);
+                if r.step == first {
+                    out.push(at("init"));
+                }
+                if r.step == last {
+                    out.push(at("final"));
+                }
+                out
+            })
+            .collect();
+        records.extend(copies);
+    }
+}
+
+/// Step-0 weight-gradient norms of the first and last layer that have weights.
+pub fn first_last_at_step0(r: &Records) -> Option<(f64, f64)> {
+    let layers = r.layers_with(m::GRAD_NORM);
+    let at0 = |l: &str| r.series(l, m::GRAD_NORM).into_iter().find(|&(s, _)| s == 0).map(|(_, v)| v);
+    Some((at0(layers.first()?)?, at0(layers.last()?)?))
+}
