@@ -1,12 +1,13 @@
-//! Convergence with fixed seeds (run in release mode): XOR on a 2-8-8-1 ReLU
-//! network, three Gaussian blobs through batch norm, a residual block and
-//! dropout under both categorical losses, bit-identical reruns, and a
-//! counting allocator showing that steady-state training steps allocate nothing.
-use gradlab::Real;
+//! Convergence with fixed seeds (run in release mode), all with the engine's
+//! own optimisers: XOR on a 2-8-8-1 ReLU network with Adam, a digits
+//! perceptron with Adam on a held-out stratified split, three Gaussian blobs
+//! through batch norm, a residual block and dropout under both categorical
+//! losses, bit-identical reruns, and a counting allocator showing that
+//! steady-state training steps allocate nothing.
+use gradlab::data::{self, Dataset};
 use gradlab::layers::{BatchNormalization, Dense, Dropout, LayerNormalization, Residual};
 use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, StepView, Targets};
-use gradlab::optim::Optimizer;
-use gradlab::params::ParamStore;
+use gradlab::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -41,40 +42,15 @@ fn allocations() -> usize {
     ALLOCATIONS.with(|c| c.get())
 }
 
-// ---------- test-local SGD with momentum (the optimisers live in their own module) ----------
+// ---------- the engine's optimisers ----------
 
-struct Momentum {
-    lr: f64,
-    momentum: f64,
-    velocity: Vec<Vec<f64>>,
+/// SGD with momentum 0.9 (`v ← 0.9·v + g`, `w ← w − lr·v`).
+fn momentum(lr: f64) -> Sgd<f32> {
+    Sgd::new(SgdConfig { learning_rate: lr, momentum: 0.9, ..SgdConfig::default() }).unwrap()
 }
 
-impl Momentum {
-    fn new(lr: f64, momentum: f64) -> Self {
-        Momentum { lr, momentum, velocity: Vec::new() }
-    }
-}
-
-impl<T: Real> Optimizer<T> for Momentum {
-    /// v ← μ·v − lr·g; θ ← θ + v.
-    fn step(&mut self, params: &mut ParamStore<T>) -> gradlab::Result<()> {
-        if self.velocity.len() != params.len() {
-            self.velocity = params.iter().map(|(_, p)| vec![0.0; p.value.len()]).collect();
-        }
-        for ((_, p), v) in params.iter_mut().zip(&mut self.velocity) {
-            for ((w, &g), vi) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
-                *vi = self.momentum * *vi - self.lr * g.as_f64();
-                *w = *w + T::c(*vi);
-            }
-        }
-        Ok(())
-    }
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+fn adam(lr: f64) -> Adam<f32> {
+    Adam::new(AdamConfig { learning_rate: lr, ..AdamConfig::default() }).unwrap()
 }
 
 // ---------- data ----------
@@ -123,12 +99,12 @@ fn blob_model(seed: u64) -> Model<f32> {
 // ---------- tests ----------
 
 #[test]
-fn xor_reaches_full_accuracy_with_relu() {
+fn xor_reaches_full_accuracy_with_relu_and_adam() {
     let mut model = xor_model(7);
     let data = Data { x: &XOR_X, features: 2, targets: Targets::Values { y: &XOR_Y, width: 1 } };
     let cfg = FitConfig::new(Loss::BinaryCrossentropy).epochs(500).batch_size(4).seed(7);
     let before = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
-    let history = model.fit(&data, &cfg, &mut Momentum::new(0.05, 0.9), &mut NoHook, None).unwrap();
+    let history = model.fit(&data, &cfg, &mut adam(0.01), &mut NoHook, None).unwrap();
     let after = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
     println!(
         "xor: loss {:.4} -> {:.4}, accuracy {} -> {}",
@@ -142,6 +118,36 @@ fn xor_reaches_full_accuracy_with_relu() {
     }
 }
 
+/// The shipped UCI digits (8×8 pixels in [0, 1]), split 75/25 stratified by class from `seed`.
+fn digits_split(seed: u64) -> (Dataset, Dataset) {
+    let all = data::digits(data::data_dir()).expect("data/digits.csv.gz ships with the repository");
+    all.train_test(0.25, seed).unwrap()
+}
+
+#[test]
+fn digits_perceptron_reaches_95_percent_on_held_out_digits() {
+    let (train, test) = digits_split(11);
+    assert_eq!((train.len(), test.len()), (1348, 449));
+    let mut model = Sequential::new(64)
+        .add(Dense::new(64).activation("relu").kernel_initializer("he_normal"))
+        .add(Dense::new(10).activation("softmax"))
+        .seed(11)
+        .build()
+        .unwrap();
+    let loss = Loss::SparseCategoricalCrossentropy;
+    let cfg = FitConfig::new(loss).epochs(30).batch_size(32).seed(11);
+    let before = model.evaluate(&(&test).into(), loss, 128).unwrap();
+    model.fit(&(&train).into(), &cfg, &mut adam(0.003), &mut NoHook, None).unwrap();
+    let after = model.evaluate(&(&test).into(), loss, 128).unwrap();
+    let trained = model.evaluate(&(&train).into(), loss, 128).unwrap();
+    println!(
+        "digits 64-64-10: test loss {:.3} -> {:.3}, test accuracy {:.4} -> {:.4} (train {:.4})",
+        before.loss, after.loss, before.accuracy, after.accuracy, trained.accuracy
+    );
+    assert!(before.accuracy < 0.3, "untrained accuracy {}", before.accuracy);
+    assert!(after.accuracy >= 0.95, "test accuracy {}", after.accuracy);
+}
+
 #[test]
 fn blobs_train_through_batch_norm_residual_and_dropout() {
     let (x, labels) = blobs(100, 3);
@@ -152,7 +158,7 @@ fn blobs_train_through_batch_norm_residual_and_dropout() {
         let mut model = blob_model(5);
         let cfg = FitConfig::new(loss).epochs(30).batch_size(16).seed(5);
         let before = model.evaluate(&test, loss, 32).unwrap();
-        let mut opt = Momentum::new(0.05, 0.9);
+        let mut opt = momentum(0.05);
         let history =
             model.fit_with_validation(&train, Some(&test), &cfg, &mut opt, &mut NoHook, None).unwrap();
         let eval = model.evaluate(&test, loss, cfg.batch_size).unwrap();
@@ -185,7 +191,7 @@ fn reruns_with_the_same_seeds_are_bit_identical() {
     let run = |fit_seed: u64| {
         let mut model = blob_model(9);
         let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(fit_seed);
-        model.fit(&data, &cfg, &mut Momentum::new(0.05, 0.9), &mut NoHook, None).unwrap();
+        model.fit(&data, &cfg, &mut momentum(0.05), &mut NoHook, None).unwrap();
         model.to_safetensors(false).unwrap()
     };
     let a = run(1);
@@ -193,7 +199,7 @@ fn reruns_with_the_same_seeds_are_bit_identical() {
     // Validating at each epoch's end leaves the training run unchanged.
     let mut model = blob_model(9);
     let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(1);
-    let mut opt = Momentum::new(0.05, 0.9);
+    let mut opt = momentum(0.05);
     let history = model.fit_with_validation(&data, Some(&data), &cfg, &mut opt, &mut NoHook, None).unwrap();
     assert!(history.epochs.iter().all(|e| e.validation.is_some()));
     assert_eq!(a, model.to_safetensors(false).unwrap());
@@ -212,7 +218,7 @@ fn steady_state_steps_allocate_nothing() {
         counts.push(allocations());
         Ok(())
     });
-    model.fit(&data, &cfg, &mut Momentum::new(0.01, 0.9), &mut hook, None).unwrap();
+    model.fit(&data, &cfg, &mut momentum(0.01), &mut hook, None).unwrap();
     assert_eq!(counts.len(), 24);
     // Steps 0 and 1 warm the pools and the optimiser's state; later steps allocate nothing.
     let warm = counts[2];
@@ -222,4 +228,64 @@ fn steady_state_steps_allocate_nothing() {
     let before = allocations();
     let v = std::hint::black_box(vec![0u8; 64]);
     assert!(allocations() > before && v.len() == 64);
+}
+
+/// Allocations on this thread between consecutive steps of `epochs` one-batch
+/// epochs, from the third step on (the first two warm pools and optimiser state).
+fn allocations_per_warm_step(
+    model: &mut Model<f32>,
+    data: &Data<'_, f32>,
+    loss: Loss,
+    opt: &mut dyn gradlab::optim::Optimizer<f32>,
+) -> Vec<usize> {
+    let rows = data.x.len() / data.features;
+    let cfg = FitConfig::new(loss).epochs(6).batch_size(rows).seed(1);
+    let mut counts = Vec::with_capacity(16);
+    let mut hook = FnHook(|_: &StepView<'_, f32>| {
+        counts.push(allocations());
+        Ok(())
+    });
+    model.fit(data, &cfg, opt, &mut hook, None).unwrap();
+    counts.windows(2).skip(1).map(|w| w[1] - w[0]).collect()
+}
+
+/// The three networks `benches/train.rs` times, at smaller batch or length:
+/// their warm steps (through `fit`, with SGD or Adam) allocate nothing.
+#[test]
+fn the_benchmarked_networks_allocate_nothing_once_warm() {
+    use gradlab::data::random::{normal, uniform01};
+    use gradlab::layers::recurrent::Recurrent;
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut normals = |n: usize| (0..n).map(|_| normal(&mut rng) as f32).collect::<Vec<_>>();
+
+    let mut deep = Sequential::new(10);
+    for _ in 0..9 {
+        deep = deep.add(Dense::new(64).activation("sigmoid"));
+    }
+    let mut deep = deep.add(Dense::new(1).activation("sigmoid")).seed(3).build().unwrap();
+    let (x, y) = (normals(32 * 10), vec![1.0f32; 32]);
+    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let extra = allocations_per_warm_step(&mut deep, &data, Loss::Mse, &mut momentum(0.01));
+    assert!(extra.iter().all(|&e| e == 0), "sigmoid10 + SGD: {extra:?}");
+
+    let mut mlp = Sequential::new(784);
+    for _ in 0..4 {
+        mlp = mlp.add(Dense::new(128).activation("sigmoid"));
+    }
+    let mut mlp = mlp.add(Dense::new(10).activation("softmax")).seed(4).build().unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(22);
+    let x: Vec<f32> = (0..16 * 784).map(|_| uniform01(&mut r) as f32).collect();
+    let labels: Vec<usize> = (0..16).map(|i| i % 10).collect();
+    let data = Data { x: &x, features: 784, targets: Targets::Labels { labels: &labels, classes: 10 } };
+    let extra =
+        allocations_per_warm_step(&mut mlp, &data, Loss::SparseCategoricalCrossentropy, &mut adam(1e-3));
+    assert!(extra.iter().all(|&e| e == 0), "784-128x4-10 + Adam: {extra:?}");
+
+    let (steps, features) = (20, 10);
+    let lstm = Sequential::new(steps * features).add(Recurrent::lstm(20, features)).add(Dense::new(1));
+    let mut lstm = lstm.seed(5).build().unwrap();
+    let (x, y) = (normals(8 * steps * features), normals(8));
+    let data = Data { x: &x, features: steps * features, targets: Targets::Values { y: &y, width: 1 } };
+    let extra = allocations_per_warm_step(&mut lstm, &data, Loss::Mse, &mut adam(1e-3));
+    assert!(extra.iter().all(|&e| e == 0), "LSTM + Adam: {extra:?}");
 }

@@ -2,26 +2,24 @@
 //! layer (proptest over small shapes, f64), configuration errors, parameter
 //! names, summary counts, batch-norm statistics, dropout masks, prediction
 //! heads, the fit hook and non-finite stop, and checkpoint round trips.
+use gradlab::data::random::uniform;
 use gradlab::error::Error;
+use gradlab::layers::recurrent::Recurrent;
 use gradlab::layers::{
     BatchNormalization, Builder, Ctx, Dense, Dropout, Layer, LayerConfig, LayerNormalization, Residual,
 };
 use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, Targets};
-use gradlab::optim::Optimizer;
+use gradlab::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use gradlab::params::ParamStore;
 use gradlab::{NodeId, Real, Shape, Tape};
 use proptest::prelude::*;
 use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::SeedableRng;
 
 // ---------- a small central-difference checker ----------
 
 const H: f64 = 1e-5;
 const TOL: f64 = 1e-6;
-
-fn uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
-}
 
 /// A built layer with its parameters and one input batch.
 struct Case {
@@ -273,6 +271,99 @@ fn bad_configurations_name_the_layer_and_value() {
 }
 
 #[test]
+fn bad_arguments_of_activations_initialisers_and_blocks_name_the_layer() {
+    let m = build_err(Sequential::new(4).add(Dense::new(3).bias_initializer("zero_ish")));
+    contains_all(&m, &["layer 0 (dense)", "bias_initializer", "\"zero_ish\""]);
+    let m = build_err(Sequential::new(4).add(Dense::new(3).activation("leaky_relu(inf)")));
+    contains_all(&m, &["layer 0 (dense)", "leaky_relu(inf)", "not finite"]);
+    let m = build_err(Sequential::new(4).add(Dense::new(2)).add(Dense::new(3).activation("relu(0.1)")));
+    contains_all(&m, &["layer 1 (dense)", "\"relu(0.1)\""]);
+    let m = build_err(Sequential::new(4).add(Dense::new(3).kernel_initializer("orthogonal(gain=inf)")));
+    contains_all(&m, &["layer 0 (dense)", "kernel_initializer", "gain inf"]);
+    let m = build_err(Sequential::new(4).add(Dense::new(3).kernel_initializer("random_uniform(1, -1)")));
+    contains_all(&m, &["layer 0 (dense)", "min 1, max -1"]);
+    let m =
+        build_err(Sequential::new(4).add(Dense::new(3).kernel_initializer("truncated_normal(stddev=-1)")));
+    contains_all(&m, &["layer 0 (dense)", "stddev -1"]);
+    // A block that changes the width needs its projection; a bad projection
+    // initialiser is the block's error. The same block at equal widths has no
+    // projection, so the argument is never read.
+    let widen = || Residual::new().add(Dense::new(6)).projection_initializer("identity");
+    let m = build_err(Sequential::new(4).add(Dense::new(4)).add(widen()));
+    contains_all(&m, &["layer 1 (residual)", "projection_initializer", "\"identity\""]);
+    let same = Residual::new().add(Dense::new(4)).projection_initializer("identity");
+    assert!(Sequential::<f64>::new(4).add(same).build().is_ok());
+}
+
+#[test]
+fn a_residual_block_projects_exactly_when_the_width_changes() {
+    let names = |model: &Model<f64>| -> Vec<(String, Shape)> {
+        model.params().iter().map(|(_, p)| (p.name.clone(), p.shape)).collect()
+    };
+    let same = Sequential::<f64>::new(4).add(Residual::new().add(Dense::new(4))).build().unwrap();
+    assert!(names(&same).iter().all(|(n, _)| !n.contains("projection")), "{:?}", names(&same));
+    let wider = Sequential::<f64>::new(4).add(Residual::new().add(Dense::new(6))).build().unwrap();
+    let projection = ("layers.0.residual.projection.weight".to_string(), Shape::new(4, 6));
+    assert!(names(&wider).contains(&projection), "{:?}", names(&wider));
+    assert_eq!(wider.output_width(), 6);
+}
+
+#[test]
+fn a_recurrent_layer_in_a_stack_checks_its_input_width() {
+    // LSTM over steps of 3 features after a Dense(4): 4 is not a whole number of steps.
+    let m = build_err(Sequential::new(2).add(Dense::new(4)).add(Recurrent::lstm(5, 3)));
+    contains_all(&m, &["layers.1.lstm", "input width 4", "3 features"]);
+    let m = build_err(Sequential::new(6).add(Recurrent::gru(0, 3)));
+    contains_all(&m, &["layers.0.gru", "units", "0"]);
+    let model = Sequential::<f64>::new(2).add(Dense::new(6)).add(Recurrent::lstm(5, 3)).build().unwrap();
+    assert_eq!(model.output_width(), 5);
+}
+
+#[test]
+fn recurrent_layers_are_named_by_position_even_when_nested() {
+    let model = Sequential::<f64>::new(12)
+        .add(Recurrent::simple_rnn(3, 2).return_sequences(true))
+        .add(Residual::new().add(Recurrent::gru(1, 3).return_sequences(true)))
+        .add(Recurrent::lstm(4, 1))
+        .build()
+        .unwrap();
+    let names: Vec<(&str, Shape)> = model.params().iter().map(|(_, p)| (p.name.as_str(), p.shape)).collect();
+    assert_eq!(
+        names,
+        [
+            ("layers.0.simple_rnn.kernel", Shape::new(2, 3)),
+            ("layers.0.simple_rnn.recurrent_kernel", Shape::new(3, 3)),
+            ("layers.0.simple_rnn.bias", Shape::new(1, 3)),
+            ("layers.1.residual.layers.0.gru.kernel", Shape::new(3, 3)),
+            ("layers.1.residual.layers.0.gru.recurrent_kernel", Shape::new(1, 3)),
+            ("layers.1.residual.layers.0.gru.bias", Shape::new(2, 3)),
+            ("layers.1.residual.projection.weight", Shape::new(18, 6)),
+            ("layers.2.lstm.kernel", Shape::new(1, 16)),
+            ("layers.2.lstm.recurrent_kernel", Shape::new(4, 16)),
+            ("layers.2.lstm.bias", Shape::new(1, 16)),
+        ]
+    );
+    assert_eq!(model.output_width(), 4);
+}
+
+#[test]
+fn an_lstm_stack_learns_the_adding_problem_through_fit() {
+    use gradlab::data::sequence::{ADDING_BASELINE_MSE, adding_problem};
+    let (train, test) = (adding_problem(1024, 10, 1).unwrap(), adding_problem(256, 10, 2).unwrap());
+    let mut model =
+        Sequential::<f32>::new(20).add(Recurrent::lstm(12, 2)).add(Dense::new(1)).seed(3).build().unwrap();
+    let cfg = FitConfig::new(Loss::Mse).epochs(20).batch_size(32).seed(3);
+    let mut adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() }).unwrap();
+    model.fit(&(&train).into(), &cfg, &mut adam, &mut NoHook, None).unwrap();
+    let eval = model.evaluate(&(&test).into(), Loss::Mse, 256).unwrap();
+    println!(
+        "adding problem T=10, LSTM(12) via fit: test MSE {:.4} (baseline {ADDING_BASELINE_MSE:.4})",
+        eval.loss
+    );
+    assert!(eval.loss < ADDING_BASELINE_MSE / 4.0, "test MSE {}", eval.loss);
+}
+
+#[test]
 fn a_built_layer_rejects_another_input_width() {
     let (layer, _) = build(&Dense::new(3), 4, 0).unwrap();
     let m = layer.output_width(5).unwrap_err().to_string();
@@ -436,24 +527,9 @@ fn predict_returns_probabilities_for_softmax_and_sigmoid_outputs() {
 
 // ---------- fit: hook, errors ----------
 
-/// Plain SGD, test-local (the optimisers live in their own module).
-struct Sgd(f64);
-
-impl<T: Real> Optimizer<T> for Sgd {
-    fn step(&mut self, params: &mut ParamStore<T>) -> gradlab::Result<()> {
-        for (_, p) in params.iter_mut() {
-            for (v, &g) in p.value.iter_mut().zip(&p.grad) {
-                *v = *v - T::c(self.0) * g;
-            }
-        }
-        Ok(())
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.0 = lr;
-    }
+/// The engine's plain SGD at rate `lr`.
+fn sgd<T: Real>(lr: f64) -> Sgd<T> {
+    Sgd::new(SgdConfig { learning_rate: lr, ..SgdConfig::default() }).unwrap()
 }
 
 #[test]
@@ -480,7 +556,7 @@ fn the_hook_sees_gathered_gradients_and_layer_outputs() {
         seen.push((v.step, v.epoch, v.batch, v.tape.shape(v.input).rows));
         Ok(())
     });
-    let history = model.fit(&data, &cfg, &mut Sgd(0.1), &mut hook, None).unwrap();
+    let history = model.fit(&data, &cfg, &mut sgd(0.1), &mut hook, None).unwrap();
     assert_eq!(history.epochs.len(), 3);
     let want: Vec<_> = (0..9).map(|s| (s, s / 3, s % 3, if s % 3 == 2 { 1 } else { 2 })).collect();
     assert_eq!(seen, want);
@@ -498,10 +574,10 @@ fn clipping_runs_before_the_optimiser() {
         Ok(())
     };
     let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(2);
-    model.fit(&data, &cfg, &mut Sgd(0.1), &mut NoHook, Some(&mut zero)).unwrap();
+    model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, Some(&mut zero)).unwrap();
     let after: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
     assert_eq!(before, after);
-    model.fit(&data, &cfg, &mut Sgd(0.1), &mut NoHook, None).unwrap();
+    model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, None).unwrap();
     let trained: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
     assert_ne!(before, trained);
 }
@@ -513,13 +589,13 @@ fn a_diverging_run_stops_with_an_error_naming_the_step() {
     let y: Vec<f32> = x.iter().map(|v| 3.0 * v).collect();
     let data = Data { x: &x, features: 1, targets: Targets::Values { y: &y, width: 1 } };
     let cfg = FitConfig::new(Loss::Mse).epochs(500).batch_size(4);
-    let err = model.fit(&data, &cfg, &mut Sgd(1.0), &mut NoHook, None).unwrap_err();
+    let err = model.fit(&data, &cfg, &mut sgd(1.0), &mut NoHook, None).unwrap_err();
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
     let msg = err.to_string();
     contains_all(&msg, &["non-finite", "step ", "epoch "]);
     // The same data trains fine at a sane rate.
     let mut model = Sequential::<f32>::new(1).add(Dense::new(1)).seed(1).build().unwrap();
-    model.fit(&data, &cfg, &mut Sgd(0.005), &mut NoHook, None).unwrap();
+    model.fit(&data, &cfg, &mut sgd(0.005), &mut NoHook, None).unwrap();
 }
 
 #[test]
@@ -544,11 +620,11 @@ fn fit_rejects_data_that_does_not_fit_the_model() {
     ];
     for (data, want) in bad {
         let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy);
-        let msg = model.fit(&data, &cfg, &mut Sgd(0.1), &mut NoHook, None).unwrap_err().to_string();
+        let msg = model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, None).unwrap_err().to_string();
         assert!(msg.contains(want), "{msg:?} lacks {want:?}");
     }
     let data = Data { x: &x, features: 2, targets: Targets::Labels { labels: &[0; 4], classes: 3 } };
-    let msg = model.fit(&data, &FitConfig::new(Loss::BinaryCrossentropy), &mut Sgd(0.1), &mut NoHook, None);
+    let msg = model.fit(&data, &FitConfig::new(Loss::BinaryCrossentropy), &mut sgd(0.1), &mut NoHook, None);
     assert!(msg.unwrap_err().to_string().contains("softmax"));
     assert!(Loss::from_name("hinge").unwrap_err().to_string().contains("\"hinge\""));
 }
@@ -595,7 +671,7 @@ fn model_loss_gradients_match_finite_differences_for_every_loss() {
             Ok(())
         });
         let cfg = FitConfig::new(loss).epochs(1).batch_size(6).shuffle(false);
-        model.fit(&data, &cfg, &mut Sgd(0.0), &mut hook, None).unwrap();
+        model.fit(&data, &cfg, &mut sgd(0.0), &mut hook, None).unwrap();
         // `gradients` (no update) gathers the same numbers as a fit step.
         let loss_value = model.gradients(&data, loss).unwrap();
         assert!((loss_value - model.evaluate(&data, loss, 6).unwrap().loss).abs() < 1e-12);

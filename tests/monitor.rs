@@ -91,6 +91,15 @@ fn every_n_steps_records_only_those_steps() {
         .map(|t| t.value)
         .sum();
     assert_eq!(hist, 640.0);
+    // The activation histogram counts each of the batch's 16 × 64 outputs once,
+    // all of them in the bins covering sigmoid's (0, 1).
+    let act: Vec<(f64, f64)> = r
+        .tidy()
+        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric.starts_with(m::ACT_HIST))
+        .map(|t| (t.metric[m::ACT_HIST.len() + 1..].parse::<f64>().unwrap(), t.value))
+        .collect();
+    assert_eq!(act.iter().map(|a| a.1).sum::<f64>(), 1024.0);
+    assert!(act.iter().all(|&(lo, n)| n == 0.0 || (0.0..1.0).contains(&lo)), "{act:?}");
 }
 
 /// A forward pass that turns a finite weight into an infinite output: at

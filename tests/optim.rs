@@ -180,6 +180,41 @@ fn l2_is_added_to_the_gradient() {
 }
 
 #[test]
+fn decoupled_decay_equals_l2_for_sgd_but_not_under_adams_scaling() {
+    let steps = |opt: &mut dyn Optimizer<f64>, bowl: &mut Bowl, n: usize| {
+        (0..n).for_each(|_| bowl.step(opt));
+        bowl.w()
+    };
+    // SGD: w − lr·(g + λw) = (1 − lr·λ)·w − lr·g, so the two are one update.
+    let sgd = |reg| {
+        Sgd::new(SgdConfig { learning_rate: 0.1, regularization: reg, ..SgdConfig::default() }).unwrap()
+    };
+    let l2 = steps(&mut sgd(Regularization { l2: 0.3, weight_decay: 0.0 }), &mut Bowl::tiny(), 10);
+    let wd = steps(&mut sgd(Regularization { l2: 0.0, weight_decay: 0.3 }), &mut Bowl::tiny(), 10);
+    assert_close(&l2, &wd, 1e-12);
+
+    // Adam on a flat loss (g = 0), 100 steps at lr 0.01 from w = (1, −2).
+    let flat = || Bowl::new(&[&[1.0, -2.0]], &[&[0.0, 0.0]]);
+    let adam = |reg| {
+        Adam::new(AdamConfig { learning_rate: 0.01, regularization: reg, ..AdamConfig::default() }).unwrap()
+    };
+    // Decoupled: m = v = 0, so only the decay acts: w·(1 − lr·wd)¹⁰⁰, in proportion to wd.
+    for wd in [1e-3, 1e-1] {
+        let w = steps(&mut adam(Regularization { l2: 0.0, weight_decay: wd }), &mut flat(), 100);
+        let keep = (1.0 - 0.01 * wd).powi(100);
+        assert_close(&w, &[keep, -2.0 * keep], 1e-12);
+    }
+    // L2: the gradient λ·w is divided by its own running RMS, so λ drops out
+    // (up to ε): a 100× smaller λ shrinks the weights just as far, and far
+    // more than the decoupled decay of the same coefficient.
+    let small = steps(&mut adam(Regularization { l2: 1e-3, weight_decay: 0.0 }), &mut flat(), 100);
+    let large = steps(&mut adam(Regularization { l2: 1e-1, weight_decay: 0.0 }), &mut flat(), 100);
+    println!("adam + l2 after 100 flat steps: λ=1e-3 {small:?}, λ=1e-1 {large:?}");
+    assert_close(&small, &large, 1e-4);
+    assert!(small[0] < 0.5 && small[1] > -1.5, "L2 under Adam barely shrank: {small:?}");
+}
+
+#[test]
 fn every_optimiser_converges_on_an_ill_conditioned_bowl() {
     // Ten coordinates with curvatures 1 ..= 100 (condition number 100), in two tensors.
     let a: Vec<f64> = (0..10).map(|i| 1.0 + 11.0 * i as f64).collect();

@@ -16,11 +16,15 @@
 //!
 //! 0.87962566103423978 is the standard deviation of a unit normal truncated to
 //! ±2; Keras divides by it so the truncated draw keeps the intended variance.
+use crate::data::random::{normal, truncated_normal, uniform};
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
 use rand_chacha::ChaCha8Rng;
-use rand_core::Rng;
+
+/// Dropout draws its mask from here; re-exported so the one uniform sampler
+/// is reached by the same path it always was.
+pub(crate) use crate::data::random::uniform01;
 
 /// Standard deviation of N(0, 1) truncated to [−2, 2].
 pub const TRUNCATED_STDDEV: f64 = 0.879_625_661_034_239_8;
@@ -169,7 +173,8 @@ impl Initializer {
         }
     }
 
-    /// Fills `out` (a parameter of `shape`, row-major) with fresh draws.
+    /// Fills `out` (a parameter of `shape`, row-major) with fresh draws, in
+    /// row-major order, each from the shared primitives of [`crate::data::random`].
     pub fn fill<T: Real>(&self, shape: Shape, rng: &mut ChaCha8Rng, out: &mut [T]) -> Result<()> {
         self.validate()?;
         if out.len() != shape.len() {
@@ -179,28 +184,34 @@ impl Initializer {
             ));
         }
         let (fan_in, fan_out) = (shape.rows.max(1) as f64, shape.cols.max(1) as f64);
-        let mut normal = Normal::default();
-        let mut each = |f: &mut dyn FnMut(&mut ChaCha8Rng, &mut Normal) -> f64| {
+        let mut each = |f: &mut dyn FnMut(&mut ChaCha8Rng) -> f64| {
             for o in out.iter_mut() {
-                *o = T::c(f(rng, &mut normal));
+                *o = T::c(f(rng));
             }
         };
+        // Keras' variance-scaling normals are truncated at two standard
+        // deviations and rescaled so the kept draws have the target stddev.
+        let truncated = |target: f64| {
+            let stddev = target / TRUNCATED_STDDEV;
+            move |r: &mut ChaCha8Rng| stddev * truncated_normal(r, 2.0)
+        };
+        let symmetric = |limit: f64| move |r: &mut ChaCha8Rng| limit * (2.0 * uniform01(r) - 1.0);
         match *self {
-            Initializer::Zeros => each(&mut |_, _| 0.0),
-            Initializer::Ones => each(&mut |_, _| 1.0),
-            Initializer::Constant(v) => each(&mut |_, _| v),
-            Initializer::RandomNormal { mean, stddev } => each(&mut |r, n| mean + stddev * n.sample(r)),
-            Initializer::RandomUniform { min, max } => each(&mut |r, _| min + (max - min) * uniform01(r)),
+            Initializer::Zeros => each(&mut |_| 0.0),
+            Initializer::Ones => each(&mut |_| 1.0),
+            Initializer::Constant(v) => each(&mut |_| v),
+            Initializer::RandomNormal { mean, stddev } => each(&mut |r| mean + stddev * normal(r)),
+            Initializer::RandomUniform { min, max } => each(&mut |r| uniform(r, min, max)),
             Initializer::TruncatedNormal { mean, stddev } => {
-                each(&mut |r, n| mean + stddev * n.sample_truncated(r))
+                each(&mut |r| mean + stddev * truncated_normal(r, 2.0))
             }
-            Initializer::GlorotNormal => truncated_scaled(each, (2.0 / (fan_in + fan_out)).sqrt()),
-            Initializer::HeNormal => truncated_scaled(each, (2.0 / fan_in).sqrt()),
-            Initializer::LecunNormal => truncated_scaled(each, (1.0 / fan_in).sqrt()),
-            Initializer::GlorotUniform => symmetric_uniform(each, (6.0 / (fan_in + fan_out)).sqrt()),
-            Initializer::HeUniform => symmetric_uniform(each, (6.0 / fan_in).sqrt()),
-            Initializer::LecunUniform => symmetric_uniform(each, (3.0 / fan_in).sqrt()),
-            Initializer::Orthogonal { gain } => orthogonal(shape, gain, rng, &mut normal, out),
+            Initializer::GlorotNormal => each(&mut truncated((2.0 / (fan_in + fan_out)).sqrt())),
+            Initializer::HeNormal => each(&mut truncated((2.0 / fan_in).sqrt())),
+            Initializer::LecunNormal => each(&mut truncated((1.0 / fan_in).sqrt())),
+            Initializer::GlorotUniform => each(&mut symmetric((6.0 / (fan_in + fan_out)).sqrt())),
+            Initializer::HeUniform => each(&mut symmetric((6.0 / fan_in).sqrt())),
+            Initializer::LecunUniform => each(&mut symmetric((3.0 / fan_in).sqrt())),
+            Initializer::Orthogonal { gain } => orthogonal(shape, gain, rng, out),
         }
         Ok(())
     }
@@ -211,15 +222,6 @@ impl Initializer {
         self.fill(shape, rng, &mut v)?;
         Ok(v)
     }
-}
-
-fn truncated_scaled(mut each: impl FnMut(&mut dyn FnMut(&mut ChaCha8Rng, &mut Normal) -> f64), target: f64) {
-    let stddev = target / TRUNCATED_STDDEV;
-    each(&mut |r, n| stddev * n.sample_truncated(r));
-}
-
-fn symmetric_uniform(mut each: impl FnMut(&mut dyn FnMut(&mut ChaCha8Rng, &mut Normal) -> f64), limit: f64) {
-    each(&mut |r, _| limit * (2.0 * uniform01(r) - 1.0));
 }
 
 fn unknown(name: &str) -> Error {
@@ -248,13 +250,15 @@ impl std::fmt::Display for Initializer {
 /// Keras' orthogonal: QR of a Gaussian matrix of shape (max, min), Q's
 /// columns multiplied by sign(diag R) so the result is uniformly distributed
 /// (Mezzadri 2007), transposed when the parameter is wider than tall.
-fn orthogonal<T: Real>(shape: Shape, gain: f64, rng: &mut ChaCha8Rng, normal: &mut Normal, out: &mut [T]) {
+fn orthogonal<T: Real>(shape: Shape, gain: f64, rng: &mut ChaCha8Rng, out: &mut [T]) {
     let (rows, cols) = (shape.rows, shape.cols);
     if rows == 0 || cols == 0 {
         return;
     }
     let (tall, short) = (rows.max(cols), rows.min(cols));
-    let a = nalgebra::DMatrix::<f64>::from_fn(tall, short, |_, _| normal.sample(rng));
+    // Drawn row-major, like every other initialiser's values.
+    let draws: Vec<f64> = (0..tall * short).map(|_| normal(rng)).collect();
+    let a = nalgebra::DMatrix::<f64>::from_row_slice(tall, short, &draws);
     let qr = a.qr();
     let (q, r) = (qr.q(), qr.r());
     for i in 0..rows {
@@ -263,44 +267,6 @@ fn orthogonal<T: Real>(shape: Shape, gain: f64, rng: &mut ChaCha8Rng, normal: &m
             let (qi, qj) = if rows >= cols { (i, j) } else { (j, i) };
             let sign = if r[(qj, qj)] < 0.0 { -1.0 } else { 1.0 };
             out[i * cols + j] = T::c(gain * sign * q[(qi, qj)]);
-        }
-    }
-}
-
-/// A uniform draw in [0, 1) from the top 53 bits of one `u64`.
-pub(crate) fn uniform01(rng: &mut ChaCha8Rng) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
-
-/// Standard normal draws by the Box–Muller transform: two uniforms u₁ ∈ (0, 1]
-/// and u₂ ∈ [0, 1) give two independent normals √(−2 ln u₁)·(cos 2πu₂, sin 2πu₂);
-/// the second is kept for the next call. Private to the initialisers until the
-/// data module's shared sampler is unified with it.
-#[derive(Default)]
-pub(crate) struct Normal {
-    spare: Option<f64>,
-}
-
-impl Normal {
-    pub(crate) fn sample(&mut self, rng: &mut ChaCha8Rng) -> f64 {
-        if let Some(z) = self.spare.take() {
-            return z;
-        }
-        let u1 = 1.0 - uniform01(rng);
-        let u2 = uniform01(rng);
-        let radius = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        self.spare = Some(radius * s);
-        radius * c
-    }
-
-    /// A unit normal redrawn until it lies within ±2 (Keras' truncated normal).
-    pub(crate) fn sample_truncated(&mut self, rng: &mut ChaCha8Rng) -> f64 {
-        loop {
-            let z = self.sample(rng);
-            if z.abs() <= 2.0 {
-                return z;
-            }
         }
     }
 }
@@ -322,25 +288,28 @@ mod tests {
     }
 
     #[test]
-    fn normal_sampler_has_unit_moments() {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut n = Normal::default();
-        let v: Vec<f64> = (0..200_000).map(|_| n.sample(&mut rng)).collect();
+    fn truncated_constant_is_the_stddev_of_the_truncated_unit_normal() {
+        // truncated_normal(0, 1) keeps the truncated draws unscaled.
+        let v = draw(Initializer::TruncatedNormal { mean: 0.0, stddev: 1.0 }, Shape::new(400, 500), 2);
+        assert!(v.iter().all(|z| z.abs() <= 2.0));
         let (m, s) = stats(&v);
-        assert!(m.abs() < 0.01 && (s - 1.0).abs() < 0.01, "mean {m}, stddev {s}");
-        // P(|z| > 2) = 0.0455 for a unit normal.
-        let tail = v.iter().filter(|z| z.abs() > 2.0).count() as f64 / v.len() as f64;
-        assert!((tail - 0.0455).abs() < 0.003, "two-sigma tail {tail}");
+        assert!(m.abs() < 0.01 && (s - TRUNCATED_STDDEV).abs() < 0.005, "mean {m}, stddev {s}");
     }
 
     #[test]
-    fn truncated_constant_is_the_stddev_of_the_truncated_unit_normal() {
-        let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let mut n = Normal::default();
-        let v: Vec<f64> = (0..200_000).map(|_| n.sample_truncated(&mut rng)).collect();
-        assert!(v.iter().all(|z| z.abs() <= 2.0));
-        let (_, s) = stats(&v);
-        assert!((s - TRUNCATED_STDDEV).abs() < 0.005, "stddev {s}");
+    fn draws_are_the_shared_samplers_stream_in_row_major_order() {
+        let shape = Shape::new(3, 5);
+        let mut r = ChaCha8Rng::seed_from_u64(12);
+        let want: Vec<f64> = (0..15).map(|_| 0.5 + 2.0 * normal(&mut r)).collect();
+        assert_eq!(draw(Initializer::RandomNormal { mean: 0.5, stddev: 2.0 }, shape, 12), want);
+        let mut r = ChaCha8Rng::seed_from_u64(13);
+        let limit = (6.0f64 / 8.0).sqrt();
+        let want: Vec<f64> = (0..15).map(|_| limit * (2.0 * uniform01(&mut r) - 1.0)).collect();
+        assert_eq!(draw(Initializer::GlorotUniform, shape, 13), want);
+        let mut r = ChaCha8Rng::seed_from_u64(14);
+        let sd = (2.0f64 / 3.0).sqrt() / TRUNCATED_STDDEV;
+        let want: Vec<f64> = (0..15).map(|_| sd * truncated_normal(&mut r, 2.0)).collect();
+        assert_eq!(draw(Initializer::HeNormal, shape, 14), want);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct Cli {
     #[arg(long)]
     pub quick: bool,
 
-    /// Worker threads (default: all logical CPUs). Results do not depend on it.
+    /// Worker threads (default: RAYON_NUM_THREADS, else all logical CPUs). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

@@ -2,12 +2,11 @@
 //! scripts) rendered with minijinja from templates compiled into the binary.
 use crate::charts::build::RenderedChart;
 use crate::error::Result;
-use crate::machine::Machine;
 use crate::run::{ScenarioResult, Verdict};
 use crate::scenario::Scenario;
+use crate::timings::Timings;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
-use std::time::Duration;
 
 const PAGE: &str = include_str!("../templates/report.html.j2");
 const STYLE: &str = include_str!("../templates/style.css");
@@ -17,7 +16,6 @@ pub struct SectionInput<'a> {
     pub scenario: &'a Scenario,
     pub result: &'a ScenarioResult,
     pub charts: Vec<RenderedChart>,
-    pub elapsed: Duration,
 }
 
 #[derive(Serialize)]
@@ -38,7 +36,6 @@ struct Section {
     figures: Vec<(String, String)>,
     claims: Vec<Claim>,
     files: Vec<String>,
-    seconds: String,
     /// Each variant's verdicts (from `crate::diagnosis`), shown beside the charts.
     diagnoses: Vec<DiagnosisView>,
 }
@@ -256,7 +253,6 @@ fn section(input: &SectionInput<'_>) -> Section {
             .collect(),
         claims,
         files: crate::data::scenario_files(r).into_iter().map(|(p, _)| p).collect(),
-        seconds: format!("{:.3}", input.elapsed.as_secs_f64()),
         diagnoses: diagnosis_views(s, r),
     }
 }
@@ -311,23 +307,78 @@ fn diagnosis_views(s: &Scenario, r: &ScenarioResult) -> Vec<DiagnosisView> {
         .collect()
 }
 
-/// Renders the whole page.
-pub fn render(
-    sections: &[SectionInput<'_>],
-    machine: &Machine,
-    total: Duration,
-    quick: bool,
-) -> Result<String> {
+/// One row of the timings section's matmul table, formatted.
+#[derive(Serialize)]
+struct MatmulRow {
+    shape: String,
+    gflop: String,
+    one: String,
+    one_pct: String,
+    all: String,
+    all_pct: String,
+}
+
+/// One row of the per-scenario timings table, formatted.
+#[derive(Serialize)]
+struct ScenarioRow {
+    id: String,
+    seconds: String,
+    steps: String,
+    steps_per_second: String,
+}
+
+fn rate(v: f64) -> String {
+    if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") }
+}
+
+fn timing_rows(t: &Timings) -> (Vec<MatmulRow>, Vec<ScenarioRow>) {
+    let dash = || "–".to_string();
+    let matmul = t
+        .kernels
+        .matmul
+        .iter()
+        .map(|r| MatmulRow {
+            shape: format!("{} × {} × {}", r.m, r.k, r.n),
+            gflop: fmt_figure(r.gflop),
+            one: rate(r.one_thread),
+            one_pct: format!("{:.0}%", r.one_thread_pct),
+            all: r.all_threads.map_or_else(dash, rate),
+            all_pct: r.all_threads_pct.map_or_else(dash, |p| format!("{p:.0}%")),
+        })
+        .collect();
+    let scenarios = t
+        .scenarios
+        .iter()
+        .map(|s| ScenarioRow {
+            id: s.name.clone(),
+            seconds: format!("{:.3}", s.seconds),
+            steps: if s.steps == 0 { dash() } else { s.steps.to_string() },
+            steps_per_second: s.steps_per_second.map_or_else(dash, rate),
+        })
+        .collect();
+    (matmul, scenarios)
+}
+
+/// Renders the whole page. Everything that changes from run to run (wall times, GFLOP/s, the thread
+/// count) comes from `timings` and is shown only in the timings section.
+pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String> {
     let mut env = Environment::new();
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;
     let sections: Vec<Section> = sections.iter().map(section).collect();
+    let (matmul, scenario_times) = timing_rows(timings);
+    let k = &timings.kernels;
     let page = env.get_template("report.html")?.render(context! {
         sections => Value::from(minijinja::value::Serde(&sections)),
-        machine => Value::from(minijinja::value::Serde(machine)),
-        quick,
-        total_seconds => format!("{:.2}", total.as_secs_f64()),
+        machine => Value::from(minijinja::value::Serde(&timings.machine)),
+        quick => timings.quick,
+        total_seconds => format!("{:.2}", timings.total_seconds),
+        fma_peak_one => rate(k.fma_peak_one),
+        fma_peak_all => k.fma_peak_all.map(rate),
+        matmul => Value::from(minijinja::value::Serde(&matmul)),
+        scenario_times => Value::from(minijinja::value::Serde(&scenario_times)),
         checksums => crate::data::CHECKSUMS,
+        timings_file => crate::timings::FILE,
     })?;
     Ok(page)
 }

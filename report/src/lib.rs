@@ -3,7 +3,8 @@
 //!
 //! Data flow: `scenario` (TOML → typed config) → `run` (registry of runners → tidy records, key figures,
 //! verdicts) → `data` (CSV / JSON lines / checksums) and `charts` (SVG from the results only) → `html`
-//! (minijinja page), all written through `output` so a failed run never replaces a good report.
+//! (minijinja page), all written through `output` so a failed run never replaces a good report. Wall
+//! times and kernel speeds (`timings`) go on the page and into `timings.json`, never into the data files.
 pub mod charts;
 pub mod data;
 pub mod diagnosis;
@@ -12,8 +13,10 @@ pub mod experiments;
 pub mod html;
 pub mod machine;
 pub mod output;
+pub mod progress;
 pub mod run;
 pub mod scenario;
+pub mod timings;
 
 use error::{ReportError, Result};
 use rayon::prelude::*;
@@ -40,6 +43,10 @@ pub struct Generated {
     pub page: PathBuf,
     /// Data files: (path relative to the output directory, contents).
     pub files: Vec<(String, String)>,
+    /// Charts on the page.
+    pub charts: usize,
+    /// What the page's timings section shows (also in `timings.json`, which is not checksummed).
+    pub timings: timings::Timings,
 }
 
 /// The default scenarios folder: `./scenarios` when run from the workspace root, else the one beside
@@ -77,34 +84,34 @@ pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> 
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| ReportError::Usage(format!("--threads {}: {e}", opts.threads)))?;
-    let (runs, charts) = pool.install(|| -> Result<_> {
+    let (runs, charts, kernels) = pool.install(|| -> Result<_> {
         let runs = run::run_all(&scenarios, &opts.run, done)?;
         let charts = scenarios
             .par_iter()
             .zip(&runs)
             .map(|(s, (r, _))| charts::build::render_all(s, r))
             .collect::<Result<Vec<_>>>()?;
-        Ok((runs, charts))
+        // Measured after the scenarios so the two never compete for the cores.
+        let kernels = timings::measure_kernels(opts.run.quick)?;
+        Ok((runs, charts, kernels))
     })?;
+    let chart_count = charts.iter().map(Vec::len).sum();
     let sections: Vec<html::SectionInput<'_>> = scenarios
         .iter()
         .zip(&runs)
         .zip(charts)
-        .map(|((scenario, (result, elapsed)), charts)| html::SectionInput {
-            scenario,
-            result,
-            charts,
-            elapsed: *elapsed,
-        })
+        .map(|((scenario, (result, _)), charts)| html::SectionInput { scenario, result, charts })
         .collect();
     let machine = machine::Machine::detect(opts.threads.max(1));
-    let page = html::render(&sections, &machine, started.elapsed(), opts.run.quick)?;
+    let timings = timings::Timings::new(machine, kernels, &runs, started.elapsed(), opts.run.quick);
+    let page = html::render(&sections, &timings)?;
     let results: Vec<ScenarioResult> = runs.into_iter().map(|(r, _)| r).collect();
     let files = output::replace_dir(&opts.out, |dir| {
         let files = data::write_all(dir, &results)?;
         let path = dir.join(PAGE);
         std::fs::write(&path, &page).map_err(|e| ReportError::io(&path, e))?;
+        timings.write(dir)?;
         Ok(files)
     })?;
-    Ok(Generated { results, page: opts.out.join(PAGE), files })
+    Ok(Generated { results, page: opts.out.join(PAGE), files, charts: chart_count, timings })
 }

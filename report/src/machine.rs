@@ -9,6 +9,9 @@ pub struct Machine {
     pub threads: usize,
     /// Target features enabled at compile time (the SIMD kernels pick instructions at build time).
     pub simd: Vec<&'static str>,
+    /// SIMD features this CPU offers at run time that the build did not enable (a portable build,
+    /// or `target-cpu` set below this machine): the kernels leave that speed unused.
+    pub simd_unused: Vec<&'static str>,
     pub os: &'static str,
     pub arch: &'static str,
     pub profile: &'static str,
@@ -21,6 +24,7 @@ impl Machine {
             logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             threads,
             simd: compiled_features(),
+            simd_unused: unused_features(),
             os: std::env::consts::OS,
             arch: std::env::consts::ARCH,
             profile: if cfg!(debug_assertions) { "debug" } else { "release" },
@@ -47,4 +51,37 @@ fn compiled_features() -> Vec<&'static str> {
         ("neon", cfg!(target_feature = "neon")),
     ];
     all.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn unused_features() -> Vec<&'static str> {
+    let compiled = compiled_features();
+    let all = [
+        ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
+        ("avx", std::arch::is_x86_feature_detected!("avx")),
+        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+        ("fma", std::arch::is_x86_feature_detected!("fma")),
+        ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+    ];
+    all.into_iter().filter(|(name, on)| *on && !compiled.contains(name)).map(|(name, _)| name).collect()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn unused_features() -> Vec<&'static str> {
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_features_are_never_reported_unused() {
+        let m = Machine::detect(3);
+        assert_eq!(m.threads, 3);
+        assert!(m.logical_cpus >= 1);
+        assert!(m.simd_unused.iter().all(|f| !m.simd.contains(f)), "{m:?}");
+        #[cfg(target_arch = "x86_64")]
+        assert!(m.simd.contains(&"sse2"), "x86_64 always has SSE2: {m:?}");
+    }
 }

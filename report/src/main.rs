@@ -3,12 +3,11 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use indicatif::{ProgressBar, ProgressStyle};
+use report::progress::Progress;
 use report::run::{REGISTRY, RunOptions};
 use report::{Options, scenario};
-use std::io::IsTerminal;
+use sha2::{Digest, Sha256};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 fn main() -> ExitCode {
@@ -18,14 +17,9 @@ fn main() -> ExitCode {
         eprintln!("report diagnose {}: not yet implemented", records.display());
         return ExitCode::from(2);
     }
-    let result = if cli.list { list(&cli) } else { generate(&cli) };
+    let result = if cli.list { list(&cli) } else { generate(&cli, started) };
     match result {
-        Ok(()) => {
-            if !cli.list {
-                eprintln!("total wall time: {:.2} s", started.elapsed().as_secs_f64());
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!("(the previous report, if any, was left as it was)");
@@ -52,8 +46,9 @@ fn list(cli: &Cli) -> report::error::Result<()> {
     Ok(())
 }
 
-fn generate(cli: &Cli) -> report::error::Result<()> {
-    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+fn generate(cli: &Cli, started: Instant) -> report::error::Result<()> {
+    // rayon's own default: RAYON_NUM_THREADS when set, else every logical CPU.
+    let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
     let opts = Options {
         scenarios_dir: scenarios_dir(cli),
         out: cli.out.clone(),
@@ -63,37 +58,28 @@ fn generate(cli: &Cli) -> report::error::Result<()> {
     };
     // How many scenarios will run, for the progress bar (discover again is cheap and fails the same way).
     let total = report::select(scenario::discover(&opts.scenarios_dir)?, &opts.only)?.len();
-    let tty = std::io::stderr().is_terminal();
-    let bar = if tty {
-        let bar = ProgressBar::new(total as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} scenarios  {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let finished = AtomicUsize::new(0);
-    let done = |s: &scenario::Scenario, dt: std::time::Duration| {
-        let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
-        if tty {
-            bar.set_message(format!("{} ({:.2} s)", s.name, dt.as_secs_f64()));
-            bar.inc(1);
-        } else {
-            eprintln!("[{n}/{total}] {} done in {:.2} s", s.name, dt.as_secs_f64());
-        }
-    };
-    let generated = report::generate(&opts, &done);
-    bar.finish_and_clear();
+    let progress = Progress::stderr(total);
+    let generated = report::generate(&opts, &|s, dt| progress.scenario_done(s, dt));
+    progress.finish();
     let generated = generated?;
     eprintln!(
-        "wrote {} ({} scenarios, {} data files, checksums in {})",
+        "wrote {} ({} scenarios, {} charts, {} data files, checksums in {}; timings in {})",
         generated.page.display(),
         generated.results.len(),
+        generated.charts,
         generated.files.len(),
-        opts.out.join(report::data::CHECKSUMS).display()
+        opts.out.join(report::data::CHECKSUMS).display(),
+        opts.out.join(report::timings::FILE).display(),
+    );
+    // One digest of the whole manifest: equal lines from two runs mean equal data files.
+    let manifest = report::data::checksums(&generated.files);
+    let digest: String = Sha256::digest(manifest.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    eprintln!("SHA-256 of {}: {digest}", report::data::CHECKSUMS);
+    eprintln!(
+        "report built in {:.2} s on {threads} thread{}{}",
+        started.elapsed().as_secs_f64(),
+        if threads == 1 { "" } else { "s" },
+        if cli.quick { " (--quick)" } else { "" }
     );
     Ok(())
 }

@@ -70,6 +70,9 @@ pub struct ScenarioResult {
     pub diagnoses: Vec<crate::diagnosis::VariantDiagnosis>,
     #[serde(skip)]
     pub records: Vec<Record>,
+    /// Training steps the runner reported with `timings::count_steps` (timings only, not in the data).
+    #[serde(skip)]
+    pub steps: u64,
 }
 
 /// What a runner returns; the claims are judged afterwards, the same way for every kind.
@@ -157,7 +160,8 @@ impl Recorder {
 pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
     (runner.check)(s)?;
-    let out = (runner.run)(s, opts)?;
+    let (out, steps) = crate::timings::counting_steps(s, || (runner.run)(s, opts));
+    let out = out?;
     let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     let diagnoses = crate::diagnosis::diagnose_records(s, &out.records)?;
     Ok(ScenarioResult {
@@ -169,6 +173,7 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
         claims,
         diagnoses,
         records: out.records,
+        steps,
     })
 }
 

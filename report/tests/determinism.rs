@@ -11,12 +11,16 @@ fn run_into(out: &Path, threads: usize) -> Vec<(String, Vec<u8>)> {
         scenarios_dir: common::scenarios_dir(),
         out: out.to_path_buf(),
         only: Vec::new(),
-        run: RunOptions::default(),
+        // Quick sizes keep this (three reports) short; full sizes are compared in process below.
+        run: RunOptions { quick: true, ..RunOptions::default() },
         threads,
     };
     generate(&opts, &|_, _| {}).unwrap();
-    // The page holds wall times, so only the data files and their checksums must match.
-    common::read_tree(out).into_iter().filter(|(p, _)| p != report::PAGE).collect()
+    // The page and timings.json hold wall times, so only the data files and their checksums must match.
+    common::read_tree(out)
+        .into_iter()
+        .filter(|(p, _)| p != report::PAGE && p != report::timings::FILE)
+        .collect()
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn a_failing_scenario_keeps_the_last_good_report() {
         scenarios_dir: scen.clone(),
         out: out.clone(),
         only,
-        run: RunOptions::default(),
+        run: RunOptions { quick: true, ..RunOptions::default() },
         threads: 2,
     };
     generate(&opts(Vec::new()), &|_, _| {}).unwrap();

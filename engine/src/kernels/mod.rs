@@ -6,6 +6,7 @@ pub mod activation;
 pub mod elementwise;
 pub mod math;
 pub mod matmul;
+pub mod moments;
 pub mod reduce;
 pub mod softmax;
 

@@ -3,7 +3,9 @@
 //! the parameter store, and appends them to [`Records`]. It also finds the
 //! first non-finite value, naming the step, layer, tensor and pass.
 use super::record::{GLOBAL, Records, metric as m};
-use super::stats::{self, LOG10_HIST_BINS, LOG10_HIST_LO, LOG10_HIST_WIDTH};
+use super::stats::{
+    self, ACT_HIST_BINS, ACT_HIST_LO, ACT_HIST_WIDTH, LOG10_HIST_BINS, LOG10_HIST_LO, LOG10_HIST_WIDTH,
+};
 use crate::kernels::Activation;
 use crate::layers::Recorded;
 use crate::params::{ParamId, ParamStore};
@@ -26,7 +28,8 @@ pub struct LayerProbe {
 pub struct MonitorConfig {
     /// Record at steps 0, N, 2N, ... (1 = every step).
     pub every: u64,
-    /// Also record log10 |g| histograms of each layer's weight gradient.
+    /// Also record histograms: log10 |g| of each layer's weight gradient and
+    /// each layer's output values.
     pub histograms: bool,
 }
 
@@ -74,6 +77,7 @@ struct Ids {
     hidden_grad: u32,
     hidden_norm: u32,
     hist: Vec<u32>,
+    act_hist: Vec<u32>,
 }
 
 pub struct Monitor {
@@ -87,6 +91,7 @@ pub struct Monitor {
     /// Weights before the optimiser step, for the update ratio (buffers reused).
     before: Vec<Vec<f32>>,
     hist: [u64; LOG10_HIST_BINS],
+    act_counts: [u64; ACT_HIST_BINS],
     first_non_finite: Option<NonFinite>,
 }
 
@@ -115,6 +120,9 @@ impl Monitor {
                     id(&format!("{}:{}", m::GRAD_LOG10_HIST, LOG10_HIST_LO + k as f64 * LOG10_HIST_WIDTH))
                 })
                 .collect(),
+            act_hist: (0..ACT_HIST_BINS)
+                .map(|k| id(&format!("{}:{}", m::ACT_HIST, ACT_HIST_LO + k as f64 * ACT_HIST_WIDTH)))
+                .collect(),
             global: 0,
         };
         let global = records.layer_id(GLOBAL);
@@ -128,6 +136,7 @@ impl Monitor {
             ids: Ids { global, ..ids },
             before: Vec::new(),
             hist: [0; LOG10_HIST_BINS],
+            act_counts: [0; ACT_HIST_BINS],
             first_non_finite: None,
         }
     }
@@ -207,6 +216,12 @@ impl Monitor {
             let s = stats::tensor_stats(y);
             self.records.push(step, lid, self.ids.act_mean, s.mean);
             self.records.push(step, lid, self.ids.act_std, s.std);
+            if self.config.histograms {
+                stats::act_histogram(y, &mut self.act_counts);
+                for (k, &c) in self.act_counts.iter().enumerate() {
+                    self.records.push(step, lid, self.ids.act_hist[k], c as f64);
+                }
+            }
             if let Some(act) = self.probes[layer].activation {
                 if let Some(f) = stats::saturated_fraction(act, y) {
                     self.records.push(step, lid, self.ids.saturated, f);

@@ -1,6 +1,6 @@
-//! Summary statistics of one tensor, accumulated in f64 in index order so
-//! the figures are reproducible and do not lose small values.
-use crate::kernels::Activation;
+//! Summary statistics of one tensor for the monitor, in a fixed order (so
+//! reproducible) and range-safe (so 1e-25 gradients are not rounded to zero).
+use crate::kernels::{Activation, moments};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TensorStats {
@@ -13,28 +13,25 @@ pub struct TensorStats {
     pub non_finite: usize,
 }
 
+/// The moments come from the SIMD kernel (range-safe: see
+/// [`crate::kernels::moments`]); a tensor holding NaN or infinities is
+/// summarised over its finite values, with the others counted.
 pub fn tensor_stats(x: &[f32]) -> TensorStats {
-    let (mut sq, mut abs, mut sum, mut max, mut bad) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0usize);
-    for &v in x {
-        if !v.is_finite() {
-            bad += 1;
-            continue;
-        }
-        let v = f64::from(v);
-        sq += v * v;
-        abs += v.abs();
-        sum += v;
-        max = max.max(v.abs());
-    }
-    let n = x.len().max(1) as f64;
-    let mean = sum / n;
+    let (m, bad, n) = if all_finite(x) {
+        (moments::moments_f32(x), 0, x.len())
+    } else {
+        let finite: Vec<f32> = x.iter().copied().filter(|v| v.is_finite()).collect();
+        (moments::moments(&finite), x.len() - finite.len(), x.len())
+    };
+    let n = n.max(1) as f64;
+    let mean = m.sum / n;
     TensorStats {
-        l2: sq.sqrt(),
-        rms: (sq / n).sqrt(),
-        mean_abs: abs / n,
-        max_abs: max,
+        l2: m.sum_sq.sqrt(),
+        rms: (m.sum_sq / n).sqrt(),
+        mean_abs: m.sum_abs / n,
+        max_abs: m.max_abs,
         mean,
-        std: (sq / n - mean * mean).max(0.0).sqrt(),
+        std: (m.sum_sq / n - mean * mean).max(0.0).sqrt(),
         non_finite: bad,
     }
 }
@@ -56,25 +53,24 @@ pub fn all_finite(x: &[f32]) -> bool {
 
 /// L2 norm in f64.
 pub fn l2(x: &[f32]) -> f64 {
-    x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt()
+    moments::moments_f32(x).sum_sq.sqrt()
 }
 
 /// L2 norm of `a − b`.
 pub fn l2_diff(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>().sqrt()
+    moments::diff_sq_f32(a, b).sqrt()
 }
 
 /// Fraction of outputs within 1% of a bounded activation's limits: sigmoid
 /// outputs below 0.01 or above 0.99, tanh outputs beyond ±0.99. `None` for
 /// unbounded activations, where saturation does not apply.
 pub fn saturated_fraction(act: Activation, y: &[f32]) -> Option<f64> {
-    let saturated = |v: f32| match act {
-        Activation::Sigmoid => !(0.01..=0.99).contains(&v),
-        Activation::Tanh => v.abs() > 0.99,
-        _ => false,
+    let (lo, hi) = match act {
+        Activation::Sigmoid => (0.01, 0.99),
+        Activation::Tanh => (-0.99, 0.99),
+        _ => return None,
     };
-    matches!(act, Activation::Sigmoid | Activation::Tanh)
-        .then(|| y.iter().filter(|&&v| saturated(v)).count() as f64 / y.len().max(1) as f64)
+    Some(moments::count_outside_f32(y, lo, hi) as f64 / y.len().max(1) as f64)
 }
 
 /// Fraction of units (columns) whose output is zero for every row of the
@@ -103,6 +99,22 @@ pub fn log10_histogram(x: &[f32], counts: &mut [u64; LOG10_HIST_BINS]) {
         let l = f64::from(v.abs()).log10();
         let k = ((l - LOG10_HIST_LO) / LOG10_HIST_WIDTH).floor();
         let k = if k.is_nan() || k < 0.0 { 0 } else { (k as usize).min(LOG10_HIST_BINS - 1) };
+        counts[k] += 1;
+    }
+}
+
+/// Fixed bins for activation values: [LO, LO + WIDTH) for LO from −4 up to
+/// 3.75, which covers sigmoid and tanh whole and the bulk of a healthy ReLU
+/// layer; values beyond the range count in the end bins.
+pub const ACT_HIST_LO: f64 = -4.0;
+pub const ACT_HIST_WIDTH: f64 = 0.25;
+pub const ACT_HIST_BINS: usize = 32;
+
+pub fn act_histogram(x: &[f32], counts: &mut [u64; ACT_HIST_BINS]) {
+    counts.iter_mut().for_each(|c| *c = 0);
+    for &v in x.iter().filter(|v| v.is_finite()) {
+        let k = ((f64::from(v) - ACT_HIST_LO) / ACT_HIST_WIDTH).floor();
+        let k = if k < 0.0 { 0 } else { (k as usize).min(ACT_HIST_BINS - 1) };
         counts[k] += 1;
     }
 }

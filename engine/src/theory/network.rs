@@ -4,13 +4,13 @@
 //!
 //! Layer `l` computes `hₗ = xₗ₋₁·Wₗ + bₗ`, `xₗ = φ(hₗ)` on a batch of row
 //! vectors; `Wₗ` is `fan_in × fan_out`, row-major, as the tape's matmul takes it.
+use crate::data::random::normal;
 use crate::error::{Error, Result};
+use crate::init::Initializer;
 use crate::kernels::Activation;
 use crate::shape::Shape;
 use crate::tape::{NodeId, Tape};
-use nalgebra::DMatrix;
 use rand_chacha::ChaCha8Rng;
-use rand_core::Rng;
 
 /// How the weight matrices are drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,39 +23,18 @@ pub enum WeightKind {
     Orthogonal,
 }
 
-/// Standard normal by Box–Muller from 53-bit uniforms; kept private and tiny.
-pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let unit = |r: &mut ChaCha8Rng| ((r.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
-    let (u1, u2) = (unit(rng), unit(rng));
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// `rows × cols` (row-major) of `N(0, std²)` draws.
+/// `rows × cols` (row-major) of `N(0, std²)` draws, from the shared sampler.
 pub fn gaussian_matrix(rows: usize, cols: usize, std: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
     (0..rows * cols).map(|_| std * normal(rng)).collect()
 }
 
 /// A Haar (semi-)orthogonal `rows × cols` matrix times `gain`, row-major: its
-/// columns are orthonormal when `rows ≥ cols`, its rows otherwise.
-pub fn orthogonal_matrix(rows: usize, cols: usize, gain: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    let (tall, short) = (rows.max(cols), rows.min(cols));
-    let a = DMatrix::<f64>::from_fn(tall, short, |_, _| normal(rng));
-    let qr = a.qr();
-    let (mut q, r) = (qr.q(), qr.r());
-    for j in 0..short {
-        // QR is unique only up to column signs; fixing diag(R) > 0 makes Q Haar.
-        if r[(j, j)] < 0.0 {
-            q.column_mut(j).neg_mut();
-        }
-    }
-    let q = if rows >= cols { q } else { q.transpose() };
-    let mut out = Vec::with_capacity(rows * cols);
-    for i in 0..rows {
-        for j in 0..cols {
-            out.push(gain * q[(i, j)]);
-        }
-    }
-    out
+/// columns are orthonormal when `rows ≥ cols`, its rows otherwise. The
+/// `orthogonal(gain)` initialiser's draw (QR of a Gaussian matrix with the
+/// signs of `diag(R)` folded in, which is what makes `Q` Haar). A non-finite
+/// `gain` is an error.
+pub fn orthogonal_matrix(rows: usize, cols: usize, gain: f64, rng: &mut ChaCha8Rng) -> Result<Vec<f64>> {
+    Initializer::Orthogonal { gain }.sample(Shape::new(rows, cols), rng)
 }
 
 /// A deep network's parameters: `weights[l]` is `widths[l] × widths[l+1]`.
@@ -139,7 +118,7 @@ impl DeepNet {
             let (n, m) = (pair[0], pair[1]);
             weights.push(match kind {
                 WeightKind::Gaussian => gaussian_matrix(n, m, sigma_w / (n as f64).sqrt(), rng),
-                WeightKind::Orthogonal => orthogonal_matrix(n, m, sigma_w, rng),
+                WeightKind::Orthogonal => orthogonal_matrix(n, m, sigma_w, rng)?,
             });
             biases.push(gaussian_matrix(1, m, sigma_b, rng));
         }
@@ -202,19 +181,21 @@ pub(crate) fn mean_square(v: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::DMatrix;
     use rand_core::SeedableRng;
 
     #[test]
     fn orthogonal_matrices_are_orthogonal() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for (r, c) in [(7, 7), (9, 4), (4, 9)] {
-            let w = orthogonal_matrix(r, c, 2.0, &mut rng);
+            let w = orthogonal_matrix(r, c, 2.0, &mut rng).unwrap();
             let m = DMatrix::from_row_slice(r, c, &w);
             let gram = if r >= c { m.transpose() * &m } else { &m * m.transpose() };
             let k = r.min(c);
             let err = (gram - DMatrix::<f64>::identity(k, k) * 4.0).abs().max();
             assert!(err < 1e-12, "{r}×{c}: ‖WᵀW − 4I‖∞ = {err}");
         }
+        assert!(orthogonal_matrix(3, 3, f64::NAN, &mut rng).is_err());
     }
 
     #[test]

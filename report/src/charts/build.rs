@@ -94,6 +94,7 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 x_range: spec.x_range.map(|[a, b]| (a, b)),
                 y_range: spec.y_range.map(|[a, b]| (a, b)),
                 threshold: spec.threshold.map(|t| (t, spec.threshold_label.clone().unwrap_or_default())),
+                shade: spec.band.map(|[lo, hi]| (lo, hi, spec.band_label.clone().unwrap_or_default())),
                 events: spec
                     .events
                     .iter()

@@ -38,6 +38,9 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             let band = c.series.iter().flat_map(|s| &s.band).filter(|b| in_x(b.0));
             let band = band.flat_map(|b| [to_axis(b.1, c.y_scale), to_axis(b.2, c.y_scale)]).flatten();
             let thr = c.threshold.iter().filter_map(|t| to_axis(t.0, c.y_scale));
+            let thr = thr.chain(
+                c.shade.iter().flat_map(|b| [to_axis(b.0, c.y_scale), to_axis(b.1, c.y_scale)]).flatten(),
+            );
             padded_range(ys.chain(band).chain(thr), 0.05)
         }
     };
@@ -92,6 +95,23 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                 chart
                     .draw_series(std::iter::once(Polygon::new(poly, colour(i).mix(0.18).filled())))
                     .map_err(err)?;
+            }
+        }
+        // The band goes under everything else, clamped to the plot so it never draws outside it.
+        if let Some((lo, hi, label)) = &c.shade
+            && let (Some(a), Some(b)) = (to_axis(*lo, c.y_scale), to_axis(*hi, c.y_scale))
+        {
+            let (a, b) = (a.max(y0), b.min(y1));
+            if a < b {
+                let fill = RGBColor(0x00, 0x9E, 0x73).mix(0.12).filled();
+                chart.draw_series(std::iter::once(Rectangle::new([(x0, a), (x1, b)], fill))).map_err(err)?;
+                let pos = (x1 - (x1 - x0) * 0.01, b - span * 0.01);
+                let style = (FONT, 14).into_font().color(&RGBColor(0x00, 0x6B, 0x4E));
+                let style = style.pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Right,
+                    plotters::style::text_anchor::VPos::Top,
+                ));
+                chart.draw_series(std::iter::once(Text::new(label.clone(), pos, style))).map_err(err)?;
             }
         }
         if let Some((t, label)) = &c.threshold
@@ -179,6 +199,33 @@ fn legend_corner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_band_is_shaded_and_labelled_and_widens_the_axis() {
+        let c = LineChart {
+            y_scale: Scale::Log10,
+            series: vec![super::super::Series {
+                name: "r".into(),
+                points: vec![(0.0, 1e-6), (1.0, 1e-5)],
+                band: vec![],
+            }],
+            shade: Some((1e-4, 1e-2, "healthy".into())),
+            ..LineChart::default()
+        };
+        let texts = |svg: &str| -> Vec<String> {
+            let parts = svg.split("<text").skip(1);
+            parts
+                .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_string()))
+                .collect()
+        };
+        let svg = line_chart(&c).unwrap();
+        let shown = texts(&svg);
+        assert!(shown.iter().any(|t| t == "healthy"), "band label drawn: {shown:?}");
+        // The y axis reaches the band's top (10^-2) although the data stop at 10^-5.
+        assert!(shown.iter().any(|t| t == "10⁻²"), "axis covers the band: {shown:?}");
+        let without = texts(&line_chart(&LineChart { shade: None, ..c }).unwrap());
+        assert!(!without.iter().any(|t| t == "healthy" || t == "10⁻²"), "{without:?}");
+    }
 
     #[test]
     fn log_axis_breaks_lines_at_zero() {

@@ -62,6 +62,8 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
     /// A horizontal line and its label.
     pub threshold: Option<(f64, String)>,
+    /// A shaded horizontal band (low, high) and its label.
+    pub shade: Option<(f64, f64, String)>,
     /// Vertical markers and their labels.
     pub events: Vec<(f64, String)>,
 }

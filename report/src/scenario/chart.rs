@@ -90,6 +90,11 @@ pub struct ChartSpec {
     pub threshold: Option<f64>,
     #[serde(default)]
     pub threshold_label: Option<String>,
+    /// Line only: a shaded horizontal band [low, high], e.g. the healthy range of a ratio.
+    #[serde(default)]
+    pub band: Option<[f64; 2]>,
+    #[serde(default)]
+    pub band_label: Option<String>,
     /// Vertical markers at fixed x positions.
     #[serde(default)]
     pub events: Vec<EventSpec>,
@@ -126,6 +131,11 @@ impl ChartSpec {
             {
                 return Err(format!("chart `{}`: {name} [{lo}, {hi}] is empty or not positive", self.id));
             }
+        }
+        if let Some([lo, hi]) = self.band
+            && (self.kind != ChartKind::Line || lo.partial_cmp(&hi) != Some(Less))
+        {
+            return Err(format!("chart `{}`: band [{lo}, {hi}] needs a line chart and low < high", self.id));
         }
         let only = |field: &str, set: bool, kind: ChartKind| -> Result<(), String> {
             if set && self.kind != kind {

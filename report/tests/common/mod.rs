@@ -38,3 +38,27 @@ pub fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// What one run of the `report` binary left behind.
+pub struct BinaryRun {
+    pub out: PathBuf,
+    pub stderr: String,
+}
+
+/// Runs the built `report` binary with `--quick` on the real scenarios into `out`, with
+/// `RAYON_NUM_THREADS` set to `threads` (and no `--threads`, so the variable decides). Panics with the
+/// binary's stderr when it fails.
+pub fn run_report_binary(out: &Path, threads: usize) -> BinaryRun {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_report"))
+        .arg("--quick")
+        .arg("--out")
+        .arg(out)
+        .arg("--scenarios")
+        .arg(scenarios_dir())
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .output()
+        .expect("the report binary starts");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "report --quick with RAYON_NUM_THREADS={threads} failed:\n{stderr}");
+    BinaryRun { out: out.to_path_buf(), stderr }
+}

@@ -33,7 +33,18 @@ impl Lstm {
         cfg: RecurrentConfig,
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
-        let name = format!("layers.{index}.{}", Self::KIND);
+        Self::at(params, &format!("layers.{index}"), cfg, rng)
+    }
+
+    /// [`Self::new`] under any name prefix (`layers.3`, or a nested one such
+    /// as `layers.2.residual.layers.0`): parameters `{prefix}.lstm.*`.
+    pub fn at<T: Real>(
+        params: &mut ParamStore<T>,
+        prefix: &str,
+        cfg: RecurrentConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let name = format!("{prefix}.{}", Self::KIND);
         cfg.validate(&name)?;
         let h = cfg.units;
         let forget = if cfg.unit_forget_bias { 1.0 } else { 0.0 };

@@ -15,21 +15,24 @@
 //! recurrent term (`0·U = 0`), which is exact and saves one product.
 //!
 //! [`Recorded::hidden`]: crate::layers::Recorded
+mod config;
 mod gru;
 mod lstm;
 mod rnn;
+
+pub use config::{Recurrent, RecurrentKind};
 
 pub use gru::Gru;
 pub use lstm::Lstm;
 pub use rnn::SimpleRnn;
 
 use crate::error::{Error, Result};
+use crate::init::Initializer;
 use crate::layers::Recorded;
 use crate::real::Real;
 use crate::shape::Shape;
 use crate::tape::{NodeId, Tape};
 use rand_chacha::ChaCha8Rng;
-use rand_core::Rng;
 
 /// Configuration shared by the recurrent layers (Keras argument names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +120,7 @@ impl Weights {
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
         let (f, h) = (cfg.features, cfg.units);
-        let (kernel, recurrent) = initial_weights(rng, f, h, gates);
+        let (kernel, recurrent) = initial_weights(rng, f, h, gates)?;
         let conv = |v: Vec<f64>| v.into_iter().map(T::c).collect::<Vec<T>>();
         Ok(Weights {
             kernel: params.add(format!("{name}.kernel"), Shape::new(f, gates * h), conv(kernel))?,
@@ -198,48 +201,19 @@ fn finish<T: Real>(tape: &mut Tape<T>, recorded: &mut Recorded, return_sequences
 /// Keras' default initial weights for a layer of `gates` blocks of `units`:
 /// `glorot_uniform` for the `[features, gates·units]` input kernel (limit
 /// `√(6/(fan_in + fan_out))`) and `orthogonal` for the `[units, gates·units]`
-/// recurrent kernel: the QR factor of a Gaussian matrix, sign-corrected by
-/// `diag(R)`, so the kernel's rows are orthonormal (`U·Uᵀ = I`). Returned
-/// row-major, in f64. Kept in one place so it can move to `init.rs` whole.
+/// recurrent kernel, whose rows are then orthonormal (`U·Uᵀ = I`). Both come
+/// from [`Initializer`], so they draw from the one shared sampler. Returned
+/// row-major, in f64.
 fn initial_weights(
     rng: &mut ChaCha8Rng,
     features: usize,
     units: usize,
     gates: usize,
-) -> (Vec<f64>, Vec<f64>) {
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let cols = gates * units;
-    let limit = (6.0 / (features + cols) as f64).sqrt();
-    let kernel = (0..features * cols).map(|_| limit * (2.0 * uniform(rng) - 1.0)).collect();
-
-    // QR needs a tall matrix: draw `big × small`, take its thin Q and
-    // transpose when the kernel is wide (units < gates·units).
-    let (rows, wide) = (units, units < cols);
-    let (big, small) = if wide { (cols, rows) } else { (rows, cols) };
-    let draws: Vec<f64> = (0..big * small).map(|_| normal(rng)).collect();
-    let qr = nalgebra::DMatrix::from_row_slice(big, small, &draws).qr();
-    let (mut q, r) = (qr.q(), qr.r());
-    for j in 0..small {
-        if r[(j, j)] < 0.0 {
-            q.column_mut(j).neg_mut();
-        }
-    }
-    let recurrent = (0..rows)
-        .flat_map(|i| (0..cols).map(move |j| (i, j)))
-        .map(|(i, j)| if wide { q[(j, i)] } else { q[(i, j)] })
-        .collect();
-    (kernel, recurrent)
-}
-
-/// Uniform in [0, 1) from the top 53 bits.
-fn uniform(rng: &mut ChaCha8Rng) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
-
-/// Standard normal by Box–Muller (one of the pair; simplicity over speed).
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1 = 1.0 - uniform(rng); // (0, 1]: keeps ln finite
-    let u2 = uniform(rng);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    let kernel = Initializer::GlorotUniform.sample(Shape::new(features, cols), rng)?;
+    let recurrent = Initializer::Orthogonal { gain: 1.0 }.sample(Shape::new(units, cols), rng)?;
+    Ok((kernel, recurrent))
 }
 
 #[cfg(test)]
@@ -251,7 +225,7 @@ mod tests {
     fn recurrent_kernel_rows_are_orthonormal() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for gates in [1, 3, 4] {
-            let (kernel, u) = initial_weights(&mut rng, 5, 6, gates);
+            let (kernel, u) = initial_weights(&mut rng, 5, 6, gates).unwrap();
             assert_eq!(kernel.len(), 5 * 6 * gates);
             let cols = 6 * gates;
             for a in 0..6 {
@@ -267,7 +241,7 @@ mod tests {
     #[test]
     fn input_kernel_is_glorot_uniform() {
         let mut rng = ChaCha8Rng::seed_from_u64(8);
-        let (kernel, _) = initial_weights(&mut rng, 40, 20, 4);
+        let (kernel, _) = initial_weights(&mut rng, 40, 20, 4).unwrap();
         let limit = (6.0f64 / 120.0).sqrt();
         assert!(kernel.iter().all(|w| w.abs() <= limit));
         // Uniform on [-l, l] has variance l²/3; 3200 draws pin it to a few percent.
@@ -277,9 +251,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_weights() {
-        let a = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4);
-        let b = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4);
-        let c = initial_weights(&mut ChaCha8Rng::seed_from_u64(2), 3, 4, 4);
+        let a = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4).unwrap();
+        let b = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4).unwrap();
+        let c = initial_weights(&mut ChaCha8Rng::seed_from_u64(2), 3, 4, 4).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -29,7 +29,18 @@ impl SimpleRnn {
         cfg: RecurrentConfig,
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
-        let name = format!("layers.{index}.{}", Self::KIND);
+        Self::at(params, &format!("layers.{index}"), cfg, rng)
+    }
+
+    /// [`Self::new`] under any name prefix (`layers.3`, or a nested one such
+    /// as `layers.2.residual.layers.0`): parameters `{prefix}.simple_rnn.*`.
+    pub fn at<T: Real>(
+        params: &mut ParamStore<T>,
+        prefix: &str,
+        cfg: RecurrentConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let name = format!("{prefix}.{}", Self::KIND);
         cfg.validate(&name)?;
         let bias = (Shape::new(1, cfg.units), vec![0.0; cfg.units]);
         let w = Weights::register(params, &name, &cfg, 1, bias, rng)?;

@@ -80,12 +80,16 @@ impl DataSpec {
         }
     }
 
-    /// Output width a model needs (classes for class labels, 1 for values), and whether targets are classes.
-    pub fn outputs(&self) -> (usize, bool) {
+    /// Whether a model with `width` outputs fits the targets: one per class, or a single (sigmoid) output
+    /// for two classes and for real values.
+    pub fn fits_outputs(&self, width: usize) -> bool {
         match self.name {
-            Source::Digits | Source::Mnist => (10, true),
-            Source::Xor | Source::GaussianRegression => (1, false),
-            Source::GaussianClassification => (self.classes.unwrap_or(2), true),
+            Source::Digits | Source::Mnist => width == 10,
+            Source::Xor | Source::GaussianRegression => width == 1,
+            Source::GaussianClassification => {
+                let c = self.classes.unwrap_or(2);
+                width == c || (c == 2 && width == 1)
+            }
         }
     }
 

@@ -128,10 +128,8 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         f.add("clip_norm_after_max", "largest global gradient norm after clipping", &get(&after_max));
         let update = |r: &RunOutcome| {
             let first = *r.engine.layers_with(m::UPDATE_RATIO).first()?;
-            crate::experiments::train::figures::spread(
-                &r.engine.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>(),
-            )
-            .map(|x| x.0)
+            spread(&r.engine.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>())
+                .map(|x| x.0)
         };
         f.add("update_ratio_first", "first layer's median update-to-weight ratio", &get(&update));
         f.add("steps", "training steps", &get(&|r| Some(r.steps as f64)));

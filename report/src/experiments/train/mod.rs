@@ -149,10 +149,10 @@ fn check(s: &Scenario) -> Result<()> {
         }
         // Building validates every layer in the engine (widths, initialisers, activations).
         let model = build::model(m, 0).map_err(|e| err(format!("the model does not build: {e}")))?;
-        let (outputs, _) = p.data.outputs();
-        if model.output_width() != outputs {
+        if !p.data.fits_outputs(model.output_width()) {
             return Err(err(format!(
-                "the model has {} outputs, the data ({:?}) needs {outputs}",
+                "the model has {} outputs, which do not fit the data ({:?}): one per class, or 1 for \
+                 two classes and for real-valued targets",
                 model.output_width(),
                 p.data.name
             )));
@@ -178,6 +178,8 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .par_iter()
         .map(|&(vi, seed)| session::train(s, &p, shipped.as_ref(), vi, seed, opts.quick))
         .collect::<Result<_>>()?;
+    // Steps per second go to the timings section only: wall time never enters the data files.
+    crate::timings::count_steps(s, runs.iter().map(|r| r.steps).sum());
     let key_figures = figures::key_figures(s, &p, &diag, &runs);
     let records = runs.into_iter().flat_map(|r| r.records).collect();
     Ok(Output { records, key_figures })

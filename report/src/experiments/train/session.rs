@@ -7,7 +7,7 @@ use crate::run::Record;
 use crate::scenario::Scenario;
 use engine::data::Dataset;
 use engine::model::{ClipFn, Data, EpochLog, FitConfig, StepHook, StepView};
-use engine::monitor::{MonitorConfig, MonitorHook, Records, metric as m};
+use engine::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m};
 
 /// What one run leaves behind: its rows and the figures the key figures aggregate.
 pub struct RunOutcome {
@@ -181,7 +181,7 @@ pub fn train(
 /// `None` for whole-network rows (`*`); the name travels along for the diagnosis.
 pub fn convert(r: &Records) -> Vec<Record> {
     let probes: Vec<&str> =
-        r.layers.iter().map(String::as_str).filter(|n| *n != m_global() && !n.contains('@')).collect();
+        r.layers.iter().map(String::as_str).filter(|n| *n != GLOBAL && !n.contains('@')).collect();
     let index: Vec<Option<u32>> = r
         .layers
         .iter()
@@ -203,10 +203,6 @@ pub fn convert(r: &Records) -> Vec<Record> {
             layer_name: Some(r.layers[row.layer as usize].clone()),
         })
         .collect()
-}
-
-fn m_global() -> &'static str {
-    engine::monitor::GLOBAL
 }
 
 /// Per-layer metrics copied at the first and the last recorded step as `init_METRIC` and
