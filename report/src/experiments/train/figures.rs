@@ -123,6 +123,9 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
             (!acted.is_empty()).then(|| acted.iter().map(|x| x.1).sum::<f64>() / acted.len() as f64)
         };
         f.add("clip_acted", "share of steps where clipping acted", &get(&clip_acted));
+        let after_max =
+            |r: &RunOutcome| r.engine.series(GLOBAL, m::CLIP_NORM_AFTER).iter().map(|x| x.1).reduce(f64::max);
+        f.add("clip_norm_after_max", "largest global gradient norm after clipping", &get(&after_max));
         let update = |r: &RunOutcome| {
             let first = *r.engine.layers_with(m::UPDATE_RATIO).first()?;
             spread(&r.engine.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>())

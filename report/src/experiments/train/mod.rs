@@ -9,6 +9,7 @@ mod build;
 mod data;
 mod figures;
 mod session;
+mod weight_layers;
 
 use super::variant_error;
 use crate::error::{ReportError, Result};

@@ -113,6 +113,7 @@ pub fn train(
     let engine_records = monitor.into_records();
     let mut records = convert(&engine_records);
     snapshots(&mut records);
+    super::weight_layers::add_weight_layer_snapshots(&mut records);
     let mut extra = |step: u64, layer: Option<u32>, metric: &str, value: f64| {
         records.push(Record {
             scenario: s.name.clone(),
