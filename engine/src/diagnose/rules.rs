@@ -29,10 +29,11 @@ pub(super) fn non_finite(r: &Records) -> Option<Verdict> {
         .strip_prefix("non_finite:")
         .and_then(|rest| rest.split_once(':'))
         .map_or(("recorded", metric.as_str()), |(p, t)| (p, t));
-    let mut evidence = vec![format!(
-        "first non-finite value at step {}, layer {}, {tensor}, {pass} pass",
-        event.step, event.layer
-    )];
+    // Whole-network quantities (the loss) sit under the `*` layer: say so in words.
+    let place =
+        if event.layer == GLOBAL { "the network".to_string() } else { format!("layer {}", event.layer) };
+    let mut evidence =
+        vec![format!("first non-finite value at step {}, {place}, {tensor}, {pass} pass", event.step)];
     if let Some((s, v)) = r.series(GLOBAL, m::GLOBAL_GRAD_NORM).into_iter().rfind(|(_, v)| v.is_finite()) {
         evidence.push(format!("last finite global gradient norm {} at step {s}", sci(v)));
     }

@@ -1,4 +1,4 @@
-//! Checkpoints in the safetensors format (layout in engine/CHECKPOINT.md):
+//! Checkpoints in the safetensors format (names and layout in the README, "Checkpoints"):
 //! every parameter and buffer by its dotted name, optionally each gathered
 //! gradient as `{name}.grad`; kernels `[in, out]`, vectors (`rows == 1`) 1-D,
 //! little-endian, row-major, in the model's float type (F32 or F64).
