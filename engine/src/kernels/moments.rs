@@ -4,8 +4,10 @@
 //!
 //! Range: gradients of 1e-25 (vanishing) and 1e25 (exploding) are exactly
 //! what the monitor exists to measure, and their squares leave the f32 range.
-//! The SIMD kernels first scale the slice by a power of two (exact) that
-//! brings max |x| into [0.5, 1), accumulate in f32 lanes, and unscale in f64.
+//! When max |x| lies outside [2⁻⁵⁶, 2⁵⁶] the SIMD kernels scale the slice by a
+//! power of two (exact) that brings it into [0.5, 1), accumulate in f32 lanes,
+//! and unscale in f64; inside that range the scaling would change no bit, so
+//! one pass does.
 //!
 //! Order: [`CHUNK`]-element chunks, two f32x8 accumulators per moment within
 //! a chunk, lanes combined pairwise, chunk partials added in f64 in index
@@ -64,18 +66,20 @@ fn load(s: &[f32]) -> f32x8 {
     f32x8::new(s.try_into().expect("block of 8"))
 }
 
-/// Σ(s·x), Σ(s·x)², Σ|s·x| over one chunk.
+/// Σ(s·x), Σ(s·x)², Σ|s·x| and max |x| over one chunk.
 #[inline(always)]
-fn chunk_moments(x: &[f32], s: f32x8) -> [f64; 3] {
+fn chunk_moments(x: &[f32], s: f32x8) -> ([f64; 3], f32) {
     let z = f32x8::ZERO;
-    let (mut sum, mut sq, mut abs) = ([z; 2], [z; 2], [z; 2]);
+    let (mut sum, mut sq, mut abs, mut max) = ([z; 2], [z; 2], [z; 2], [z; 2]);
     let mut pairs = x.chunks_exact(16);
     for p in &mut pairs {
         for k in 0..2 {
             let v = load(&p[8 * k..8 * k + 8]) * s;
+            let a = v.abs();
             sum[k] += v;
             sq[k] = v.mul_add(v, sq[k]);
-            abs[k] += v.abs();
+            abs[k] += a;
+            max[k] = max[k].max(a);
         }
     }
     let mut blocks = pairs.remainder().chunks_exact(8);
@@ -84,34 +88,57 @@ fn chunk_moments(x: &[f32], s: f32x8) -> [f64; 3] {
         sum[0] += v;
         sq[0] = v.mul_add(v, sq[0]);
         abs[0] += v.abs();
+        max[0] = max[0].max(v.abs());
     }
     let lanes = |a: [f32x8; 2]| (a[0] + a[1]).to_array().iter().map(|&v| f64::from(v)).sum::<f64>();
     let mut out = [lanes(sum), lanes(sq), lanes(abs)];
+    let mut m = max[0].max(max[1]).to_array().into_iter().fold(0.0f32, f32::max);
     let s0 = s.to_array()[0];
     for &v in blocks.remainder() {
+        m = m.max((v * s0).abs());
         let v = f64::from(v * s0);
         out[0] += v;
         out[1] += v * v;
         out[2] += v.abs();
     }
-    out
+    (out, m / s0)
 }
 
+fn scaled_pass(x: &[f32], s: f32) -> ([f64; 3], f32) {
+    let mut acc = [0.0f64; 3];
+    let mut max = 0.0f32;
+    for c in x.chunks(CHUNK) {
+        let (part, m) = chunk_moments(c, f32x8::splat(s));
+        acc.iter_mut().zip(part).for_each(|(a, p)| *a += p);
+        max = max.max(m);
+    }
+    (acc, max)
+}
+
+/// Where the unscaled squares are safe: max² and 256 of them stay normal
+/// and finite in f32, so scaling by a power of two would change no bit.
+const SAFE_MAX: std::ops::RangeInclusive<f32> = 1.0 / (1u64 << 56) as f32..=(1u64 << 56) as f32;
+
 /// [`moments`] in SIMD; for finite slices (the caller checks), else the reference.
+/// One pass when max |x| is in a safe range (the common case), a second,
+/// rescaled pass when it is not.
 pub fn moments_f32(x: &[f32]) -> Moments {
-    let max = max_abs_f32(x);
-    if !max.is_finite() {
-        return moments(x);
+    let (acc, max) = scaled_pass(x, 1.0);
+    if !acc.iter().all(|a| a.is_finite()) || !max.is_finite() {
+        let m = max_abs_f32(x);
+        if !m.is_finite() {
+            return moments(x);
+        }
     }
     if max == 0.0 {
         return Moments::default();
     }
-    let s = scale_for(max);
-    let mut acc = [0.0f64; 3];
-    for c in x.chunks(CHUNK) {
-        let part = chunk_moments(c, f32x8::splat(s));
-        acc.iter_mut().zip(part).for_each(|(a, p)| *a += p);
-    }
+    let (acc, s) = if SAFE_MAX.contains(&max) && acc.iter().all(|a| a.is_finite()) {
+        (acc, 1.0)
+    } else {
+        let s = scale_for(max_abs_f32(x));
+        (scaled_pass(x, s).0, s)
+    };
     let inv = 1.0 / f64::from(s);
     Moments { sum: acc[0] * inv, sum_sq: acc[1] * inv * inv, sum_abs: acc[2] * inv, max_abs: f64::from(max) }
 }
