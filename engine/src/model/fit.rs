@@ -192,18 +192,7 @@ impl<T: Real> Model<T> {
                 let loss = self.tape.scalar(loss_node).as_f64();
                 let place = || format!("step {step} (epoch {epoch}, batch {batch})");
                 if !loss.is_finite() {
-                    let view = StepView {
-                        step,
-                        epoch,
-                        batch,
-                        loss,
-                        tape: &self.tape,
-                        layers: &self.layers,
-                        params: &self.params,
-                        input: NodeId(0),
-                        output: out,
-                        loss_node,
-                    };
+                    let view = self.step_view([step, epoch, batch], loss, out, loss_node);
                     hook.on_non_finite(&view)?;
                     return Err(Error::NonFinite {
                         pass: "forward",
@@ -213,18 +202,7 @@ impl<T: Real> Model<T> {
                 correct += self.count_correct(out, cfg.loss, n);
                 self.tape.backward(loss_node)?;
                 self.params.gather_grads(&self.tape);
-                let view = StepView {
-                    step,
-                    epoch,
-                    batch,
-                    loss,
-                    tape: &self.tape,
-                    layers: &self.layers,
-                    params: &self.params,
-                    input: NodeId(0),
-                    output: out,
-                    loss_node,
-                };
+                let view = self.step_view([step, epoch, batch], loss, out, loss_node);
                 hook.on_step(&view)?;
                 if let Some((_, p)) = self.params.iter().find(|(_, p)| p.grad.iter().any(|g| !g.is_finite()))
                 {
@@ -253,6 +231,23 @@ impl<T: Real> Model<T> {
             history.epochs.push(log);
         }
         Ok(history)
+    }
+
+    /// What the hook sees of the step at `[step, epoch, batch]`.
+    fn step_view(&self, at: [usize; 3], loss: f64, output: NodeId, loss_node: NodeId) -> StepView<'_, T> {
+        let [step, epoch, batch] = at;
+        StepView {
+            step,
+            epoch,
+            batch,
+            loss,
+            tape: &self.tape,
+            layers: &self.layers,
+            params: &self.params,
+            input: NodeId(0),
+            output,
+            loss_node,
+        }
     }
 
     /// One forward and backward pass over all of `data` as a single batch in
