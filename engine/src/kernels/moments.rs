@@ -184,6 +184,44 @@ pub fn diff_sq_f32(a: &[f32], b: &[f32]) -> f64 {
     total / (f64::from(s) * f64::from(s))
 }
 
+/// (Σ(aᵢ − bᵢ)², Σbᵢ²) in one SIMD pass: an update's size and the size of
+/// the weights it moved. When max |a − b| or max |b| leaves the safe range,
+/// that sum is recomputed with rescaling, so the result is always range-safe.
+pub fn diff_and_norm_sq_f32(a: &[f32], b: &[f32]) -> (f64, f64) {
+    assert_eq!(a.len(), b.len(), "diff_and_norm_sq: lengths differ");
+    let (mut d_total, mut b_total) = (0.0f64, 0.0f64);
+    let (mut d_max, mut b_max) = (f32x8::ZERO, f32x8::ZERO);
+    let lanes = |v: f32x8| v.to_array().iter().map(|&x| f64::from(x)).sum::<f64>();
+    for (ca, cb) in a.chunks(CHUNK).zip(b.chunks(CHUNK)) {
+        let (mut dq, mut bq) = (f32x8::ZERO, f32x8::ZERO);
+        let (mut pa, mut pb) = (ca.chunks_exact(8), cb.chunks_exact(8));
+        for (x, y) in (&mut pa).zip(&mut pb) {
+            let (x, y) = (load(x), load(y));
+            let d = x - y;
+            dq = d.mul_add(d, dq);
+            bq = y.mul_add(y, bq);
+            d_max = d_max.max(d.abs());
+            b_max = b_max.max(y.abs());
+        }
+        d_total += lanes(dq);
+        b_total += lanes(bq);
+        for (&x, &y) in pa.remainder().iter().zip(pb.remainder()) {
+            d_total += f64::from(x - y).powi(2);
+            b_total += f64::from(y).powi(2);
+        }
+    }
+    let tail_max = |v: f32x8, t: &mut dyn Iterator<Item = f32>| {
+        t.fold(v.to_array().into_iter().fold(0.0f32, f32::max), f32::max)
+    };
+    let rest = a.len() / 8 * 8;
+    let d_max = tail_max(d_max, &mut a[rest..].iter().zip(&b[rest..]).map(|(x, y)| (x - y).abs()));
+    let b_max = tail_max(b_max, &mut b[rest..].iter().map(|y| y.abs()));
+    let safe = |m: f32, total: f64| m == 0.0 || (SAFE_MAX.contains(&m) && total.is_finite());
+    let d = if safe(d_max, d_total) { d_total } else { diff_sq_f32(a, b) };
+    let n = if safe(b_max, b_total) { b_total } else { moments_f32(b).sum_sq };
+    (d, n)
+}
+
 /// [`count_outside`] in SIMD.
 pub fn count_outside_f32(x: &[f32], lo: f32, hi: f32) -> usize {
     let (lov, hiv, one) = (f32x8::splat(lo), f32x8::splat(hi), f32x8::ONE);
@@ -227,6 +265,13 @@ mod tests {
             prop_assert_eq!(s.max_abs, r.max_abs);
             let y: Vec<f32> = x.iter().rev().copied().collect();
             prop_assert!(close(diff_sq_f32(&x, &y), diff_sq(&x, &y), 3e-5));
+            let (d, n) = diff_and_norm_sq_f32(&x, &y);
+            prop_assert!(close(d, diff_sq(&x, &y), 3e-5), "{d} vs {}", diff_sq(&x, &y));
+            prop_assert!(close(n, moments(&y).sum_sq, 3e-5), "{n} vs {}", moments(&y).sum_sq);
+            // A small update of finite weights: the update's size survives whatever the scale.
+            let z: Vec<f32> = y.iter().map(|&v| v + v * 1e-3).collect();
+            let (d, _) = diff_and_norm_sq_f32(&z, &y);
+            prop_assert!(close(d, diff_sq(&z, &y), 1e-3), "{d} vs {}", diff_sq(&z, &y));
         }
 
         #[test]

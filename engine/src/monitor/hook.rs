@@ -123,18 +123,27 @@ impl StepHook<f32> for MonitorHook {
             self.monitor.record_update(prev, view.params);
         }
         self.collect_outputs(view.layers);
-        self.stop_if_non_finite(view)?;
         if !self.monitor.is_due(step) {
-            return Ok(());
+            return self.stop_if_non_finite(view);
         }
+        // On a recorded step the statistics double as the finiteness check
+        // (one pass over every tensor, not two); a bad step's rows are taken
+        // back before the exact scan names the place.
+        let mark = self.monitor.records.rows.len();
         self.monitor.record_loss(step, view.loss);
-        self.monitor.record_gradients(step, view.params);
+        let mut finite = self.monitor.record_gradients(step, view.params) && view.loss.is_finite();
         let mut k = 0;
         let monitor = &mut self.monitor;
         walk(view.layers, &mut |_, layer| {
-            monitor.record_layer(step, k, view.tape, layer.recorded());
+            finite &= monitor.record_layer(step, k, view.tape, layer.recorded());
             k += 1;
         });
+        if !finite || self.monitor.records.rows[mark..].iter().any(|r| !r.value.is_finite()) {
+            self.monitor.records.rows.truncate(mark);
+            self.stop_if_non_finite(view)?;
+            // Nothing a probe holds is bad: the model's own check will name the parameter.
+            return Ok(());
+        }
         self.monitor.snapshot_weights(view.params);
         self.pending_update = Some(step);
         Ok(())

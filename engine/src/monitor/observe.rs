@@ -6,7 +6,7 @@ use super::record::{GLOBAL, Records, metric as m};
 use super::stats::{
     self, ACT_HIST_BINS, ACT_HIST_LO, ACT_HIST_WIDTH, LOG10_HIST_BINS, LOG10_HIST_LO, LOG10_HIST_WIDTH,
 };
-use crate::kernels::Activation;
+use crate::kernels::{Activation, moments};
 use crate::layers::Recorded;
 use crate::params::{ParamId, ParamStore};
 use crate::tape::{NodeId, Tape};
@@ -158,13 +158,16 @@ impl Monitor {
     }
 
     /// Per-layer weight and bias gradient statistics and the global norm.
-    pub fn record_gradients(&mut self, step: u64, params: &ParamStore<f32>) {
+    /// Returns whether every gradient value was finite.
+    pub fn record_gradients(&mut self, step: u64, params: &ParamStore<f32>) -> bool {
         let mut global_sq = 0.0;
+        let mut bad = 0;
         for (i, probe) in self.probes.iter().enumerate() {
             let layer = self.layer_ids[i];
             let (mut sq, mut abs, mut max, mut n) = (0.0f64, 0.0f64, 0.0f64, 0usize);
             for &w in &probe.weights {
                 let s = stats::tensor_stats(&params.get(w).grad);
+                bad += s.non_finite;
                 sq += s.l2 * s.l2;
                 abs += s.mean_abs * params.get(w).grad.len() as f64;
                 max = max.max(s.max_abs);
@@ -202,18 +205,25 @@ impl Monitor {
             }
         }
         self.records.push(step, self.ids.global, self.ids.global_grad_norm, global_sq.sqrt());
+        // The bias and unprobed norms are non-finite when a value is; the weights' statistics are not.
+        bad == 0 && global_sq.is_finite()
     }
 
     /// Signal norm ||dL/dh|| at the layer's output, activation statistics,
     /// and for recurrent layers ||h_t|| and ||dL/dh_t|| at every time step.
-    pub fn record_layer(&mut self, step: u64, layer: usize, tape: &Tape<f32>, rec: &Recorded) {
+    /// Returns whether every output value was finite (the statistics
+    /// summarise the finite ones; the signal and hidden-state norms are
+    /// themselves non-finite when a value is).
+    pub fn record_layer(&mut self, step: u64, layer: usize, tape: &Tape<f32>, rec: &Recorded) -> bool {
         let lid = self.layer_ids[layer];
+        let mut finite = true;
         if let Some(out) = rec.output {
             if let Some(g) = tape.grad(out) {
                 self.records.push(step, lid, self.ids.signal_norm, stats::l2(g));
             }
             let y = tape.value(out);
             let s = stats::tensor_stats(y);
+            finite = s.non_finite == 0;
             self.records.push(step, lid, self.ids.act_mean, s.mean);
             self.records.push(step, lid, self.ids.act_std, s.std);
             if self.config.histograms {
@@ -243,6 +253,7 @@ impl Monitor {
                 self.records.push(step, tid, self.ids.hidden_grad, stats::l2(g));
             }
         }
+        finite
     }
 
     /// Copies the weights before the optimiser step.
@@ -264,9 +275,9 @@ impl Monitor {
         for (i, probe) in self.probes.iter().enumerate() {
             let (mut dsq, mut wsq) = (0.0f64, 0.0f64);
             for &w in &probe.weights {
-                let old = &self.before[k];
-                dsq += stats::l2_diff(&params.get(w).value, old).powi(2);
-                wsq += stats::l2(old).powi(2);
+                let (d, n) = moments::diff_and_norm_sq_f32(&params.get(w).value, &self.before[k]);
+                dsq += d;
+                wsq += n;
                 k += 1;
             }
             if !probe.weights.is_empty() && wsq > 0.0 {
