@@ -178,16 +178,7 @@ impl<T: Real> Model<T> {
             for (batch, start) in (0..rows).step_by(cfg.batch_size).enumerate() {
                 let n = cfg.batch_size.min(rows - start);
                 self.load_batch(data, cfg.loss, start, n);
-                let shape = Shape::new(n, self.input_width);
-                let out = record_forward(
-                    &mut self.tape,
-                    &mut self.params,
-                    &mut self.layers,
-                    &mut self.rng,
-                    &self.xb,
-                    shape,
-                    true,
-                )?;
+                let out = self.forward_batch(n, true)?;
                 let loss_node = self.record_loss(out, cfg.loss, n)?;
                 let loss = self.tape.scalar(loss_node).as_f64();
                 let place = || format!("step {step} (epoch {epoch}, batch {batch})");
@@ -233,6 +224,20 @@ impl<T: Real> Model<T> {
         Ok(history)
     }
 
+    /// Records the forward pass of the `rows` rows [`Self::load_batch`] put in the batch buffer.
+    fn forward_batch(&mut self, rows: usize, training: bool) -> Result<NodeId> {
+        let shape = Shape::new(rows, self.input_width);
+        record_forward(
+            &mut self.tape,
+            &mut self.params,
+            &mut self.layers,
+            &mut self.rng,
+            &self.xb,
+            shape,
+            training,
+        )
+    }
+
     /// What the hook sees of the step at `[step, epoch, batch]`.
     fn step_view(&self, at: [usize; 3], loss: f64, output: NodeId, loss_node: NodeId) -> StepView<'_, T> {
         let [step, epoch, batch] = at;
@@ -260,16 +265,7 @@ impl<T: Real> Model<T> {
         self.order.clear();
         self.order.extend(0..rows);
         self.load_batch(data, loss, 0, rows);
-        let shape = Shape::new(rows, self.input_width);
-        let out = record_forward(
-            &mut self.tape,
-            &mut self.params,
-            &mut self.layers,
-            &mut self.rng,
-            &self.xb,
-            shape,
-            true,
-        )?;
+        let out = self.forward_batch(rows, true)?;
         let node = self.record_loss(out, loss, rows)?;
         self.tape.backward(node)?;
         self.params.gather_grads(&self.tape);
@@ -285,16 +281,7 @@ impl<T: Real> Model<T> {
         for start in (0..rows).step_by(batch_size) {
             let n = batch_size.min(rows - start);
             self.load_batch(data, loss, start, n);
-            let shape = Shape::new(n, self.input_width);
-            let out = record_forward(
-                &mut self.tape,
-                &mut self.params,
-                &mut self.layers,
-                &mut self.rng,
-                &self.xb,
-                shape,
-                false,
-            )?;
+            let out = self.forward_batch(n, false)?;
             let node = self.record_loss(out, loss, n)?;
             loss_sum += self.tape.scalar(node).as_f64() * n as f64;
             correct += self.count_correct(out, loss, n);
