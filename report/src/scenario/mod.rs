@@ -2,6 +2,7 @@
 //! wrong types and unknown names are errors that name the file, line and column and what was expected.
 mod chart;
 mod model;
+mod params;
 
 pub use chart::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn, XAxis};
 pub use model::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec, OptimizerKind};

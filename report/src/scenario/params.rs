@@ -1,0 +1,161 @@
+//! The kind-specific `[params]` table, typed by its runner with every value's place kept: a wrong type, an
+//! unknown key or a failed check points at the offending value's line and column, not at the file.
+//!
+//! `--quick` is data, not code: `[params.quick]` holds the smaller sizes, and a quick run reads `[params]`
+//! with those values laid over it (tables merged key by key, so `quick.data.samples` replaces only
+//! `data.samples`). A runner therefore sees one typed value and never asks whether the run is quick.
+use super::Scenario;
+use crate::error::{ReportError, Result};
+use serde::de::DeserializeOwned;
+use std::ops::Range;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+/// The name of the override table inside `[params]`.
+pub const QUICK: &str = "quick";
+
+impl Scenario {
+    /// `[params]` typed as `P`, with `[params.quick]` laid over it when `quick`. A scenario without
+    /// `[params]` reads as an empty table, so `P`'s required keys are reported as missing.
+    pub fn typed_params<P: DeserializeOwned>(&self, quick: bool) -> Result<P> {
+        let doc = DeTable::parse(&self.text).map_err(|e| self.toml_error(&e))?;
+        let whole = doc.span();
+        let mut root = doc.into_inner();
+        let mut params = match root.remove("params") {
+            Some(p) => p,
+            None => Spanned::new(whole.start..whole.start, DeValue::Table(DeTable::default())),
+        };
+        if let DeValue::Table(table) = params.get_mut() {
+            let overlay = table.remove(QUICK);
+            if let (true, Some(overlay)) = (quick, overlay) {
+                merge(table, overlay.into_inner());
+            }
+        }
+        P::deserialize(ValueDeserializer::from(params)).map_err(|e| self.toml_error(&e))
+    }
+
+    /// The byte span of the value at a key path (`["params", "data", "samples"]`); where the path stops
+    /// existing, the span of the deepest table that does exist.
+    pub fn span_of(&self, path: &[&str]) -> Range<usize> {
+        let Ok(doc) = DeTable::parse(&self.text) else { return 0..0 };
+        let mut span = 0..0;
+        let mut table = doc.get_ref();
+        for key in path {
+            let Some(value) = table.get(*key) else { break };
+            span = value.span();
+            match value.get_ref() {
+                DeValue::Table(t) => table = t,
+                _ => break,
+            }
+        }
+        span
+    }
+
+    /// An error at the value of a key path (see [`Scenario::span_of`]).
+    pub fn error_at_key(&self, path: &[&str], msg: impl Into<String>) -> ReportError {
+        self.error_at(self.span_of(path), msg)
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> ReportError {
+        self.error_at(e.span().unwrap_or(0..0), e.message().trim())
+    }
+}
+
+/// Lays `overlay`'s keys over `base`: tables merge recursively, any other value replaces.
+fn merge<'i>(base: &mut DeTable<'i>, overlay: DeValue<'i>) {
+    let DeValue::Table(overlay) = overlay else { return };
+    for (key, value) in overlay {
+        let (span, value) = (value.span(), value.into_inner());
+        match (base.get_mut(key.get_ref().as_ref()), value) {
+            (Some(existing), DeValue::Table(inner)) if existing.get_ref().is_table() => {
+                if let DeValue::Table(t) = existing.get_mut() {
+                    merge(t, DeValue::Table(inner));
+                }
+            }
+            (_, value) => {
+                base.insert(key, Spanned::new(span, value));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use std::path::Path;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct P {
+        width: usize,
+        #[serde(default)]
+        data: Option<D>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct D {
+        samples: usize,
+        name: String,
+    }
+
+    const HEAD: &str = "title = \"t\"\nsource = \"s\"\nexperiment = \"e\"\nkind = \"k\"\nseeds = [0]\n";
+
+    fn scenario(params: &str) -> Scenario {
+        Scenario::parse(Path::new("x.toml"), format!("{HEAD}{params}")).unwrap()
+    }
+
+    fn message(e: ReportError) -> (usize, usize, String) {
+        match e {
+            ReportError::Scenario { line, column, msg, .. } => (line, column, msg),
+            other => panic!("not a scenario error: {other}"),
+        }
+    }
+
+    #[test]
+    fn quick_overlay_replaces_only_the_keys_it_names() {
+        let s = scenario(
+            "[params]\nwidth = 256\ndata = { samples = 1000, name = \"digits\" }\n\
+             [params.quick]\nwidth = 16\ndata = { samples = 100 }\n",
+        );
+        let full: P = s.typed_params(false).unwrap();
+        let quick: P = s.typed_params(true).unwrap();
+        assert_eq!(full, P { width: 256, data: Some(D { samples: 1000, name: "digits".into() }) });
+        assert_eq!(quick, P { width: 16, data: Some(D { samples: 100, name: "digits".into() }) });
+    }
+
+    #[test]
+    fn errors_inside_params_point_at_the_value() {
+        let s = scenario("[params]\nwidth = 4\ndata = { samples = \"many\", name = \"x\" }\n");
+        let (line, column, msg) = message(s.typed_params::<P>(false).unwrap_err());
+        assert_eq!((line, column), (8, 20), "{msg}");
+        assert!(msg.contains("usize") || msg.contains("integer"), "{msg}");
+        let s = scenario("[params]\nwidth = 4\nwidht = 5\n");
+        let (line, _, msg) = message(s.typed_params::<P>(false).unwrap_err());
+        assert_eq!(line, 8, "{msg}");
+        assert!(msg.contains("widht"), "{msg}");
+        // A bad value in the quick table is found only by a quick run, at its own line.
+        let s = scenario("[params]\nwidth = 4\n[params.quick]\nwidth = -1\n");
+        assert!(s.typed_params::<P>(false).is_ok());
+        assert_eq!(message(s.typed_params::<P>(true).unwrap_err()).0, 9);
+    }
+
+    #[test]
+    fn key_paths_locate_values_and_fall_back_to_the_deepest_table() {
+        let s = scenario("[params]\nwidth = 4\n\n[params.data]\nsamples = 0\nname = \"x\"\n");
+        let (line, column, _) = message(s.error_at_key(&["params", "data", "samples"], "bad"));
+        assert_eq!((line, column), (10, 11));
+        let (line, _, _) = message(s.error_at_key(&["params", "data", "nothing"], "bad"));
+        assert_eq!(line, 9);
+        let (line, _, _) = message(s.error_at_key(&["params", "width"], "bad"));
+        assert_eq!(line, 7);
+    }
+
+    #[test]
+    fn missing_params_report_the_missing_key() {
+        let s = scenario("");
+        let (_, _, msg) = message(s.typed_params::<P>(false).unwrap_err());
+        assert!(msg.contains("width"), "{msg}");
+    }
+}
