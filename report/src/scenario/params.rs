@@ -7,6 +7,7 @@
 use super::Scenario;
 use crate::error::{ReportError, Result};
 use serde::de::DeserializeOwned;
+use std::fmt::Display;
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -34,21 +35,11 @@ impl Scenario {
         P::deserialize(ValueDeserializer::from(params)).map_err(|e| self.toml_error(&e))
     }
 
-    /// The byte span of the value at a key path (`["params", "data", "samples"]`); where the path stops
-    /// existing, the span of the deepest table that does exist.
+    /// The byte span of the value at a key path (`["params", "data", "samples"]`; a number indexes an
+    /// array, as in `["variants", "2", "factor"]`); where the path stops existing, the span of the deepest
+    /// value that does exist.
     pub fn span_of(&self, path: &[&str]) -> Range<usize> {
-        let Ok(doc) = DeTable::parse(&self.text) else { return 0..0 };
-        let mut span = 0..0;
-        let mut table = doc.get_ref();
-        for key in path {
-            let Some(value) = table.get(*key) else { break };
-            span = value.span();
-            match value.get_ref() {
-                DeValue::Table(t) => table = t,
-                _ => break,
-            }
-        }
-        span
+        self.locate(path).0
     }
 
     /// An error at the value of a key path (see [`Scenario::span_of`]).
@@ -56,8 +47,74 @@ impl Scenario {
         self.error_at(self.span_of(path), msg)
     }
 
+    /// An error at a key of the `index`-th variant (at the variant itself where the key is absent), with
+    /// the variant's name in front of `msg`.
+    pub fn variant_error(&self, index: usize, key: &[&str], msg: impl Display) -> ReportError {
+        let i = index.to_string();
+        let path: Vec<&str> = ["variants", i.as_str()].into_iter().chain(key.iter().copied()).collect();
+        let name = self.spec.variants.get(index).map_or("", |v| v.get_ref().name.as_str());
+        self.error_at_key(&path, format!("variant `{name}`: {msg}"))
+    }
+
+    /// Where the checks on `[params]` read with `typed_params(quick)` report (see [`ParamsCheck`]).
+    pub fn params_check(&self, quick: bool) -> ParamsCheck<'_> {
+        ParamsCheck { scenario: self, quick }
+    }
+
+    /// The span at a key path and whether the whole path exists (else the deepest value that does).
+    fn locate(&self, path: &[&str]) -> (Range<usize>, bool) {
+        let Ok(doc) = DeTable::parse(&self.text) else { return (0..0, false) };
+        let Some((first, rest)) = path.split_first() else { return (doc.span(), true) };
+        let Some(mut value) = doc.get_ref().get(*first) else { return (0..0, false) };
+        for key in rest {
+            let next = match key.parse::<usize>() {
+                Ok(i) if value.get_ref().is_array() => value.get_ref().get(i),
+                _ => value.get_ref().get(*key),
+            };
+            match next {
+                Some(v) => value = v,
+                None => return (value.span(), false),
+            }
+        }
+        (value.span(), true)
+    }
+
     fn toml_error(&self, e: &toml::de::Error) -> ReportError {
         self.error_at(e.span().unwrap_or(0..0), e.message().trim())
+    }
+}
+
+/// Failed checks on the values of `[params]`, each reported at the value that was read (in a quick run,
+/// the one in `[params.quick]` where that table sets it) as `[params] key = value: expected ...`.
+pub struct ParamsCheck<'s> {
+    scenario: &'s Scenario,
+    quick: bool,
+}
+
+impl ParamsCheck<'_> {
+    /// An error at `[params]`'s `key` path saying what was expected of it.
+    pub fn error(&self, key: &[&str], expected: impl Display) -> ReportError {
+        let s = self.scenario;
+        let at = |table: &[&str]| {
+            let path: Vec<&str> = table.iter().chain(key).copied().collect();
+            s.locate(&path)
+        };
+        let quick = if self.quick { Some(at(&["params", QUICK])).filter(|(_, found)| *found) } else { None };
+        let (table, (span, found)) = match quick {
+            Some(place) => ("[params.quick]", place),
+            None => ("[params]", at(&["params"])),
+        };
+        let name = key.join(".");
+        let msg = match s.text.get(span.clone()).filter(|_| found) {
+            Some(value) => format!("{table} {name} = {}: expected {expected}", value.trim()),
+            None => format!("{table} {name} (not set): expected {expected}"),
+        };
+        s.error_at(span, msg)
+    }
+
+    /// `Ok` when `ok`, else [`ParamsCheck::error`].
+    pub fn ensure(&self, ok: bool, key: &[&str], expected: impl Display) -> Result<()> {
+        if ok { Ok(()) } else { Err(self.error(key, expected)) }
     }
 }
 

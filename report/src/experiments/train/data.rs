@@ -66,9 +66,6 @@ fn yes() -> bool {
     true
 }
 
-/// Sizes a quick run caps the data at.
-const QUICK_SAMPLES: usize = 256;
-
 impl DataSpec {
     /// Input width of the samples, known before loading (checked against each model's `inputs`).
     pub fn features(&self) -> usize {
@@ -93,13 +90,19 @@ impl DataSpec {
         }
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    /// Why the description does not hold together: the key at fault (below `[params.data]`) and what
+    /// was expected of it.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
         if !(0.0..1.0).contains(&self.test_fraction) {
-            return Err(format!("data test_fraction must be in [0, 1), got {}", self.test_fraction));
+            return Err(("test_fraction", "a share in [0, 1)".into()));
         }
         let generator = matches!(self.name, Source::GaussianClassification | Source::GaussianRegression);
-        let only = |set: bool, what: &str, ok: bool| {
-            if set && !ok { Err(format!("data `{what}` does not apply to {:?}", self.name)) } else { Ok(()) }
+        let only = |set: bool, what: &'static str, ok: bool| {
+            if set && !ok {
+                Err((what, format!("no such key (`{what}` does not apply to {:?})", self.name)))
+            } else {
+                Ok(())
+            }
         };
         only(self.features.is_some(), "features", generator)?;
         only(self.classes.is_some(), "classes", self.name == Source::GaussianClassification)?;
@@ -116,8 +119,10 @@ impl DataSpec {
             "target_mean",
             self.name == Source::GaussianRegression && !self.signal,
         )?;
-        if self.samples == Some(0) || self.features == Some(0) || self.repeats == Some(0) {
-            return Err("data samples, features and repeats must be at least 1".into());
+        for (what, n) in [("samples", self.samples), ("features", self.features), ("repeats", self.repeats)] {
+            if n == Some(0) {
+                return Err((what, "at least 1".into()));
+            }
         }
         Ok(())
     }
@@ -133,16 +138,10 @@ impl DataSpec {
     }
 
     /// The (train, test) parts for one run; `test` is `None` when `test_fraction` is 0.
-    pub fn make(
-        &self,
-        shipped: Option<&Dataset>,
-        seed: u64,
-        quick: bool,
-    ) -> engine::Result<(Dataset, Option<Dataset>)> {
-        let cap = |n: usize| if quick { n.min(QUICK_SAMPLES) } else { n };
+    pub fn make(&self, shipped: Option<&Dataset>, seed: u64) -> engine::Result<(Dataset, Option<Dataset>)> {
         let mut all = match (self.name, shipped) {
             (Source::Digits | Source::Mnist, Some(ds)) => {
-                let keep = cap(self.samples.unwrap_or(ds.len()).min(ds.len()));
+                let keep = self.samples.unwrap_or(ds.len()).min(ds.len());
                 if keep < ds.len() {
                     // A stratified subset: the "train" part of a split that holds out the rest.
                     ds.train_test(1.0 - keep as f64 / ds.len() as f64, seed ^ SUBSET_STREAM)?.0
@@ -160,14 +159,14 @@ impl DataSpec {
                 synthetic::xor(self.repeats.unwrap_or(1), self.noise_std.unwrap_or(0.0), seed)?
             }
             (Source::GaussianClassification, _) => synthetic::gaussian_classes(
-                cap(self.samples.unwrap_or(1000)),
+                self.samples.unwrap_or(1000),
                 self.classes.unwrap_or(2),
                 self.features(),
                 self.separation.unwrap_or(3.0),
                 seed,
             )?,
             (Source::GaussianRegression, _) => {
-                let n = cap(self.samples.unwrap_or(100));
+                let n = self.samples.unwrap_or(100);
                 let noise = self.noise_std.unwrap_or(if self.signal { 0.1 } else { 1.0 });
                 if self.signal {
                     synthetic::regression(n, self.features(), noise, seed)?.0
