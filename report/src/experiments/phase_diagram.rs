@@ -160,7 +160,11 @@ fn gradient_norms(
 ) -> engine::Result<Vec<f64>> {
     tape.clear();
     let net = record_net(tape, &d.z, sigma_w / (p.width as f64).sqrt(), act, &d.x, p.batch)?;
-    tape.backward_with_seed(*net.pre.last().expect("max_depth >= 2"), &d.g)?;
+    let top = *net.pre.last().ok_or_else(|| engine::Error::InvalidArgument {
+        op: "phase_diagram",
+        msg: "a net without layers has no gradient to measure".into(),
+    })?;
+    tape.backward_with_seed(top, &d.g)?;
     net.pre
         .iter()
         .map(|&h| {

@@ -36,28 +36,36 @@ pub enum Scaling {
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     pub name: Source,
-    /// Share of the samples held out for testing (stratified by class); 0 trains on everything.
+    /// Share of the samples held out for testing (stratified by class); 0, the default, trains on
+    /// everything.
     #[serde(default)]
     pub test_fraction: f64,
-    /// Generators: how many samples; shipped sets: keep a stratified subset of this size.
+    /// Generators: how many samples (1000 for gaussian_classification, 100 for gaussian_regression);
+    /// shipped sets: keep a stratified subset of this size (all samples when absent).
     #[serde(default)]
     pub samples: Option<usize>,
+    /// Generators: input width (10).
     #[serde(default)]
     pub features: Option<usize>,
+    /// gaussian_classification: clusters (2).
     #[serde(default)]
     pub classes: Option<usize>,
+    /// gaussian_classification: distance between cluster centres (3.0).
     #[serde(default)]
     pub separation: Option<f64>,
+    /// xor: input noise (0); gaussian_regression: target noise (0.1, or 1.0 without `signal`).
     #[serde(default)]
     pub noise_std: Option<f64>,
+    /// xor: copies of the four points (1).
     #[serde(default)]
     pub repeats: Option<usize>,
-    /// Regression only: whether the targets depend on the inputs.
+    /// Regression only: whether the targets depend on the inputs (true).
     #[serde(default = "yes")]
     pub signal: bool,
-    /// Regression without signal: the targets' mean (seed 003 part 2 trains towards 1.0).
+    /// Regression without signal: the targets' mean (0; seed 003 part 2 trains towards 1.0).
     #[serde(default)]
     pub target_mean: Option<f64>,
+    /// Input scaling (none).
     #[serde(default)]
     pub scale: Scaling,
 }
@@ -77,6 +85,11 @@ impl DataSpec {
         }
     }
 
+    /// Clusters of gaussian_classification.
+    fn classes(&self) -> usize {
+        self.classes.unwrap_or(2)
+    }
+
     /// Whether a model with `width` outputs fits the targets: one per class, or a single (sigmoid) output
     /// for two classes and for real values.
     pub fn fits_outputs(&self, width: usize) -> bool {
@@ -84,7 +97,7 @@ impl DataSpec {
             Source::Digits | Source::Mnist => width == 10,
             Source::Xor | Source::GaussianRegression => width == 1,
             Source::GaussianClassification => {
-                let c = self.classes.unwrap_or(2);
+                let c = self.classes();
                 width == c || (c == 2 && width == 1)
             }
         }
@@ -160,7 +173,7 @@ impl DataSpec {
             }
             (Source::GaussianClassification, _) => synthetic::gaussian_classes(
                 self.samples.unwrap_or(1000),
-                self.classes.unwrap_or(2),
+                self.classes(),
                 self.features(),
                 self.separation.unwrap_or(3.0),
                 seed,
