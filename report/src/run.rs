@@ -111,6 +111,13 @@ pub trait Experiment: Send + Sync {
     fn run(&self) -> Result<Output>;
 }
 
+/// A runner's plan is usually its typed values moved into a closure: `Box::new(move || run(&plan))`.
+impl<F: Fn() -> Result<Output> + Send + Sync> Experiment for F {
+    fn run(&self) -> Result<Output> {
+        self()
+    }
+}
+
 pub const REGISTRY: &[Runner] = &[
     experiments::activations::RUNNER,
     experiments::repeated_multiplication::RUNNER,

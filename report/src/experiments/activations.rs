@@ -56,13 +56,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
             v.activation().map(|a| (v, a)).ok_or_else(|| s.variant_error(i, &[], "needs an `activation`"))
         })
         .collect::<Result<_>>()?;
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), variants }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants };
+    Ok(Box::new(move || run(&plan)))
 }
 
 fn grid(p: &Params) -> Vec<f32> {

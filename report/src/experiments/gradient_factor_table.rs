@@ -103,13 +103,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         inits.push((init, sw2));
     }
     let rows = acts.iter().flat_map(|&a| inits.iter().map(move |&i| (a, i))).collect();
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), rows }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), rows };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// Per layer of a real `Sequential` net at initialisation: the pre-activation's mean square q_l, the

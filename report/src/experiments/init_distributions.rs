@@ -117,13 +117,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         .enumerate()
         .map(|(i, v)| stack(v, p.kernel).map_err(|(key, m)| s.variant_error(i, key, m)))
         .collect::<Result<_>>()?;
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), variants, stacks }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants, stacks };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// The density the engine's draws follow: normal initialisers are N(0, σ²) truncated to ±2σ with

@@ -79,13 +79,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         };
         nets.push(Net { v, act, sigma_w, orthogonal: p.orthogonal.contains(&v.name) });
     }
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), nets, deepest }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), nets, deepest };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// J = ∂x_L/∂x_0 for every L in `depths`, from one forward pass and one identity-seeded backward pass per

@@ -89,13 +89,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
                 .ok_or_else(|| s.variant_error(i, &[], "needs an `activation`"))
         })
         .collect::<Result<_>>()?;
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), acts }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), acts };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// One seed's random numbers: unit-normal weight matrices, inputs and the top seed, shared by every σ_w

@@ -167,13 +167,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         "at least one variant left to train",
     )?;
     let longest = longest.unwrap_or_default();
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), variants, cells, longest }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants, cells, longest };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// The cell over sequences of `steps × features`, then a linear `dense(1)` read-out of its last state.

@@ -78,13 +78,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         };
         variants.push((v, chain));
     }
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), variants }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// `out[L]` = d(top)/d(h_{depth−L}) = f^L for L = 0..=depth, from one backward sweep on the tape.

@@ -109,13 +109,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         return Err(at.error(&["nets", extra], "one entry per variant name; no variant has this name"));
     }
     let names = s.variants().map(|v| v.name.as_str()).collect();
-    Ok(Box::new(Plan { s, p, seeds: opts.seeds(s), names, nets }))
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
+    let plan = Plan { s, p, seeds: opts.seeds(s), names, nets };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// `blocks` blocks of `width`, then a `dense(classes)` output (logits for the softmax cross-entropy).

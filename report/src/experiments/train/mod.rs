@@ -118,7 +118,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         return Err(s.error("the train runner needs at least one variant"));
     }
     let trainees = s.variants().enumerate().map(|(i, v)| trainee(s, &p, i, v)).collect::<Result<_>>()?;
-    Ok(Box::new(Plan { s, p, diag, seeds: opts.seeds(s), trainees }))
+    let plan = Plan { s, p, diag, seeds: opts.seeds(s), trainees };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// Checks a variant: a model that builds and fits the data, an optimiser, a loss and a number of epochs.
@@ -155,12 +156,6 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
     build::optimizer(optimizer).map_err(|e| err(&["optimizer"], format!("optimizer: {e}")))?;
     let epochs = p.max_epochs.map_or(epochs, |cap| epochs.min(cap));
     Ok(Trainee { index: i, variant: v, model: m, optimizer, loss, epochs })
-}
-
-impl Experiment for Plan<'_> {
-    fn run(&self) -> Result<Output> {
-        run(self)
-    }
 }
 
 fn run(plan: &Plan<'_>) -> Result<Output> {
