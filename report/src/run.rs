@@ -85,7 +85,8 @@ pub struct Output {
 /// Options every runner receives.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Smaller sizes for a fast look (never changes what is measured, only how much).
+    /// Smaller sizes for a fast look: each scenario's `[params.quick]` laid over its `[params]` (what is
+    /// measured stays the same, only how much).
     pub quick: bool,
     /// Replaces every scenario's seed list with this one seed.
     pub seed: Option<u64>,
