@@ -210,6 +210,36 @@ mod tests {
     }
 
     #[test]
+    fn checks_report_the_value_that_was_read() {
+        let s = scenario(
+            "[params]\nwidth = 4\n[params.data]\nsamples = 5\n[params.quick]\ndata = { samples = 1 }\n",
+        );
+        // A quick run read `data.samples` from the quick table, `width` from [params].
+        let (line, column, msg) = message(s.params_check(true).error(&["data", "samples"], "at least 2"));
+        assert_eq!(
+            (line, column, msg.as_str()),
+            (11, 20, "[params.quick] data.samples = 1: expected at least 2")
+        );
+        let (line, column, msg) = message(s.params_check(true).error(&["width"], "at least 8"));
+        assert_eq!((line, column, msg.as_str()), (7, 9, "[params] width = 4: expected at least 8"));
+        let (line, _, msg) = message(s.params_check(false).error(&["data", "samples"], "at least 9"));
+        assert_eq!((line, msg.as_str()), (9, "[params] data.samples = 5: expected at least 9"));
+        // A key left to its default is said to be unset, at the table that would hold it.
+        let (line, _, msg) = message(s.params_check(false).error(&["data", "name"], "a name"));
+        assert_eq!((line, msg.as_str()), (8, "[params] data.name (not set): expected a name"));
+        assert!(s.params_check(false).ensure(true, &["width"], "anything").is_ok());
+    }
+
+    #[test]
+    fn variant_errors_point_at_the_key_or_else_the_variant() {
+        let s = scenario("[[variants]]\nname = \"a\"\n\n[[variants]]\nname = \"b\"\nfactor = 0.5\n");
+        let (line, column, msg) = message(s.variant_error(1, &["factor"], "must be 1"));
+        assert_eq!((line, column, msg.as_str()), (11, 10, "variant `b`: must be 1"));
+        let (line, _, _) = message(s.variant_error(0, &["factor"], "needs a factor"));
+        assert_eq!(line, 6);
+    }
+
+    #[test]
     fn missing_params_report_the_missing_key() {
         let s = scenario("");
         let (_, _, msg) = message(s.typed_params::<P>(false).unwrap_err());
