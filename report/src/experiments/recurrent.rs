@@ -237,9 +237,8 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
     let flow_set = adding_problem(p.flow_samples, steps, data_seed ^ 0xA11_7E57).map_err(&err)?;
     let mut model = build(cell, ADDING_WIDTH, steps, seed).map_err(&err)?;
     let before = if steps == longest { Some(traces(&mut model, &flow_set).map_err(&err)?.1) } else { None };
-    let mut adam =
+    let adam =
         Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() }).map_err(&err)?;
-    let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(p.batch_size).seed(seed);
     let mut losses = Vec::new();
     let every = p.loss_every;
     let mut hook = FnHook(|v: &engine::model::StepView<'_, f32>| {
@@ -248,7 +247,14 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
         }
         Ok(())
     });
-    let history = model.fit(&Data::from(&train_set), &cfg, &mut adam, &mut hook, None).map_err(&err)?;
+    let mut cfg = FitConfig::new(Loss::Mse)
+        .optimizer(adam)
+        .epochs(1)
+        .batch_size(p.batch_size)
+        .seed(seed)
+        .hook(&mut hook);
+    let history = model.fit(&Data::from(&train_set), &mut cfg).map_err(&err)?;
+    drop(cfg);
     crate::timings::count_steps(s, history.epochs.iter().map(|e| e.steps as u64).sum());
     // One inference pass gives both the test MSE (the loss `Loss::Mse` computes) and the accuracy.
     let pred = model.predict(&test_set.x).map_err(&err)?;

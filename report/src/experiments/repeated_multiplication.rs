@@ -11,9 +11,10 @@ use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
 use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
 use crate::scenario::{Initializer, LayerKind, LossKind, Scenario, Variant};
+use engine::data::MatrixView;
 use engine::data::synthetic::gaussian_classes;
 use engine::layers::Dense;
-use engine::model::{Data, Loss, Model, Sequential, Targets};
+use engine::model::{Data, Loss, Model, Sequential};
 use engine::{Real, Shape, Tape};
 use serde::Deserialize;
 
@@ -223,7 +224,7 @@ fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f6
         return Err(engine::Error::InvalidArgument { op: "gaussian_classes", msg: "expected labels".into() });
     };
     let mut model = build_real(v, seed)?;
-    let batch = Data { x: &x, features: inputs, targets: Targets::Labels { labels, classes: 2 } };
+    let batch = Data::labels(MatrixView::new(&x, inputs)?, labels, 2);
     model.gradients(&batch, Loss::BinaryCrossentropy)?;
     let tape = model.tape();
     let hidden = &model.layers()[..model.layers().len() - 1];

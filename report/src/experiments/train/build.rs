@@ -2,12 +2,10 @@
 //! Keras initialiser names), the optimiser, the loss and the clipping function.
 use crate::scenario::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec};
 use crate::scenario::{OptimizerKind, OptimizerSpec};
-use engine::clip::{ClipReport, clip_by_global_norm, clip_by_norm_per_tensor, clip_by_value};
 use engine::init::Initializer as Init;
 use engine::layers::{BatchNormalization, Dense, Dropout, LayerNormalization, Residual};
 use engine::model::{Loss, Model, Sequential};
 use engine::optim::{Adam, AdamConfig, Optimizer, RmsProp, RmsPropConfig, Sgd, SgdConfig};
-use engine::params::ParamStore;
 
 /// Keras' default momentum for `type = "momentum"` without a `momentum` value.
 const DEFAULT_MOMENTUM: f64 = 0.9;
@@ -133,26 +131,12 @@ pub fn optimizer(o: &OptimizerSpec) -> engine::Result<Box<dyn Optimizer<f32>>> {
     })
 }
 
-/// Clips the gathered gradients as the spec says and keeps each step's report (one per step, in order).
-pub struct Clipper {
-    spec: ClipSpec,
-    norms: Vec<f64>,
-    pub reports: Vec<ClipReport>,
-}
-
-impl Clipper {
-    pub fn new(spec: ClipSpec, steps: usize) -> Self {
-        Clipper { spec, norms: Vec::new(), reports: Vec::with_capacity(steps) }
-    }
-
-    pub fn clip(&mut self, params: &mut ParamStore<f32>) -> engine::Result<()> {
-        let t = self.spec.threshold;
-        let r = match self.spec.kind {
-            ClipKind::Value => clip_by_value(params, t)?,
-            ClipKind::PerTensorNorm => clip_by_norm_per_tensor(params, t, &mut self.norms)?,
-            ClipKind::GlobalNorm => clip_by_global_norm(params, t)?,
-        };
-        self.reports.push(r);
-        Ok(())
-    }
+/// The engine's clipping spec.
+pub fn clip(c: &ClipSpec) -> engine::clip::ClipSpec {
+    let kind = match c.kind {
+        ClipKind::Value => engine::clip::ClipKind::Value,
+        ClipKind::PerTensorNorm => engine::clip::ClipKind::PerTensorNorm,
+        ClipKind::GlobalNorm => engine::clip::ClipKind::GlobalNorm,
+    };
+    engine::clip::ClipSpec::new(kind, c.threshold)
 }
