@@ -73,7 +73,7 @@ fn unknown_activation_inside_a_model_layer_is_found_too() {
     let model = "name = \"a\"\n[variants.model]\ninputs = 4\nlayers = [\n  { type = \"dense\", units = 8, activation = \"sigmod\" },\n]";
     let (line, _, msg) = error_of(&GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", model));
     assert_eq!(line, 12);
-    assert!(msg.contains("unknown activation `sigmod`"), "{msg}");
+    assert!(msg.contains("unknown activation \"sigmod\"") && msg.contains("leaky_relu"), "{msg}");
 }
 
 #[test]
@@ -87,8 +87,8 @@ fn unknown_layer_type_and_missing_units_are_rejected() {
     let (_, _, msg) = error_of(&model("{ type = \"dense2\", units = 8 }"));
     assert!(msg.contains("unknown variant `dense2`") && msg.contains("batch_normalization"), "{msg}");
     let (line, _, msg) = error_of(&model("{ type = \"dense\", activation = \"relu\" }"));
-    assert!(msg.contains("needs `units`"), "{msg}");
-    assert_eq!(line, 7, "points at the variant that holds the bad layer");
+    assert!(msg.contains("missing field `units`"), "{msg}");
+    assert_eq!(line, 12, "points at the bad layer");
 }
 
 #[test]
@@ -141,7 +141,11 @@ fn every_shipped_scenario_parses_and_checks() {
 
 #[test]
 fn a_sequential_model_variant_parses_into_typed_layers() {
-    use report::scenario::{ClipKind, Initializer, LayerKind, LossKind, OptimizerKind};
+    use engine::clip::ClipKind;
+    use engine::init::Initializer;
+    use engine::layers::dense::DenseAct;
+    use engine::model::{LayerSpec, Loss};
+    use engine::optim::OptimizerKind;
     let model = r#"name = "relu_he"
 loss = "sparse_categorical_crossentropy"
 epochs = 20
@@ -153,25 +157,26 @@ inputs = 64
 layers = [
   { type = "dense", units = 100, activation = "relu", initializer = "he_normal", repeat = 8 },
   { type = "dropout", rate = 0.2 },
-  { type = "lstm", units = 16, forget_bias = 1.0 },
+  { type = "lstm", units = 16, features = 10, forget_bias = -1.5, recurrent_initializer = "orthogonal(gain=0.5)" },
   { type = "dense", units = 10 },
 ]"#;
     let text = GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", model);
     let s = Scenario::parse(Path::new("m.toml"), text).unwrap();
     let v = s.variants().next().unwrap();
-    assert_eq!(v.loss, Some(LossKind::SparseCategoricalCrossentropy));
+    assert_eq!(v.loss, Some(Loss::SparseCategoricalCrossentropy));
     assert_eq!(v.optimizer.as_ref().unwrap().kind, OptimizerKind::Adam);
     assert_eq!(v.clipping.as_ref().unwrap().kind, ClipKind::GlobalNorm);
     let m = v.model.as_ref().unwrap();
-    let layers: Vec<_> = m.layers.iter().map(|l| l.get_ref()).collect();
-    assert_eq!(layers[0].kind, LayerKind::Dense);
-    assert_eq!(layers[0].activation(), Some(engine::Activation::Relu));
-    assert_eq!(layers[0].initializer, Some(Initializer::HeNormal));
-    assert_eq!(layers[0].repeat, Some(8));
-    assert_eq!(layers[1].rate, Some(0.2));
-    assert_eq!(layers[2].forget_bias, Some(1.0));
+    let LayerSpec::Dense(d) = &m.layers[0] else { panic!("{:?}", m.layers[0]) };
+    assert_eq!(d.activation(), Ok(DenseAct::Elementwise(engine::Activation::Relu)));
+    assert_eq!(d.kernel(), Ok(Initializer::HeNormal));
+    assert_eq!(d.repeat, 8);
+    assert!(matches!(&m.layers[1], LayerSpec::Dropout(d) if d.rate == 0.2));
+    let LayerSpec::Lstm(r) = &m.layers[2] else { panic!("{:?}", m.layers[2]) };
+    assert_eq!(r.forget_bias, Some(-1.5));
+    assert_eq!(r.recurrent_initializer.as_ref().unwrap().init, Initializer::Orthogonal { gain: 0.5 });
     let bad =
         GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", &model.replace("rate = 0.2", "rate = 1.5"));
     let (_, _, msg) = error_of(&bad);
-    assert!(msg.contains("dropout needs a `rate` in [0, 1)"), "{msg}");
+    assert!(msg.contains("layers[1] (dropout)") && msg.contains("`rate` must lie in [0, 1)"), "{msg}");
 }

@@ -188,8 +188,9 @@ pub struct DropoutSpec {
 #[serde(deny_unknown_fields)]
 pub struct RecurrentSpec {
     pub units: usize,
-    /// Values per step; after a recurrent layer that returns sequences it is
-    /// that layer's `units` and may be left out.
+    /// Values per step. Left out, it is the previous recurrent layer's
+    /// `units` when that one returns sequences, else the whole input width
+    /// (a single step).
     #[serde(default)]
     pub features: Option<usize>,
     /// Default `glorot_uniform`.
@@ -293,12 +294,7 @@ impl LayerSpec {
                 if let Some(b) = r.forget_bias.filter(|b| !b.is_finite()) {
                     return Err(format!("`forget_bias` must be finite, got {b}"));
                 }
-                let f = r.features(prev_sequence).ok_or_else(|| {
-                    format!(
-                        "needs `features` (values per step): its input of {width} values is read as \
-                         steps of `features` values"
-                    )
-                })?;
+                let f = r.features(prev_sequence).unwrap_or(width);
                 if f == 0 || width == 0 || !width.is_multiple_of(f) {
                     return Err(format!(
                         "input of {width} values is not a positive number of steps of {f} features"
@@ -309,14 +305,24 @@ impl LayerSpec {
         }
     }
 
-    /// The engine layer configurations of this entry, `repeat` expanded.
-    fn configs<T: Real>(&self, prev_sequence: Option<usize>) -> Vec<Box<dyn LayerConfig<T>>> {
-        (0..self.repeat())
-            .map(|k| self.config(if k == 0 { prev_sequence } else { self.sequence_out() }))
-            .collect()
+    /// The engine layer configurations of this entry, `repeat` expanded, on
+    /// an input of `width` values; returns them with the output width.
+    fn configs<T: Real>(
+        &self,
+        mut width: usize,
+        prev_sequence: Option<usize>,
+    ) -> (Vec<Box<dyn LayerConfig<T>>>, usize) {
+        let mut out = Vec::with_capacity(self.repeat());
+        let mut sequence = prev_sequence;
+        for _ in 0..self.repeat() {
+            out.push(self.config(width, sequence));
+            width = self.one_output_width(width, sequence).expect("validated");
+            sequence = self.sequence_out();
+        }
+        (out, width)
     }
 
-    fn config<T: Real>(&self, prev_sequence: Option<usize>) -> Box<dyn LayerConfig<T>> {
+    fn config<T: Real>(&self, width: usize, prev_sequence: Option<usize>) -> Box<dyn LayerConfig<T>> {
         match self {
             LayerSpec::Dense(d) => Box::new(d.dense(true)),
             // F(x) = dense(act) then dense(linear), y = x + F(x).
@@ -343,9 +349,9 @@ impl LayerSpec {
                 })
             }
             LayerSpec::Dropout(d) => Box::new(Dropout::new(d.rate)),
-            LayerSpec::SimpleRnn(r) => Box::new(r.recurrent(RecurrentKind::SimpleRnn, prev_sequence)),
-            LayerSpec::Lstm(r) => Box::new(r.recurrent(RecurrentKind::Lstm, prev_sequence)),
-            LayerSpec::Gru(r) => Box::new(r.recurrent(RecurrentKind::Gru, prev_sequence)),
+            LayerSpec::SimpleRnn(r) => Box::new(r.recurrent(RecurrentKind::SimpleRnn, prev_sequence, width)),
+            LayerSpec::Lstm(r) => Box::new(r.recurrent(RecurrentKind::Lstm, prev_sequence, width)),
+            LayerSpec::Gru(r) => Box::new(r.recurrent(RecurrentKind::Gru, prev_sequence, width)),
         }
     }
 
@@ -398,6 +404,20 @@ fn dense_act_name(act: DenseAct) -> String {
 }
 
 impl DenseSpec {
+    /// `units` linear units with Keras' defaults (glorot_uniform kernel, zero bias).
+    pub fn new(units: usize) -> Self {
+        DenseSpec {
+            units,
+            activation: None,
+            alpha: None,
+            kernel_initializer: None,
+            scale: None,
+            bias_initializer: None,
+            use_bias: true,
+            repeat: 1,
+        }
+    }
+
     pub fn activation(&self) -> std::result::Result<DenseAct, String> {
         with_alpha(self.activation.as_ref(), self.alpha)
     }
@@ -453,8 +473,8 @@ impl RecurrentSpec {
         self.features.or(prev_sequence)
     }
 
-    fn recurrent(&self, kind: RecurrentKind, prev_sequence: Option<usize>) -> Recurrent {
-        let f = self.features(prev_sequence).expect("validated");
+    fn recurrent(&self, kind: RecurrentKind, prev_sequence: Option<usize>, width: usize) -> Recurrent {
+        let f = self.features(prev_sequence).unwrap_or(width);
         let mut cfg = RecurrentConfig::new(self.units, f).return_sequences(self.return_sequences);
         if let Some(i) = &self.kernel_initializer {
             cfg = cfg.kernel_initializer(i.init);
@@ -504,11 +524,13 @@ impl ModelSpec {
     pub fn sequential<T: Real>(&self) -> Result<Sequential<T>> {
         self.validate()?;
         let mut seq = Sequential::new(self.inputs);
-        let mut sequence = None;
+        let (mut width, mut sequence) = (self.inputs, None);
         for l in &self.layers {
-            for cfg in l.configs::<T>(sequence) {
+            let (configs, out) = l.configs::<T>(width, sequence);
+            for cfg in configs {
                 seq = seq.add_boxed(cfg);
             }
+            width = out;
             sequence = l.sequence_out().or(if l.is_recurrent() {
                 None
             } else {

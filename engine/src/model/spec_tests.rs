@@ -102,6 +102,9 @@ fn recurrent_layers_take_initialisers_and_any_forget_bias() {
     assert!((row0 - 0.25).abs() < 1e-12, "{row0}");
     // The GRU reads 4 steps of the LSTM's 4 units.
     assert_eq!(get("layers.1.gru.kernel").len(), 4 * 6);
+    // Without `features` after a non-recurrent layer, the whole row is one step.
+    let one = model(r#"{"inputs": 6, "layers": [{"type": "simple_rnn", "units": 2}]}"#);
+    assert_eq!(one.params().iter().find(|(_, t)| t.name.ends_with(".kernel")).unwrap().1.shape.rows, 6);
 }
 
 #[test]
@@ -140,7 +143,6 @@ fn validation_names_the_entry_and_the_value() {
             "layers[1] (gru)",
             "forget_bias",
         ),
-        (r#"{"type": "lstm", "units": 3}"#, "layers[1] (lstm)", "features"),
         (r#"{"type": "lstm", "units": 3, "features": 5}"#, "layers[1] (lstm)", "steps of 5"),
         (r#"{"type": "dense", "units": 3, "repeat": 0}"#, "layers[1] (dense)", "repeat"),
     ];

@@ -10,9 +10,11 @@ use super::phase_diagram::median;
 use super::{engine_err, variant_error};
 use crate::error::Result;
 use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::{Initializer as InitName, LayerKind, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 use engine::Shape;
 use engine::init::{Initializer, TRUNCATED_STDDEV};
+use engine::layers::dense::DenseAct;
+use engine::model::LayerSpec;
 use engine::theory::MeanField;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -50,37 +52,23 @@ struct Stack {
     depth: usize,
 }
 
-/// The engine initialiser a scenario names (scale: random_normal's stddev, random_uniform's bound).
-fn engine_init(name: InitName, scale: Option<f64>) -> Initializer {
-    let s = scale.unwrap_or(0.05);
-    match name {
-        InitName::Zeros => Initializer::Zeros,
-        InitName::RandomNormal => Initializer::RandomNormal { mean: 0.0, stddev: s },
-        InitName::RandomUniform => Initializer::RandomUniform { min: -s, max: s },
-        InitName::GlorotNormal => Initializer::GlorotNormal,
-        InitName::GlorotUniform => Initializer::GlorotUniform,
-        InitName::HeNormal => Initializer::HeNormal,
-        InitName::HeUniform => Initializer::HeUniform,
-        InitName::LecunNormal => Initializer::LecunNormal,
-        InitName::Orthogonal => Initializer::Orthogonal { gain: 1.0 },
-    }
-}
-
 fn stack(v: &Variant) -> std::result::Result<Stack, String> {
     let model = v.model.as_ref().ok_or("needs a `model`")?;
-    let [layer] = model.layers.as_slice() else {
+    let [LayerSpec::Dense(d)] = model.layers.as_slice() else {
         return Err("needs a model of exactly one layer entry (a dense layer with `repeat`)".into());
     };
-    let l = layer.get_ref();
-    let (Some(units), Some(act), Some(init)) = (l.units, l.activation(), l.initializer) else {
+    let (Some(_), Some(_)) = (&d.activation, &d.kernel_initializer) else {
         return Err("the layer needs `units`, `activation` and `initializer`".into());
     };
-    if l.kind != LayerKind::Dense || units != model.inputs || l.repeat.unwrap_or(1) < 2 {
+    let Ok(DenseAct::Elementwise(act)) = d.activation() else {
+        return Err("the layer's activation must be element-wise (not softmax)".into());
+    };
+    if d.units != model.inputs || d.repeat < 2 {
         return Err("the layer must be dense, as wide as the input, with `repeat` >= 2".into());
     }
-    let init = engine_init(init, l.scale);
-    sigma_w2(&init, units, units).ok_or("the initializer needs a zero-mean scale")?;
-    Ok(Stack { act, init, width: units, depth: l.repeat.unwrap_or(1) })
+    let init = d.kernel()?;
+    sigma_w2(&init, d.units, d.units).ok_or("the initializer needs a zero-mean scale")?;
+    Ok(Stack { act, init, width: d.units, depth: d.repeat })
 }
 
 fn check(s: &Scenario) -> Result<()> {

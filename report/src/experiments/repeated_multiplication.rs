@@ -10,11 +10,10 @@
 use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
 use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::{Initializer, LayerKind, LossKind, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 use engine::data::MatrixView;
 use engine::data::synthetic::gaussian_classes;
-use engine::layers::Dense;
-use engine::model::{Data, Loss, Model, Sequential};
+use engine::model::{Data, LayerSpec, Loss, Model};
 use engine::{Real, Shape, Tape};
 use serde::Deserialize;
 
@@ -161,8 +160,8 @@ fn fig(key: String, label: String, value: f64) -> KeyFigure {
 /// toy's depth, so g_L exists for every L the toy shows.
 fn check_real(v: &Variant, layers: u32) -> std::result::Result<(), String> {
     let m = v.model.as_ref().expect("called for variants with a model");
-    if let Some(l) = m.layers.iter().map(|l| l.get_ref()).find(|l| l.kind != LayerKind::Dense) {
-        return Err(format!("real networks here are dense stacks; got a {:?} layer", l.kind));
+    if let Some(l) = m.layers.iter().find(|l| !matches!(l, LayerSpec::Dense(_))) {
+        return Err(format!("real networks here are dense stacks; got a {} layer", l.kind()));
     }
     let hidden = hidden_layers(v);
     if hidden <= layers as usize {
@@ -170,7 +169,7 @@ fn check_real(v: &Variant, layers: u32) -> std::result::Result<(), String> {
             "needs more than {layers} hidden dense layers (before the output), got {hidden}"
         ));
     }
-    if v.loss.is_some_and(|l| l != LossKind::BinaryCrossentropy) {
+    if v.loss.is_some_and(|l| l != Loss::BinaryCrossentropy) {
         return Err("the two-cluster task takes `loss = \"binary_crossentropy\"`".into());
     }
     Ok(())
@@ -179,39 +178,11 @@ fn check_real(v: &Variant, layers: u32) -> std::result::Result<(), String> {
 /// Dense layers before the output layer.
 fn hidden_layers(v: &Variant) -> usize {
     let m = v.model.as_ref().expect("called for variants with a model");
-    m.layers.iter().map(|l| l.get_ref().repeat.unwrap_or(1)).sum::<usize>() - 1
-}
-
-/// The engine's name of a scenario initialiser, with its scale where it has one (Keras' 0.05 by default).
-fn init_name(init: Option<Initializer>, scale: Option<f64>) -> String {
-    let s = scale.unwrap_or(0.05);
-    match init.unwrap_or(Initializer::GlorotUniform) {
-        Initializer::Zeros => "zeros".into(),
-        Initializer::RandomNormal => format!("random_normal(stddev={s})"),
-        Initializer::RandomUniform => format!("random_uniform({}, {s})", -s),
-        Initializer::GlorotNormal => "glorot_normal".into(),
-        Initializer::GlorotUniform => "glorot_uniform".into(),
-        Initializer::HeNormal => "he_normal".into(),
-        Initializer::HeUniform => "he_uniform".into(),
-        Initializer::LecunNormal => "lecun_normal".into(),
-        Initializer::Orthogonal => "orthogonal".into(),
-    }
+    m.expanded().count() - 1
 }
 
 fn build_real(v: &Variant, seed: u64) -> engine::Result<Model<f64>> {
-    let m = v.model.as_ref().expect("called for variants with a model");
-    let mut seq = Sequential::<f64>::new(m.inputs).seed(seed);
-    for l in m.layers.iter().map(|l| l.get_ref()) {
-        let mut d =
-            Dense::new(l.units.unwrap_or(0)).kernel_initializer(init_name(l.initializer, l.scale).as_str());
-        if let Some(a) = l.activation() {
-            d = d.act(a);
-        }
-        for _ in 0..l.repeat.unwrap_or(1) {
-            seq = seq.add(d.clone());
-        }
-    }
-    seq.build()
+    v.model.as_ref().expect("called for variants with a model").build(seed)
 }
 
 /// ‖dL/dh_k‖ for every hidden layer k = 1..=H at initialisation, in float64 (as the toy's chain), on one

@@ -4,8 +4,7 @@ mod chart;
 mod model;
 
 pub use chart::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn, XAxis};
-pub use model::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec, OptimizerKind};
-pub use model::{OptimizerSpec, Variant};
+pub use model::Variant;
 
 use crate::error::{ReportError, Result};
 use engine::Activation;
@@ -125,7 +124,8 @@ impl Scenario {
     pub fn parse(path: &Path, text: String) -> Result<Scenario> {
         let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let scenario = Scenario { name, path: path.to_path_buf(), text, spec };
+        let mut scenario = Scenario { name, path: path.to_path_buf(), text, spec };
+        scenario.read_models()?;
         scenario.check()?;
         Ok(scenario)
     }
@@ -146,6 +146,19 @@ impl Scenario {
     /// An error about the file as a whole (points at its first line).
     pub fn error(&self, msg: impl Into<String>) -> ReportError {
         self.error_at(0..0, msg)
+    }
+
+    /// Reads every variant's model into the engine's language, with errors at the offending layer.
+    fn read_models(&mut self) -> Result<()> {
+        for i in 0..self.spec.variants.len() {
+            let Some(table) = &self.spec.variants[i].get_ref().model_table else { continue };
+            let model = table.get_ref().resolve(table.span()).map_err(|(span, msg)| {
+                let v = self.spec.variants[i].get_ref();
+                self.error_at(span, format!("variant `{}`: {msg}", v.name))
+            })?;
+            self.spec.variants[i].get_mut().model = Some(model);
+        }
+        Ok(())
     }
 
     pub fn variants(&self) -> impl Iterator<Item = &Variant> {

@@ -5,7 +5,6 @@
 //! engine's records into the report's. A run that meets a NaN or infinity stops cleanly: its records up
 //! to the stop are kept and the stop is a result, not an error. Key figures aggregate over seeds
 //! (median, min, max); the verdicts come from `crate::diagnosis`.
-mod build;
 mod data;
 mod figures;
 mod session;
@@ -137,10 +136,6 @@ fn check(s: &Scenario) -> Result<()> {
         if v.optimizer.is_none() || v.loss.is_none() || v.epochs.is_none() {
             return Err(err("needs `optimizer`, `loss` and `epochs`".into()));
         }
-        for l in &m.layers {
-            build::check_layer(l.get_ref())
-                .map_err(|msg| s.error_at(l.span(), format!("variant `{}`, layer: {msg}", v.name)))?;
-        }
         if m.inputs != features {
             return Err(err(format!(
                 "model inputs = {} but the data ({:?}) has {features} features",
@@ -148,7 +143,7 @@ fn check(s: &Scenario) -> Result<()> {
             )));
         }
         // Building validates every layer in the engine (widths, initialisers, activations).
-        let model = build::model(m, 0).map_err(|e| err(format!("the model does not build: {e}")))?;
+        let model = m.build::<f32>(0).map_err(|e| err(format!("the model does not build: {e}")))?;
         if !p.data.fits_outputs(model.output_width()) {
             return Err(err(format!(
                 "the model has {} outputs, which do not fit the data ({:?}): one per class, or 1 for \
@@ -156,9 +151,6 @@ fn check(s: &Scenario) -> Result<()> {
                 model.output_width(),
                 p.data.name
             )));
-        }
-        if let Some(o) = &v.optimizer {
-            build::optimizer(o).map_err(|e| err(format!("optimizer: {e}")))?;
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! One training run (one variant, one seed): data, model, optimiser and clipping built from the
 //! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the engine's records converted to
 //! the report's rows. A NaN or infinity stops the run with its records kept.
-use super::{Params, build};
+use super::Params;
 use crate::error::{ReportError, Result};
 use crate::run::Record;
 use crate::scenario::Scenario;
@@ -86,9 +86,9 @@ pub fn train(
     };
     let epochs = if quick { epochs.min(p.quick_epochs) } else { epochs };
     let (train, test) = p.data.make(shipped, stream(seed, 1), quick).map_err(fail)?;
-    let mut model = build::model(spec, stream(seed, 2)).map_err(fail)?;
-    let opt = build::optimizer(opt_spec).map_err(fail)?;
-    let loss = build::loss(loss_kind);
+    let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
+    let opt = opt_spec.build::<f32>().map_err(fail)?;
+    let loss = loss_kind;
     let batch = v.batch_size.unwrap_or(32);
     let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
     let mut hook = Hook {
@@ -110,7 +110,7 @@ pub fn train(
         cfg = cfg.validation(t);
     }
     if let Some(c) = &v.clipping {
-        cfg = cfg.clip(build::clip(c));
+        cfg = cfg.clip(*c);
     }
     let fitted = model.fit(&train_data, &mut cfg);
     drop(cfg);

@@ -144,21 +144,21 @@ fn model_inputs_that_do_not_fit_the_data_name_the_variant_line() {
 }
 
 #[test]
-fn a_layer_the_runner_cannot_build_names_its_own_line() {
+fn a_layer_that_cannot_be_built_names_its_own_line() {
     let text = XOR.replace(
         "{ type = \"dense\", units = 1, activation = \"sigmoid\" },",
-        "{ type = \"lstm\", units = 4 },\n  { type = \"dense\", units = 1, activation = \"sigmoid\" },",
+        "{ type = \"lstm\", units = 4, features = 3 },\n  { type = \"dense\", units = 1, activation = \"sigmoid\" },",
     );
     let (line, msg) = check_error(&text);
     assert_eq!(line, line_of(&text, "{ type = \"lstm\""));
-    assert!(msg.contains("recurrent"), "{msg}");
+    assert!(msg.contains("(lstm)") && msg.contains("steps of 3 features"), "{msg}");
     let text = XOR.replace(
         "units = 8, activation = \"relu\"",
         "units = 8, activation = \"relu\" },\n  { type = \"dropout\", rate = 0.1, activation = \"relu\"",
     );
     let (line, msg) = check_error(&text);
     assert_eq!(line, line_of(&text, "{ type = \"dropout\""));
-    assert!(msg.contains("takes no `activation`"), "{msg}");
+    assert!(msg.contains("unknown field `activation`") && msg.contains("rate"), "{msg}");
 }
 
 #[test]
