@@ -39,11 +39,14 @@ pub struct FitConfig<'a, T: Real> {
     hook: Box<dyn StepHook<T> + 'a>,
 }
 
+/// A function of the gathered gradients that runs where clipping runs.
+type GradFn<'a, T> = Box<dyn FnMut(&mut ParamStore<T>) -> Result<()> + 'a>;
+
 /// A clipping spec (its report goes to the hook), or any function of the
 /// gathered gradients that runs where clipping runs.
 enum Clip<'a, T: Real> {
     Spec { spec: ClipSpec, norms: Vec<f64> },
-    With(Box<dyn FnMut(&mut ParamStore<T>) -> Result<()> + 'a>),
+    With(GradFn<'a, T>),
 }
 
 impl<'a, T: Real> FitConfig<'a, T> {

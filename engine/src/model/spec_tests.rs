@@ -1,5 +1,4 @@
 use super::*;
-use crate::layers::Layer;
 
 fn parse(json: &str) -> std::result::Result<ModelSpec, String> {
     serde_json::from_str(json).map_err(|e| e.to_string())
