@@ -580,6 +580,35 @@ fn the_hook_sees_gathered_gradients_and_layer_outputs() {
 }
 
 #[test]
+fn probe_shows_one_step_to_the_hook_and_updates_nothing() {
+    let mut model = Sequential::<f64>::new(2)
+        .add(Dense::new(3).activation("tanh"))
+        .add(Dense::new(1))
+        .seed(4)
+        .build()
+        .unwrap();
+    let x = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.5, 0.5];
+    let y = [1.0, 1.0, 0.0, 0.5];
+    let data = Data::values(view(&x, 2), view(&y, 1));
+    let before: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
+    let mut seen = Vec::new();
+    let mut hook = FnHook(|v: &gradlab::model::StepView<'_, f64>| {
+        seen.push((v.step, v.epoch, v.batch, v.tape.shape(v.input).rows));
+        Ok(())
+    });
+    // The first three rows only, as one batch.
+    let loss = model.probe(&data.head(3), Loss::Mse, &mut hook).unwrap();
+    assert_eq!(seen, vec![(0, 0, 0, 3)]);
+    let probed: Vec<Vec<f64>> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
+    assert_eq!(loss, model.gradients(&data.head(3), Loss::Mse).unwrap());
+    let direct: Vec<Vec<f64>> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
+    assert_eq!(probed, direct);
+    assert!(direct.iter().flatten().any(|&g| g != 0.0));
+    let after: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
+    assert_eq!(before, after, "a probe does not update");
+}
+
+#[test]
 fn clipping_runs_before_the_optimiser() {
     let mut model = Sequential::<f64>::new(2).add(Dense::new(1)).seed(2).build().unwrap();
     let before: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();

@@ -86,9 +86,20 @@ fn unknown_layer_type_and_missing_units_are_rejected() {
     };
     let (_, _, msg) = error_of(&model("{ type = \"dense2\", units = 8 }"));
     assert!(msg.contains("unknown variant `dense2`") && msg.contains("batch_normalization"), "{msg}");
-    let (line, _, msg) = error_of(&model("{ type = \"dense\", activation = \"relu\" }"));
+    let (line, column, msg) = error_of(&model("{ type = \"dense\", activation = \"relu\" }"));
     assert!(msg.contains("missing field `units`"), "{msg}");
-    assert_eq!(line, 12, "points at the bad layer");
+    assert_eq!((line, column), (12, 3), "points at the bad layer");
+    // A key of another layer type is unknown here, and the error lists what a dropout layer takes.
+    let (line, column, msg) = error_of(&model("{ type = \"dropout\", rate = 0.5, units = 4 }"));
+    assert!(
+        msg.contains("layers[0]") && msg.contains("unknown field `units`") && msg.contains("rate"),
+        "{msg}"
+    );
+    assert_eq!((line, column), (12, 3));
+    // A width that does not fit names the layer and points at it.
+    let (line, _, msg) = error_of(&model("{ type = \"gru\", units = 4, features = 3 }"));
+    assert!(msg.contains("layers[0] (gru)") && msg.contains("steps of 3 features"), "{msg}");
+    assert_eq!(line, 12);
 }
 
 #[test]

@@ -88,6 +88,16 @@ impl<'a, T> MatrixView<'a, T> {
         self.values
     }
 
+    /// The first `n` rows (all of them when there are fewer).
+    pub fn head(&self, n: usize) -> Self {
+        let rows = n.min(self.rows);
+        MatrixView {
+            rows,
+            cols: self.cols,
+            values: &self.values[..(rows * self.cols).min(self.values.len())],
+        }
+    }
+
     /// Row `i` (panics when out of range, like slice indexing).
     pub fn row(&self, i: usize) -> &'a [T] {
         &self.values[i * self.cols..(i + 1) * self.cols]
@@ -119,5 +129,8 @@ mod tests {
         let v = MatrixView::new(&[0u8; 0], 3).unwrap();
         assert_eq!((v.rows(), v.cols()), (0, 3));
         assert!(!MatrixView::leading_rows(&[1.0; 5], 2).is_whole());
+        let head = m.view().head(2);
+        assert_eq!((head.rows(), head.values()), (2, &[1.0, 2.0, 3.0, 4.0][..]));
+        assert_eq!(m.view().head(9).rows(), 3);
     }
 }

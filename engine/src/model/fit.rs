@@ -380,6 +380,30 @@ impl<T: Real> Model<T> {
         Ok(self.tape.scalar(node).as_f64())
     }
 
+    /// One forward and backward pass over all of `data` as a single batch
+    /// in training mode, shown to `hook` as step 0 of epoch 0 (its
+    /// `on_step`, or `on_non_finite` when the loss is not finite, which is
+    /// then an error), and no update: the gradients the network has at this
+    /// point, e.g. at initialisation, through the same hook a fit uses.
+    /// Returns the loss.
+    pub fn probe(&mut self, data: &Data<'_, T>, loss: Loss, hook: &mut dyn StepHook<T>) -> Result<f64> {
+        let rows = self.check_data(data, loss, 1)?;
+        self.order.clear();
+        self.order.extend(0..rows);
+        self.load_batch(data, loss, 0, rows);
+        let out = self.forward_batch(rows, true)?;
+        let node = self.record_loss(out, loss, rows)?;
+        let value = self.tape.scalar(node).as_f64();
+        if !value.is_finite() {
+            hook.on_non_finite(&self.step_view([0, 0, 0], value, out, node))?;
+            return Err(Error::NonFinite { pass: "forward", place: format!("loss = {value} at the probe") });
+        }
+        self.tape.backward(node)?;
+        self.params.gather_grads(&self.tape);
+        hook.on_step(&self.step_view([0, 0, 0], value, out, node))?;
+        Ok(value)
+    }
+
     /// Mean loss and accuracy over `data` in inference mode, in batches.
     pub fn evaluate(&mut self, data: &Data<'_, T>, loss: Loss, batch_size: usize) -> Result<Evaluation> {
         let rows = self.check_data(data, loss, batch_size)?;

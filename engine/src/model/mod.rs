@@ -101,6 +101,18 @@ impl<'a, T> Data<'a, T> {
     pub fn rows(&self) -> usize {
         self.x.rows()
     }
+
+    /// The first `n` rows (all of them when there are fewer).
+    pub fn head(&self, n: usize) -> Self {
+        let n = n.min(self.rows());
+        let targets = match &self.targets {
+            Targets::Values(y) => Targets::Values(y.head(n)),
+            Targets::Labels { labels, classes } => {
+                Targets::Labels { labels: &labels[..n.min(labels.len())], classes: *classes }
+            }
+        };
+        Data { x: self.x.head(n), targets }
+    }
 }
 
 impl<'a> From<&'a crate::data::Dataset> for Data<'a, f32> {

@@ -15,6 +15,7 @@ use crate::error::{ReportError, Result};
 use crate::run::{Output, RunOptions, Runner};
 use crate::scenario::Scenario;
 use data::DataSpec;
+use engine::model::LayerSpec;
 use rayon::prelude::*;
 use serde::Deserialize;
 
@@ -86,6 +87,11 @@ impl Default for Params {
                 signal: true,
                 target_mean: None,
                 scale: data::Scaling::None,
+                input_scale: None,
+                steps: None,
+                length: None,
+                alphabet: None,
+                delay: None,
             },
             monitor: MonitorSpec::default(),
             quick_epochs: quick_epochs(),
@@ -133,8 +139,22 @@ fn check(s: &Scenario) -> Result<()> {
     for (i, v) in s.variants().enumerate() {
         let err = |msg: String| variant_error(s, i, format!("variant `{}`: {msg}", v.name));
         let Some(m) = &v.model else { return Err(err("needs a `model` (inputs and layers)".into())) };
-        if v.optimizer.is_none() || v.loss.is_none() || v.epochs.is_none() {
-            return Err(err("needs `optimizer`, `loss` and `epochs`".into()));
+        if v.loss.is_none() || v.epochs.is_none() || (v.optimizer.is_none() && v.epochs != Some(0)) {
+            return Err(err(
+                "needs `loss` and `epochs`, and an `optimizer` unless epochs = 0 (at initialisation)".into(),
+            ));
+        }
+        if let (Some(w), Some(l)) = (p.data.step_width(), m.layers.iter().find(|l| l.is_recurrent())) {
+            let (LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)) = l else {
+                unreachable!()
+            };
+            if r.features != Some(w) {
+                return Err(err(format!(
+                    "the {:?} data has steps of {w} values: give its first recurrent layer ({}) features = {w}",
+                    p.data.name,
+                    l.kind()
+                )));
+            }
         }
         if m.inputs != features {
             return Err(err(format!(

@@ -80,15 +80,14 @@ pub fn train(
     let v = s.spec.variants[vi].get_ref();
     let fail =
         |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
-    let (spec, opt_spec, loss_kind, epochs) = match (&v.model, &v.optimizer, v.loss, v.epochs) {
-        (Some(m), Some(o), Some(l), Some(e)) => (m, o, l, e),
-        _ => return Err(ReportError::run(&s.name, format!("variant `{}` is incomplete", v.name))),
+    let incomplete = || ReportError::run(&s.name, format!("variant `{}` is incomplete", v.name));
+    let (spec, loss, epochs) = match (&v.model, v.loss, v.epochs) {
+        (Some(m), Some(l), Some(e)) => (m, l, e),
+        _ => return Err(incomplete()),
     };
     let epochs = if quick { epochs.min(p.quick_epochs) } else { epochs };
     let (train, test) = p.data.make(shipped, stream(seed, 1), quick).map_err(fail)?;
     let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
-    let opt = opt_spec.build::<f32>().map_err(fail)?;
-    let loss = loss_kind;
     let batch = v.batch_size.unwrap_or(32);
     let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
     let mut hook = Hook {
@@ -99,21 +98,28 @@ pub fn train(
     let steps_per_epoch = train.len().div_ceil(batch);
     let train_data = Data::from(&train);
     let test_data = test.as_ref().map(Data::from);
-    let mut cfg = FitConfig::new(loss)
-        .optimizer(opt)
-        .epochs(epochs)
-        .batch_size(batch)
-        .shuffle(p.shuffle)
-        .seed(stream(seed, 3))
-        .hook(&mut hook);
-    if let (true, Some(t)) = (p.test_each_epoch, test_data) {
-        cfg = cfg.validation(t);
-    }
-    if let Some(c) = &v.clipping {
-        cfg = cfg.clip(*c);
-    }
-    let fitted = model.fit(&train_data, &mut cfg);
-    drop(cfg);
+    let fitted = if epochs == 0 {
+        // At initialisation: one forward and backward pass over the first batch, monitored, no update.
+        let probed = model.probe(&train_data.head(batch), loss, &mut hook).map(|_| ());
+        hook.steps = 0;
+        probed
+    } else {
+        let opt = v.optimizer.as_ref().ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
+        let mut cfg = FitConfig::new(loss)
+            .optimizer(opt)
+            .epochs(epochs)
+            .batch_size(batch)
+            .shuffle(p.shuffle)
+            .seed(stream(seed, 3))
+            .hook(&mut hook);
+        if let (true, Some(t)) = (p.test_each_epoch, test_data) {
+            cfg = cfg.validation(t);
+        }
+        if let Some(c) = &v.clipping {
+            cfg = cfg.clip(*c);
+        }
+        model.fit(&train_data, &mut cfg).map(|_| ())
+    };
     let stopped = match fitted {
         Ok(_) => None,
         Err(engine::Error::NonFinite { pass, place }) => {
