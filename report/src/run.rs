@@ -85,7 +85,8 @@ pub struct Output {
 /// Options every runner receives.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Smaller sizes for a fast look (never changes what is measured, only how much).
+    /// Smaller sizes for a fast look: each scenario's `[params.quick]` laid over its `[params]` (what is
+    /// measured stays the same, only how much).
     pub quick: bool,
     /// Replaces every scenario's seed list with this one seed.
     pub seed: Option<u64>,
@@ -100,9 +101,22 @@ impl RunOptions {
 pub struct Runner {
     pub kind: &'static str,
     pub about: &'static str,
-    /// Checks the kind-specific parts of a scenario (params, variant fields) before anything runs.
-    pub check: fn(&Scenario) -> Result<()>,
-    pub run: fn(&Scenario, &RunOptions) -> Result<Output>,
+    /// Reads the kind-specific parts of a scenario (`[params]` once, with `[params.quick]` laid over it in
+    /// a quick run, and the variants' fields), checks every value, and returns the typed plan that runs.
+    /// Nothing is measured here, so every scenario is prepared before any runs.
+    pub prepare: for<'s> fn(&'s Scenario, &RunOptions) -> Result<Box<dyn Experiment + 's>>,
+}
+
+/// A scenario's validated plan: running it needs no further parsing or checking of the scenario file.
+pub trait Experiment: Send + Sync {
+    fn run(&self) -> Result<Output>;
+}
+
+/// A runner's plan is usually its typed values moved into a closure: `Box::new(move || run(&plan))`.
+impl<F: Fn() -> Result<Output> + Send + Sync> Experiment for F {
+    fn run(&self) -> Result<Output> {
+        self()
+    }
 }
 
 pub const REGISTRY: &[Runner] = &[
@@ -162,11 +176,20 @@ impl Recorder {
     }
 }
 
-/// Runs one scenario and judges its claims.
+/// The scenario's plan from its runner (see [`Runner::prepare`]).
+pub fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    (runner_for(s)?.prepare)(s, opts)
+}
+
+/// Prepares and runs one scenario, and judges its claims.
 pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
+    run_prepared(s, prepare(s, opts)?.as_ref(), opts)
+}
+
+/// Runs a scenario's plan and judges its claims.
+fn run_prepared(s: &Scenario, plan: &dyn Experiment, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
-    (runner.check)(s)?;
-    let (out, steps) = crate::timings::counting_steps(s, || (runner.run)(s, opts));
+    let (out, steps) = crate::timings::counting_steps(s, || plan.run());
     let out = out?;
     let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     let diagnoses = crate::diagnosis::diagnose_records(s, &out.records)?;
@@ -223,27 +246,30 @@ fn judge(s: &Scenario, spanned: &Spanned<Claim>, figures: &[KeyFigure]) -> Resul
     })
 }
 
-/// Checks every scenario before running any, so a typo in the last file fails fast.
-pub fn check_all(scenarios: &[Scenario]) -> Result<()> {
-    for s in scenarios {
-        (runner_for(s)?.check)(s)?;
-    }
-    Ok(())
+/// Prepares every scenario before running any, so a mistake in the last file fails fast.
+pub fn prepare_all<'s>(
+    scenarios: &'s [Scenario],
+    opts: &RunOptions,
+) -> Result<Vec<Box<dyn Experiment + 's>>> {
+    scenarios.iter().map(|s| prepare(s, opts)).collect()
 }
 
-/// Runs the scenarios in parallel (one task per scenario) on the current rayon pool and returns results
-/// in input order with each one's wall time. Each runner is deterministic by itself, so the results do
-/// not depend on the number of threads. `done` is called as each scenario finishes.
+/// Prepares every scenario (see [`prepare_all`]), then runs them in parallel (one task per scenario) on
+/// the current rayon pool and returns results in input order with each one's wall time. Each runner is
+/// deterministic by itself, so the results do not depend on the number of threads. `done` is called as
+/// each scenario finishes.
 pub fn run_all(
     scenarios: &[Scenario],
     opts: &RunOptions,
     done: &(dyn Fn(&Scenario, Duration) + Sync),
 ) -> Result<Vec<(ScenarioResult, Duration)>> {
+    let plans = prepare_all(scenarios, opts)?;
     scenarios
         .par_iter()
-        .map(|s| {
+        .zip(&plans)
+        .map(|(s, plan)| {
             let t = Instant::now();
-            let r = run_one(s, opts)?;
+            let r = run_prepared(s, plan.as_ref(), opts)?;
             let dt = t.elapsed();
             done(s, dt);
             Ok((r, dt))

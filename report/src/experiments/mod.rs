@@ -17,8 +17,3 @@ use crate::scenario::Scenario;
 pub(crate) fn engine_err(s: &Scenario) -> impl Fn(engine::Error) -> ReportError + '_ {
     move |source| ReportError::Engine { scenario: s.name.clone(), source }
 }
-
-/// The variant's span-carrying error for a missing or misplaced field.
-pub(crate) fn variant_error(s: &Scenario, index: usize, msg: impl Into<String>) -> ReportError {
-    s.error_at(s.spec.variants[index].span(), msg)
-}

@@ -1,7 +1,7 @@
 //! One training run (one variant, one seed): data, model, optimiser and clipping built from the
 //! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the engine's records converted to
 //! the report's rows. A NaN or infinity stops the run with its records kept.
-use super::Params;
+use super::{Params, Trainee};
 use crate::error::{ReportError, Result};
 use crate::run::Record;
 use crate::scenario::Scenario;
@@ -73,20 +73,15 @@ pub fn train(
     s: &Scenario,
     p: &Params,
     shipped: Option<&Dataset>,
-    vi: usize,
+    trainee: &Trainee<'_>,
     seed: u64,
-    quick: bool,
 ) -> Result<RunOutcome> {
-    let v = s.spec.variants[vi].get_ref();
+    let (v, vi) = (trainee.variant, trainee.index);
     let fail =
         |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
-    let incomplete = || ReportError::run(&s.name, format!("variant `{}` is incomplete", v.name));
-    let (spec, loss, epochs) = match (&v.model, v.loss, v.epochs) {
-        (Some(m), Some(l), Some(e)) => (m, l, e),
-        _ => return Err(incomplete()),
-    };
-    let epochs = if quick { epochs.min(p.quick_epochs) } else { epochs };
-    let (train, test) = p.data.make(shipped, stream(seed, 1), quick).map_err(fail)?;
+    let incomplete = || ReportError::run(&s.name, format!("variant `{}` has no optimizer", v.name));
+    let (spec, loss, epochs) = (trainee.model, trainee.loss, trainee.epochs);
+    let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
     let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
     let batch = v.batch_size.unwrap_or(32);
     let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
@@ -104,7 +99,7 @@ pub fn train(
         hook.steps = 0;
         probed
     } else {
-        let opt = v.optimizer.as_ref().ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
+        let opt = trainee.optimizer.ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
         let mut cfg = FitConfig::new(loss)
             .optimizer(opt)
             .epochs(epochs)
