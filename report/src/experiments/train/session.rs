@@ -1,13 +1,15 @@
 //! One training run (one variant, one seed): data, model, optimiser and clipping built from the
 //! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the engine's records converted to
 //! the report's rows. A NaN or infinity stops the run with its records kept.
-use super::{Params, Trainee, build};
+use super::{Params, Trainee};
 use crate::error::{ReportError, Result};
 use crate::run::Record;
 use crate::scenario::Scenario;
+use engine::clip::ClipReport;
 use engine::data::Dataset;
-use engine::model::{ClipFn, Data, EpochLog, FitConfig, StepHook, StepView};
+use engine::model::{Data, EpochLog, FitConfig, StepHook, StepView};
 use engine::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m};
+use engine::params::ParamStore;
 
 /// What one run leaves behind: its rows and the figures the key figures aggregate.
 pub struct RunOutcome {
@@ -57,6 +59,14 @@ impl StepHook<f32> for Hook {
         self.epochs.push(log.clone());
         self.monitor.on_epoch_end(log)
     }
+
+    fn on_clip(&mut self, step: usize, report: &ClipReport) -> engine::Result<()> {
+        self.monitor.on_clip(step, report)
+    }
+
+    fn on_fit_end(&mut self, params: &ParamStore<f32>) -> engine::Result<()> {
+        self.monitor.on_fit_end(params)
+    }
 }
 
 pub fn train(
@@ -69,14 +79,11 @@ pub fn train(
     let (v, vi) = (trainee.variant, trainee.index);
     let fail =
         |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
-    let (spec, opt_spec, loss_kind, epochs) =
-        (trainee.model, trainee.optimizer, trainee.loss, trainee.epochs);
+    let incomplete = || ReportError::run(&s.name, format!("variant `{}` has no optimizer", v.name));
+    let (spec, loss, epochs) = (trainee.model, trainee.loss, trainee.epochs);
     let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
-    let mut model = build::model(spec, stream(seed, 2)).map_err(fail)?;
-    let mut opt = build::optimizer(opt_spec).map_err(fail)?;
-    let loss = build::loss(loss_kind);
+    let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
     let batch = v.batch_size.unwrap_or(32);
-    let cfg = FitConfig::new(loss).epochs(epochs).batch_size(batch).shuffle(p.shuffle).seed(stream(seed, 3));
     let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
     let mut hook = Hook {
         monitor: MonitorHook::new(&model, config, Records::new(&s.name, &v.name, seed)),
@@ -84,14 +91,29 @@ pub fn train(
         steps: 0,
     };
     let steps_per_epoch = train.len().div_ceil(batch);
-    let mut clipper = v.clipping.clone().map(|c| build::Clipper::new(c, steps_per_epoch * epochs));
     let train_data = Data::from(&train);
     let test_data = test.as_ref().map(Data::from);
-    let validation = if p.test_each_epoch { test_data.as_ref() } else { None };
-    let fitted = {
-        let mut clip_fn = clipper.as_mut().map(|c| move |ps: &mut _| c.clip(ps));
-        let clip: Option<ClipFn<'_, f32>> = clip_fn.as_mut().map(|f| f as ClipFn<'_, f32>);
-        model.fit_with_validation(&train_data, validation, &cfg, opt.as_mut(), &mut hook, clip)
+    let fitted = if epochs == 0 {
+        // At initialisation: one forward and backward pass over the first batch, monitored, no update.
+        let probed = model.probe(&train_data.head(batch), loss, &mut hook).map(|_| ());
+        hook.steps = 0;
+        probed
+    } else {
+        let opt = trainee.optimizer.ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
+        let mut cfg = FitConfig::new(loss)
+            .optimizer(opt)
+            .epochs(epochs)
+            .batch_size(batch)
+            .shuffle(p.shuffle)
+            .seed(stream(seed, 3))
+            .hook(&mut hook);
+        if let (true, Some(t)) = (p.test_each_epoch, test_data) {
+            cfg = cfg.validation(t);
+        }
+        if let Some(c) = &v.clipping {
+            cfg = cfg.clip(*c);
+        }
+        model.fit(&train_data, &mut cfg).map(|_| ())
     };
     let stopped = match fitted {
         Ok(_) => None,
@@ -101,10 +123,6 @@ pub fn train(
         }
         Err(e) => return Err(fail(e)),
     };
-    hook.monitor.finish(model.params());
-    if let Some(c) = &clipper {
-        hook.monitor.record_clips(&c.reports);
-    }
     let Hook { monitor, epochs: logs, steps } = hook;
     let engine_records = monitor.into_records();
     let mut records = convert(&engine_records);
