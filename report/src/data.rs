@@ -2,7 +2,8 @@
 //! verdicts as JSON, and `SHA256SUMS` (checkable with `sha256sum -c`) listing every data file's SHA-256.
 //! Everything here is a pure function of the results, so two runs give byte-identical files.
 use crate::error::{ReportError, Result};
-use crate::run::{Record, ScenarioResult};
+use crate::record::Record;
+use crate::run::ScenarioResult;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::Path;

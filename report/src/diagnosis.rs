@@ -3,7 +3,7 @@
 //! `[diagnose]` thresholds, and merges the runs of a variant, so the page says which seeds got which
 //! verdict. Computed from the records alone, like every chart.
 use crate::error::Result;
-use crate::run::Record;
+use crate::record::Record;
 use crate::scenario::Scenario;
 use engine::diagnose::{DiagnoseConfig, Verdict, diagnose, layer_span};
 use engine::monitor::Records;

@@ -2,7 +2,7 @@
 //! pools of different sizes (scenarios run in parallel, but each result must not depend on that).
 mod common;
 
-use report::run::RunOptions;
+use report::experiments::RunOptions;
 use report::{Options, generate};
 use std::path::Path;
 

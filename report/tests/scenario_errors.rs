@@ -106,7 +106,7 @@ fn semantic_errors_point_at_the_table() {
 #[test]
 fn unknown_kind_is_rejected_with_the_known_ones() {
     let s = Scenario::parse(Path::new("x.toml"), GOOD.replace("activation_curves", "activations")).unwrap();
-    let err = report::run::runner_for(&s).err().expect("unknown kind");
+    let err = report::experiments::runner_for(&s).err().expect("unknown kind");
     let ReportError::Scenario { line, column, msg, .. } = err else { panic!("{err}") };
     assert_eq!((line, column), (4, 8));
     assert!(msg.contains("activation_curves") && msg.contains("repeated_multiplication"), "{msg}");
@@ -136,7 +136,7 @@ fn a_claim_about_an_unmeasured_figure_is_an_error() {
 fn every_shipped_scenario_parses_and_checks() {
     let all = report::scenario::discover(&common::scenarios_dir()).unwrap();
     assert!(all.len() >= 2);
-    report::run::check_all(&all).unwrap();
+    report::experiments::check_all(&all).unwrap();
 }
 
 #[test]

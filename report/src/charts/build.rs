@@ -2,7 +2,8 @@
 //! over seeds (with a min–max band when there are several) and calls the drawing functions.
 use super::{BarChart, Heatmap, Histogram, LineChart, Series, Table};
 use crate::error::{ReportError, Result};
-use crate::run::{Record, ScenarioResult};
+use crate::record::Record;
+use crate::run::ScenarioResult;
 use crate::scenario::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scenario, Variant, XAxis};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -255,7 +256,7 @@ fn table(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, variants: &[&Varian
                             Some(_) => " ✗",
                             None => "",
                         };
-                        format!("{}{mark}", crate::html::fmt_figure(v))
+                        format!("{}{mark}", crate::format::fmt_figure(v))
                     }
                 });
             }

@@ -4,7 +4,8 @@
 //! forward kernel checks the derivative away from kinks.
 use super::{engine_err, variant_error};
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::Scenario;
 use engine::{Activation, Real, Shape, Tape};
 use serde::Deserialize;
@@ -100,7 +101,7 @@ fn fd_error(act: Activation, xs: &[f32]) -> engine::Result<f64> {
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let p: Params = s.params()?;
     let xs = grid(&p);
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let range = format!("[{}, {}]", p.x_min, p.x_max);
     for seed in opts.seeds(s) {
@@ -127,27 +128,31 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             let fd = fd_error(act, &xs).map_err(engine_err(s))?;
             let n = &v.name;
             figures.extend([
-                fig(format!("max_df.{n}"), format!("{n}: largest f'(x) on {range}"), max_df),
-                fig(format!("argmax_df.{n}"), format!("{n}: x where f' is largest"), xs[imax] as f64),
-                fig(
+                KeyFigure::new(format!("max_df.{n}"), format!("{n}: largest f'(x) on {range}"), max_df),
+                KeyFigure::new(
+                    format!("argmax_df.{n}"),
+                    format!("{n}: x where f' is largest"),
+                    xs[imax] as f64,
+                ),
+                KeyFigure::new(
                     format!("max_df_pow.{n}"),
                     format!("{n}: (largest f')^{} — {} layers", p.depth, p.depth),
                     pow,
                 ),
-                fig(
+                KeyFigure::new(
                     format!("saturated_share.{n}"),
                     format!("{n}: share of {range} where |f'| < {}", p.saturation),
                     saturated as f64 / xs.len() as f64,
                 ),
-                fig(format!("fd_error.{n}"), format!("{n}: max |autodiff − finite difference| (f64)"), fd),
+                KeyFigure::new(
+                    format!("fd_error.{n}"),
+                    format!("{n}: max |autodiff − finite difference| (f64)"),
+                    fd,
+                ),
             ]);
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

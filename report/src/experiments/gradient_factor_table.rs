@@ -6,17 +6,15 @@
 //! measured factor is the per-layer geometric mean (‖∂L/∂h_1‖² / ‖∂L/∂h_L‖²)^(1/(L−1)); mean field
 //! predicts ∏_{l<L} χ₁(q_l) along the variance trajectory from q₁ = σ_w²·E[x²], with σ_w² = fan_in·Var(W)
 //! of the initialiser.
+use super::common::nets::{LayerStats, dense_stack};
 use super::engine_err;
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::Scenario;
 use engine::Activation;
 use engine::init::Initializer;
-use engine::layers::Dense;
-use engine::model::{Data, Loss, Sequential, Targets};
-use engine::theory::{MeanField, VarianceFixedPoint, gaussian_matrix};
-use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
+use engine::theory::{MeanField, VarianceFixedPoint};
 use rayon::prelude::*;
 use serde::Deserialize;
 
@@ -67,31 +65,6 @@ impl Params {
     }
 }
 
-/// σ_w² = fan_in·Var(W) of an initialiser on a `fan_in × fan_out` kernel (Keras' truncated normals are
-/// rescaled to keep their nominal variance); `None` for initialisers without a zero-mean scale.
-pub(crate) fn sigma_w2(init: &Initializer, fan_in: usize, fan_out: usize) -> Option<f64> {
-    let (i, o) = (fan_in as f64, fan_out as f64);
-    Some(match *init {
-        Initializer::RandomNormal { mean, stddev } | Initializer::TruncatedNormal { mean, stddev }
-            if mean == 0.0 =>
-        {
-            // truncated_normal in Keras is *not* rescaled: its variance is 0.7737·stddev².
-            let shrink = if matches!(init, Initializer::TruncatedNormal { .. }) {
-                engine::init::TRUNCATED_STDDEV.powi(2)
-            } else {
-                1.0
-            };
-            i * stddev * stddev * shrink
-        }
-        Initializer::RandomUniform { min, max } if min == -max => i * max * max / 3.0,
-        Initializer::GlorotNormal | Initializer::GlorotUniform => 2.0 * i / (i + o),
-        Initializer::HeNormal | Initializer::HeUniform => 2.0,
-        Initializer::LecunNormal | Initializer::LecunUniform => 1.0,
-        Initializer::Orthogonal { gain } if fan_in == fan_out => gain * gain,
-        _ => return None,
-    })
-}
-
 fn parse(p: &Params) -> std::result::Result<(Vec<Activation>, Vec<Initializer>), String> {
     let acts = p
         .activations
@@ -107,7 +80,7 @@ fn parse(p: &Params) -> std::result::Result<(Vec<Activation>, Vec<Initializer>),
         .iter()
         .map(|i| {
             let init = Initializer::from_name(i).map_err(|e| e.to_string())?;
-            sigma_w2(&init, p.width, p.width).map(|_| init).ok_or_else(|| {
+            init.sigma_w2(p.width, p.width).map(|_| init).ok_or_else(|| {
                 format!("initializer `{i}` has no zero-mean scale σ_w for mean-field theory to use")
             })
         })
@@ -132,50 +105,6 @@ fn check(s: &Scenario) -> Result<()> {
     }
     parse(&p).map_err(|m| s.error(format!("[params] {m}")))?;
     Ok(())
-}
-
-/// Per layer of a real `Sequential` net at initialisation: the pre-activation's mean square q_l, the
-/// output's variance, and ‖∂L/∂h_l‖ (Frobenius over the batch), from one MSE backward pass.
-pub(crate) struct LayerStats {
-    pub q: Vec<f64>,
-    pub act_var: Vec<f64>,
-    pub grad_norm: Vec<f64>,
-}
-
-pub(crate) fn dense_stack(
-    act: Activation,
-    init: Initializer,
-    (width, depth, batch, outputs): (usize, usize, usize, usize),
-    seed: u64,
-) -> engine::Result<LayerStats> {
-    let mut model = (0..depth)
-        .fold(Sequential::<f32>::new(width), |m, _| {
-            m.add(Dense::new(width).act(act).kernel_initializer(init))
-        })
-        .add(Dense::new(outputs).kernel_initializer(init))
-        .seed(seed)
-        .build()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xD1B5_4A32_D192_ED03);
-    let f32s = |v: Vec<f64>| -> Vec<f32> { v.into_iter().map(|x| x as f32).collect() };
-    let x = f32s(gaussian_matrix(batch, width, 1.0, &mut rng));
-    let y = f32s(gaussian_matrix(batch, outputs, 1.0, &mut rng));
-    let data = Data { x: &x, features: width, targets: Targets::Values { y: &y, width: outputs } };
-    model.gradients(&data, Loss::Mse)?;
-    let tape = model.tape();
-    let mut out = LayerStats { q: Vec::new(), act_var: Vec::new(), grad_norm: Vec::new() };
-    for layer in &model.layers()[..depth] {
-        let rec = layer.recorded();
-        let (h, o) = rec.pre_activation.zip(rec.output).expect("a dense layer records its nodes");
-        let sq = |v: &[f32]| v.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>();
-        let hv = tape.value(h);
-        out.q.push(sq(hv) / hv.len() as f64);
-        let ov = tape.value(o);
-        let mean = ov.iter().map(|&a| a as f64).sum::<f64>() / ov.len() as f64;
-        out.act_var.push(sq(ov) / ov.len() as f64 - mean * mean);
-        let g = tape.grad(h).expect("every pre-activation lies on the path to the loss");
-        out.grad_norm.push(sq(g).sqrt());
-    }
-    Ok(out)
 }
 
 /// Mean field's per-layer factor over layers 1..L (geometric mean of χ₁(q_l), l < L) along the variance
@@ -208,11 +137,11 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .map(|&(r, seed)| dense_stack(rows[r].0, rows[r].1, dims, seed))
         .collect::<engine::Result<_>>()
         .map_err(engine_err(s))?;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let (mut worst, mut within, mut figures) = (0.0f64, 0usize, Vec::new());
     for (r, &(act, init)) in rows.iter().enumerate() {
         let name = format!("{} / {}", act.name(), init);
-        let sw2 = sigma_w2(&init, p.width, p.width).expect("checked: initialiser has a scale");
+        let sw2 = init.sigma_w2(p.width, p.width).expect("checked: initialiser has a scale");
         let (pred, star) = predicted(act, sw2, p.depth).map_err(engine_err(s))?;
         let mut measured = Vec::new();
         for ((_, seed), st) in jobs.iter().zip(&stats).filter(|((j, _), _)| *j == r) {
@@ -260,23 +189,12 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             value: within as f64 / rows.len() as f64,
         },
     );
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn initialiser_scales_follow_the_keras_formulas() {
-        let sw2 = |name: &str| sigma_w2(&Initializer::from_name(name).unwrap(), 256, 256).unwrap();
-        assert_eq!(sw2("glorot_normal"), 1.0);
-        assert_eq!(sw2("he_uniform"), 2.0);
-        assert_eq!(sw2("lecun_normal"), 1.0);
-        assert!((sw2("random_normal") - 256.0 * 0.0025).abs() < 1e-12);
-        assert!((sw2("random_uniform(-0.1, 0.1)") - 256.0 * 0.01 / 3.0).abs() < 1e-12);
-        assert_eq!(sigma_w2(&Initializer::Ones, 4, 4), None);
-    }
 
     /// The measured factor of real nets matches mean field: ReLU/He keeps χ₁ = 1, ReLU/Glorot halves the
     /// squared gradient per layer, tanh/Glorot sits just below 1 (width 64, 3 seeds, 10 % tolerance).
@@ -294,7 +212,7 @@ mod tests {
                 })
                 .sum::<f64>()
                 / 3.0;
-            let (pred, _) = predicted(act, sigma_w2(&init, 64, 64).unwrap(), 8).unwrap();
+            let (pred, _) = predicted(act, init.sigma_w2(64, 64).unwrap(), 8).unwrap();
             if want.is_finite() {
                 assert!((pred - want).abs() < 1e-9, "{act}/{init}: theory {pred}");
             }

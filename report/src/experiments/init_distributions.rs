@@ -5,12 +5,13 @@
 //! variant's model (a stack of square dense layers, `Sequential` in float32) and measures, per layer, the
 //! pre-activation variance, the activation variance and ‖∂L/∂h_l‖ from one MSE backward pass, over several
 //! seeds, beside mean field's variance trajectory and gradient factor.
-use super::gradient_factor_table::{dense_stack, sigma_w2};
-use super::phase_diagram::median;
+use super::common::nets::{LayerStats, dense_stack};
 use super::{engine_err, variant_error};
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::{Initializer as InitName, LayerKind, Scenario, Variant};
+use crate::stats::median;
 use engine::Shape;
 use engine::init::{Initializer, TRUNCATED_STDDEV};
 use engine::theory::MeanField;
@@ -79,7 +80,7 @@ fn stack(v: &Variant) -> std::result::Result<Stack, String> {
         return Err("the layer must be dense, as wide as the input, with `repeat` >= 2".into());
     }
     let init = engine_init(init, l.scale);
-    sigma_w2(&init, units, units).ok_or("the initializer needs a zero-mean scale")?;
+    init.sigma_w2(units, units).ok_or("the initializer needs a zero-mean scale")?;
     Ok(Stack { act, init, width: units, depth: l.repeat.unwrap_or(1) })
 }
 
@@ -133,14 +134,14 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .enumerate()
         .map(|(i, v)| stack(v).map_err(|m| variant_error(s, i, m)))
         .collect::<Result<_>>()?;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let fig = |key: String, label: String, value: f64| KeyFigure { key, label, value };
 
     // Part one: the initialisers' draws, binned, against their density.
     for (v, st) in variants.iter().zip(&stacks) {
         let (fan_in, fan_out) = (kernel[0], kernel[1]);
-        let nominal = (sigma_w2(&st.init, fan_in, fan_out).expect("checked") / fan_in as f64).sqrt();
+        let nominal = (st.init.sigma_w2(fan_in, fan_out).expect("checked") / fan_in as f64).sqrt();
         let reach = 2.5 * nominal / TRUNCATED_STDDEV;
         let width = 2.0 * reach / p.bins as f64;
         // One matrix per variant (from the first seed), as slide 7 draws one: a million draws already pin
@@ -221,12 +222,11 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         }
         // Mean field: q_l from q₁ = σ_w² (unit-normal inputs, no biases); the gradient norm predicted from
         // the measured top one (median of seeds) down through √χ₁(q_l) per layer.
-        let sw2 = sigma_w2(&st.init, st.width, st.width).expect("checked");
+        let sw2 = st.init.sigma_w2(st.width, st.width).expect("checked");
         let mf = MeanField::new(st.act, sw2.sqrt(), 0.0).map_err(engine_err(s))?;
         let qs = mf.variance_trajectory(sw2, st.depth).map_err(engine_err(s))?;
-        let med = |f: &dyn Fn(&super::gradient_factor_table::LayerStats) -> f64| {
-            median(&mine.iter().map(|(_, m)| f(m)).collect::<Vec<_>>())
-        };
+        let med =
+            |f: &dyn Fn(&LayerStats) -> f64| median(&mine.iter().map(|(_, m)| f(m)).collect::<Vec<_>>());
         let top = med(&|m| m.grad_norm[st.depth - 1]);
         let mut g = top;
         let mut predicted = vec![0.0; st.depth];
@@ -256,7 +256,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             fig(format!("grad_last.{n}"), format!("{label}: ‖∂L/∂h_{d}‖ (median)"), top),
         ]);
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 //! rows do not interact). The depth-L Jacobians are those of the first L layers of the deepest net. The
 //! SVD is nalgebra's (through `engine::theory::Jacobian`), and mean(s²) is held against mean field's
 //! ∏ χ₁(q_l) along the variance trajectory.
-use super::phase_diagram::{median, record_net};
+use super::common::nets::record_net;
 use super::{engine_err, variant_error};
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::Scenario;
+use crate::stats::median;
 use engine::Tape;
 use engine::theory::{Jacobian, MeanField, SpectrumStats, gaussian_matrix, orthogonal_matrix};
 use rand_chacha::ChaCha8Rng;
@@ -180,7 +182,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         })
         .collect::<engine::Result<_>>()
         .map_err(engine_err(s))?;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let fig = |key: String, label: String, value: f64| KeyFigure { key, label, value };
     let deepest = *p.depths.last().expect("checked: depths");
@@ -252,7 +254,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             ]);
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

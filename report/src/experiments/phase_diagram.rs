@@ -5,12 +5,15 @@
 //! every layer. The network of depth L is the first L layers, so cell (L, σ_w) holds
 //! log10(‖∂L/∂h_1‖ / ‖∂L/∂h_L‖) of that pass. Mean-field theory predicts ∏ √χ₁(q_k) along the variance
 //! trajectory; its critical σ_w (χ₁ = 1) is drawn over the heatmap.
+use super::common::nets::record_net;
 use super::{engine_err, variant_error};
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::Scenario;
+use crate::stats::median;
 use engine::theory::{MeanField, critical_sigma_w, gaussian_matrix};
-use engine::{Activation, NodeId, Real, Shape, Tape};
+use engine::{Activation, Tape};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use rayon::prelude::*;
@@ -121,39 +124,6 @@ fn draws(p: &Params, seed: u64) -> Draws {
     Draws { z, x, g }
 }
 
-/// A square random net recorded on a tape: `h_l = gain·x_(l-1)·W_l`, `x_l = φ(h_l)`, no biases, `x_0` a
-/// gradient-carrying leaf of `batch` rows. Returns the input, the pre-activations and the outputs. (A gain
-/// lets one set of unit matrices serve every σ_w without copying them.)
-pub(crate) struct Recorded {
-    pub input: NodeId,
-    pub pre: Vec<NodeId>,
-    pub post: Vec<NodeId>,
-}
-
-pub(crate) fn record_net<T: Real>(
-    tape: &mut Tape<T>,
-    weights: &[Vec<T>],
-    gain: f64,
-    act: Activation,
-    x: &[T],
-    batch: usize,
-) -> engine::Result<Recorded> {
-    let n = x.len() / batch.max(1);
-    let input = tape.param(Shape::new(batch, n), x)?;
-    let (mut cur, mut pre, mut post) = (input, Vec::new(), Vec::new());
-    for w in weights {
-        let w = tape.input(Shape::new(n, n), w)?;
-        let mut h = tape.matmul(cur, w)?;
-        if gain != 1.0 {
-            h = tape.scale(h, gain)?;
-        }
-        cur = tape.act(h, act)?;
-        pre.push(h);
-        post.push(cur);
-    }
-    Ok(Recorded { input, pre, post })
-}
-
 /// ‖∂L/∂h_l‖ for l = 1..=max_depth in one float32 backward pass of the net at σ_w, recorded on `tape`
 /// (cleared first, so a worker reuses its memory from job to job).
 fn gradient_norms(
@@ -191,14 +161,6 @@ pub(crate) fn zero_crossing(xs: &[f64], ys: &[f64]) -> Option<f64> {
     })
 }
 
-/// Median of a non-empty list (mean of the middle two for an even count).
-pub(crate) fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 { s[m] } else { 0.5 * (s[m - 1] + s[m]) }
-}
-
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let p = s.params::<Params>()?.sized(opts.quick);
     let seeds = opts.seeds(s);
@@ -206,7 +168,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let depths = p.depths();
     let acts: Vec<(String, Activation)> =
         s.variants().map(|v| (v.name.clone(), v.activation().expect("checked: activation"))).collect();
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     // measured[variant][seed][σ_w index][l]
     let mut measured = vec![Vec::new(); acts.len()];
@@ -353,7 +315,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             g1(last),
         ));
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]
@@ -365,8 +327,6 @@ mod tests {
         let xs = [0.0, 1.0, 2.0, 3.0];
         assert_eq!(zero_crossing(&xs, &[-2.0, -1.0, 1.0, 3.0]), Some(1.5));
         assert_eq!(zero_crossing(&xs, &[1.0, 2.0, 3.0, 4.0]), None);
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
     }
 
     /// The measured edge of chaos of real tape-differentiated networks, through the runner itself: the

@@ -7,8 +7,10 @@
 //! and seeded, so the runs go in parallel and the results do not depend on the thread count.
 use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::{LayerKind, LayerSpec, Scenario, Variant};
+use crate::stats::median;
 use engine::data::Dataset;
 use engine::data::sequence::{ADDING_BASELINE_MSE, ADDING_WIDTH, adding_problem};
 use engine::layers::recurrent::{Gru, Lstm, RecurrentConfig, SimpleRnn};
@@ -224,6 +226,8 @@ struct Trained {
     losses: Vec<(u64, f64)>,
     /// ‖dL/dh_t‖ on the test set at initialisation and after training (longest length only).
     flow: Option<(Vec<f64>, Vec<f64>)>,
+    /// Optimiser updates the run made.
+    updates: u64,
 }
 
 fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest: usize) -> Result<Trained> {
@@ -249,7 +253,7 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
         Ok(())
     });
     let history = model.fit(&Data::from(&train_set), &cfg, &mut adam, &mut hook, None).map_err(&err)?;
-    crate::timings::count_steps(s, history.epochs.iter().map(|e| e.steps as u64).sum());
+    let updates = history.epochs.iter().map(|e| e.steps as u64).sum();
     // One inference pass gives both the test MSE (the loss `Loss::Mse` computes) and the accuracy.
     let pred = model.predict(&test_set.x).map_err(&err)?;
     let engine::data::Targets::Values { y, .. } = &test_set.targets else {
@@ -262,19 +266,16 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
         Some(b) => Some((b, traces(&mut model, &flow_set).map_err(&err)?.1)),
         None => None,
     };
-    Ok(Trained { variant, steps, seed, test_mse, accuracy: hits as f64 / y.len() as f64, losses, flow })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    Ok(Trained {
+        variant,
+        steps,
+        seed,
+        test_mse,
+        accuracy: hits as f64 / y.len() as f64,
+        losses,
+        flow,
+        updates,
+    })
 }
 
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
@@ -286,7 +287,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .enumerate()
         .map(|(i, v)| cell_of(v).map_err(|m| variant_error(s, i, m)))
         .collect::<Result<_>>()?;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let err = engine_err(s);
 
@@ -336,42 +337,42 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     for (vi, v) in variants.iter().enumerate() {
         let n = &v.name;
         let of = |t: usize| runs.iter().filter(move |r| r.variant == vi && r.steps == t);
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_gaussian.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{}‖ at init, N(0, 1) inputs (median)", p.trace_steps),
-            median(surviving_randn[vi].clone()),
+            median(&surviving_randn[vi]),
         ));
         if !trained(vi) {
             continue;
         }
         for &t in &p.lengths {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("mse_T{t}.{n}"),
                 format!("{n}: adding problem T = {t}, test MSE (median of {} seeds)", seeds.len()),
-                median(of(t).map(|r| r.test_mse).collect()),
+                median(&of(t).map(|r| r.test_mse).collect::<Vec<_>>()),
             ));
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("accuracy_T{t}.{n}"),
                 format!("{n}: adding problem T = {t}, share within {} (median)", p.tolerance),
-                median(of(t).map(|r| r.accuracy).collect()),
+                median(&of(t).map(|r| r.accuracy).collect::<Vec<_>>()),
             ));
         }
         let flows: Vec<&(Vec<f64>, Vec<f64>)> = of(longest).filter_map(|r| r.flow.as_ref()).collect();
         let ratio = |f: &Vec<f64>| f[0] / f[f.len() - 1];
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_init_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{longest}‖ at init, adding problem (median)"),
-            median(flows.iter().map(|f| ratio(&f.0)).collect()),
+            median(&flows.iter().map(|f| ratio(&f.0)).collect::<Vec<_>>()),
         ));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_trained_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{longest}‖ after training (median)"),
-            median(flows.iter().map(|f| ratio(&f.1)).collect()),
+            median(&flows.iter().map(|f| ratio(&f.1)).collect::<Vec<_>>()),
         ));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("dh1_trained_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ after training, absolute (median)"),
-            median(flows.iter().map(|f| f.1[0]).collect()),
+            median(&flows.iter().map(|f| f.1[0]).collect::<Vec<_>>()),
         ));
     }
     // Each cell against the first variant (the SimpleRNN in the scenario file), as ratios of the medians.
@@ -385,7 +386,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             keys.push(("trained", format!("surviving_trained_T{longest}")));
         }
         for (what, key) in keys {
-            ratios.push(fig(
+            ratios.push(KeyFigure::new(
                 format!("{n}_over_{first}_{what}"),
                 format!("surviving gradient, {n} / {first} ({what})"),
                 get(format!("{key}.{n}")) / get(format!("{key}.{first}")),
@@ -393,12 +394,9 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         }
     }
     figures.extend(ratios);
-    figures.push(fig("baseline_mse".into(), "MSE of always predicting 1".into(), ADDING_BASELINE_MSE));
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    figures.push(KeyFigure::new("baseline_mse", "MSE of always predicting 1", ADDING_BASELINE_MSE));
+    let steps = runs.iter().map(|r| r.updates).sum();
+    Ok(Output { records: rec.records, key_figures: figures, steps })
 }
 
 #[cfg(test)]
@@ -433,12 +431,5 @@ mod tests {
         };
         let (rnn, lstm) = (surviving(CellKind::Rnn), surviving(CellKind::Lstm));
         assert!(lstm > 100.0 * rnn, "lstm {lstm:e} vs rnn {rnn:e}");
-    }
-
-    #[test]
-    fn median_of_odd_and_even() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(Vec::new()).is_nan());
     }
 }

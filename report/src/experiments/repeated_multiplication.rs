@@ -9,8 +9,10 @@
 //! recorded under the same metric, so both stand on one chart.
 use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::{Initializer, LayerKind, LossKind, Scenario, Variant};
+use crate::stats::median;
 use engine::data::synthetic::gaussian_classes;
 use engine::layers::Dense;
 use engine::model::{Data, Loss, Model, Sequential, Targets};
@@ -104,7 +106,7 @@ fn source_loop(gradient: f64, layers: u32) -> f64 {
 
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let p: Params = s.params()?;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let seeds = opts.seeds(s);
     for (vi, v) in s.variants().enumerate() {
@@ -127,33 +129,37 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             }
         }
         let (n, l, d) = (&v.name, p.layers as usize, p.deep_layers as usize);
-        figures.push(fig(format!("g{l}.{n}"), format!("factor {n}: gradient after {l} layers"), g64[l]));
-        figures.push(fig(format!("g{d}.{n}"), format!("factor {n}: gradient after {d} layers"), g64[d]));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
+            format!("g{l}.{n}"),
+            format!("factor {n}: gradient after {l} layers"),
+            g64[l],
+        ));
+        figures.push(KeyFigure::new(
+            format!("g{d}.{n}"),
+            format!("factor {n}: gradient after {d} layers"),
+            g64[d],
+        ));
+        figures.push(KeyFigure::new(
             format!("source_printed_{l}.{n}"),
             format!("factor {n}: what the source prints as \"after layer {l}\""),
             source_loop(f, p.layers),
         ));
         if let Some(z) = g32.iter().position(|&g| g != 0.0 && g.abs() < f32::MIN_POSITIVE as f64) {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("f32_subnormal_layer.{n}"),
                 format!("factor {n}: first depth where the float32 gradient is subnormal"),
                 z as f64,
             ));
         }
         if let Some(z) = g32.iter().position(|&g| g == 0.0) {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("f32_zero_layer.{n}"),
                 format!("factor {n}: first depth where the float32 gradient is exactly 0"),
                 z as f64,
             ));
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
 }
 
 /// A real variant: a stack of dense layers (the last one is the output) with more hidden layers than the
@@ -274,37 +280,28 @@ fn measure_real(
         bottom.push(norms[0]);
         top.push(norms[h - 1]);
     }
-    let g = median(g_l);
-    figures.push(fig(
+    let g = median(&g_l);
+    figures.push(KeyFigure::new(
         format!("g{l}.{n}"),
         format!("{n}: measured gradient ratio after {l} layers (median)"),
         g,
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("factor.{n}"),
         format!("{n}: per-layer factor, (g_{l})^(1/{l}) (median)"),
         g.powf(1.0 / l as f64),
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("grad_top.{n}"),
         format!("{n}: ‖dL/dh‖ at the last hidden layer (median)"),
-        median(top),
+        median(&top),
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("grad_bottom.{n}"),
         format!("{n}: ‖dL/dh‖ at the first hidden layer (median)"),
-        median(bottom),
+        median(&bottom),
     ));
     Ok(())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 #[cfg(test)]

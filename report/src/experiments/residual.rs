@@ -7,8 +7,10 @@
 //! float32's range stay measurable; then a short float32 Adam run records the training loss.
 use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::{KeyFigure, Output, Recorder};
 use crate::scenario::Scenario;
+use crate::stats::median;
 use engine::data::Dataset;
 use engine::data::synthetic::gaussian_classes;
 use engine::layers::{Dense, Layer, LayerNormalization, Residual};
@@ -252,15 +254,6 @@ struct RunResult {
     diverged: Option<usize>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let mut p: Params = s.params()?;
     if opts.quick {
@@ -282,12 +275,11 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             let mut model = build::<f64>(net, p.blocks, p.width, p.classes, seed).map_err(&err)?;
             let profile = profile(&mut model, &data).map_err(&err)?;
             let (losses, diverged) = train(&p, net, seed).map_err(&err)?;
-            crate::timings::count_steps(s, losses.len() as u64);
             Ok(RunResult { variant: vi, seed, profile, losses, diverged })
         })
         .collect::<Result<_>>()?;
 
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     for r in &results {
         let n = names[r.variant];
         for (b, ((&g, &w), &a)) in
@@ -310,44 +302,44 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let last = p.blocks;
     for (vi, n) in names.iter().enumerate() {
         let mine: Vec<&RunResult> = results.iter().filter(|r| r.variant == vi).collect();
-        let med = |f: &dyn Fn(&RunResult) -> f64| median(mine.iter().map(|r| f(r)).collect());
+        let med = |f: &dyn Fn(&RunResult) -> f64| median(&mine.iter().map(|r| f(r)).collect::<Vec<_>>());
         figures.extend([
-            fig(
+            KeyFigure::new(
                 format!("grad_h1.{n}"),
                 format!("{n}: ‖dL/dh‖ at block 1 (median)"),
                 med(&|r| r.profile.grad_h[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_h{last}.{n}"),
                 format!("{n}: ‖dL/dh‖ at block {last} (median)"),
                 med(&|r| r.profile.grad_h[last - 1]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_ratio.{n}"),
                 format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{last}‖ (median)"),
                 med(&|r| r.profile.grad_h[0] / r.profile.grad_h[last - 1]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_w1.{n}"),
                 format!("{n}: ‖dL/dW‖ of block 1's first layer (median)"),
                 med(&|r| r.profile.grad_w[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("act_ratio.{n}"),
                 format!("{n}: forward ‖h_{last}‖ / ‖h_1‖ (median)"),
                 med(&|r| r.profile.act[last - 1] / r.profile.act[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("loss_init.{n}"),
                 format!("{n}: loss at initialisation (median)"),
                 med(&|r| r.profile.loss),
             ),
-            fig(
+            KeyFigure::new(
                 format!("loss_final.{n}"),
                 format!("{n}: training loss at the last step (median; NaN if a seed diverged)"),
                 med(&|r| if r.diverged.is_some() { f64::NAN } else { *r.losses.last().unwrap_or(&f64::NAN) }),
             ),
-            fig(
+            KeyFigure::new(
                 format!("diverged.{n}"),
                 format!("{n}: seeds whose training hit a NaN/Inf"),
                 mine.iter().filter(|r| r.diverged.is_some()).count() as f64,
@@ -359,14 +351,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         Some(get(format!("grad_h1.{a}"))? / get(format!("grad_h1.{b}"))?)
     };
     if let (Some(std), Some(tiny)) = (ratio("res_std", "plain_std"), ratio("res_tiny", "plain_tiny")) {
-        figures.push(fig(
-            "res_over_plain_std".into(),
-            "‖dL/dh_1‖ residual / plain, standard init".into(),
-            std,
-        ));
-        figures.push(fig(
-            "res_over_plain_tiny".into(),
-            "‖dL/dh_1‖ residual / plain, the slide's init".into(),
+        figures.push(KeyFigure::new("res_over_plain_std", "‖dL/dh_1‖ residual / plain, standard init", std));
+        figures.push(KeyFigure::new(
+            "res_over_plain_tiny",
+            "‖dL/dh_1‖ residual / plain, the slide's init",
             tiny,
         ));
     }
@@ -376,11 +364,8 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             "a gradient profile is not finite; the float64 pass overflowed",
         ));
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    let steps = results.iter().map(|r| r.losses.len() as u64).sum();
+    Ok(Output { records: rec.records, key_figures: figures, steps })
 }
 
 #[cfg(test)]

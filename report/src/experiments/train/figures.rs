@@ -3,23 +3,11 @@
 //! one lucky seed. Absolute gradient norms stand next to the first/last ratio.
 use super::Params;
 use super::session::{RunOutcome, first_last_at_step0};
-use crate::html::fmt_figure;
-use crate::run::KeyFigure;
+use crate::record::{KeyFigure, number};
 use crate::scenario::Scenario;
+use crate::stats::spread;
 use engine::diagnose::DiagnoseConfig;
 use engine::monitor::{GLOBAL, metric as m};
-
-/// Median (mean of the middle two for an even count), min and max; `None` for no values.
-pub fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) };
-    Some((median, v[0], v[n - 1]))
-}
 
 struct Figures<'a> {
     out: Vec<KeyFigure>,
@@ -37,7 +25,7 @@ impl Figures<'_> {
         let label = if n == 1 {
             format!("{}: {what}", self.label)
         } else {
-            format!("{}: {what} (median of {of}; range {}–{})", self.label, fmt_figure(lo), fmt_figure(hi))
+            format!("{}: {what} (median of {of}; range {}–{})", self.label, number(lo), number(hi))
         };
         let v = self.variant;
         self.out.push(KeyFigure { key: format!("{key}.{v}"), label, value: med });
@@ -100,7 +88,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
             |r: &RunOutcome| global(r).into_iter().filter(|x| x.1 > diag.explode_norm).collect::<Vec<_>>();
         f.add(
             "explosions",
-            &format!("recorded steps with global norm above {}", fmt_figure(diag.explode_norm)),
+            &format!("recorded steps with global norm above {}", number(diag.explode_norm)),
             &get(&|r| Some(events(r).len() as f64)),
         );
         f.add(
@@ -134,7 +122,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         f.add("update_ratio_first", "first layer's median update-to-weight ratio", &get(&update));
         f.add("steps", "training steps", &get(&|r| Some(r.steps as f64)));
         for (i, row) in p.predict.iter().enumerate() {
-            let input: Vec<String> = row.iter().map(|x| fmt_figure(*x)).collect();
+            let input: Vec<String> = row.iter().map(|x| number(*x)).collect();
             f.add(
                 &format!("prediction{i}"),
                 &format!("prediction for ({})", input.join(", ")),

@@ -13,7 +13,8 @@ mod weight_layers;
 
 use super::variant_error;
 use crate::error::{ReportError, Result};
-use crate::run::{Output, RunOptions, Runner};
+use crate::experiments::{RunOptions, Runner};
+use crate::record::Output;
 use crate::scenario::Scenario;
 use data::DataSpec;
 use rayon::prelude::*;
@@ -179,10 +180,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .map(|&(vi, seed)| session::train(s, &p, shipped.as_ref(), vi, seed, opts.quick))
         .collect::<Result<_>>()?;
     // Steps per second go to the timings section only: wall time never enters the data files.
-    crate::timings::count_steps(s, runs.iter().map(|r| r.steps).sum());
+    let steps = runs.iter().map(|r| r.steps).sum();
     let key_figures = figures::key_figures(s, &p, &diag, &runs);
     let records = runs.into_iter().flat_map(|r| r.records).collect();
-    Ok(Output { records, key_figures })
+    Ok(Output { records, key_figures, steps })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! the report's rows. A NaN or infinity stops the run with its records kept.
 use super::{Params, build};
 use crate::error::{ReportError, Result};
-use crate::run::Record;
+use crate::record::Record;
 use crate::scenario::Scenario;
 use engine::data::Dataset;
 use engine::model::{ClipFn, Data, EpochLog, FitConfig, StepHook, StepView};

@@ -3,7 +3,7 @@
 //! over the layers that have weights. The plain layer column counts every layer of the stack, so a network
 //! with a batch-norm or dropout layer after each dense layer would put its dense layers at 1, 3, 5, ...
 //! and could not share an axis with the same network without them.
-use crate::run::Record;
+use crate::record::Record;
 use engine::monitor::metric as m;
 
 /// The snapshots that get a weight-layer copy (each must exist only for layers with weights).
