@@ -1,21 +1,14 @@
-//! What a runner hands back: tidy records, the key figures its section leads with, and how many training
-//! steps it ran. A leaf module: every other part of the report reads these types, none of them imports back.
+//! What a runner hands back: its records (the engine's tidy table, one per run, the same format the
+//! monitor writes and `report diagnose` reads), the key figures its section leads with, and how many
+//! training steps it ran. A leaf module: every other part of the report reads these types.
 use serde::Serialize;
 
-/// One measured number, tidy: one row per (scenario, variant, seed, step, layer, metric).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Record {
-    pub scenario: String,
-    pub variant: String,
-    pub seed: u64,
-    pub step: u64,
-    pub layer: Option<u32>,
-    pub metric: String,
-    pub value: f64,
-    /// The engine's name of the layer (`3:dense(sigmoid)`, `*` for the whole network) when the record
-    /// comes from the monitor; the diagnosis regroups such records into the engine's per-run table.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub layer_name: Option<String>,
+pub use engine::monitor::{GLOBAL, Records, point};
+
+/// A layer's name as the engine writes it: its position in the network (from 1) and what it is,
+/// `3:dense(sigmoid)`; charts over the layer index read the position back.
+pub fn layer(position: usize, kind: &str) -> String {
+    format!("{position}:{kind}")
 }
 
 /// A number the section leads with, computed by the runner from its measurements.
@@ -43,42 +36,33 @@ pub fn number(v: f64) -> String {
 /// What a runner returns; the claims are judged afterwards, the same way for every kind.
 #[derive(Debug, Default)]
 pub struct Output {
-    pub records: Vec<Record>,
+    /// One table per (variant, seed) run, in the order the runner recorded them.
+    pub records: Vec<Records>,
     pub key_figures: Vec<KeyFigure>,
     /// Training steps (optimiser updates) the runner ran, for the timings section's steps per second.
     pub steps: u64,
 }
 
-/// Appends records for one scenario without repeating its name at every call site.
+/// Collects one scenario's runs: each (variant, seed) gets its table on first use.
 pub struct Recorder {
     scenario: String,
-    pub records: Vec<Record>,
+    pub runs: Vec<Records>,
 }
 
 impl Recorder {
     pub fn new(scenario: &str) -> Self {
-        Recorder { scenario: scenario.to_string(), records: Vec::new() }
+        Recorder { scenario: scenario.to_string(), runs: Vec::new() }
     }
 
-    pub fn push(
-        &mut self,
-        variant: &str,
-        seed: u64,
-        step: u64,
-        layer: Option<u32>,
-        metric: &str,
-        value: f64,
-    ) {
-        self.records.push(Record {
-            scenario: self.scenario.clone(),
-            variant: variant.to_string(),
-            seed,
-            step,
-            layer,
-            metric: metric.to_string(),
-            value,
-            layer_name: None,
-        });
+    /// The table of one run, created on first use (runs keep first-use order).
+    pub fn run(&mut self, variant: &str, seed: u64) -> &mut Records {
+        match self.runs.iter().rposition(|r| r.variant == variant && r.seed == seed) {
+            Some(i) => &mut self.runs[i],
+            None => {
+                self.runs.push(Records::new(self.scenario.as_str(), variant, seed));
+                self.runs.last_mut().expect("just pushed")
+            }
+        }
     }
 }
 

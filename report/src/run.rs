@@ -5,7 +5,7 @@ use crate::claims::{ClaimResult, judge};
 use crate::diagnosis::VariantDiagnosis;
 use crate::error::Result;
 use crate::experiments::{RunOptions, runner_for};
-use crate::record::{KeyFigure, Record};
+use crate::record::{KeyFigure, Records};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -24,7 +24,7 @@ pub struct ScenarioResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<VariantDiagnosis>,
     #[serde(skip)]
-    pub records: Vec<Record>,
+    pub records: Vec<Records>,
     /// Training steps the runner ran (timings only, not in the data).
     #[serde(skip)]
     pub steps: u64,

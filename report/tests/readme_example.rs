@@ -28,7 +28,11 @@ fn the_readme_scenario_example_runs() {
 #[test]
 fn a_changed_example_is_caught() {
     // The same check rejects a typo the README could carry.
-    let bad = readme_example().replace("x_metric", "x_metrik");
+    let bad = readme_example().replace("metric = \"df\"", "metrik = \"df\"");
     let err = report::scenario::Scenario::parse(Path::new("README-example.toml"), bad).unwrap_err();
-    assert!(err.to_string().contains("x_metrik"), "{err}");
+    assert!(err.to_string().contains("metrik"), "{err}");
+    // An axis the chart cannot read is named with the spellings it can.
+    let bad = readme_example().replace("x = \"point.x\"", "x = \"pointx\"");
+    let err = report::scenario::Scenario::parse(Path::new("README-example.toml"), bad).unwrap_err();
+    assert!(err.to_string().contains("point.KEY"), "{err}");
 }

@@ -5,7 +5,7 @@
 use super::{engine_err, variant_error};
 use crate::error::Result;
 use crate::experiments::{RunOptions, Runner};
-use crate::record::{KeyFigure, Output, Recorder};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use engine::{Activation, Real, Shape, Tape};
 use serde::Deserialize;
@@ -108,10 +108,11 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         for v in s.variants() {
             let act = v.activation().expect("checked: every variant has an activation");
             let (f, df) = curves::<f32>(act, &xs).map_err(engine_err(s))?;
-            for (i, ((&x, &fx), &dfx)) in xs.iter().zip(&f).zip(&df).enumerate() {
-                rec.push(&v.name, seed, i as u64, None, "input", x as f64);
-                rec.push(&v.name, seed, i as u64, None, "f", fx as f64);
-                rec.push(&v.name, seed, i as u64, None, "df", dfx as f64);
+            let run = rec.run(&v.name, seed);
+            for ((&x, &fx), &dfx) in xs.iter().zip(&f).zip(&df) {
+                let at = point(&[("x", x as f64)]);
+                run.push_named_at(0, GLOBAL, &at, "f", fx as f64);
+                run.push_named_at(0, GLOBAL, &at, "df", dfx as f64);
             }
             // The runner is deterministic: every seed measures the same curves, so figures come once.
             if seed != opts.seeds(s)[0] {
@@ -123,7 +124,8 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
                 .fold((0, f32::NEG_INFINITY), |best, (i, &d)| if d > best.1 { (i, d) } else { best });
             let max_df = max_df as f64;
             let pow = max_df.powi(p.depth as i32);
-            rec.push(&v.name, seed, 0, Some(p.depth), "max_df_pow_depth", pow);
+            let at = point(&[("depth", f64::from(p.depth))]);
+            rec.run(&v.name, seed).push_named_at(0, GLOBAL, &at, "max_df_pow_depth", pow);
             let saturated = df.iter().filter(|&&d| (d as f64).abs() < p.saturation).count();
             let fd = fd_error(act, &xs).map_err(engine_err(s))?;
             let n = &v.name;
@@ -152,7 +154,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             ]);
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::common::nets::{LayerStats, dense_stack};
 use super::engine_err;
 use crate::error::Result;
 use crate::experiments::{RunOptions, Runner};
-use crate::record::{KeyFigure, Output, Recorder};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer};
 use crate::scenario::Scenario;
 use engine::Activation;
 use engine::init::Initializer;
@@ -144,29 +144,32 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         let sw2 = init.sigma_w2(p.width, p.width).expect("checked: initialiser has a scale");
         let (pred, star) = predicted(act, sw2, p.depth).map_err(engine_err(s))?;
         let mut measured = Vec::new();
+        let kind = format!("dense({})", act.name());
         for ((_, seed), st) in jobs.iter().zip(&stats).filter(|((j, _), _)| *j == r) {
+            let run = rec.run(&name, *seed);
             for (l, ((&q, &v), &g)) in st.q.iter().zip(&st.act_var).zip(&st.grad_norm).enumerate() {
-                let layer = Some(l as u32 + 1);
-                rec.push(&name, *seed, 0, layer, "q", q);
-                rec.push(&name, *seed, 0, layer, "activation_variance", v);
-                rec.push(&name, *seed, 0, layer, "grad_norm", g);
+                let at = layer(l + 1, &kind);
+                run.push_named(0, &at, "q", q);
+                run.push_named(0, &at, "activation_variance", v);
+                // ‖∂L/∂h_l‖ at the pre-activation: not the monitor's weight-gradient `grad_norm`.
+                run.push_named(0, &at, "grad_h", g);
             }
             let ratio = (st.grad_norm[0] / st.grad_norm[p.depth - 1]).powi(2);
             let chi = ratio.powf(1.0 / (p.depth - 1) as f64);
-            rec.push(&name, *seed, 0, None, "chi_measured", chi);
+            run.push_named(0, GLOBAL, "chi_measured", chi);
             measured.push(chi);
         }
         let m = measured.iter().sum::<f64>() / measured.len() as f64;
         let rel = m / pred - 1.0;
         worst = worst.max(rel.abs());
         within += usize::from(rel.abs() <= p.tolerance);
-        let first = seeds[0];
-        rec.push(&name, first, 0, None, "sigma_w2", sw2);
-        rec.push(&name, first, 0, None, "chi_predicted", pred);
+        let run = rec.run(&name, seeds[0]);
+        run.push_named(0, GLOBAL, "sigma_w2", sw2);
+        run.push_named(0, GLOBAL, "chi_predicted", pred);
         if let Some(c) = star {
-            rec.push(&name, first, 0, None, "chi_star", c);
+            run.push_named(0, GLOBAL, "chi_star", c);
         }
-        rec.push(&name, first, 0, None, "rel_error", rel);
+        run.push_named(0, GLOBAL, "rel_error", rel);
         figures.push(KeyFigure {
             key: format!("chi.{}.{}", act.name(), init.name()),
             label: format!("{name}: measured per-layer factor χ₁ (predicted {pred:.4})"),
@@ -189,7 +192,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             value: within as f64 / rows.len() as f64,
         },
     );
-    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

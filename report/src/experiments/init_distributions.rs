@@ -9,7 +9,7 @@ use super::common::nets::{LayerStats, dense_stack};
 use super::{engine_err, variant_error};
 use crate::error::Result;
 use crate::experiments::{RunOptions, Runner};
-use crate::record::{KeyFigure, Output, Recorder};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Initializer as InitName, LayerKind, Scenario, Variant};
 use crate::stats::median;
 use engine::Shape;
@@ -156,27 +156,19 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
                     counts[k as usize] += 1;
                 }
             }
+            let run = rec.run(&v.name, seed);
             for (k, &c) in counts.iter().enumerate() {
+                // Each bin at its centre.
                 let centre = -reach + width * (k as f64 + 0.5);
-                rec.push(&v.name, seed, k as u64, None, "weight", centre);
-                rec.push(
-                    &v.name,
-                    seed,
-                    k as u64,
-                    None,
-                    "weight_density",
-                    c as f64 / (w.len() as f64 * width),
+                let at = point(&[("bin", centre)]);
+                run.push_named_at(0, GLOBAL, &at, "weight_density", c as f64 / (w.len() as f64 * width));
+                run.push_named_at(
+                    0,
+                    GLOBAL,
+                    &at,
+                    "weight_density_theory",
+                    density(&st.init, nominal, centre),
                 );
-                if seed == seeds[0] {
-                    rec.push(
-                        &v.name,
-                        seed,
-                        k as u64,
-                        None,
-                        "weight_density_theory",
-                        density(&st.init, nominal, centre),
-                    );
-                }
             }
             if seed == seeds[0] {
                 let n = w.len() as f64;
@@ -212,12 +204,15 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .map_err(engine_err(s))?;
     for (vi, (v, st)) in variants.iter().zip(&stacks).enumerate() {
         let mine: Vec<_> = jobs.iter().zip(&per_job).filter(|((j, _), _)| *j == vi).collect();
+        let names: Vec<String> =
+            (1..=st.depth).map(|l| layer(l, &format!("dense({})", st.act.name()))).collect();
         for ((_, seed), m) in &mine {
-            for l in 0..st.depth {
-                let layer = Some(l as u32 + 1);
-                rec.push(&v.name, *seed, 0, layer, "q", m.q[l]);
-                rec.push(&v.name, *seed, 0, layer, "activation_variance", m.act_var[l]);
-                rec.push(&v.name, *seed, 0, layer, "grad_norm", m.grad_norm[l]);
+            let run = rec.run(&v.name, *seed);
+            for (l, name) in names.iter().enumerate() {
+                run.push_named(0, name, "q", m.q[l]);
+                run.push_named(0, name, "activation_variance", m.act_var[l]);
+                // ‖∂L/∂h_l‖ at the pre-activation: not the monitor's weight-gradient `grad_norm`.
+                run.push_named(0, name, "grad_h", m.grad_norm[l]);
             }
         }
         // Mean field: q_l from q₁ = σ_w² (unit-normal inputs, no biases); the gradient norm predicted from
@@ -234,10 +229,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             predicted[l] = g;
             g *= mf.chi1_at(qs[l.saturating_sub(1)]).sqrt();
         }
-        for l in 0..st.depth {
-            let layer = Some(l as u32 + 1);
-            rec.push(&v.name, seeds[0], 0, layer, "q_theory", qs[l]);
-            rec.push(&v.name, seeds[0], 0, layer, "grad_norm_theory", predicted[l]);
+        let run = rec.run(&v.name, seeds[0]);
+        for (l, name) in names.iter().enumerate() {
+            run.push_named(0, name, "q_theory", qs[l]);
+            run.push_named(0, name, "grad_h_theory", predicted[l]);
         }
         let (n, label, d) = (&v.name, v.label(), st.depth);
         let first = med(&|m| m.grad_norm[0]);
@@ -256,7 +251,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             fig(format!("grad_last.{n}"), format!("{label}: ‖∂L/∂h_{d}‖ (median)"), top),
         ]);
     }
-    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::common::nets::record_net;
 use super::{engine_err, variant_error};
 use crate::error::Result;
 use crate::experiments::{RunOptions, Runner};
-use crate::record::{KeyFigure, Output, Recorder};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use crate::stats::median;
 use engine::theory::{MeanField, critical_sigma_w, gaussian_matrix};
@@ -205,13 +205,12 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             for &depth in &depths {
                 let per_seed: Vec<f64> =
                     measured[a].iter().map(|m| (m[k][0] / m[k][depth - 1]).log10()).collect();
+                let at = point(&[("depth", depth as f64), ("sigma_w", sw)]);
                 for (si, &seed) in seeds.iter().enumerate() {
-                    let layer = Some(depth as u32);
-                    rec.push(name, seed, k as u64, layer, "log10_ratio", per_seed[si]);
-                    rec.push(name, seed, k as u64, layer, "sigma_w", sw);
+                    rec.run(name, seed).push_named_at(0, GLOBAL, &at, "log10_ratio", per_seed[si]);
                 }
                 let pred = theory[k][depth - 1];
-                rec.push(name, seeds[0], k as u64, Some(depth as u32), "log10_ratio_theory", pred);
+                rec.run(name, seeds[0]).push_named_at(0, GLOBAL, &at, "log10_ratio_theory", pred);
                 let med = median(&per_seed);
                 if pred.abs() <= p.compare_within {
                     worst_dev = worst_dev.max((med - pred).abs());
@@ -236,10 +235,17 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             }
             line.push((f64::NAN, f64::NAN));
         }
+        // Vertex i of the lines at its σ_w (NaN at a break), the depth as the value.
         for &seed in &seeds {
+            let run = rec.run(name, seed);
             for (i, &(x, y)) in line.iter().enumerate() {
-                rec.push(name, seed, i as u64, None, "mean_field_lines", y);
-                rec.push(name, seed, i as u64, None, "sigma_w", x);
+                run.push_named_at(
+                    0,
+                    GLOBAL,
+                    &point(&[("sigma_w", x), ("vertex", i as f64)]),
+                    "mean_field_lines",
+                    y,
+                );
             }
         }
         let l = p.max_depth;
@@ -315,7 +321,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             g1(last),
         ));
     }
-    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

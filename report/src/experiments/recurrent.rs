@@ -8,7 +8,7 @@
 use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
 use crate::experiments::{RunOptions, Runner};
-use crate::record::{KeyFigure, Output, Recorder};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{LayerKind, LayerSpec, Scenario, Variant};
 use crate::stats::median;
 use engine::data::Dataset;
@@ -87,6 +87,16 @@ enum CellKind {
     Rnn,
     Lstm,
     Gru,
+}
+
+/// The recurrent layer's name in the records: it is the network's first layer.
+fn cell_layer(c: Cell) -> String {
+    let kind = match c.kind {
+        CellKind::Rnn => "simple_rnn",
+        CellKind::Lstm => "lstm",
+        CellKind::Gru => "gru",
+    };
+    layer(1, kind)
 }
 
 /// The recurrent layer a variant names in its `model` (the runner adds the read-out `dense(1)`).
@@ -298,9 +308,12 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         for (vi, (v, &cell)) in variants.iter().zip(&cells).enumerate() {
             let mut model = build(cell, p.trace_features, p.trace_steps, seed).map_err(&err)?;
             let (states, grads) = traces(&mut model, &data).map_err(&err)?;
+            let (run, name) = (rec.run(&v.name, seed), cell_layer(cell));
+            // Time steps counted from 1, as the slide draws them.
             for (t, (&h, &g)) in states.iter().zip(&grads).enumerate() {
-                rec.push(&v.name, seed, t as u64 + 1, None, "state_norm", h);
-                rec.push(&v.name, seed, t as u64 + 1, None, "dh_gaussian", g);
+                let at = point(&[("t", (t + 1) as f64)]);
+                run.push_named_at(0, &name, &at, "state_norm", h);
+                run.push_named_at(0, &name, &at, "dh_gaussian", g);
             }
             surviving_randn[vi].push(grads[0] / grads[grads.len() - 1]);
         }
@@ -319,17 +332,21 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         jobs.par_iter().map(|&job| train(s, &p, cells[job.0], job, longest)).collect::<Result<_>>()?;
 
     for r in &runs {
-        let name = &variants[r.variant].name;
-        let t = r.steps as u64;
-        rec.push(name, r.seed, t, None, "test_mse", r.test_mse);
-        rec.push(name, r.seed, t, None, "accuracy", r.accuracy);
+        let layer_name = cell_layer(cells[r.variant]);
+        let run = rec.run(&variants[r.variant].name, r.seed);
+        // One run per sequence length T: its rows sit at the point `T=...`.
+        let length = point(&[("T", r.steps as f64)]);
+        let steps = r.updates;
+        run.push_named_at(steps, GLOBAL, &length, "test_mse", r.test_mse);
+        run.push_named_at(steps, GLOBAL, &length, "accuracy", r.accuracy);
         for &(step, loss) in &r.losses {
-            rec.push(name, r.seed, step, Some(r.steps as u32), "train_loss", loss);
+            run.push_named_at(step, GLOBAL, &length, "train_loss", loss);
         }
         if let Some((before, after)) = &r.flow {
             for (i, (&b, &a)) in before.iter().zip(after).enumerate() {
-                rec.push(name, r.seed, i as u64 + 1, None, "dh_init", b);
-                rec.push(name, r.seed, i as u64 + 1, None, "dh_trained", a);
+                let at = point(&[("T", r.steps as f64), ("t", (i + 1) as f64)]);
+                run.push_named_at(0, &layer_name, &at, "dh_init", b);
+                run.push_named_at(steps, &layer_name, &at, "dh_trained", a);
             }
         }
     }
@@ -396,7 +413,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     figures.extend(ratios);
     figures.push(KeyFigure::new("baseline_mse", "MSE of always predicting 1", ADDING_BASELINE_MSE));
     let steps = runs.iter().map(|r| r.updates).sum();
-    Ok(Output { records: rec.records, key_figures: figures, steps })
+    Ok(Output { records: rec.runs, key_figures: figures, steps })
 }
 
 #[cfg(test)]

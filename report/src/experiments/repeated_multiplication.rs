@@ -10,12 +10,13 @@
 use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
 use crate::experiments::{RunOptions, Runner};
-use crate::record::{KeyFigure, Output, Recorder};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::{Initializer, LayerKind, LossKind, Scenario, Variant};
 use crate::stats::median;
 use engine::data::synthetic::gaussian_classes;
 use engine::layers::Dense;
 use engine::model::{Data, Loss, Model, Sequential, Targets};
+use engine::monitor::layer_name;
 use engine::{Real, Shape, Tape};
 use serde::Deserialize;
 
@@ -119,12 +120,15 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         let g32 = chain_gradients::<f32>(f, p.deep_layers).map_err(engine_err(s))?;
         // No randomness here: every seed records the same chain, so the seed column stays meaningful.
         for &seed in &seeds {
+            let run = rec.run(&v.name, seed);
+            // L, the number of layers multiplied, is a coordinate of the chain, not a layer of a network.
             for (l, (&a, &b)) in g64.iter().zip(&g32).enumerate() {
-                rec.push(&v.name, seed, 0, Some(l as u32), "g", a);
-                rec.push(&v.name, seed, 0, Some(l as u32), "g_f32", b);
+                let at = point(&[("L", l as f64)]);
+                run.push_named_at(0, GLOBAL, &at, "g", a);
+                run.push_named_at(0, GLOBAL, &at, "g_f32", b);
                 if (1..=p.layers as usize).contains(&l) {
                     // The toy's per-layer factor, constant by construction, beside the measured ones.
-                    rec.push(&v.name, seed, 0, Some(l as u32), "factor", a / g64[l - 1]);
+                    run.push_named_at(0, GLOBAL, &at, "factor", a / g64[l - 1]);
                 }
             }
         }
@@ -159,7 +163,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             ));
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures, steps: 0 })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 /// A real variant: a stack of dense layers (the last one is the output) with more hidden layers than the
@@ -221,7 +225,7 @@ fn build_real(v: &Variant, seed: u64) -> engine::Result<Model<f64>> {
 
 /// ‖dL/dh_k‖ for every hidden layer k = 1..=H at initialisation, in float64 (as the toy's chain), on one
 /// batch of the two-cluster task.
-fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f64>> {
+fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<(Vec<String>, Vec<f64>)> {
     let inputs = v.model.as_ref().expect("called for variants with a model").inputs;
     let data = gaussian_classes(p.samples, 2, inputs, p.separation, seed)?;
     let x: Vec<f64> = data.x.iter().map(|&a| f64::from(a)).collect();
@@ -233,7 +237,8 @@ fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f6
     model.gradients(&batch, Loss::BinaryCrossentropy)?;
     let tape = model.tape();
     let hidden = &model.layers()[..model.layers().len() - 1];
-    hidden
+    let names = hidden.iter().enumerate().map(|(k, l)| layer_name(&[k + 1], l.as_ref())).collect();
+    let norms = hidden
         .iter()
         .map(|l| {
             let h = l.recorded().output.ok_or_else(|| engine::Error::InvalidArgument {
@@ -242,7 +247,8 @@ fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f6
             })?;
             Ok(tape.grad(h).map_or(0.0, |g| g.iter().map(|x| x * x).sum::<f64>().sqrt()))
         })
-        .collect()
+        .collect::<engine::Result<_>>()?;
+    Ok((names, norms))
 }
 
 /// Records, per seed, g_L = ‖dL/dh_(H−L)‖ / ‖dL/dh_H‖ (the toy's g_L, measured), the local factor
@@ -258,7 +264,7 @@ fn measure_real(
     let (n, l) = (&v.name, p.layers as usize);
     let (mut g_l, mut bottom, mut top) = (Vec::new(), Vec::new(), Vec::new());
     for &seed in seeds {
-        let norms = hidden_gradients(v, p, seed).map_err(engine_err(s))?;
+        let (names, norms) = hidden_gradients(v, p, seed).map_err(engine_err(s))?;
         let h = norms.len();
         if norms.iter().any(|g| !g.is_finite() || *g <= 0.0) {
             return Err(ReportError::run(
@@ -266,14 +272,16 @@ fn measure_real(
                 format!("variant `{n}`: a hidden gradient is 0 or not finite"),
             ));
         }
-        for (k, &g) in norms.iter().enumerate() {
-            rec.push(n, seed, 0, Some(k as u32 + 1), "grad_h", g);
+        let run = rec.run(n, seed);
+        for (name, &g) in names.iter().zip(&norms) {
+            run.push_named(0, name, "grad_h", g);
         }
         for back in 0..h {
             let g = norms[h - 1 - back] / norms[h - 1];
-            rec.push(n, seed, 0, Some(back as u32), "g", g);
+            let at = point(&[("L", back as f64)]);
+            run.push_named_at(0, GLOBAL, &at, "g", g);
             if back >= 1 {
-                rec.push(n, seed, 0, Some(back as u32), "factor", norms[h - 1 - back] / norms[h - back]);
+                run.push_named_at(0, GLOBAL, &at, "factor", norms[h - 1 - back] / norms[h - back]);
             }
         }
         g_l.push(norms[h - 1 - l] / norms[h - 1]);

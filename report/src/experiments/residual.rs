@@ -8,7 +8,7 @@
 use super::{engine_err, variant_error};
 use crate::error::{ReportError, Result};
 use crate::experiments::{RunOptions, Runner};
-use crate::record::{KeyFigure, Output, Recorder};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use crate::stats::median;
 use engine::data::Dataset;
@@ -281,20 +281,21 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
 
     let mut rec = Recorder::new(&s.name);
     for r in &results {
-        let n = names[r.variant];
+        let run = rec.run(names[r.variant], r.seed);
+        // A block spans several layers (two dense, a norm, the skip): its number is a coordinate.
         for (b, ((&g, &w), &a)) in
             r.profile.grad_h.iter().zip(&r.profile.grad_w).zip(&r.profile.act).enumerate()
         {
-            let layer = Some(b as u32 + 1);
-            rec.push(n, r.seed, 0, layer, "grad_h", g);
-            rec.push(n, r.seed, 0, layer, "grad_w", w);
-            rec.push(n, r.seed, 0, layer, "act_norm", a);
+            let at = point(&[("block", (b + 1) as f64)]);
+            run.push_named_at(0, GLOBAL, &at, "grad_h", g);
+            run.push_named_at(0, GLOBAL, &at, "grad_w", w);
+            run.push_named_at(0, GLOBAL, &at, "act_norm", a);
         }
         for (step, &l) in r.losses.iter().enumerate() {
-            rec.push(n, r.seed, step as u64, None, "train_loss", l);
+            run.push_named(step as u64, GLOBAL, "train_loss", l);
         }
         if let Some(at) = r.diverged {
-            rec.push(n, r.seed, at as u64, None, "diverged", 1.0);
+            run.push_named(at as u64, GLOBAL, "diverged", 1.0);
         }
     }
 
@@ -365,7 +366,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         ));
     }
     let steps = results.iter().map(|r| r.losses.len() as u64).sum();
-    Ok(Output { records: rec.records, key_figures: figures, steps })
+    Ok(Output { records: rec.runs, key_figures: figures, steps })
 }
 
 #[cfg(test)]

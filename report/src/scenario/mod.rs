@@ -3,7 +3,7 @@
 mod chart;
 mod model;
 
-pub use chart::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn, XAxis};
+pub use chart::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn};
 pub use model::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec, OptimizerKind};
 pub use model::{OptimizerSpec, Variant};
 

@@ -63,7 +63,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         f.add("train_accuracy", "training accuracy of the last epoch", &get(&|r| r.train_accuracy));
         f.add("test_accuracy", "test accuracy", &get(&|r| r.test_accuracy));
         f.add("test_loss", "test loss", &get(&|r| r.test_loss));
-        let fl: Vec<(f64, f64)> = mine.iter().filter_map(|r| first_last_at_step0(&r.engine)).collect();
+        let fl: Vec<(f64, f64)> = mine.iter().filter_map(|r| first_last_at_step0(&r.records)).collect();
         let ratio: Vec<f64> = fl.iter().map(|(a, b)| a / b).collect();
         f.add("grad_ratio0", "first/last layer weight-gradient norm at step 0", &ratio);
         f.add(
@@ -76,7 +76,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
             "last layer weight-gradient norm at step 0",
             &fl.iter().map(|x| x.1).collect::<Vec<_>>(),
         );
-        let global = |r: &RunOutcome| r.engine.series(GLOBAL, m::GLOBAL_GRAD_NORM);
+        let global = |r: &RunOutcome| r.records.series(GLOBAL, m::GLOBAL_GRAD_NORM);
         f.add(
             "max_global_norm",
             "largest recorded global gradient norm",
@@ -107,16 +107,17 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
             &get(&|r| r.stopped.as_ref().map(|x| x.0 as f64)),
         );
         let clip_acted = |r: &RunOutcome| {
-            let acted = r.engine.series(GLOBAL, m::CLIP_ACTED);
+            let acted = r.records.series(GLOBAL, m::CLIP_ACTED);
             (!acted.is_empty()).then(|| acted.iter().map(|x| x.1).sum::<f64>() / acted.len() as f64)
         };
         f.add("clip_acted", "share of steps where clipping acted", &get(&clip_acted));
-        let after_max =
-            |r: &RunOutcome| r.engine.series(GLOBAL, m::CLIP_NORM_AFTER).iter().map(|x| x.1).reduce(f64::max);
+        let after_max = |r: &RunOutcome| {
+            r.records.series(GLOBAL, m::CLIP_NORM_AFTER).iter().map(|x| x.1).reduce(f64::max)
+        };
         f.add("clip_norm_after_max", "largest global gradient norm after clipping", &get(&after_max));
         let update = |r: &RunOutcome| {
-            let first = *r.engine.layers_with(m::UPDATE_RATIO).first()?;
-            spread(&r.engine.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>())
+            let first = *r.records.layers_with(m::UPDATE_RATIO).first()?;
+            spread(&r.records.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>())
                 .map(|x| x.0)
         };
         f.add("update_ratio_first", "first layer's median update-to-weight ratio", &get(&update));

@@ -182,7 +182,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     // Steps per second go to the timings section only: wall time never enters the data files.
     let steps = runs.iter().map(|r| r.steps).sum();
     let key_figures = figures::key_figures(s, &p, &diag, &runs);
-    let records = runs.into_iter().flat_map(|r| r.records).collect();
+    let records = runs.into_iter().map(|r| r.records).collect();
     Ok(Output { records, key_figures, steps })
 }
 

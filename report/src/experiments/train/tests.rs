@@ -101,16 +101,16 @@ fn xor_trains_and_records_every_layer() {
     let s = parse(XOR).unwrap();
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).unwrap();
-    let names: std::collections::BTreeSet<&str> =
-        out.records.iter().filter_map(|r| r.layer_name.as_deref()).collect();
+    let rows = tidy(&out);
+    let names: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.layer).collect();
     assert!(names.contains("1:dense(relu)") && names.contains("2:dense") && names.contains("*"), "{names:?}");
-    // The layer column is the position; whole-network rows have none.
-    assert!(
-        out.records.iter().filter(|r| r.layer_name.as_deref() == Some("2:dense")).all(|r| r.layer == Some(2))
-    );
-    assert!(out.records.iter().filter(|r| r.layer_name.as_deref() == Some("*")).all(|r| r.layer.is_none()));
-    let preds: Vec<_> = out.records.iter().filter(|r| r.metric == "prediction").collect();
+    // The layer column is the engine's name everywhere: a position prefix, or `*` for the whole network.
+    assert!(rows.iter().all(|r| r.layer == "*" || engine::monitor::layer_position(r.layer).is_some()));
+    let preds: Vec<_> = rows.iter().filter(|r| r.metric == "prediction").collect();
     assert_eq!(preds.len(), 8, "4 inputs × 2 seeds");
+    assert!(preds.iter().all(|r| r.layer == "*"));
+    let at: Vec<&str> = preds.iter().take(4).map(|r| r.point).collect();
+    assert_eq!(at, vec!["row=0", "row=1", "row=2", "row=3"]);
     // 50 Adam steps at 0.05 learn XOR in these seeds: the loss falls well below ln 2.
     assert!(figure(&out, "final_loss.relu") < 0.5, "{}", figure(&out, "final_loss.relu"));
     let (lo, med, hi) = (
@@ -120,7 +120,11 @@ fn xor_trains_and_records_every_layer() {
     );
     assert!(lo <= med && med <= hi);
     // Step-0 snapshots exist per layer, for charts over the layer index.
-    assert_eq!(out.records.iter().filter(|r| r.metric == "init_grad_norm").count(), 2 * 2);
+    assert_eq!(rows.iter().filter(|r| r.metric == "init_grad_norm").count(), 2 * 2);
+}
+
+fn tidy(out: &Output) -> Vec<engine::monitor::record::TidyRow<'_>> {
+    out.records.iter().flat_map(|r| r.tidy()).collect()
 }
 
 #[test]
@@ -180,7 +184,8 @@ fn a_non_finite_stop_keeps_the_records_and_is_a_result() {
     let s = parse(EXPLODING).unwrap();
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).expect("a NaN stop is a result, not an error");
-    let big: Vec<_> = out.records.iter().filter(|r| r.variant == "big").collect();
+    let rows = tidy(&out);
+    let big: Vec<_> = rows.iter().filter(|r| r.variant == "big").collect();
     for seed in [0, 1] {
         let stop = big.iter().find(|r| r.seed == seed && r.metric == "stopped_non_finite").expect("stop row");
         // Everything recorded before the stop is still there, step 0 included.
