@@ -84,12 +84,12 @@ pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> 
     if scenarios.is_empty() {
         return Err(ReportError::Usage(format!("no scenarios in {}", opts.scenarios_dir.display())));
     }
-    experiments::check_all(&scenarios)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| ReportError::Usage(format!("--threads {}: {e}", opts.threads)))?;
     let (runs, charts, kernels) = pool.install(|| -> Result<_> {
+        // Every scenario is prepared (params and variants checked) before any of them runs.
         let runs = run::run_all(&scenarios, &opts.run, done)?;
         let charts = scenarios
             .par_iter()

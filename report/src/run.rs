@@ -1,10 +1,10 @@
-//! Orchestration: runs each scenario with its registered runner, judges the claims, diagnoses the
-//! monitor's records, and loops over the scenarios in parallel. The types it combines live in `record`,
+//! Orchestration: prepares every scenario with its registered runner, runs the plans (in parallel over
+//! scenarios), judges the claims and diagnoses the records. The types it combines live in `record`,
 //! `claims` and `diagnosis`; the runners and their registry in `experiments`.
 use crate::claims::{ClaimResult, judge};
 use crate::diagnosis::VariantDiagnosis;
 use crate::error::Result;
-use crate::experiments::{RunOptions, runner_for};
+use crate::experiments::{Experiment, RunOptions, runner_for};
 use crate::record::{KeyFigure, Records};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
@@ -20,7 +20,7 @@ pub struct ScenarioResult {
     pub quick: bool,
     pub key_figures: Vec<KeyFigure>,
     pub claims: Vec<ClaimResult>,
-    /// Each variant's verdicts from `engine::diagnose`, for runners whose records carry layer names.
+    /// Each variant's verdicts from `engine::diagnose`, for runs that recorded gradient norms.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<VariantDiagnosis>,
     #[serde(skip)]
@@ -30,11 +30,28 @@ pub struct ScenarioResult {
     pub steps: u64,
 }
 
-/// Runs one scenario and judges its claims.
+/// The scenario's plan from its runner (see [`crate::experiments::Runner::prepare`]).
+pub fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    (runner_for(s)?.prepare)(s, opts)
+}
+
+/// Prepares every scenario before running any, so a mistake in the last file fails fast.
+pub fn prepare_all<'s>(
+    scenarios: &'s [Scenario],
+    opts: &RunOptions,
+) -> Result<Vec<Box<dyn Experiment + 's>>> {
+    scenarios.iter().map(|s| prepare(s, opts)).collect()
+}
+
+/// Prepares and runs one scenario, and judges its claims.
 pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
+    run_prepared(s, prepare(s, opts)?.as_ref(), opts)
+}
+
+/// Runs a scenario's plan, judges its claims and diagnoses its records.
+fn run_prepared(s: &Scenario, plan: &dyn Experiment, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
-    (runner.check)(s)?;
-    let out = (runner.run)(s, opts)?;
+    let out = plan.run()?;
     let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     let diagnoses = crate::diagnosis::diagnose_records(s, &out.records)?;
     Ok(ScenarioResult {
@@ -50,19 +67,22 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     })
 }
 
-/// Runs the scenarios in parallel (one task per scenario) on the current rayon pool and returns results
-/// in input order with each one's wall time. Each runner is deterministic by itself, so the results do
-/// not depend on the number of threads. `done` is called as each scenario finishes.
+/// Prepares every scenario (see [`prepare_all`]), then runs them in parallel (one task per scenario) on
+/// the current rayon pool and returns results in input order with each one's wall time. Each runner is
+/// deterministic by itself, so the results do not depend on the number of threads. `done` is called as
+/// each scenario finishes.
 pub fn run_all(
     scenarios: &[Scenario],
     opts: &RunOptions,
     done: &(dyn Fn(&Scenario, Duration) + Sync),
 ) -> Result<Vec<(ScenarioResult, Duration)>> {
+    let plans = prepare_all(scenarios, opts)?;
     scenarios
         .par_iter()
-        .map(|s| {
+        .zip(&plans)
+        .map(|(s, plan)| {
             let t = Instant::now();
-            let r = run_one(s, opts)?;
+            let r = run_prepared(s, plan.as_ref(), opts)?;
             let dt = t.elapsed();
             done(s, dt);
             Ok((r, dt))

@@ -2,6 +2,7 @@
 mod common;
 
 use report::error::ReportError;
+use report::experiments::RunOptions;
 use report::scenario::Scenario;
 use std::path::Path;
 
@@ -124,7 +125,8 @@ fn unknown_params_key_is_rejected_by_the_runner() {
 
 #[test]
 fn a_claim_about_an_unmeasured_figure_is_an_error() {
-    let text = format!("{GOOD}\n[[claims]]\nkey = \"max_df.b\"\nsource_says = \"x\"\nexpected = 0.25\n");
+    let text =
+        format!("{GOOD}\n[[claims]]\nkey = \"max_df.b\"\nsource_says = \"x\"\nexpected = 0.25\n{PARAMS}");
     let s = Scenario::parse(Path::new("c.toml"), text).unwrap();
     let err = report::run::run_one(&s, &Default::default()).expect_err("unknown key");
     let ReportError::Scenario { line, msg, .. } = err else { panic!("{err}") };
@@ -133,10 +135,14 @@ fn a_claim_about_an_unmeasured_figure_is_an_error() {
 }
 
 #[test]
-fn every_shipped_scenario_parses_and_checks() {
+fn every_shipped_scenario_parses_and_prepares_full_and_quick() {
     let all = report::scenario::discover(&common::scenarios_dir()).unwrap();
     assert!(all.len() >= 2);
-    report::experiments::check_all(&all).unwrap();
+    for quick in [false, true] {
+        if let Err(e) = report::run::prepare_all(&all, &RunOptions { quick, seed: None }) {
+            panic!("quick = {quick}: {e}");
+        }
+    }
 }
 
 #[test]
@@ -174,4 +180,138 @@ layers = [
         GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", &model.replace("rate = 0.2", "rate = 1.5"));
     let (_, _, msg) = error_of(&bad);
     assert!(msg.contains("dropout needs a `rate` in [0, 1)"), "{msg}");
+}
+
+/// `[params]` of an `activation_curves` scenario, every key given.
+const PARAMS: &str = "\n[params]\nx_min = -6.0\nx_max = 6.0\npoints = 241\ndepth = 10\nsaturation = 0.01\n";
+
+/// (line, column) of the value in the first `key = value` text of `needle` inside `text`.
+fn value_place(text: &str, needle: &str) -> (usize, usize) {
+    let at = text.find(needle).unwrap_or_else(|| panic!("`{needle}` not in the text"));
+    let at = at + needle.find("= ").expect("a `key = value` needle") + 2;
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+}
+
+/// Prepares `text` (as `report` does before running anything) and returns its error's place and message.
+fn prepare_error(text: &str, quick: bool) -> (usize, usize, String) {
+    let s =
+        Scenario::parse(Path::new("scenarios/bad.toml"), text.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let opts = RunOptions { quick, seed: None };
+    match report::run::prepare(&s, &opts).map(|_| ()) {
+        Err(ReportError::Scenario { path, line, column, msg }) => {
+            assert_eq!(path, Path::new("scenarios/bad.toml"));
+            (line, column, msg)
+        }
+        Err(other) => panic!("expected a scenario error, got {other}"),
+        Ok(()) => panic!("expected an error for:\n{text}"),
+    }
+}
+
+fn prepares(text: &str, quick: bool) {
+    let s = Scenario::parse(Path::new("scenarios/good.toml"), text.to_string()).unwrap();
+    if let Err(e) = report::run::prepare(&s, &RunOptions { quick, seed: None }) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn a_failed_check_in_params_points_at_the_value_and_names_the_key() {
+    let good = format!("{GOOD}{PARAMS}");
+    prepares(&good, false);
+    let text = good.replace("points = 241", "points = 1");
+    let (line, column, msg) = prepare_error(&text, false);
+    assert_eq!((line, column), value_place(&text, "points = 1"), "{msg}");
+    assert!(msg.contains("[params] points = 1: expected at least 2"), "{msg}");
+    // A rule between two keys names the second and the first's value.
+    let text = good.replace("x_max = 6.0", "x_max = -7.0");
+    let (line, column, msg) = prepare_error(&text, false);
+    assert_eq!((line, column), value_place(&text, "x_max = -7.0"), "{msg}");
+    assert!(msg.contains("x_max = -7.0") && msg.contains("x_min (-6)"), "{msg}");
+}
+
+#[test]
+fn a_missing_params_key_is_named() {
+    let text = format!("{GOOD}{PARAMS}").replace("depth = 10\n", "");
+    let (line, _, msg) = prepare_error(&text, false);
+    assert!(msg.contains("missing field `depth`"), "{msg}");
+    assert_eq!(line, value_place(&text, "x_min = -6.0").0 - 1, "at the [params] table");
+}
+
+#[test]
+fn a_wrong_type_nested_in_params_points_at_the_element() {
+    let text = std::fs::read_to_string(common::scenarios_dir().join("recurrent.toml")).unwrap();
+    prepares(&text, false);
+    let bad = text.replace("lengths = [10, 25, 50, 100]", "lengths = [10, 25, \"fifty\", 100]");
+    let (line, column, msg) = prepare_error(&bad, false);
+    let (l, c) = value_place(&bad, "lengths = [10, 25, \"fifty\"");
+    assert_eq!((line, column), (l, c + "[10, 25, ".len()), "{msg}");
+    assert!(msg.contains("invalid type") && msg.contains("fifty"), "{msg}");
+    let bad = text.replace("lengths = [10, 25, 50, 100]", "lengths = [10, 1]");
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "lengths = [10, 1]"), "{msg}");
+    assert!(msg.contains("lengths = [10, 1]: expected") && msg.contains("at least 2"), "{msg}");
+}
+
+#[test]
+fn a_failed_check_inside_a_params_subtable_points_at_its_entry() {
+    let text = std::fs::read_to_string(common::scenarios_dir().join("residual.toml")).unwrap();
+    prepares(&text, false);
+    let needle = "res_std = { skip = true, first = \"he_normal\"";
+    let bad = text.replace(needle, "res_std = { skip = true, first = \"he_nromal\"");
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "res_std = {"), "{msg}");
+    assert!(msg.contains("[params] nets.res_std") && msg.contains("he_nromal"), "{msg}");
+}
+
+#[test]
+fn a_failed_check_in_a_variant_points_at_its_key() {
+    // jacobian_spectra: σ_w must be positive.
+    let text = std::fs::read_to_string(common::scenarios_dir().join("jacobian_spectra.toml")).unwrap();
+    prepares(&text, false);
+    let bad = text.replacen("factor = 1.0", "factor = -1.0", 1);
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "factor = -1.0"), "{msg}");
+    assert!(msg.contains("variant `tanh_gaussian`") && msg.contains("σ_w > 0"), "{msg}");
+    // recurrent: a forget-gate bias inside the variant's inline model table.
+    let text = std::fs::read_to_string(common::scenarios_dir().join("recurrent.toml")).unwrap();
+    let bad = text.replace("forget_bias = 0.0", "forget_bias = 0.5");
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "forget_bias = 0.5"), "{msg}");
+    assert!(msg.contains("variant `lstm_no_forget_bias`") && msg.contains("forget_bias must be 1"), "{msg}");
+    // repeated_multiplication: a real network's loss.
+    let text = std::fs::read_to_string(common::scenarios_dir().join("repeated_multiplication.toml")).unwrap();
+    prepares(&text, false);
+    let bad = text.replacen("loss = \"binary_crossentropy\"", "loss = \"mse\"", 1);
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "loss = \"mse\""), "{msg}");
+    assert!(msg.contains("binary_crossentropy"), "{msg}");
+}
+
+#[test]
+fn a_bad_quick_value_is_found_by_a_quick_run_at_its_own_place() {
+    let text = std::fs::read_to_string(common::scenarios_dir().join("phase_diagram.toml")).unwrap();
+    prepares(&text, true);
+    let bad = text.replace("[params.quick]\nwidth = 64", "[params.quick]\nwidth = 0");
+    prepares(&bad, false);
+    let (line, column, msg) = prepare_error(&bad, true);
+    assert_eq!((line, column), value_place(&bad, "width = 0"), "{msg}");
+    assert!(msg.contains("[params.quick] width = 0: expected at least 1"), "{msg}");
+    let bad = text.replace("[params.quick]\nwidth = 64", "[params.quick]\nwidht = 64");
+    let (line, column, msg) = prepare_error(&bad, true);
+    assert_eq!((line, column), (value_place(&bad, "widht = 64").0, 1), "{msg}");
+    assert!(msg.contains("unknown field `widht`"), "{msg}");
+}
+
+#[test]
+fn a_quick_value_is_used_by_quick_runs_only() {
+    let text = format!("{GOOD}{PARAMS}\n[params.quick]\npoints = 11\n");
+    let s = Scenario::parse(Path::new("q.toml"), text).unwrap();
+    let points = |quick| {
+        let r = report::run::run_one(&s, &RunOptions { quick, seed: None }).unwrap();
+        r.records.iter().flat_map(|t| t.tidy()).filter(|r| r.metric == "f").count()
+    };
+    assert_eq!(points(false), 241);
+    assert_eq!(points(true), 11);
 }

@@ -9,7 +9,7 @@
 use super::common::nets::{LayerStats, dense_stack};
 use super::engine_err;
 use crate::error::Result;
-use crate::experiments::{RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer};
 use crate::scenario::Scenario;
 use engine::Activation;
@@ -21,12 +21,11 @@ use serde::Deserialize;
 pub const RUNNER: Runner = Runner {
     kind: "gradient_factor_table",
     about: "per-layer gradient factor χ₁, measured on real nets vs mean field, for activations × initialisers",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     width: usize,
     depth: usize,
@@ -38,73 +37,47 @@ struct Params {
     tolerance: f64,
 }
 
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            width: 128,
-            depth: 16,
-            batch: 32,
-            outputs: 10,
-            activations: Activation::ALL_NAMES.iter().map(|s| s.to_string()).collect(),
-            initializers: ["glorot_normal", "he_normal", "lecun_normal", "random_normal"]
-                .map(String::from)
-                .to_vec(),
-            tolerance: 0.1,
-        }
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    /// Every activation × initialiser, with the initialiser's σ_w².
+    rows: Vec<(Activation, (Initializer, f64))>,
 }
 
-impl Params {
-    /// `--quick`: a quarter of the width and half the depth.
-    fn sized(mut self, quick: bool) -> Self {
-        if quick {
-            self.width = (self.width / 4).max(8);
-            self.depth = (self.depth / 2).max(2);
-        }
-        self
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.width >= 1, &["width"], "at least 1")?;
+    at.ensure(p.depth >= 2, &["depth"], "at least 2")?;
+    at.ensure(p.batch >= 1, &["batch"], "at least 1")?;
+    at.ensure(p.outputs >= 1, &["outputs"], "at least 1")?;
+    at.ensure(!p.activations.is_empty(), &["activations"], "at least one activation")?;
+    at.ensure(!p.initializers.is_empty(), &["initializers"], "at least one initialiser")?;
+    at.ensure(p.tolerance > 0.0, &["tolerance"], "a positive relative tolerance")?;
+    let mut acts = Vec::new();
+    for (k, a) in p.activations.iter().enumerate() {
+        let act = Activation::from_name(a).ok_or_else(|| {
+            at.error(
+                &["activations", &k.to_string()],
+                format!("one of: {}", Activation::ALL_NAMES.join(", ")),
+            )
+        })?;
+        acts.push(act);
     }
-}
-
-fn parse(p: &Params) -> std::result::Result<(Vec<Activation>, Vec<Initializer>), String> {
-    let acts = p
-        .activations
-        .iter()
-        .map(|a| {
-            Activation::from_name(a).ok_or_else(|| {
-                format!("unknown activation `{a}`, expected one of: {}", Activation::ALL_NAMES.join(", "))
-            })
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let inits = p
-        .initializers
-        .iter()
-        .map(|i| {
-            let init = Initializer::from_name(i).map_err(|e| e.to_string())?;
-            init.sigma_w2(p.width, p.width).map(|_| init).ok_or_else(|| {
-                format!("initializer `{i}` has no zero-mean scale σ_w for mean-field theory to use")
-            })
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok((acts, inits))
-}
-
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.width == 0
-        || p.depth < 2
-        || p.batch == 0
-        || p.outputs == 0
-        || p.tolerance.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
-    {
-        return Err(s.error(format!(
-            "[params] need width, batch, outputs >= 1, depth >= 2 and tolerance > 0; got {p:?}"
-        )));
+    let mut inits = Vec::new();
+    for (k, i) in p.initializers.iter().enumerate() {
+        let k = k.to_string();
+        let key = ["initializers", k.as_str()];
+        let init = Initializer::from_name(i).map_err(|e| at.error(&key, format!("an initialiser ({e})")))?;
+        let sw2 = init.sigma_w2(p.width, p.width).ok_or_else(|| {
+            at.error(&key, "an initialiser with a zero-mean scale σ_w for mean-field theory")
+        })?;
+        inits.push((init, sw2));
     }
-    if p.activations.is_empty() || p.initializers.is_empty() {
-        return Err(s.error("[params] activations and initializers need at least one entry each"));
-    }
-    parse(&p).map_err(|m| s.error(format!("[params] {m}")))?;
-    Ok(())
+    let rows = acts.iter().flat_map(|&a| inits.iter().map(move |&i| (a, i))).collect();
+    let plan = Plan { s, p, seeds: opts.seeds(s), rows };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// Mean field's per-layer factor over layers 1..L (geometric mean of χ₁(q_l), l < L) along the variance
@@ -122,26 +95,21 @@ fn predicted(act: Activation, sw2: f64, depth: usize) -> engine::Result<(f64, Op
     Ok(((log_sum / (depth - 1) as f64).exp(), star))
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p = s.params::<Params>()?.sized(opts.quick);
-    let (acts, inits) = parse(&p).map_err(|m| s.error(format!("[params] {m}")))?;
-    let seeds = opts.seeds(s);
-    let rows: Vec<(Activation, Initializer)> =
-        acts.iter().flat_map(|&a| inits.iter().map(move |&i| (a, i))).collect();
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, rows } = plan;
     let jobs: Vec<(usize, u64)> =
         (0..rows.len()).flat_map(|r| seeds.iter().map(move |&sd| (r, sd))).collect();
     let dims = (p.width, p.depth, p.batch, p.outputs);
     // Independent jobs collected in order: the numbers do not depend on the thread count.
     let stats: Vec<LayerStats> = jobs
         .par_iter()
-        .map(|&(r, seed)| dense_stack(rows[r].0, rows[r].1, dims, seed))
+        .map(|&(r, seed)| dense_stack(rows[r].0, rows[r].1.0, dims, seed))
         .collect::<engine::Result<_>>()
         .map_err(engine_err(s))?;
     let mut rec = Recorder::new(&s.name);
     let (mut worst, mut within, mut figures) = (0.0f64, 0usize, Vec::new());
-    for (r, &(act, init)) in rows.iter().enumerate() {
+    for (r, &(act, (init, sw2))) in rows.iter().enumerate() {
         let name = format!("{} / {}", act.name(), init);
-        let sw2 = init.sigma_w2(p.width, p.width).expect("checked: initialiser has a scale");
         let (pred, star) = predicted(act, sw2, p.depth).map_err(engine_err(s))?;
         let mut measured = Vec::new();
         let kind = format!("dense({})", act.name());

@@ -6,9 +6,9 @@
 //! pre-activation variance, the activation variance and ‖∂L/∂h_l‖ from one MSE backward pass, over several
 //! seeds, beside mean field's variance trajectory and gradient factor.
 use super::common::nets::{LayerStats, dense_stack};
-use super::{engine_err, variant_error};
+use super::engine_err;
 use crate::error::Result;
-use crate::experiments::{RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Initializer as InitName, LayerKind, Scenario, Variant};
 use crate::stats::median;
@@ -23,24 +23,21 @@ use serde::Deserialize;
 pub const RUNNER: Runner = Runner {
     kind: "init_distributions",
     about: "Glorot and He weight draws vs their density, and activation variance and gradient norm with depth",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     /// Shape of the matrix whose draws are binned (fan_in × fan_out).
     kernel: [usize; 2],
     bins: usize,
     batch: usize,
     outputs: usize,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params { kernel: [1000, 1000], bins: 50, batch: 64, outputs: 10 }
-    }
+    /// The networks' width in place of each variant's model width (the initialisers keep the σ_w² of the
+    /// model's width); absent, each model runs as written. `[params.quick]` sets it for a fast look.
+    #[serde(default)]
+    width: Option<usize>,
 }
 
 /// What a variant's model is: `depth` square dense layers of `width` units.
@@ -49,6 +46,9 @@ struct Stack {
     init: Initializer,
     width: usize,
     depth: usize,
+    /// σ_w² of the initialiser on the model's square layers, and on the binned `kernel`.
+    sw2: f64,
+    kernel_sw2: f64,
 }
 
 /// The engine initialiser a scenario names (scale: random_normal's stddev, random_uniform's bound).
@@ -67,37 +67,59 @@ fn engine_init(name: InitName, scale: Option<f64>) -> Initializer {
     }
 }
 
-fn stack(v: &Variant) -> std::result::Result<Stack, String> {
-    let model = v.model.as_ref().ok_or("needs a `model`")?;
+/// The stack a variant's `model` describes, or the key (below the variant) that is wrong and why.
+fn stack(v: &Variant, kernel: [usize; 2]) -> std::result::Result<Stack, (&'static [&'static str], String)> {
+    const LAYER: &[&str] = &["model", "layers", "0"];
+    let model = v.model.as_ref().ok_or((&[][..], "needs a `model`".to_string()))?;
     let [layer] = model.layers.as_slice() else {
-        return Err("needs a model of exactly one layer entry (a dense layer with `repeat`)".into());
+        let msg = "needs a model of exactly one layer entry (a dense layer with `repeat`)";
+        return Err((&["model", "layers"], msg.into()));
     };
     let l = layer.get_ref();
     let (Some(units), Some(act), Some(init)) = (l.units, l.activation(), l.initializer) else {
-        return Err("the layer needs `units`, `activation` and `initializer`".into());
+        return Err((LAYER, "the layer needs `units`, `activation` and `initializer`".into()));
     };
     if l.kind != LayerKind::Dense || units != model.inputs || l.repeat.unwrap_or(1) < 2 {
-        return Err("the layer must be dense, as wide as the input, with `repeat` >= 2".into());
+        return Err((LAYER, "the layer must be dense, as wide as the input, with `repeat` >= 2".into()));
     }
     let init = engine_init(init, l.scale);
-    init.sigma_w2(units, units).ok_or("the initializer needs a zero-mean scale")?;
-    Ok(Stack { act, init, width: units, depth: l.repeat.unwrap_or(1) })
+    let scale = |fan_in, fan_out| {
+        init.sigma_w2(fan_in, fan_out).ok_or((
+            &["model", "layers", "0", "initializer"][..],
+            format!("the initializer needs a zero-mean scale on {fan_in} × {fan_out} kernels"),
+        ))
+    };
+    let (sw2, kernel_sw2) = (scale(units, units)?, scale(kernel[0], kernel[1])?);
+    Ok(Stack { act, init, width: units, depth: l.repeat.unwrap_or(1), sw2, kernel_sw2 })
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.kernel.contains(&0) || p.bins < 2 || p.batch == 0 || p.outputs == 0 {
-        return Err(
-            s.error(format!("[params] need a non-empty kernel, bins >= 2, batch, outputs >= 1; got {p:?}"))
-        );
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    variants: Vec<&'s Variant>,
+    stacks: Vec<Stack>,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(!p.kernel.contains(&0), &["kernel"], "a non-empty shape [fan_in, fan_out]")?;
+    at.ensure(p.bins >= 2, &["bins"], "at least 2")?;
+    at.ensure(p.batch >= 1, &["batch"], "at least 1")?;
+    at.ensure(p.outputs >= 1, &["outputs"], "at least 1")?;
+    at.ensure(p.width.is_none_or(|w| w >= 1), &["width"], "at least 1")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("init_distributions needs at least one variant"));
     }
-    for (i, v) in s.variants().enumerate() {
-        stack(v).map_err(|m| variant_error(s, i, format!("variant `{}`: {m}", v.name)))?;
-    }
-    Ok(())
+    let variants: Vec<&Variant> = s.variants().collect();
+    let stacks = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| stack(v, p.kernel).map_err(|(key, m)| s.variant_error(i, key, m)))
+        .collect::<Result<_>>()?;
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants, stacks };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// The density the engine's draws follow: normal initialisers are N(0, σ²) truncated to ±2σ with
@@ -124,24 +146,17 @@ fn density(init: &Initializer, nominal: f64, w: f64) -> f64 {
     }
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p: Params = s.params()?;
-    let kernel = if opts.quick { [p.kernel[0] / 4, p.kernel[1] / 4].map(|k| k.max(2)) } else { p.kernel };
-    let seeds = opts.seeds(s);
-    let variants: Vec<&Variant> = s.variants().collect();
-    let stacks: Vec<Stack> = variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| stack(v).map_err(|m| variant_error(s, i, m)))
-        .collect::<Result<_>>()?;
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, variants, stacks } = plan;
+    let kernel = p.kernel;
     let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let fig = |key: String, label: String, value: f64| KeyFigure { key, label, value };
 
     // Part one: the initialisers' draws, binned, against their density.
-    for (v, st) in variants.iter().zip(&stacks) {
+    for (v, st) in variants.iter().zip(stacks) {
         let (fan_in, fan_out) = (kernel[0], kernel[1]);
-        let nominal = (st.init.sigma_w2(fan_in, fan_out).expect("checked") / fan_in as f64).sqrt();
+        let nominal = (st.kernel_sw2 / fan_in as f64).sqrt();
         let reach = 2.5 * nominal / TRUNCATED_STDDEV;
         let width = 2.0 * reach / p.bins as f64;
         // One matrix per variant (from the first seed), as slide 7 draws one: a million draws already pin
@@ -197,12 +212,12 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .par_iter()
         .map(|&(vi, seed)| {
             let st = &stacks[vi];
-            let width = if opts.quick { (st.width / 4).max(8) } else { st.width };
+            let width = p.width.unwrap_or(st.width);
             dense_stack(st.act, st.init, (width, st.depth, p.batch, p.outputs), seed)
         })
         .collect::<engine::Result<Vec<_>>>()
         .map_err(engine_err(s))?;
-    for (vi, (v, st)) in variants.iter().zip(&stacks).enumerate() {
+    for (vi, (v, st)) in variants.iter().zip(stacks).enumerate() {
         let mine: Vec<_> = jobs.iter().zip(&per_job).filter(|((j, _), _)| *j == vi).collect();
         let names: Vec<String> =
             (1..=st.depth).map(|l| layer(l, &format!("dense({})", st.act.name()))).collect();
@@ -217,7 +232,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         }
         // Mean field: q_l from q₁ = σ_w² (unit-normal inputs, no biases); the gradient norm predicted from
         // the measured top one (median of seeds) down through √χ₁(q_l) per layer.
-        let sw2 = st.init.sigma_w2(st.width, st.width).expect("checked");
+        let sw2 = st.sw2;
         let mf = MeanField::new(st.act, sw2.sqrt(), 0.0).map_err(engine_err(s))?;
         let qs = mf.variance_trajectory(sw2, st.depth).map_err(engine_err(s))?;
         let med =

@@ -17,13 +17,26 @@ use crate::error::{ReportError, Result};
 use crate::record::Output;
 use crate::scenario::Scenario;
 
-/// A scenario `kind`: how its params are checked and how it runs.
+/// A scenario `kind`: how its scenario becomes a plan that runs.
 pub struct Runner {
     pub kind: &'static str,
     pub about: &'static str,
-    /// Checks the kind-specific parts of a scenario (params, variant fields) before anything runs.
-    pub check: fn(&Scenario) -> Result<()>,
-    pub run: fn(&Scenario, &RunOptions) -> Result<Output>,
+    /// Reads the kind-specific parts of a scenario (`[params]` once, with `[params.quick]` laid over it in
+    /// a quick run, and the variants' fields), checks every value, and returns the typed plan that runs.
+    /// Nothing is measured here, so every scenario is prepared before any runs.
+    pub prepare: for<'s> fn(&'s Scenario, &RunOptions) -> Result<Box<dyn Experiment + 's>>,
+}
+
+/// A scenario's validated plan: running it needs no further parsing or checking of the scenario file.
+pub trait Experiment: Send + Sync {
+    fn run(&self) -> Result<Output>;
+}
+
+/// A runner's plan is usually its typed values moved into a closure: `Box::new(move || run(&plan))`.
+impl<F: Fn() -> Result<Output> + Send + Sync> Experiment for F {
+    fn run(&self) -> Result<Output> {
+        self()
+    }
 }
 
 pub const REGISTRY: &[Runner] = &[
@@ -41,7 +54,8 @@ pub const REGISTRY: &[Runner] = &[
 /// Options every runner receives.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Smaller sizes for a fast look (never changes what is measured, only how much).
+    /// Smaller sizes for a fast look: each scenario's `[params.quick]` laid over its `[params]` (what is
+    /// measured stays the same, only how much).
     pub quick: bool,
     /// Replaces every scenario's seed list with this one seed.
     pub seed: Option<u64>,
@@ -65,20 +79,7 @@ pub fn runner_for(s: &Scenario) -> Result<&'static Runner> {
     })
 }
 
-/// Checks every scenario before running any, so a typo in the last file fails fast.
-pub fn check_all(scenarios: &[Scenario]) -> Result<()> {
-    for s in scenarios {
-        (runner_for(s)?.check)(s)?;
-    }
-    Ok(())
-}
-
 /// Wraps an engine error with the scenario it happened in.
 pub(crate) fn engine_err(s: &Scenario) -> impl Fn(engine::Error) -> ReportError + '_ {
     move |source| ReportError::Engine { scenario: s.name.clone(), source }
-}
-
-/// The variant's span-carrying error for a missing or misplaced field.
-pub(crate) fn variant_error(s: &Scenario, index: usize, msg: impl Into<String>) -> ReportError {
-    s.error_at(s.spec.variants[index].span(), msg)
 }

@@ -5,9 +5,9 @@
 //! problem's test MSE (against the 1/6 baseline of always predicting 1) and accuracy as the sequence grows,
 //! each length trained from scratch with Adam, several seeds. Every (cell, length, seed) run is independent
 //! and seeded, so the runs go in parallel and the results do not depend on the thread count.
-use super::{engine_err, variant_error};
+use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::experiments::{RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{LayerKind, LayerSpec, Scenario, Variant};
 use crate::stats::median;
@@ -23,12 +23,11 @@ use serde::Deserialize;
 pub const RUNNER: Runner = Runner {
     kind: "recurrent",
     about: "SimpleRNN/LSTM/GRU: state norm and dL/dh_t over time, adding problem as T grows",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     /// Slide 13's trace: steps, N(0, 1) features per step, and sequences averaged over.
     trace_steps: usize,
@@ -47,39 +46,10 @@ struct Params {
     tolerance: f64,
     /// The training loss is recorded every this many steps.
     loss_every: usize,
-    /// Variants measured on the trace only (not trained), e.g. an ablation at initialisation.
+    /// Variants measured on the trace only (not trained), e.g. an ablation at initialisation; none when
+    /// absent.
+    #[serde(default)]
     trace_only: Vec<String>,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            trace_steps: 100,
-            trace_features: 10,
-            trace_batch: 32,
-            lengths: vec![10, 25, 50, 100],
-            iterations: 300,
-            batch_size: 32,
-            learning_rate: 0.01,
-            test_samples: 256,
-            flow_samples: 64,
-            tolerance: 0.04,
-            loss_every: 10,
-            trace_only: Vec::new(),
-        }
-    }
-}
-
-impl Params {
-    /// `--quick`: a tenth of the training and a smaller test set; what is measured stays the same.
-    fn sized(mut self, quick: bool) -> Self {
-        if quick {
-            self.iterations = (self.iterations / 10).max(1);
-            self.test_samples = self.test_samples.min(128);
-            self.flow_samples = self.flow_samples.min(16);
-        }
-        self
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,18 +77,25 @@ struct Cell {
     unit_forget_bias: bool,
 }
 
-fn cell_of(v: &Variant) -> std::result::Result<Cell, String> {
-    let model = v.model.as_ref().ok_or("needs a `model` with one recurrent layer")?;
+/// The cell a variant's `model` names, or the key (below the variant) that is wrong and why.
+fn cell_of(v: &Variant) -> std::result::Result<Cell, (&'static [&'static str], String)> {
+    let model = v.model.as_ref().ok_or((&[][..], "needs a `model` with one recurrent layer".to_string()))?;
     if model.inputs != ADDING_WIDTH {
-        return Err(format!(
-            "model `inputs` is the features per step of the adding problem, {ADDING_WIDTH}; got {}",
-            model.inputs
+        return Err((
+            &["model", "inputs"],
+            format!(
+                "model `inputs` is the features per step of the adding problem, {ADDING_WIDTH}; got {}",
+                model.inputs
+            ),
         ));
     }
     let [layer] = model.layers.as_slice() else {
-        return Err(format!(
-            "model needs exactly one layer (simple_rnn, lstm or gru), got {}; the read-out is added",
-            model.layers.len()
+        return Err((
+            &["model", "layers"],
+            format!(
+                "model needs exactly one layer (simple_rnn, lstm or gru), got {}; the read-out is added",
+                model.layers.len()
+            ),
         ));
     };
     let l: &LayerSpec = layer.get_ref();
@@ -126,55 +103,84 @@ fn cell_of(v: &Variant) -> std::result::Result<Cell, String> {
         LayerKind::SimpleRnn => CellKind::Rnn,
         LayerKind::Lstm => CellKind::Lstm,
         LayerKind::Gru => CellKind::Gru,
-        other => return Err(format!("layer must be simple_rnn, lstm or gru, got {other:?}")),
+        other => {
+            return Err((
+                &["model", "layers", "0", "type"],
+                format!("layer must be simple_rnn, lstm or gru, got {other:?}"),
+            ));
+        }
     };
     if l.activation.is_some() || l.initializer.is_some() || l.repeat.is_some_and(|r| r != 1) {
-        return Err("the recurrent layers use Keras' activations and initialisers; drop `activation`, \
-                    `initializer` and `repeat`"
-            .into());
+        return Err((
+            &["model", "layers", "0"],
+            "the recurrent layers use Keras' activations and initialisers; drop `activation`, \
+             `initializer` and `repeat`"
+                .into(),
+        ));
     }
     let unit_forget_bias = match l.forget_bias {
         None => true,
         Some(1.0) => true,
         Some(0.0) => false,
-        Some(b) => return Err(format!("forget_bias must be 1 (Keras' unit_forget_bias) or 0, got {b}")),
+        Some(b) => {
+            return Err((
+                &["model", "layers", "0", "forget_bias"],
+                format!("forget_bias must be 1 (Keras' unit_forget_bias) or 0, got {b}"),
+            ));
+        }
     };
     Ok(Cell { kind, units: l.units.unwrap_or(0), unit_forget_bias })
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.trace_steps < 2
-        || p.trace_features == 0
-        || p.trace_batch == 0
-        || p.lengths.is_empty()
-        || p.lengths.iter().any(|&t| t < 2)
-        || p.iterations == 0
-        || p.batch_size == 0
-        || p.test_samples == 0
-        || p.flow_samples == 0
-        || p.loss_every == 0
-        || !(p.learning_rate > 0.0 && p.learning_rate.is_finite())
-        || p.tolerance.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
-    {
-        return Err(s.error(format!(
-            "[params] need trace_steps >= 2, lengths >= 2 (at least one), positive sizes, learning_rate and \
-             tolerance; got {p:?}"
-        )));
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    variants: Vec<&'s Variant>,
+    cells: Vec<Cell>,
+    /// The longest sequence length, where ‖dL/dh_t‖ is read before and after training.
+    longest: usize,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.trace_steps >= 2, &["trace_steps"], "at least 2")?;
+    at.ensure(p.trace_features >= 1, &["trace_features"], "at least 1")?;
+    at.ensure(p.trace_batch >= 1, &["trace_batch"], "at least 1")?;
+    let longest = p.lengths.iter().copied().max();
+    at.ensure(
+        longest.is_some() && p.lengths.iter().all(|&t| t >= 2),
+        &["lengths"],
+        "at least one sequence length, each at least 2",
+    )?;
+    at.ensure(p.iterations >= 1, &["iterations"], "at least 1")?;
+    at.ensure(p.batch_size >= 1, &["batch_size"], "at least 1")?;
+    at.ensure(p.learning_rate > 0.0 && p.learning_rate.is_finite(), &["learning_rate"], "a positive number")?;
+    at.ensure(p.test_samples >= 1, &["test_samples"], "at least 1")?;
+    at.ensure(p.flow_samples >= 1, &["flow_samples"], "at least 1")?;
+    at.ensure(p.tolerance > 0.0, &["tolerance"], "a positive distance")?;
+    at.ensure(p.loss_every >= 1, &["loss_every"], "at least 1")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("recurrent needs at least one variant"));
     }
-    for (i, v) in s.variants().enumerate() {
-        cell_of(v).map_err(|m| variant_error(s, i, format!("variant `{}`: {m}", v.name)))?;
+    let variants: Vec<&Variant> = s.variants().collect();
+    let cells = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| cell_of(v).map_err(|(key, m)| s.variant_error(i, key, m)))
+        .collect::<Result<_>>()?;
+    if let Some(t) = p.trace_only.iter().find(|t| !variants.iter().any(|v| &&v.name == t)) {
+        return Err(at.error(&["trace_only"], format!("variant names; `{t}` is not a variant")));
     }
-    if let Some(t) = p.trace_only.iter().find(|t| !s.variants().any(|v| &&v.name == t)) {
-        return Err(s.error(format!("[params] trace_only names `{t}`, which is not a variant")));
-    }
-    if s.variants().all(|v| p.trace_only.contains(&v.name)) {
-        return Err(s.error("[params] trace_only leaves no variant to train"));
-    }
-    Ok(())
+    at.ensure(
+        !variants.iter().all(|v| p.trace_only.contains(&v.name)),
+        &["trace_only"],
+        "at least one variant left to train",
+    )?;
+    let longest = longest.unwrap_or_default();
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants, cells, longest };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// The cell over sequences of `steps × features`, then a linear `dense(1)` read-out of its last state.
@@ -288,24 +294,18 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
     })
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p = s.params::<Params>()?.sized(opts.quick);
-    let seeds = opts.seeds(s);
-    let variants: Vec<&Variant> = s.variants().collect();
-    let cells: Vec<Cell> = variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| cell_of(v).map_err(|m| variant_error(s, i, m)))
-        .collect::<Result<_>>()?;
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, variants, cells, longest } = plan;
+    let longest = *longest;
     let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let err = engine_err(s);
 
     // (1) Slide 13's trace at initialisation: the same N(0, 1) sequences for every cell.
     let mut surviving_randn: Vec<Vec<f64>> = vec![Vec::new(); cells.len()];
-    for &seed in &seeds {
-        let data = gaussian_sequences(&p, seed).map_err(&err)?;
-        for (vi, (v, &cell)) in variants.iter().zip(&cells).enumerate() {
+    for &seed in seeds {
+        let data = gaussian_sequences(p, seed).map_err(&err)?;
+        for (vi, (v, &cell)) in variants.iter().zip(cells).enumerate() {
             let mut model = build(cell, p.trace_features, p.trace_steps, seed).map_err(&err)?;
             let (states, grads) = traces(&mut model, &data).map_err(&err)?;
             let (run, name) = (rec.run(&v.name, seed), cell_layer(cell));
@@ -320,7 +320,6 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     }
 
     // (2) and (3): every (cell, length, seed) trained from scratch, in parallel, collected in order.
-    let longest = *p.lengths.iter().max().expect("checked: at least one length");
     let mut jobs: Vec<(usize, usize, u64)> = Vec::new();
     let trained = |vi: usize| !p.trace_only.contains(&variants[vi].name);
     for vi in (0..cells.len()).filter(|&vi| trained(vi)) {
@@ -329,7 +328,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         }
     }
     let runs: Vec<Trained> =
-        jobs.par_iter().map(|&job| train(s, &p, cells[job.0], job, longest)).collect::<Result<_>>()?;
+        jobs.par_iter().map(|&job| train(s, p, cells[job.0], job, longest)).collect::<Result<_>>()?;
 
     for r in &runs {
         let layer_name = cell_layer(cells[r.variant]);
@@ -439,7 +438,20 @@ mod tests {
     /// whose cell path multiplies only by its forget gate.
     #[test]
     fn simple_rnn_loses_more_gradient_than_lstm_on_gaussian_inputs() {
-        let p = Params::default();
+        let p = Params {
+            trace_steps: 100,
+            trace_features: 10,
+            trace_batch: 32,
+            lengths: vec![10],
+            iterations: 1,
+            batch_size: 1,
+            learning_rate: 0.01,
+            test_samples: 1,
+            flow_samples: 1,
+            tolerance: 0.04,
+            loss_every: 1,
+            trace_only: Vec::new(),
+        };
         let data = gaussian_sequences(&p, 0).unwrap();
         let surviving = |kind| {
             let mut m = build(Cell { kind, units: 20, unit_forget_bias: true }, 10, 100, 0).unwrap();

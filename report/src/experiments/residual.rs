@@ -5,9 +5,9 @@
 //! records ‖dL/dh_b‖ (the gradient at the block's output, from the tape), ‖dL/dW1_b‖ (the gathered weight
 //! gradient) and the mean forward norm ‖h_b‖ (what the slide plots), in float64 so that gradients far below
 //! float32's range stay measurable; then a short float32 Adam run records the training loss.
-use super::{engine_err, variant_error};
+use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::experiments::{RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use crate::stats::median;
@@ -24,12 +24,11 @@ use std::collections::BTreeMap;
 pub const RUNNER: Runner = Runner {
     kind: "residual",
     about: "deep plain vs residual nets: per-block gradient norms and a short training run",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     blocks: usize,
     width: usize,
@@ -44,22 +43,6 @@ struct Params {
     learning_rate: f64,
     /// Per variant name: which net it is.
     nets: BTreeMap<String, NetSpec>,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            blocks: 50,
-            width: 64,
-            samples: 64,
-            classes: 4,
-            separation: 6.0,
-            train_steps: 30,
-            batch_size: 16,
-            learning_rate: 1e-3,
-            nets: BTreeMap::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -84,54 +67,52 @@ struct NetSpec {
     norm: Norm,
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.blocks == 0
-        || p.width == 0
-        || p.samples < 2
-        || p.classes < 2
-        || p.train_steps == 0
-        || p.batch_size < 2
-        || !(p.learning_rate > 0.0 && p.learning_rate.is_finite())
-        || p.separation.is_nan()
-        || p.separation < 0.0
-    {
-        return Err(s.error(format!(
-            "[params] need blocks, width, train_steps >= 1, samples, batch_size, classes >= 2, a positive \
-             learning_rate and separation >= 0; got blocks {}, width {}, samples {}, classes {}, \
-             train_steps {}, batch_size {}, learning_rate {}, separation {}",
-            p.blocks,
-            p.width,
-            p.samples,
-            p.classes,
-            p.train_steps,
-            p.batch_size,
-            p.learning_rate,
-            p.separation
-        )));
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    names: Vec<&'s str>,
+    /// Each variant's net, in variant order.
+    nets: Vec<NetSpec>,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.blocks >= 1, &["blocks"], "at least 1")?;
+    at.ensure(p.width >= 1, &["width"], "at least 1")?;
+    at.ensure(p.samples >= 2, &["samples"], "at least 2")?;
+    at.ensure(p.classes >= 2, &["classes"], "at least 2")?;
+    at.ensure(p.separation >= 0.0, &["separation"], "a distance of 0 or more")?;
+    at.ensure(p.train_steps >= 1, &["train_steps"], "at least 1")?;
+    at.ensure(p.batch_size >= 2, &["batch_size"], "at least 2")?;
+    at.ensure(p.learning_rate > 0.0 && p.learning_rate.is_finite(), &["learning_rate"], "a positive number")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("residual needs at least one variant"));
     }
+    let mut nets = Vec::new();
     for (i, v) in s.variants().enumerate() {
         let Some(net) = p.nets.get(&v.name) else {
-            return Err(variant_error(
-                s,
+            return Err(s.variant_error(
                 i,
+                &["name"],
                 format!(
-                    "variant `{}` has no entry in [params.nets]; add `{} = {{ skip = ..., first = ..., second = ... }}`",
-                    v.name, v.name
+                    "has no entry in [params.nets]; add `{} = {{ skip = ..., first = ..., second = ... }}`",
+                    v.name
                 ),
             ));
         };
         // Building a one-block copy validates the initialiser names with the engine's own parser.
         build::<f64>(net, 1, 2, 2, 0)
-            .map_err(|e| variant_error(s, i, format!("variant `{}`: {e}", v.name)))?;
+            .map_err(|e| at.error(&["nets", &v.name], format!("a net that builds: {e}")))?;
+        nets.push(net.clone());
     }
     if let Some(extra) = p.nets.keys().find(|k| !s.variants().any(|v| &v.name == *k)) {
-        return Err(s.error(format!("[params.nets] has `{extra}`, which is not a variant name")));
+        return Err(at.error(&["nets", extra], "one entry per variant name; no variant has this name"));
     }
-    Ok(())
+    let names = s.variants().map(|v| v.name.as_str()).collect();
+    let plan = Plan { s, p, seeds: opts.seeds(s), names, nets };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// `blocks` blocks of `width`, then a `dense(classes)` output (logits for the softmax cross-entropy).
@@ -254,14 +235,8 @@ struct RunResult {
     diverged: Option<usize>,
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let mut p: Params = s.params()?;
-    if opts.quick {
-        p.train_steps = (p.train_steps / 5).max(2);
-        p.samples = p.samples.min(16);
-    }
-    let seeds = opts.seeds(s);
-    let names: Vec<&str> = s.variants().map(|v| v.name.as_str()).collect();
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, names, nets } = plan;
     let mut jobs = Vec::new();
     for vi in 0..names.len() {
         jobs.extend(seeds.iter().map(|&seed| (vi, seed)));
@@ -270,11 +245,11 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let results: Vec<RunResult> = jobs
         .par_iter()
         .map(|&(vi, seed)| {
-            let net = &p.nets[names[vi]];
+            let net = &nets[vi];
             let data = gaussian_classes(p.samples, p.classes, p.width, p.separation, seed).map_err(&err)?;
             let mut model = build::<f64>(net, p.blocks, p.width, p.classes, seed).map_err(&err)?;
             let profile = profile(&mut model, &data).map_err(&err)?;
-            let (losses, diverged) = train(&p, net, seed).map_err(&err)?;
+            let (losses, diverged) = train(p, net, seed).map_err(&err)?;
             Ok(RunResult { variant: vi, seed, profile, losses, diverged })
         })
         .collect::<Result<_>>()?;

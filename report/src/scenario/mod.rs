@@ -2,6 +2,7 @@
 //! wrong types and unknown names are errors that name the file, line and column and what was expected.
 mod chart;
 mod model;
+mod params;
 
 pub use chart::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn};
 pub use model::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec, OptimizerKind};
@@ -9,7 +10,7 @@ pub use model::{OptimizerSpec, Variant};
 
 use crate::error::{ReportError, Result};
 use engine::Activation;
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use std::cmp::Ordering::Greater;
 use std::collections::BTreeSet;
@@ -109,12 +110,6 @@ pub struct Scenario {
     pub spec: ScenarioSpec,
 }
 
-/// The second parsing pass: only `[params]`, typed by the runner; other keys were checked by the first.
-#[derive(Deserialize)]
-struct ParamsOnly<P> {
-    params: Option<P>,
-}
-
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
@@ -130,20 +125,14 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// The kind-specific `[params]` table, typed by the runner (which should deny unknown fields).
-    pub fn params<P: DeserializeOwned + Default>(&self) -> Result<P> {
-        let p: ParamsOnly<P> =
-            toml::from_str(&self.text).map_err(|e| toml_error(&self.path, &self.text, &e))?;
-        Ok(p.params.unwrap_or_default())
-    }
-
     /// An error pointing at a byte span of this scenario's text.
     pub fn error_at(&self, span: Range<usize>, msg: impl Into<String>) -> ReportError {
         let (line, column) = line_column(&self.text, span.start);
         ReportError::Scenario { path: self.path.clone(), line, column, msg: msg.into() }
     }
 
-    /// An error about the file as a whole (points at its first line).
+    /// An error about the file as a whole (points at its first line); an error about one value goes
+    /// through [`Scenario::error_at_key`], [`Scenario::variant_error`] or [`Scenario::params_check`].
     pub fn error(&self, msg: impl Into<String>) -> ReportError {
         self.error_at(0..0, msg)
     }

@@ -36,28 +36,36 @@ pub enum Scaling {
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     pub name: Source,
-    /// Share of the samples held out for testing (stratified by class); 0 trains on everything.
+    /// Share of the samples held out for testing (stratified by class); 0, the default, trains on
+    /// everything.
     #[serde(default)]
     pub test_fraction: f64,
-    /// Generators: how many samples; shipped sets: keep a stratified subset of this size.
+    /// Generators: how many samples (1000 for gaussian_classification, 100 for gaussian_regression);
+    /// shipped sets: keep a stratified subset of this size (all samples when absent).
     #[serde(default)]
     pub samples: Option<usize>,
+    /// Generators: input width (10).
     #[serde(default)]
     pub features: Option<usize>,
+    /// gaussian_classification: clusters (2).
     #[serde(default)]
     pub classes: Option<usize>,
+    /// gaussian_classification: distance between cluster centres (3.0).
     #[serde(default)]
     pub separation: Option<f64>,
+    /// xor: input noise (0); gaussian_regression: target noise (0.1, or 1.0 without `signal`).
     #[serde(default)]
     pub noise_std: Option<f64>,
+    /// xor: copies of the four points (1).
     #[serde(default)]
     pub repeats: Option<usize>,
-    /// Regression only: whether the targets depend on the inputs.
+    /// Regression only: whether the targets depend on the inputs (true).
     #[serde(default = "yes")]
     pub signal: bool,
-    /// Regression without signal: the targets' mean (seed 003 part 2 trains towards 1.0).
+    /// Regression without signal: the targets' mean (0; seed 003 part 2 trains towards 1.0).
     #[serde(default)]
     pub target_mean: Option<f64>,
+    /// Input scaling (none).
     #[serde(default)]
     pub scale: Scaling,
 }
@@ -65,9 +73,6 @@ pub struct DataSpec {
 fn yes() -> bool {
     true
 }
-
-/// Sizes a quick run caps the data at.
-const QUICK_SAMPLES: usize = 256;
 
 impl DataSpec {
     /// Input width of the samples, known before loading (checked against each model's `inputs`).
@@ -80,6 +85,11 @@ impl DataSpec {
         }
     }
 
+    /// Clusters of gaussian_classification.
+    fn classes(&self) -> usize {
+        self.classes.unwrap_or(2)
+    }
+
     /// Whether a model with `width` outputs fits the targets: one per class, or a single (sigmoid) output
     /// for two classes and for real values.
     pub fn fits_outputs(&self, width: usize) -> bool {
@@ -87,19 +97,25 @@ impl DataSpec {
             Source::Digits | Source::Mnist => width == 10,
             Source::Xor | Source::GaussianRegression => width == 1,
             Source::GaussianClassification => {
-                let c = self.classes.unwrap_or(2);
+                let c = self.classes();
                 width == c || (c == 2 && width == 1)
             }
         }
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    /// Why the description does not hold together: the key at fault (below `[params.data]`) and what
+    /// was expected of it.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
         if !(0.0..1.0).contains(&self.test_fraction) {
-            return Err(format!("data test_fraction must be in [0, 1), got {}", self.test_fraction));
+            return Err(("test_fraction", "a share in [0, 1)".into()));
         }
         let generator = matches!(self.name, Source::GaussianClassification | Source::GaussianRegression);
-        let only = |set: bool, what: &str, ok: bool| {
-            if set && !ok { Err(format!("data `{what}` does not apply to {:?}", self.name)) } else { Ok(()) }
+        let only = |set: bool, what: &'static str, ok: bool| {
+            if set && !ok {
+                Err((what, format!("no such key (`{what}` does not apply to {:?})", self.name)))
+            } else {
+                Ok(())
+            }
         };
         only(self.features.is_some(), "features", generator)?;
         only(self.classes.is_some(), "classes", self.name == Source::GaussianClassification)?;
@@ -116,8 +132,10 @@ impl DataSpec {
             "target_mean",
             self.name == Source::GaussianRegression && !self.signal,
         )?;
-        if self.samples == Some(0) || self.features == Some(0) || self.repeats == Some(0) {
-            return Err("data samples, features and repeats must be at least 1".into());
+        for (what, n) in [("samples", self.samples), ("features", self.features), ("repeats", self.repeats)] {
+            if n == Some(0) {
+                return Err((what, "at least 1".into()));
+            }
         }
         Ok(())
     }
@@ -133,16 +151,10 @@ impl DataSpec {
     }
 
     /// The (train, test) parts for one run; `test` is `None` when `test_fraction` is 0.
-    pub fn make(
-        &self,
-        shipped: Option<&Dataset>,
-        seed: u64,
-        quick: bool,
-    ) -> engine::Result<(Dataset, Option<Dataset>)> {
-        let cap = |n: usize| if quick { n.min(QUICK_SAMPLES) } else { n };
+    pub fn make(&self, shipped: Option<&Dataset>, seed: u64) -> engine::Result<(Dataset, Option<Dataset>)> {
         let mut all = match (self.name, shipped) {
             (Source::Digits | Source::Mnist, Some(ds)) => {
-                let keep = cap(self.samples.unwrap_or(ds.len()).min(ds.len()));
+                let keep = self.samples.unwrap_or(ds.len()).min(ds.len());
                 if keep < ds.len() {
                     // A stratified subset: the "train" part of a split that holds out the rest.
                     ds.train_test(1.0 - keep as f64 / ds.len() as f64, seed ^ SUBSET_STREAM)?.0
@@ -160,14 +172,14 @@ impl DataSpec {
                 synthetic::xor(self.repeats.unwrap_or(1), self.noise_std.unwrap_or(0.0), seed)?
             }
             (Source::GaussianClassification, _) => synthetic::gaussian_classes(
-                cap(self.samples.unwrap_or(1000)),
-                self.classes.unwrap_or(2),
+                self.samples.unwrap_or(1000),
+                self.classes(),
                 self.features(),
                 self.separation.unwrap_or(3.0),
                 seed,
             )?,
             (Source::GaussianRegression, _) => {
-                let n = cap(self.samples.unwrap_or(100));
+                let n = self.samples.unwrap_or(100);
                 let noise = self.noise_std.unwrap_or(if self.signal { 0.1 } else { 1.0 });
                 if self.signal {
                     synthetic::regression(n, self.features(), noise, seed)?.0

@@ -2,7 +2,7 @@
 //! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the run's records: the monitor's
 //! table with the runner's own rows added to it (epoch losses, test accuracy, per-layer snapshots). A NaN
 //! or infinity stops the run with its records kept.
-use super::{Params, build};
+use super::{Params, Trainee, build};
 use crate::error::{ReportError, Result};
 use crate::scenario::Scenario;
 use engine::data::Dataset;
@@ -62,19 +62,15 @@ pub fn train(
     s: &Scenario,
     p: &Params,
     shipped: Option<&Dataset>,
-    vi: usize,
+    trainee: &Trainee<'_>,
     seed: u64,
-    quick: bool,
 ) -> Result<RunOutcome> {
-    let v = s.spec.variants[vi].get_ref();
+    let (v, vi) = (trainee.variant, trainee.index);
     let fail =
         |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
-    let (spec, opt_spec, loss_kind, epochs) = match (&v.model, &v.optimizer, v.loss, v.epochs) {
-        (Some(m), Some(o), Some(l), Some(e)) => (m, o, l, e),
-        _ => return Err(ReportError::run(&s.name, format!("variant `{}` is incomplete", v.name))),
-    };
-    let epochs = if quick { epochs.min(p.quick_epochs) } else { epochs };
-    let (train, test) = p.data.make(shipped, stream(seed, 1), quick).map_err(fail)?;
+    let (spec, opt_spec, loss_kind, epochs) =
+        (trainee.model, trainee.optimizer, trainee.loss, trainee.epochs);
+    let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
     let mut model = build::model(spec, stream(seed, 2)).map_err(fail)?;
     let mut opt = build::optimizer(opt_spec).map_err(fail)?;
     let loss = build::loss(loss_kind);

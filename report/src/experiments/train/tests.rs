@@ -76,6 +76,15 @@ fn parse(text: &str) -> Result<Scenario> {
     Scenario::parse(Path::new("scenarios/t.toml"), text.to_string())
 }
 
+/// Prepares and runs the scenario, as `report` does.
+fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
+    prepare(s, opts)?.run()
+}
+
+fn check(s: &Scenario) -> Result<()> {
+    prepare(s, &RunOptions::default()).map(|_| ())
+}
+
 /// The (line, message) of the scenario error that parsing or checking `text` gives.
 fn check_error(text: &str) -> (usize, String) {
     match parse(text).and_then(|s| check(&s)) {
@@ -140,10 +149,10 @@ fn a_run_is_the_same_on_one_and_on_two_threads() {
 }
 
 #[test]
-fn model_inputs_that_do_not_fit_the_data_name_the_variant_line() {
+fn model_inputs_that_do_not_fit_the_data_name_their_line() {
     let text = XOR.replace("inputs = 2", "inputs = 3");
     let (line, msg) = check_error(&text);
-    assert_eq!(line, line_of(&text, "[[variants]]"));
+    assert_eq!(line, line_of(&text, "inputs = 3"));
     assert!(msg.contains("inputs = 3") && msg.contains("2 features"), "{msg}");
 }
 
@@ -236,9 +245,36 @@ fn an_unknown_diagnose_threshold_names_its_line() {
 }
 
 #[test]
-fn quick_runs_cap_the_epochs() {
-    let s = parse(XOR).unwrap();
-    let out = run(&s, &RunOptions { quick: true, seed: Some(3) }).unwrap();
-    assert_eq!(figure(&out, "steps.relu"), 2.0, "quick_epochs defaults to 2, one step each");
-    assert!(out.records.iter().all(|r| r.seed == 3));
+fn quick_runs_take_their_sizes_from_the_quick_table_only() {
+    let text = XOR.replace("[params.data]", "max_epochs = 3\n[params.quick]\nmax_epochs = 2\n[params.data]");
+    let s = parse(&text).unwrap();
+    let quick = run(&s, &RunOptions { quick: true, seed: Some(3) }).unwrap();
+    assert_eq!(figure(&quick, "steps.relu"), 2.0, "[params.quick] max_epochs, one step each");
+    assert!(quick.records.iter().all(|r| r.seed == 3));
+    let full = run(&s, &RunOptions { quick: false, seed: Some(3) }).unwrap();
+    assert_eq!(figure(&full, "steps.relu"), 3.0, "[params] max_epochs");
+    // Without a quick table a quick run is the full run.
+    let plain = parse(XOR).unwrap();
+    let quick = run(&plain, &RunOptions { quick: true, seed: Some(3) }).unwrap();
+    assert_eq!(figure(&quick, "steps.relu"), 50.0, "the variant's own epochs");
+}
+
+#[test]
+fn a_bad_value_inside_params_data_names_its_line_and_column() {
+    let text = XOR.replace("name = \"xor\"", "name = \"xor\"\ntest_fraction = 1.5");
+    let s = parse(&text).unwrap();
+    let Err(ReportError::Scenario { line, column, msg, .. }) = check(&s) else { panic!("expected an error") };
+    assert_eq!((line, column), (line_of(&text, "test_fraction"), 17), "{msg}");
+    assert!(msg.contains("data.test_fraction = 1.5") && msg.contains("[0, 1)"), "{msg}");
+    // The same value in [params.quick] is found by a quick run, at its own place.
+    let text = format!("{XOR}\n[params.quick]\ndata = {{ test_fraction = -0.5 }}\n");
+    let s = parse(&text).unwrap();
+    check(&s).unwrap();
+    let Err(ReportError::Scenario { line, column, msg, .. }) =
+        prepare(&s, &RunOptions { quick: true, seed: None }).map(|_| ())
+    else {
+        panic!("expected an error in a quick run")
+    };
+    assert_eq!((line, column), (line_of(&text, "test_fraction = -0.5"), 26), "{msg}");
+    assert!(msg.contains("[params.quick] data.test_fraction = -0.5"), "{msg}");
 }
