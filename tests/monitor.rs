@@ -6,7 +6,7 @@ use gradlab::data::MatrixView;
 use gradlab::data::random::normal;
 use gradlab::layers::{Ctx, Dense, Layer, Recorded, from_fn};
 use gradlab::model::{Data, FitConfig, Loss, Sequential};
-use gradlab::monitor::{MonitorConfig, MonitorHook, Records, metric as m};
+use gradlab::monitor::{MonitorConfig, MonitorHook, Records, coordinate, metric as m};
 use gradlab::optim::{Sgd, SgdConfig};
 use gradlab::params::{ParamId, ParamStore};
 use gradlab::{Error, NodeId, Result};
@@ -86,7 +86,7 @@ fn every_n_steps_records_only_those_steps() {
     // The histogram of layer 1's weight gradient counts each of its 10 × 64 entries once.
     let hist: f64 = r
         .tidy()
-        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric.starts_with(m::GRAD_LOG10_HIST))
+        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric == m::GRAD_LOG10_HIST)
         .map(|t| t.value)
         .sum();
     assert_eq!(hist, 640.0);
@@ -94,8 +94,8 @@ fn every_n_steps_records_only_those_steps() {
     // all of them in the bins covering sigmoid's (0, 1).
     let act: Vec<(f64, f64)> = r
         .tidy()
-        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric.starts_with(m::ACT_HIST))
-        .map(|t| (t.metric[m::ACT_HIST.len() + 1..].parse::<f64>().unwrap(), t.value))
+        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric == m::ACT_HIST)
+        .map(|t| (coordinate(t.point, "bin").unwrap(), t.value))
         .collect();
     assert_eq!(act.iter().map(|a| a.1).sum::<f64>(), 1024.0);
     assert!(act.iter().all(|&(lo, n)| n == 0.0 || (0.0..1.0).contains(&lo)), "{act:?}");

@@ -1,26 +1,31 @@
 //! gradlab's report: runs the experiments described in `scenarios/*.toml` and writes one static,
 //! self-contained HTML page plus the data files behind every chart.
 //!
-//! Data flow: `scenario` (TOML → typed config) → `run` (registry of runners → tidy records, key figures,
-//! verdicts) → `data` (CSV / JSON lines / checksums) and `charts` (SVG from the results only) → `html`
+//! Data flow: `scenario` (TOML → typed config) → `experiments` (the registry of runners, each returning a
+//! `record::Output` of tidy records and key figures) → `run` (orchestration: claims, diagnosis) → `data` (CSV / JSON lines / checksums) and `charts` (SVG from the results only) → `html`
 //! (minijinja page), all written through `output` so a failed run never replaces a good report. Wall
 //! times and kernel speeds (`timings`) go on the page and into `timings.json`, never into the data files.
 pub mod charts;
+pub mod claims;
 pub mod data;
 pub mod diagnosis;
 pub mod error;
 pub mod experiments;
+pub mod format;
 pub mod html;
 pub mod machine;
 pub mod output;
 pub mod progress;
+pub mod record;
 pub mod run;
 pub mod scenario;
+pub mod stats;
 pub mod timings;
 
 use error::{ReportError, Result};
+use experiments::RunOptions;
 use rayon::prelude::*;
-use run::{RunOptions, ScenarioResult};
+use run::ScenarioResult;
 use scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 mod common;
 
 use report::error::ReportError;
-use report::run::RunOptions;
+use report::experiments::RunOptions;
 use report::scenario::Scenario;
 use std::path::Path;
 
@@ -118,7 +118,7 @@ fn semantic_errors_point_at_the_table() {
 #[test]
 fn unknown_kind_is_rejected_with_the_known_ones() {
     let s = Scenario::parse(Path::new("x.toml"), GOOD.replace("activation_curves", "activations")).unwrap();
-    let err = report::run::runner_for(&s).err().expect("unknown kind");
+    let err = report::experiments::runner_for(&s).err().expect("unknown kind");
     let ReportError::Scenario { line, column, msg, .. } = err else { panic!("{err}") };
     assert_eq!((line, column), (4, 8));
     assert!(msg.contains("activation_curves") && msg.contains("repeated_multiplication"), "{msg}");
@@ -331,7 +331,7 @@ fn a_quick_value_is_used_by_quick_runs_only() {
     let s = Scenario::parse(Path::new("q.toml"), text).unwrap();
     let points = |quick| {
         let r = report::run::run_one(&s, &RunOptions { quick, seed: None }).unwrap();
-        r.records.iter().filter(|r| r.metric == "input").count()
+        r.records.iter().flat_map(|t| t.tidy()).filter(|r| r.metric == "f").count()
     };
     assert_eq!(points(false), 241);
     assert_eq!(points(true), 11);

@@ -94,7 +94,7 @@ impl MonitorHook {
             // Only in parameters no layer owns: the model's own check names those.
             return Ok(());
         };
-        let metric = format!("non_finite:{}:{}", event.pass, event.tensor);
+        let metric = format!("{}{}:{}", m::NON_FINITE_PREFIX, event.pass, event.tensor);
         self.monitor.records.push_named(event.step, &event.layer, &metric, f64::NAN);
         Err(Error::NonFinite { pass: event.pass, place: event.to_string() })
     }
@@ -182,17 +182,23 @@ fn walk(layers: &[Box<dyn Layer<f32>>], f: &mut Visit<'_>) {
     go(layers, &mut Vec::with_capacity(4), f);
 }
 
+/// A layer's name in the records: its 1-based position path and its kind,
+/// with its unit activation when it has one (`3:dense(sigmoid)`, `3.1:dense`).
+pub fn layer_name<T: crate::real::Real>(path: &[usize], layer: &dyn Layer<T>) -> String {
+    let pos: Vec<String> = path.iter().map(usize::to_string).collect();
+    match layer.unit_activation() {
+        Some(a) => format!("{}:{}({a})", pos.join("."), layer.kind()),
+        None => format!("{}:{}", pos.join("."), layer.kind()),
+    }
+}
+
 /// A layer's probe: kernels (dense, recurrent, projection) are its weights;
 /// biases and normalisation scales and shifts are reported with the biases,
 /// so per-layer weight-gradient norms compare like with like. A block's own
 /// probe leaves out what its nested layers hold, which have probes of their own.
 fn probe(path: &[usize], layer: &dyn Layer<f32>, params: &ParamStore<f32>) -> LayerProbe {
-    let pos: Vec<String> = path.iter().map(usize::to_string).collect();
     let act = layer.unit_activation();
-    let name = match act {
-        Some(a) => format!("{}:{}({a})", pos.join("."), layer.kind()),
-        None => format!("{}:{}", pos.join("."), layer.kind()),
-    };
+    let name = layer_name(path, layer);
     let nested: Vec<ParamId> = layer.children().iter().flat_map(|c| c.params()).collect();
     let own = layer.params().into_iter().filter(|id| !nested.contains(id));
     let is_vector = |id: &ParamId| {

@@ -4,7 +4,8 @@
 //! forward kernel checks the derivative away from kinks.
 use super::engine_err;
 use crate::error::Result;
-use crate::run::{Experiment, KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::{Scenario, Variant};
 use engine::{Activation, Real, Shape, Tape};
 use serde::Deserialize;
@@ -99,16 +100,17 @@ fn fd_error(act: Activation, xs: &[f32]) -> engine::Result<f64> {
 fn run(plan: &Plan<'_>) -> Result<Output> {
     let Plan { s, p, seeds, variants } = plan;
     let xs = grid(p);
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let range = format!("[{}, {}]", p.x_min, p.x_max);
     for &seed in seeds {
         for &(v, act) in variants {
             let (f, df) = curves::<f32>(act, &xs).map_err(engine_err(s))?;
-            for (i, ((&x, &fx), &dfx)) in xs.iter().zip(&f).zip(&df).enumerate() {
-                rec.push(&v.name, seed, i as u64, None, "input", x as f64);
-                rec.push(&v.name, seed, i as u64, None, "f", fx as f64);
-                rec.push(&v.name, seed, i as u64, None, "df", dfx as f64);
+            let run = rec.run(&v.name, seed);
+            for ((&x, &fx), &dfx) in xs.iter().zip(&f).zip(&df) {
+                let at = point(&[("x", x as f64)]);
+                run.push_named_at(0, GLOBAL, &at, "f", fx as f64);
+                run.push_named_at(0, GLOBAL, &at, "df", dfx as f64);
             }
             // The runner is deterministic: every seed measures the same curves, so figures come once.
             if seed != seeds[0] {
@@ -120,32 +122,37 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
                 .fold((0, f32::NEG_INFINITY), |best, (i, &d)| if d > best.1 { (i, d) } else { best });
             let max_df = max_df as f64;
             let pow = max_df.powi(p.depth as i32);
-            rec.push(&v.name, seed, 0, Some(p.depth), "max_df_pow_depth", pow);
+            let at = point(&[("depth", f64::from(p.depth))]);
+            rec.run(&v.name, seed).push_named_at(0, GLOBAL, &at, "max_df_pow_depth", pow);
             let saturated = df.iter().filter(|&&d| (d as f64).abs() < p.saturation).count();
             let fd = fd_error(act, &xs).map_err(engine_err(s))?;
             let n = &v.name;
             figures.extend([
-                fig(format!("max_df.{n}"), format!("{n}: largest f'(x) on {range}"), max_df),
-                fig(format!("argmax_df.{n}"), format!("{n}: x where f' is largest"), xs[imax] as f64),
-                fig(
+                KeyFigure::new(format!("max_df.{n}"), format!("{n}: largest f'(x) on {range}"), max_df),
+                KeyFigure::new(
+                    format!("argmax_df.{n}"),
+                    format!("{n}: x where f' is largest"),
+                    xs[imax] as f64,
+                ),
+                KeyFigure::new(
                     format!("max_df_pow.{n}"),
                     format!("{n}: (largest f')^{} — {} layers", p.depth, p.depth),
                     pow,
                 ),
-                fig(
+                KeyFigure::new(
                     format!("saturated_share.{n}"),
                     format!("{n}: share of {range} where |f'| < {}", p.saturation),
                     saturated as f64 / xs.len() as f64,
                 ),
-                fig(format!("fd_error.{n}"), format!("{n}: max |autodiff − finite difference| (f64)"), fd),
+                KeyFigure::new(
+                    format!("fd_error.{n}"),
+                    format!("{n}: max |autodiff − finite difference| (f64)"),
+                    fd,
+                ),
             ]);
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

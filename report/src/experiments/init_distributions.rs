@@ -5,12 +5,13 @@
 //! variant's model (a stack of square dense layers, `Sequential` in float32) and measures, per layer, the
 //! pre-activation variance, the activation variance and ‖∂L/∂h_l‖ from one MSE backward pass, over several
 //! seeds, beside mean field's variance trajectory and gradient factor.
+use super::common::nets::{LayerStats, dense_stack};
 use super::engine_err;
-use super::gradient_factor_table::{dense_stack, sigma_w2};
-use super::phase_diagram::median;
 use crate::error::Result;
-use crate::run::{Experiment, KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
 use engine::Shape;
 use engine::init::{Initializer, TRUNCATED_STDDEV};
 use engine::layers::dense::DenseAct;
@@ -71,7 +72,7 @@ fn stack(v: &Variant, kernel: [usize; 2]) -> std::result::Result<Stack, (&'stati
     }
     let init = d.kernel().map_err(|m| (LAYER, m))?;
     let scale = |fan_in, fan_out| {
-        sigma_w2(&init, fan_in, fan_out).ok_or((
+        init.sigma_w2(fan_in, fan_out).ok_or((
             &["model", "layers", "0", "initializer"][..],
             format!("the initializer needs a zero-mean scale on {fan_in} × {fan_out} kernels"),
         ))
@@ -136,7 +137,7 @@ fn density(init: &Initializer, nominal: f64, w: f64) -> f64 {
 fn run(plan: &Plan<'_>) -> Result<Output> {
     let Plan { s, p, seeds, variants, stacks } = plan;
     let kernel = p.kernel;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let fig = |key: String, label: String, value: f64| KeyFigure { key, label, value };
 
@@ -158,27 +159,19 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
                     counts[k as usize] += 1;
                 }
             }
+            let run = rec.run(&v.name, seed);
             for (k, &c) in counts.iter().enumerate() {
+                // Each bin at its centre.
                 let centre = -reach + width * (k as f64 + 0.5);
-                rec.push(&v.name, seed, k as u64, None, "weight", centre);
-                rec.push(
-                    &v.name,
-                    seed,
-                    k as u64,
-                    None,
-                    "weight_density",
-                    c as f64 / (w.len() as f64 * width),
+                let at = point(&[("bin", centre)]);
+                run.push_named_at(0, GLOBAL, &at, "weight_density", c as f64 / (w.len() as f64 * width));
+                run.push_named_at(
+                    0,
+                    GLOBAL,
+                    &at,
+                    "weight_density_theory",
+                    density(&st.init, nominal, centre),
                 );
-                if seed == seeds[0] {
-                    rec.push(
-                        &v.name,
-                        seed,
-                        k as u64,
-                        None,
-                        "weight_density_theory",
-                        density(&st.init, nominal, centre),
-                    );
-                }
             }
             if seed == seeds[0] {
                 let n = w.len() as f64;
@@ -214,12 +207,15 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         .map_err(engine_err(s))?;
     for (vi, (v, st)) in variants.iter().zip(stacks).enumerate() {
         let mine: Vec<_> = jobs.iter().zip(&per_job).filter(|((j, _), _)| *j == vi).collect();
+        let names: Vec<String> =
+            (1..=st.depth).map(|l| layer(l, &format!("dense({})", st.act.name()))).collect();
         for ((_, seed), m) in &mine {
-            for l in 0..st.depth {
-                let layer = Some(l as u32 + 1);
-                rec.push(&v.name, *seed, 0, layer, "q", m.q[l]);
-                rec.push(&v.name, *seed, 0, layer, "activation_variance", m.act_var[l]);
-                rec.push(&v.name, *seed, 0, layer, "grad_norm", m.grad_norm[l]);
+            let run = rec.run(&v.name, *seed);
+            for (l, name) in names.iter().enumerate() {
+                run.push_named(0, name, "q", m.q[l]);
+                run.push_named(0, name, "activation_variance", m.act_var[l]);
+                // ‖∂L/∂h_l‖ at the pre-activation: not the monitor's weight-gradient `grad_norm`.
+                run.push_named(0, name, "grad_h", m.grad_norm[l]);
             }
         }
         // Mean field: q_l from q₁ = σ_w² (unit-normal inputs, no biases); the gradient norm predicted from
@@ -227,9 +223,8 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         let sw2 = st.sw2;
         let mf = MeanField::new(st.act, sw2.sqrt(), 0.0).map_err(engine_err(s))?;
         let qs = mf.variance_trajectory(sw2, st.depth).map_err(engine_err(s))?;
-        let med = |f: &dyn Fn(&super::gradient_factor_table::LayerStats) -> f64| {
-            median(&mine.iter().map(|(_, m)| f(m)).collect::<Vec<_>>())
-        };
+        let med =
+            |f: &dyn Fn(&LayerStats) -> f64| median(&mine.iter().map(|(_, m)| f(m)).collect::<Vec<_>>());
         let top = med(&|m| m.grad_norm[st.depth - 1]);
         let mut g = top;
         let mut predicted = vec![0.0; st.depth];
@@ -237,10 +232,10 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             predicted[l] = g;
             g *= mf.chi1_at(qs[l.saturating_sub(1)]).sqrt();
         }
-        for l in 0..st.depth {
-            let layer = Some(l as u32 + 1);
-            rec.push(&v.name, seeds[0], 0, layer, "q_theory", qs[l]);
-            rec.push(&v.name, seeds[0], 0, layer, "grad_norm_theory", predicted[l]);
+        let run = rec.run(&v.name, seeds[0]);
+        for (l, name) in names.iter().enumerate() {
+            run.push_named(0, name, "q_theory", qs[l]);
+            run.push_named(0, name, "grad_h_theory", predicted[l]);
         }
         let (n, label, d) = (&v.name, v.label(), st.depth);
         let first = med(&|m| m.grad_norm[0]);
@@ -259,7 +254,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             fig(format!("grad_last.{n}"), format!("{label}: ‖∂L/∂h_{d}‖ (median)"), top),
         ]);
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 //! rows do not interact). The depth-L Jacobians are those of the first L layers of the deepest net. The
 //! SVD is nalgebra's (through `engine::theory::Jacobian`), and mean(s²) is held against mean field's
 //! ∏ χ₁(q_l) along the variance trajectory.
+use super::common::nets::record_net;
 use super::engine_err;
-use super::phase_diagram::{median, record_net};
 use crate::error::Result;
-use crate::run::{Experiment, KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
 use engine::Tape;
 use engine::theory::{Jacobian, MeanField, SpectrumStats, gaussian_matrix, orthogonal_matrix};
 use rand_chacha::ChaCha8Rng;
@@ -182,7 +184,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         })
         .collect::<engine::Result<_>>()
         .map_err(engine_err(s))?;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let fig = |key: String, label: String, value: f64| KeyFigure { key, label, value };
     for (vi, &Net { v, act, sigma_w, .. }) in nets.iter().enumerate() {
@@ -192,30 +194,26 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         let mine: Vec<&Spectra> =
             jobs.iter().zip(&spectra).filter(|((j, _), _)| *j == vi).map(|(_, sp)| sp).collect();
         for (di, &depth) in p.depths.iter().enumerate() {
-            let layer = Some(depth as u32);
+            let at_depth = point(&[("depth", depth as f64)]);
             for (&seed, sp) in seeds.iter().zip(&mine) {
                 let st = &sp.stats[di];
                 let floor = (st.max * st.count as f64 * f64::EPSILON).max(f64::MIN_POSITIVE);
+                let run = rec.run(name, seed);
                 for (rank, &sv) in sp.s[di].iter().enumerate() {
-                    rec.push(name, seed, rank as u64 + 1, layer, "log10_s", sv.max(floor).log10());
+                    let at = point(&[("depth", depth as f64), ("rank", (rank + 1) as f64)]);
+                    run.push_named_at(0, GLOBAL, &at, "log10_s", sv.max(floor).log10());
                     if sv >= floor {
-                        rec.push(name, seed, rank as u64 + 1, layer, "log10_s_resolved", sv.log10());
+                        run.push_named_at(0, GLOBAL, &at, "log10_s_resolved", sv.log10());
                     }
                 }
-                let step = depth as u64;
-                rec.push(name, seed, step, None, "mean_sq", st.mean_sq);
-                rec.push(name, seed, step, None, "log10_spread", st.log10_spread);
-                rec.push(name, seed, step, None, "log10_std", st.log10_std);
-                rec.push(
-                    name,
-                    seed,
-                    step,
-                    None,
-                    "resolved_share",
-                    1.0 - st.unresolved as f64 / st.count as f64,
-                );
+                run.push_named_at(0, GLOBAL, &at_depth, "mean_sq", st.mean_sq);
+                run.push_named_at(0, GLOBAL, &at_depth, "log10_spread", st.log10_spread);
+                run.push_named_at(0, GLOBAL, &at_depth, "log10_std", st.log10_std);
+                let resolved = 1.0 - st.unresolved as f64 / st.count as f64;
+                run.push_named_at(0, GLOBAL, &at_depth, "resolved_share", resolved);
             }
-            rec.push(name, seeds[0], depth as u64, None, "mean_sq_theory", theory[depth - 1]);
+            let theory_at = theory[depth - 1];
+            rec.run(name, seeds[0]).push_named_at(0, GLOBAL, &at_depth, "mean_sq_theory", theory_at);
             let med = |f: fn(&SpectrumStats) -> f64| {
                 median(&mine.iter().map(|sp| f(&sp.stats[di])).collect::<Vec<_>>())
             };
@@ -251,7 +249,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             ]);
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

@@ -5,12 +5,15 @@
 //! every layer. The network of depth L is the first L layers, so cell (L, σ_w) holds
 //! log10(‖∂L/∂h_1‖ / ‖∂L/∂h_L‖) of that pass. Mean-field theory predicts ∏ √χ₁(q_k) along the variance
 //! trajectory; its critical σ_w (χ₁ = 1) is drawn over the heatmap.
+use super::common::nets::record_net;
 use super::engine_err;
 use crate::error::Result;
-use crate::run::{Experiment, KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
+use crate::stats::median;
 use engine::theory::{MeanField, critical_sigma_w, gaussian_matrix};
-use engine::{Activation, NodeId, Real, Shape, Tape};
+use engine::{Activation, Tape};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use rayon::prelude::*;
@@ -111,39 +114,6 @@ fn draws(p: &Params, seed: u64) -> Draws {
     Draws { z, x, g }
 }
 
-/// A square random net recorded on a tape: `h_l = gain·x_(l-1)·W_l`, `x_l = φ(h_l)`, no biases, `x_0` a
-/// gradient-carrying leaf of `batch` rows. Returns the input, the pre-activations and the outputs. (A gain
-/// lets one set of unit matrices serve every σ_w without copying them.)
-pub(crate) struct Recorded {
-    pub input: NodeId,
-    pub pre: Vec<NodeId>,
-    pub post: Vec<NodeId>,
-}
-
-pub(crate) fn record_net<T: Real>(
-    tape: &mut Tape<T>,
-    weights: &[Vec<T>],
-    gain: f64,
-    act: Activation,
-    x: &[T],
-    batch: usize,
-) -> engine::Result<Recorded> {
-    let n = x.len() / batch.max(1);
-    let input = tape.param(Shape::new(batch, n), x)?;
-    let (mut cur, mut pre, mut post) = (input, Vec::new(), Vec::new());
-    for w in weights {
-        let w = tape.input(Shape::new(n, n), w)?;
-        let mut h = tape.matmul(cur, w)?;
-        if gain != 1.0 {
-            h = tape.scale(h, gain)?;
-        }
-        cur = tape.act(h, act)?;
-        pre.push(h);
-        post.push(cur);
-    }
-    Ok(Recorded { input, pre, post })
-}
-
 /// ‖∂L/∂h_l‖ for l = 1..=max_depth in one float32 backward pass of the net at σ_w, recorded on `tape`
 /// (cleared first, so a worker reuses its memory from job to job).
 fn gradient_norms(
@@ -185,19 +155,11 @@ pub(crate) fn zero_crossing(xs: &[f64], ys: &[f64]) -> Option<f64> {
     })
 }
 
-/// Median of a non-empty list (mean of the middle two for an even count).
-pub(crate) fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 { s[m] } else { 0.5 * (s[m - 1] + s[m]) }
-}
-
 fn run(plan: &Plan<'_>) -> Result<Output> {
     let Plan { s, p, seeds, acts } = plan;
     let sws = p.sigma_ws();
     let depths = p.depths();
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     // measured[variant][seed][σ_w index][l]
     let mut measured = vec![Vec::new(); acts.len()];
@@ -234,13 +196,12 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             for &depth in &depths {
                 let per_seed: Vec<f64> =
                     measured[a].iter().map(|m| (m[k][0] / m[k][depth - 1]).log10()).collect();
+                let at = point(&[("depth", depth as f64), ("sigma_w", sw)]);
                 for (si, &seed) in seeds.iter().enumerate() {
-                    let layer = Some(depth as u32);
-                    rec.push(name, seed, k as u64, layer, "log10_ratio", per_seed[si]);
-                    rec.push(name, seed, k as u64, layer, "sigma_w", sw);
+                    rec.run(name, seed).push_named_at(0, GLOBAL, &at, "log10_ratio", per_seed[si]);
                 }
                 let pred = theory[k][depth - 1];
-                rec.push(name, seeds[0], k as u64, Some(depth as u32), "log10_ratio_theory", pred);
+                rec.run(name, seeds[0]).push_named_at(0, GLOBAL, &at, "log10_ratio_theory", pred);
                 let med = median(&per_seed);
                 if pred.abs() <= p.compare_within {
                     worst_dev = worst_dev.max((med - pred).abs());
@@ -265,10 +226,17 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             }
             line.push((f64::NAN, f64::NAN));
         }
+        // Vertex i of the lines at its σ_w (NaN at a break), the depth as the value.
         for &seed in seeds {
+            let run = rec.run(name, seed);
             for (i, &(x, y)) in line.iter().enumerate() {
-                rec.push(name, seed, i as u64, None, "mean_field_lines", y);
-                rec.push(name, seed, i as u64, None, "sigma_w", x);
+                run.push_named_at(
+                    0,
+                    GLOBAL,
+                    &point(&[("sigma_w", x), ("vertex", i as f64)]),
+                    "mean_field_lines",
+                    y,
+                );
             }
         }
         let l = p.max_depth;
@@ -344,7 +312,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             g1(last),
         ));
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]
@@ -356,8 +324,6 @@ mod tests {
         let xs = [0.0, 1.0, 2.0, 3.0];
         assert_eq!(zero_crossing(&xs, &[-2.0, -1.0, 1.0, 3.0]), Some(1.5));
         assert_eq!(zero_crossing(&xs, &[1.0, 2.0, 3.0, 4.0]), None);
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
     }
 
     /// The measured edge of chaos of real tape-differentiated networks, through the runner itself: the

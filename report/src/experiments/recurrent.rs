@@ -7,8 +7,10 @@
 //! and seeded, so the runs go in parallel and the results do not depend on the thread count.
 use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::run::{Experiment, KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
 use engine::data::Dataset;
 use engine::data::sequence::{ADDING_BASELINE_MSE, ADDING_WIDTH, adding_problem};
 use engine::model::spec::DenseSpec;
@@ -52,6 +54,11 @@ struct Params {
 /// The recurrent layer a variant names in its `model` (the runner adds the read-out `dense(1)`): a
 /// `simple_rnn`, `lstm` or `gru` entry of the engine's model language.
 type Cell = LayerSpec;
+
+/// The recurrent layer's name in the records: it is the network's first layer.
+fn cell_layer(c: &Cell) -> String {
+    layer(1, c.kind())
+}
 
 /// The cell a variant's `model` names, or the key (below the variant) that is wrong and why.
 fn cell_of(v: &Variant) -> std::result::Result<Cell, (&'static [&'static str], String)> {
@@ -197,6 +204,8 @@ struct Trained {
     losses: Vec<(u64, f64)>,
     /// ‖dL/dh_t‖ on the test set at initialisation and after training (longest length only).
     flow: Option<(Vec<f64>, Vec<f64>)>,
+    /// Optimiser updates the run made.
+    updates: u64,
 }
 
 fn train(s: &Scenario, p: &Params, cell: &Cell, job: (usize, usize, u64), longest: usize) -> Result<Trained> {
@@ -228,7 +237,7 @@ fn train(s: &Scenario, p: &Params, cell: &Cell, job: (usize, usize, u64), longes
         .hook(&mut hook);
     let history = model.fit(&Data::from(&train_set), &mut cfg).map_err(&err)?;
     drop(cfg);
-    crate::timings::count_steps(s, history.epochs.iter().map(|e| e.steps as u64).sum());
+    let updates = history.epochs.iter().map(|e| e.steps as u64).sum();
     // One inference pass gives both the test MSE (the loss `Loss::Mse` computes) and the accuracy.
     let pred = model.predict(&test_set.x).map_err(&err)?;
     let engine::data::Targets::Values { y, .. } = &test_set.targets else {
@@ -241,25 +250,22 @@ fn train(s: &Scenario, p: &Params, cell: &Cell, job: (usize, usize, u64), longes
         Some(b) => Some((b, traces(&mut model, &flow_set).map_err(&err)?.1)),
         None => None,
     };
-    Ok(Trained { variant, steps, seed, test_mse, accuracy: hits as f64 / y.len() as f64, losses, flow })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    Ok(Trained {
+        variant,
+        steps,
+        seed,
+        test_mse,
+        accuracy: hits as f64 / y.len() as f64,
+        losses,
+        flow,
+        updates,
+    })
 }
 
 fn run(plan: &Plan<'_>) -> Result<Output> {
     let Plan { s, p, seeds, variants, cells, longest } = plan;
     let longest = *longest;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let err = engine_err(s);
 
@@ -270,9 +276,12 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         for (vi, (v, cell)) in variants.iter().zip(cells).enumerate() {
             let mut model = build(cell, p.trace_features, p.trace_steps, seed).map_err(&err)?;
             let (states, grads) = traces(&mut model, &data).map_err(&err)?;
+            let (run, name) = (rec.run(&v.name, seed), cell_layer(cell));
+            // Time steps counted from 1, as the slide draws them.
             for (t, (&h, &g)) in states.iter().zip(&grads).enumerate() {
-                rec.push(&v.name, seed, t as u64 + 1, None, "state_norm", h);
-                rec.push(&v.name, seed, t as u64 + 1, None, "dh_gaussian", g);
+                let at = point(&[("t", (t + 1) as f64)]);
+                run.push_named_at(0, &name, &at, "state_norm", h);
+                run.push_named_at(0, &name, &at, "dh_gaussian", g);
             }
             surviving_randn[vi].push(grads[0] / grads[grads.len() - 1]);
         }
@@ -290,17 +299,21 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         jobs.par_iter().map(|&job| train(s, p, &cells[job.0], job, longest)).collect::<Result<_>>()?;
 
     for r in &runs {
-        let name = &variants[r.variant].name;
-        let t = r.steps as u64;
-        rec.push(name, r.seed, t, None, "test_mse", r.test_mse);
-        rec.push(name, r.seed, t, None, "accuracy", r.accuracy);
+        let layer_name = cell_layer(&cells[r.variant]);
+        let run = rec.run(&variants[r.variant].name, r.seed);
+        // One run per sequence length T: its rows sit at the point `T=...`.
+        let length = point(&[("T", r.steps as f64)]);
+        let steps = r.updates;
+        run.push_named_at(steps, GLOBAL, &length, "test_mse", r.test_mse);
+        run.push_named_at(steps, GLOBAL, &length, "accuracy", r.accuracy);
         for &(step, loss) in &r.losses {
-            rec.push(name, r.seed, step, Some(r.steps as u32), "train_loss", loss);
+            run.push_named_at(step, GLOBAL, &length, "train_loss", loss);
         }
         if let Some((before, after)) = &r.flow {
             for (i, (&b, &a)) in before.iter().zip(after).enumerate() {
-                rec.push(name, r.seed, i as u64 + 1, None, "dh_init", b);
-                rec.push(name, r.seed, i as u64 + 1, None, "dh_trained", a);
+                let at = point(&[("T", r.steps as f64), ("t", (i + 1) as f64)]);
+                run.push_named_at(0, &layer_name, &at, "dh_init", b);
+                run.push_named_at(steps, &layer_name, &at, "dh_trained", a);
             }
         }
     }
@@ -308,42 +321,42 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     for (vi, v) in variants.iter().enumerate() {
         let n = &v.name;
         let of = |t: usize| runs.iter().filter(move |r| r.variant == vi && r.steps == t);
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_gaussian.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{}‖ at init, N(0, 1) inputs (median)", p.trace_steps),
-            median(surviving_randn[vi].clone()),
+            median(&surviving_randn[vi]),
         ));
         if !trained(vi) {
             continue;
         }
         for &t in &p.lengths {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("mse_T{t}.{n}"),
                 format!("{n}: adding problem T = {t}, test MSE (median of {} seeds)", seeds.len()),
-                median(of(t).map(|r| r.test_mse).collect()),
+                median(&of(t).map(|r| r.test_mse).collect::<Vec<_>>()),
             ));
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("accuracy_T{t}.{n}"),
                 format!("{n}: adding problem T = {t}, share within {} (median)", p.tolerance),
-                median(of(t).map(|r| r.accuracy).collect()),
+                median(&of(t).map(|r| r.accuracy).collect::<Vec<_>>()),
             ));
         }
         let flows: Vec<&(Vec<f64>, Vec<f64>)> = of(longest).filter_map(|r| r.flow.as_ref()).collect();
         let ratio = |f: &Vec<f64>| f[0] / f[f.len() - 1];
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_init_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{longest}‖ at init, adding problem (median)"),
-            median(flows.iter().map(|f| ratio(&f.0)).collect()),
+            median(&flows.iter().map(|f| ratio(&f.0)).collect::<Vec<_>>()),
         ));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_trained_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{longest}‖ after training (median)"),
-            median(flows.iter().map(|f| ratio(&f.1)).collect()),
+            median(&flows.iter().map(|f| ratio(&f.1)).collect::<Vec<_>>()),
         ));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("dh1_trained_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ after training, absolute (median)"),
-            median(flows.iter().map(|f| f.1[0]).collect()),
+            median(&flows.iter().map(|f| f.1[0]).collect::<Vec<_>>()),
         ));
     }
     // Each cell against the first variant (the SimpleRNN in the scenario file), as ratios of the medians.
@@ -357,7 +370,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             keys.push(("trained", format!("surviving_trained_T{longest}")));
         }
         for (what, key) in keys {
-            ratios.push(fig(
+            ratios.push(KeyFigure::new(
                 format!("{n}_over_{first}_{what}"),
                 format!("surviving gradient, {n} / {first} ({what})"),
                 get(format!("{key}.{n}")) / get(format!("{key}.{first}")),
@@ -365,12 +378,9 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         }
     }
     figures.extend(ratios);
-    figures.push(fig("baseline_mse".into(), "MSE of always predicting 1".into(), ADDING_BASELINE_MSE));
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    figures.push(KeyFigure::new("baseline_mse", "MSE of always predicting 1", ADDING_BASELINE_MSE));
+    let steps = runs.iter().map(|r| r.updates).sum();
+    Ok(Output { records: rec.runs, key_figures: figures, steps })
 }
 
 #[cfg(test)]
@@ -418,12 +428,5 @@ mod tests {
         };
         let (rnn, lstm) = (surviving("simple_rnn"), surviving("lstm"));
         assert!(lstm > 100.0 * rnn, "lstm {lstm:e} vs rnn {rnn:e}");
-    }
-
-    #[test]
-    fn median_of_odd_and_even() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(Vec::new()).is_nan());
     }
 }

@@ -9,12 +9,14 @@
 //! recorded under the same metric, so both stand on one chart.
 use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::run::{Experiment, KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
 use engine::data::MatrixView;
 use engine::data::synthetic::gaussian_classes;
-use engine::model::ModelSpec;
-use engine::model::{Data, LayerSpec, Loss, Model};
+use engine::model::{Data, LayerSpec, Loss, Model, ModelSpec};
+use engine::monitor::layer_name;
 use engine::{Real, Shape, Tape};
 use serde::Deserialize;
 
@@ -109,7 +111,7 @@ fn source_loop(gradient: f64, layers: u32) -> f64 {
 
 fn run(plan: &Plan<'_>) -> Result<Output> {
     let Plan { s, p, seeds, variants } = plan;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     for &(v, chain) in variants {
         let f = match chain {
@@ -123,43 +125,50 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         let g32 = chain_gradients::<f32>(f, p.deep_layers).map_err(engine_err(s))?;
         // No randomness here: every seed records the same chain, so the seed column stays meaningful.
         for &seed in seeds {
+            let run = rec.run(&v.name, seed);
+            // L, the number of layers multiplied, is a coordinate of the chain, not a layer of a network.
             for (l, (&a, &b)) in g64.iter().zip(&g32).enumerate() {
-                rec.push(&v.name, seed, 0, Some(l as u32), "g", a);
-                rec.push(&v.name, seed, 0, Some(l as u32), "g_f32", b);
+                let at = point(&[("L", l as f64)]);
+                run.push_named_at(0, GLOBAL, &at, "g", a);
+                run.push_named_at(0, GLOBAL, &at, "g_f32", b);
                 if (1..=p.layers as usize).contains(&l) {
                     // The toy's per-layer factor, constant by construction, beside the measured ones.
-                    rec.push(&v.name, seed, 0, Some(l as u32), "factor", a / g64[l - 1]);
+                    run.push_named_at(0, GLOBAL, &at, "factor", a / g64[l - 1]);
                 }
             }
         }
         let (n, l, d) = (&v.name, p.layers as usize, p.deep_layers as usize);
-        figures.push(fig(format!("g{l}.{n}"), format!("factor {n}: gradient after {l} layers"), g64[l]));
-        figures.push(fig(format!("g{d}.{n}"), format!("factor {n}: gradient after {d} layers"), g64[d]));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
+            format!("g{l}.{n}"),
+            format!("factor {n}: gradient after {l} layers"),
+            g64[l],
+        ));
+        figures.push(KeyFigure::new(
+            format!("g{d}.{n}"),
+            format!("factor {n}: gradient after {d} layers"),
+            g64[d],
+        ));
+        figures.push(KeyFigure::new(
             format!("source_printed_{l}.{n}"),
             format!("factor {n}: what the source prints as \"after layer {l}\""),
             source_loop(f, p.layers),
         ));
         if let Some(z) = g32.iter().position(|&g| g != 0.0 && g.abs() < f32::MIN_POSITIVE as f64) {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("f32_subnormal_layer.{n}"),
                 format!("factor {n}: first depth where the float32 gradient is subnormal"),
                 z as f64,
             ));
         }
         if let Some(z) = g32.iter().position(|&g| g == 0.0) {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("f32_zero_layer.{n}"),
                 format!("factor {n}: first depth where the float32 gradient is exactly 0"),
                 z as f64,
             ));
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 /// A real variant: a stack of dense layers (the last one is the output) with more hidden layers than the
@@ -204,7 +213,7 @@ fn build_real(m: &ModelSpec, seed: u64) -> engine::Result<Model<f64>> {
 
 /// ‖dL/dh_k‖ for every hidden layer k = 1..=H at initialisation, in float64 (as the toy's chain), on one
 /// batch of the two-cluster task.
-fn hidden_gradients(m: &ModelSpec, p: &Params, seed: u64) -> engine::Result<Vec<f64>> {
+fn hidden_gradients(m: &ModelSpec, p: &Params, seed: u64) -> engine::Result<(Vec<String>, Vec<f64>)> {
     let inputs = m.inputs;
     let data = gaussian_classes(p.samples, 2, inputs, p.separation, seed)?;
     let x: Vec<f64> = data.x.iter().map(|&a| f64::from(a)).collect();
@@ -216,7 +225,8 @@ fn hidden_gradients(m: &ModelSpec, p: &Params, seed: u64) -> engine::Result<Vec<
     model.gradients(&batch, Loss::BinaryCrossentropy)?;
     let tape = model.tape();
     let hidden = &model.layers()[..model.layers().len() - 1];
-    hidden
+    let names = hidden.iter().enumerate().map(|(k, l)| layer_name(&[k + 1], l.as_ref())).collect();
+    let norms = hidden
         .iter()
         .map(|l| {
             let h = l.recorded().output.ok_or_else(|| engine::Error::InvalidArgument {
@@ -225,7 +235,8 @@ fn hidden_gradients(m: &ModelSpec, p: &Params, seed: u64) -> engine::Result<Vec<
             })?;
             Ok(tape.grad(h).map_or(0.0, |g| g.iter().map(|x| x * x).sum::<f64>().sqrt()))
         })
-        .collect()
+        .collect::<engine::Result<_>>()?;
+    Ok((names, norms))
 }
 
 /// Records, per seed, g_L = ‖dL/dh_(H−L)‖ / ‖dL/dh_H‖ (the toy's g_L, measured), the local factor
@@ -242,7 +253,7 @@ fn measure_real(
     let (n, l) = (&v.name, p.layers as usize);
     let (mut g_l, mut bottom, mut top) = (Vec::new(), Vec::new(), Vec::new());
     for &seed in seeds {
-        let norms = hidden_gradients(m, p, seed).map_err(engine_err(s))?;
+        let (names, norms) = hidden_gradients(m, p, seed).map_err(engine_err(s))?;
         let h = norms.len();
         if norms.iter().any(|g| !g.is_finite() || *g <= 0.0) {
             return Err(ReportError::run(
@@ -250,51 +261,44 @@ fn measure_real(
                 format!("variant `{n}`: a hidden gradient is 0 or not finite"),
             ));
         }
-        for (k, &g) in norms.iter().enumerate() {
-            rec.push(n, seed, 0, Some(k as u32 + 1), "grad_h", g);
+        let run = rec.run(n, seed);
+        for (name, &g) in names.iter().zip(&norms) {
+            run.push_named(0, name, "grad_h", g);
         }
         for back in 0..h {
             let g = norms[h - 1 - back] / norms[h - 1];
-            rec.push(n, seed, 0, Some(back as u32), "g", g);
+            let at = point(&[("L", back as f64)]);
+            run.push_named_at(0, GLOBAL, &at, "g", g);
             if back >= 1 {
-                rec.push(n, seed, 0, Some(back as u32), "factor", norms[h - 1 - back] / norms[h - back]);
+                run.push_named_at(0, GLOBAL, &at, "factor", norms[h - 1 - back] / norms[h - back]);
             }
         }
         g_l.push(norms[h - 1 - l] / norms[h - 1]);
         bottom.push(norms[0]);
         top.push(norms[h - 1]);
     }
-    let g = median(g_l);
-    figures.push(fig(
+    let g = median(&g_l);
+    figures.push(KeyFigure::new(
         format!("g{l}.{n}"),
         format!("{n}: measured gradient ratio after {l} layers (median)"),
         g,
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("factor.{n}"),
         format!("{n}: per-layer factor, (g_{l})^(1/{l}) (median)"),
         g.powf(1.0 / l as f64),
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("grad_top.{n}"),
         format!("{n}: ‖dL/dh‖ at the last hidden layer (median)"),
-        median(top),
+        median(&top),
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("grad_bottom.{n}"),
         format!("{n}: ‖dL/dh‖ at the first hidden layer (median)"),
-        median(bottom),
+        median(&bottom),
     ));
     Ok(())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 #[cfg(test)]

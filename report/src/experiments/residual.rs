@@ -7,8 +7,10 @@
 //! float32's range stay measurable; then a short float32 Adam run records the training loss.
 use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::run::{Experiment, KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
+use crate::stats::median;
 use engine::data::synthetic::gaussian_classes;
 use engine::data::{Dataset, MatrixView};
 use engine::layers::{Dense, Layer, LayerNormalization, Residual};
@@ -238,15 +240,6 @@ struct RunResult {
     diverged: Option<usize>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 fn run(plan: &Plan<'_>) -> Result<Output> {
     let Plan { s, p, seeds, names, nets } = plan;
     let mut jobs = Vec::new();
@@ -262,27 +255,27 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             let mut model = build::<f64>(net, p.blocks, p.width, p.classes, seed).map_err(&err)?;
             let profile = profile(&mut model, &data).map_err(&err)?;
             let (losses, diverged) = train(p, net, seed).map_err(&err)?;
-            crate::timings::count_steps(s, losses.len() as u64);
             Ok(RunResult { variant: vi, seed, profile, losses, diverged })
         })
         .collect::<Result<_>>()?;
 
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     for r in &results {
-        let n = names[r.variant];
+        let run = rec.run(names[r.variant], r.seed);
+        // A block spans several layers (two dense, a norm, the skip): its number is a coordinate.
         for (b, ((&g, &w), &a)) in
             r.profile.grad_h.iter().zip(&r.profile.grad_w).zip(&r.profile.act).enumerate()
         {
-            let layer = Some(b as u32 + 1);
-            rec.push(n, r.seed, 0, layer, "grad_h", g);
-            rec.push(n, r.seed, 0, layer, "grad_w", w);
-            rec.push(n, r.seed, 0, layer, "act_norm", a);
+            let at = point(&[("block", (b + 1) as f64)]);
+            run.push_named_at(0, GLOBAL, &at, "grad_h", g);
+            run.push_named_at(0, GLOBAL, &at, "grad_w", w);
+            run.push_named_at(0, GLOBAL, &at, "act_norm", a);
         }
         for (step, &l) in r.losses.iter().enumerate() {
-            rec.push(n, r.seed, step as u64, None, "train_loss", l);
+            run.push_named(step as u64, GLOBAL, "train_loss", l);
         }
         if let Some(at) = r.diverged {
-            rec.push(n, r.seed, at as u64, None, "diverged", 1.0);
+            run.push_named(at as u64, GLOBAL, "diverged", 1.0);
         }
     }
 
@@ -290,44 +283,44 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     let last = p.blocks;
     for (vi, n) in names.iter().enumerate() {
         let mine: Vec<&RunResult> = results.iter().filter(|r| r.variant == vi).collect();
-        let med = |f: &dyn Fn(&RunResult) -> f64| median(mine.iter().map(|r| f(r)).collect());
+        let med = |f: &dyn Fn(&RunResult) -> f64| median(&mine.iter().map(|r| f(r)).collect::<Vec<_>>());
         figures.extend([
-            fig(
+            KeyFigure::new(
                 format!("grad_h1.{n}"),
                 format!("{n}: ‖dL/dh‖ at block 1 (median)"),
                 med(&|r| r.profile.grad_h[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_h{last}.{n}"),
                 format!("{n}: ‖dL/dh‖ at block {last} (median)"),
                 med(&|r| r.profile.grad_h[last - 1]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_ratio.{n}"),
                 format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{last}‖ (median)"),
                 med(&|r| r.profile.grad_h[0] / r.profile.grad_h[last - 1]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_w1.{n}"),
                 format!("{n}: ‖dL/dW‖ of block 1's first layer (median)"),
                 med(&|r| r.profile.grad_w[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("act_ratio.{n}"),
                 format!("{n}: forward ‖h_{last}‖ / ‖h_1‖ (median)"),
                 med(&|r| r.profile.act[last - 1] / r.profile.act[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("loss_init.{n}"),
                 format!("{n}: loss at initialisation (median)"),
                 med(&|r| r.profile.loss),
             ),
-            fig(
+            KeyFigure::new(
                 format!("loss_final.{n}"),
                 format!("{n}: training loss at the last step (median; NaN if a seed diverged)"),
                 med(&|r| if r.diverged.is_some() { f64::NAN } else { *r.losses.last().unwrap_or(&f64::NAN) }),
             ),
-            fig(
+            KeyFigure::new(
                 format!("diverged.{n}"),
                 format!("{n}: seeds whose training hit a NaN/Inf"),
                 mine.iter().filter(|r| r.diverged.is_some()).count() as f64,
@@ -339,14 +332,10 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         Some(get(format!("grad_h1.{a}"))? / get(format!("grad_h1.{b}"))?)
     };
     if let (Some(std), Some(tiny)) = (ratio("res_std", "plain_std"), ratio("res_tiny", "plain_tiny")) {
-        figures.push(fig(
-            "res_over_plain_std".into(),
-            "‖dL/dh_1‖ residual / plain, standard init".into(),
-            std,
-        ));
-        figures.push(fig(
-            "res_over_plain_tiny".into(),
-            "‖dL/dh_1‖ residual / plain, the slide's init".into(),
+        figures.push(KeyFigure::new("res_over_plain_std", "‖dL/dh_1‖ residual / plain, standard init", std));
+        figures.push(KeyFigure::new(
+            "res_over_plain_tiny",
+            "‖dL/dh_1‖ residual / plain, the slide's init",
             tiny,
         ));
     }
@@ -356,11 +345,8 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
             "a gradient profile is not finite; the float64 pass overflowed",
         ));
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    let steps = results.iter().map(|r| r.losses.len() as u64).sum();
+    Ok(Output { records: rec.runs, key_figures: figures, steps })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ mod chart;
 mod model;
 mod params;
 
-pub use chart::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn, XAxis};
+pub use chart::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn};
 pub use model::Variant;
 
 use crate::error::{ReportError, Result};
@@ -26,7 +26,7 @@ pub struct ScenarioSpec {
     pub source: String,
     /// Which part of the source, e.g. `slides 1, 2, 5, 8`.
     pub experiment: String,
-    /// The experiment runner (see `run::REGISTRY`).
+    /// The experiment runner (see `experiments::REGISTRY`).
     pub kind: Spanned<String>,
     /// Position on the page; ties are broken by file name.
     #[serde(default = "default_order")]

@@ -11,7 +11,8 @@ mod session;
 mod weight_layers;
 
 use crate::error::{ReportError, Result};
-use crate::run::{Experiment, Output, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::Output;
 use crate::scenario::{Scenario, Variant};
 use data::DataSpec;
 use engine::diagnose::DiagnoseConfig;
@@ -192,10 +193,10 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         .map(|&(vi, seed)| session::train(s, p, shipped.as_ref(), &trainees[vi], seed))
         .collect::<Result<_>>()?;
     // Steps per second go to the timings section only: wall time never enters the data files.
-    crate::timings::count_steps(s, runs.iter().map(|r| r.steps).sum());
+    let steps = runs.iter().map(|r| r.steps).sum();
     let key_figures = figures::key_figures(s, p, diag, &runs);
-    let records = runs.into_iter().flat_map(|r| r.records).collect();
-    Ok(Output { records, key_figures })
+    let records = runs.into_iter().map(|r| r.records).collect();
+    Ok(Output { records, key_figures, steps })
 }
 
 #[cfg(test)]

@@ -110,16 +110,16 @@ fn xor_trains_and_records_every_layer() {
     let s = parse(XOR).unwrap();
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).unwrap();
-    let names: std::collections::BTreeSet<&str> =
-        out.records.iter().filter_map(|r| r.layer_name.as_deref()).collect();
+    let rows = tidy(&out);
+    let names: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.layer).collect();
     assert!(names.contains("1:dense(relu)") && names.contains("2:dense") && names.contains("*"), "{names:?}");
-    // The layer column is the position; whole-network rows have none.
-    assert!(
-        out.records.iter().filter(|r| r.layer_name.as_deref() == Some("2:dense")).all(|r| r.layer == Some(2))
-    );
-    assert!(out.records.iter().filter(|r| r.layer_name.as_deref() == Some("*")).all(|r| r.layer.is_none()));
-    let preds: Vec<_> = out.records.iter().filter(|r| r.metric == "prediction").collect();
+    // The layer column is the engine's name everywhere: a position prefix, or `*` for the whole network.
+    assert!(rows.iter().all(|r| r.layer == "*" || engine::monitor::layer_position(r.layer).is_some()));
+    let preds: Vec<_> = rows.iter().filter(|r| r.metric == "prediction").collect();
     assert_eq!(preds.len(), 8, "4 inputs × 2 seeds");
+    assert!(preds.iter().all(|r| r.layer == "*"));
+    let at: Vec<&str> = preds.iter().take(4).map(|r| r.point).collect();
+    assert_eq!(at, vec!["row=0", "row=1", "row=2", "row=3"]);
     // 50 Adam steps at 0.05 learn XOR in these seeds: the loss falls well below ln 2.
     assert!(figure(&out, "final_loss.relu") < 0.5, "{}", figure(&out, "final_loss.relu"));
     let (lo, med, hi) = (
@@ -129,7 +129,11 @@ fn xor_trains_and_records_every_layer() {
     );
     assert!(lo <= med && med <= hi);
     // Step-0 snapshots exist per layer, for charts over the layer index.
-    assert_eq!(out.records.iter().filter(|r| r.metric == "init_grad_norm").count(), 2 * 2);
+    assert_eq!(rows.iter().filter(|r| r.metric == "init_grad_norm").count(), 2 * 2);
+}
+
+fn tidy(out: &Output) -> Vec<engine::monitor::record::TidyRow<'_>> {
+    out.records.iter().flat_map(|r| r.tidy()).collect()
 }
 
 #[test]
@@ -189,7 +193,8 @@ fn a_non_finite_stop_keeps_the_records_and_is_a_result() {
     let s = parse(EXPLODING).unwrap();
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).expect("a NaN stop is a result, not an error");
-    let big: Vec<_> = out.records.iter().filter(|r| r.variant == "big").collect();
+    let rows = tidy(&out);
+    let big: Vec<_> = rows.iter().filter(|r| r.variant == "big").collect();
     for seed in [0, 1] {
         let stop = big.iter().find(|r| r.seed == seed && r.metric == "stopped_non_finite").expect("stop row");
         // Everything recorded before the stop is still there, step 0 included.
@@ -279,12 +284,18 @@ fn a_bad_value_inside_params_data_names_its_line_and_column() {
 const MODEL_LANGUAGE: &str = include_str!("../../../tests/fixtures/model_language.toml");
 const LSTM_ADDING: &str = include_str!("../../../tests/fixtures/lstm_adding.toml");
 
+/// Every row of `variant`'s runs, all seeds, in the order written.
+fn rows<'a>(out: &'a Output, variant: &str) -> Vec<engine::monitor::record::TidyRow<'a>> {
+    out.records.iter().filter(|r| r.variant == variant).flat_map(|r| r.tidy()).collect()
+}
+
 /// `metric` at step 0 of seed `seed` of `variant`, by the engine's layer name, in layer order.
 fn at_step0(out: &Output, variant: &str, seed: u64, metric: &str) -> Vec<(String, f64)> {
-    out.records
-        .iter()
-        .filter(|r| r.variant == variant && r.seed == seed && r.step == 0 && r.metric == metric)
-        .filter_map(|r| r.layer_name.clone().filter(|n| n != "*").map(|n| (n, r.value)))
+    rows(out, variant)
+        .into_iter()
+        .filter(|r| r.seed == seed && r.step == 0 && r.metric == metric && r.point.is_empty())
+        .filter(|r| r.layer != engine::monitor::GLOBAL)
+        .map(|r| (r.layer.to_string(), r.value))
         .collect()
 }
 
@@ -333,18 +344,10 @@ fn batch_norm_before_relu_feeds_the_relu_unit_normal_inputs_and_trains() {
         let (m, s) = (mean[2].1, std[2].1);
         assert!((m - 0.399).abs() < 0.04 && (s - 0.584).abs() < 0.05, "seed {seed}: mean {m}, std {s}");
     }
-    let first_loss = |seed| {
-        out.records
-            .iter()
-            .find(|r| r.variant == "bn_before_relu" && r.seed == seed && r.metric == "loss")
-            .unwrap()
-    };
+    let bn = rows(&out, "bn_before_relu");
+    let first_loss = |seed| bn.iter().find(|r| r.seed == seed && r.metric == "loss").unwrap();
     for seed in [0, 1] {
-        let trained = out
-            .records
-            .iter()
-            .rfind(|r| r.variant == "bn_before_relu" && r.seed == seed && r.metric == "epoch_loss")
-            .unwrap();
+        let trained = bn.iter().rfind(|r| r.seed == seed && r.metric == "epoch_loss").unwrap();
         assert!(
             trained.value < 0.8 * first_loss(seed).value,
             "{} vs {}",
@@ -369,7 +372,7 @@ fn a_constant_bias_and_the_at_initialisation_mode_work_in_a_train_scenario() {
     }
     // epochs = 0: one monitored forward and backward pass, no step taken, nothing updated.
     for v in ["sigmoid_bias_minus_1_5", "sigmoid_bias_zero"] {
-        let mine: Vec<_> = out.records.iter().filter(|r| r.variant == v).collect();
+        let mine = rows(&out, v);
         assert!(mine.iter().any(|r| r.metric == "grad_norm"));
         assert!(mine.iter().filter(|r| r.metric == "grad_norm" || r.metric == "loss").all(|r| r.step == 0));
         assert!(!mine.iter().any(|r| r.metric == "update_ratio" || r.metric == "epoch_loss"));
@@ -399,15 +402,13 @@ fn input_scale_reproduces_the_unscaled_input_mistake() {
 fn an_lstm_trains_and_is_diagnosed_on_the_adding_problem() {
     let (out, result) = fixture(LSTM_ADDING);
     for seed in [0, 1] {
-        let h: Vec<_> = out
-            .records
-            .iter()
-            .filter(|r| {
-                r.variant == "lstm" && r.seed == seed && r.step == 0 && r.metric == "hidden_grad_norm"
-            })
+        let h: Vec<_> = rows(&out, "lstm")
+            .into_iter()
+            .filter(|r| r.seed == seed && r.step == 0 && r.metric == "hidden_grad_norm")
             .collect();
         assert_eq!(h.len(), 20, "dL/dh_t for each of the 20 steps");
-        assert!(h.iter().all(|r| r.layer_name.as_deref().is_some_and(|n| n.starts_with("1:lstm"))));
+        // One layer, the time step in the point column.
+        assert!(h.iter().all(|r| r.layer == "1:lstm" && r.point.starts_with("t=")), "{h:?}");
     }
     assert_eq!(figure(&out, "steps.lstm"), 96.0, "4 epochs of 24 batches");
     // The tanh RNN loses the early steps' gradient; the LSTM's cell path (forget bias 2) keeps it.
