@@ -50,10 +50,10 @@ pub enum LayerSpec {
     BatchNormalization(BatchNormSpec),
     LayerNormalization(LayerNormSpec),
     Dropout(DropoutSpec),
-    /// `y = x + F(x)` with F two dense layers of `units`: the first with the
-    /// activation, the second linear (a projection on the skip when the
-    /// width changes).
-    Residual(DenseSpec),
+    /// `y = x + F(x)`: F as `layers` of this language, or the short form,
+    /// two dense layers of `units` (the first with the activation, the
+    /// second linear); a projection on the skip when the width changes.
+    Residual(ResidualSpec),
     SimpleRnn(RecurrentSpec),
     Lstm(RecurrentSpec),
     Gru(RecurrentSpec),
@@ -183,6 +183,67 @@ pub struct DropoutSpec {
     pub repeat: usize,
 }
 
+/// `residual`: the branch F as nested `layers`, or as `units` (with the
+/// dense keys) for dense(units, activation) → dense(units, linear).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResidualSpec {
+    /// The branch, any layers of this language (nested blocks included).
+    #[serde(default)]
+    pub layers: Option<Vec<LayerSpec>>,
+    /// The short form's width.
+    #[serde(default)]
+    pub units: Option<usize>,
+    #[serde(default)]
+    pub activation: Option<ActivationName>,
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    #[serde(default, alias = "initializer")]
+    pub kernel_initializer: Option<InitSpec>,
+    #[serde(default)]
+    pub scale: Option<f64>,
+    #[serde(default)]
+    pub bias_initializer: Option<InitSpec>,
+    #[serde(default)]
+    pub use_bias: Option<bool>,
+    /// Of the skip's projection when F changes the width (default `glorot_uniform`).
+    #[serde(default)]
+    pub projection_initializer: Option<InitSpec>,
+    #[serde(default = "one")]
+    pub repeat: usize,
+}
+
+impl ResidualSpec {
+    /// The short form's dense layer (`None` for the `layers` form), or why the block is neither.
+    fn short(&self) -> std::result::Result<Option<DenseSpec>, String> {
+        let dense_keys = self.activation.is_some()
+            || self.alpha.is_some()
+            || self.kernel_initializer.is_some()
+            || self.scale.is_some()
+            || self.bias_initializer.is_some()
+            || self.use_bias.is_some();
+        match (&self.layers, self.units) {
+            (Some(_), None) if dense_keys => {
+                Err("with `layers`, the dense keys (activation, initializers, ...) belong to those layers"
+                    .into())
+            }
+            (Some(l), None) if l.is_empty() => Err("`layers` is empty".into()),
+            (Some(_), None) => Ok(None),
+            (None, Some(units)) => Ok(Some(DenseSpec {
+                units,
+                activation: self.activation.clone(),
+                alpha: self.alpha,
+                kernel_initializer: self.kernel_initializer.clone(),
+                scale: self.scale,
+                bias_initializer: self.bias_initializer.clone(),
+                use_bias: self.use_bias.unwrap_or(true),
+                repeat: 1,
+            })),
+            _ => Err("needs either `units` (two dense layers) or `layers` (the branch), not both".into()),
+        }
+    }
+}
+
 /// `simple_rnn`, `lstm`, `gru` over an input of T steps of `features` values.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,7 +291,8 @@ impl LayerSpec {
 
     pub fn repeat(&self) -> usize {
         match self {
-            LayerSpec::Dense(d) | LayerSpec::Residual(d) => d.repeat,
+            LayerSpec::Dense(d) => d.repeat,
+            LayerSpec::Residual(r) => r.repeat,
             LayerSpec::Activation(a) => a.repeat,
             LayerSpec::BatchNormalization(b) => b.repeat,
             LayerSpec::LayerNormalization(l) => l.repeat,
@@ -246,7 +308,8 @@ impl LayerSpec {
     /// The element-wise activation of a dense, residual or activation layer, `alpha` applied.
     pub fn activation(&self) -> Option<DenseAct> {
         match self {
-            LayerSpec::Dense(d) | LayerSpec::Residual(d) => d.activation().ok(),
+            LayerSpec::Dense(d) => d.activation().ok(),
+            LayerSpec::Residual(r) => r.short().ok().flatten().and_then(|d| d.activation().ok()),
             LayerSpec::Activation(a) => with_alpha(Some(&a.activation), a.alpha).ok(),
             _ => None,
         }
@@ -257,9 +320,10 @@ impl LayerSpec {
         if self.repeat() == 0 {
             return Err("`repeat` must be at least 1".into());
         }
-        let mut w = width;
+        let (mut w, mut sequence) = (width, prev_sequence);
         for _ in 0..self.repeat() {
-            w = self.one_output_width(w, prev_sequence)?;
+            w = self.one_output_width(w, sequence)?;
+            sequence = next_sequence(self, sequence);
         }
         Ok(w)
     }
@@ -270,10 +334,19 @@ impl LayerSpec {
         prev_sequence: Option<usize>,
     ) -> std::result::Result<usize, String> {
         match self {
-            LayerSpec::Dense(d) | LayerSpec::Residual(d) => {
+            LayerSpec::Dense(d) => {
                 d.check()?;
                 Ok(d.units)
             }
+            LayerSpec::Residual(r) => match (r.short()?, &r.layers) {
+                (Some(d), _) => {
+                    d.check()?;
+                    Ok(d.units)
+                }
+                (None, Some(layers)) => stack_width(layers, width, prev_sequence)
+                    .map_err(|(i, kind, msg)| format!("in its layers[{i}] ({kind}): {msg}")),
+                (None, None) => unreachable!("short() checked the form"),
+            },
             LayerSpec::Activation(a) => with_alpha(Some(&a.activation), a.alpha).map(|_| width),
             LayerSpec::BatchNormalization(b) => {
                 if let Some(m) = b.momentum.filter(|m| !(0.0..1.0).contains(m)) {
@@ -317,7 +390,7 @@ impl LayerSpec {
         for _ in 0..self.repeat() {
             out.push(self.config(width, sequence));
             width = self.one_output_width(width, sequence).expect("validated");
-            sequence = self.sequence_out();
+            sequence = next_sequence(self, sequence);
         }
         (out, width)
     }
@@ -326,7 +399,28 @@ impl LayerSpec {
         match self {
             LayerSpec::Dense(d) => Box::new(d.dense(true)),
             // F(x) = dense(act) then dense(linear), y = x + F(x).
-            LayerSpec::Residual(d) => Box::new(Residual::new().add(d.dense(true)).add(d.dense(false))),
+            LayerSpec::Residual(r) => {
+                let mut block = Residual::new();
+                match (r.short().expect("validated"), &r.layers) {
+                    (Some(d), _) => block = block.add(d.dense(true)).add(d.dense(false)),
+                    (None, Some(layers)) => {
+                        let (mut w, mut seq) = (width, prev_sequence);
+                        for l in layers {
+                            let (configs, out) = l.configs::<T>(w, seq);
+                            for cfg in configs {
+                                block = block.add_boxed(cfg);
+                            }
+                            w = out;
+                            seq = next_sequence(l, seq);
+                        }
+                    }
+                    (None, None) => unreachable!("validated"),
+                }
+                if let Some(p) = &r.projection_initializer {
+                    block = block.projection_initializer(p.init);
+                }
+                Box::new(block)
+            }
             LayerSpec::Activation(a) => {
                 let act = with_alpha(Some(&a.activation), a.alpha).expect("validated");
                 Box::new(Activation::new(&dense_act_name(act)))
@@ -505,19 +599,8 @@ impl ModelSpec {
         if self.layers.is_empty() {
             return Err(Error::Config { layer: "model".into(), msg: "`layers` is empty".into() });
         }
-        let mut width = self.inputs;
-        let mut sequence = None;
-        for (i, l) in self.layers.iter().enumerate() {
-            width = l
-                .output_width(width, sequence)
-                .map_err(|msg| Error::Config { layer: format!("layers[{i}] ({})", l.kind()), msg })?;
-            sequence = l.sequence_out().or(if l.is_recurrent() {
-                None
-            } else {
-                sequence.filter(|_| !changes_width(l))
-            });
-        }
-        Ok(width)
+        stack_width(&self.layers, self.inputs, None)
+            .map_err(|(i, kind, msg)| Error::Config { layer: format!("layers[{i}] ({kind})"), msg })
     }
 
     /// The layer stack as a [`Sequential`], validated first.
@@ -531,11 +614,7 @@ impl ModelSpec {
                 seq = seq.add_boxed(cfg);
             }
             width = out;
-            sequence = l.sequence_out().or(if l.is_recurrent() {
-                None
-            } else {
-                sequence.filter(|_| !changes_width(l))
-            });
+            sequence = next_sequence(l, sequence);
         }
         Ok(seq)
     }
@@ -551,10 +630,29 @@ impl ModelSpec {
     }
 }
 
-/// Whether an entry's output is no longer the sequence it was given (a dense
-/// layer mixes all steps' values; normalisation, dropout and activations keep them).
-fn changes_width(l: &LayerSpec) -> bool {
-    matches!(l, LayerSpec::Dense(_) | LayerSpec::Residual(_))
+/// Values per step after `l` when its input was a sequence of `sequence`
+/// values per step: a recurrent layer's own output, kept by normalisation,
+/// dropout and activations, lost in a dense layer (which mixes all steps).
+fn next_sequence(l: &LayerSpec, sequence: Option<usize>) -> Option<usize> {
+    match l {
+        LayerSpec::SimpleRnn(_) | LayerSpec::Lstm(_) | LayerSpec::Gru(_) => l.sequence_out(),
+        LayerSpec::Dense(_) | LayerSpec::Residual(_) => None,
+        _ => sequence,
+    }
+}
+
+/// The output width of `layers` on an input of `width`; an error gives the
+/// entry's index and type and what is wrong.
+fn stack_width(
+    layers: &[LayerSpec],
+    mut width: usize,
+    mut sequence: Option<usize>,
+) -> std::result::Result<usize, (usize, &'static str, String)> {
+    for (i, l) in layers.iter().enumerate() {
+        width = l.output_width(width, sequence).map_err(|msg| (i, l.kind(), msg))?;
+        sequence = next_sequence(l, sequence);
+    }
+    Ok(width)
 }
 
 #[cfg(test)]

@@ -171,3 +171,58 @@ fn the_spec_builds_what_the_builder_builds() {
     assert_eq!(values(&a), values(&b));
     assert_eq!(spec.expanded().count(), 4);
 }
+
+#[test]
+fn a_residual_branch_can_be_any_layers() {
+    use crate::layers::{Dense as D, LayerNormalization as Ln, Residual as R};
+    // Pre-norm x + F(LN(x)) with its own initialisers per layer, and a projected block.
+    let spec = parse(
+        r#"{"inputs": 6, "layers": [
+            {"type": "residual", "repeat": 2, "layers": [
+                {"type": "layer_normalization"},
+                {"type": "dense", "units": 6, "activation": "relu", "kernel_initializer": "he_normal"},
+                {"type": "dense", "units": 6, "kernel_initializer": "random_normal(stddev=0.01)"}
+            ]},
+            {"type": "residual", "layers": [{"type": "dense", "units": 3}], "projection_initializer": "zeros"}
+        ]}"#,
+    )
+    .unwrap();
+    let a: Model<f64> = spec.build(5).unwrap();
+    let block = || {
+        R::new()
+            .add(Ln::new())
+            .add(D::new(6).activation("relu").kernel_initializer("he_normal"))
+            .add(D::new(6).kernel_initializer("random_normal(stddev=0.01)"))
+    };
+    let b: Model<f64> = Sequential::new(6)
+        .add(block())
+        .add(block())
+        .add(R::new().add(D::new(3)).projection_initializer("zeros"))
+        .seed(5)
+        .build()
+        .unwrap();
+    let named = |m: &Model<f64>| {
+        m.params().iter().map(|(_, p)| (p.name.clone(), p.value.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(named(&a), named(&b));
+    assert_eq!(a.output_width(), 3);
+    let proj = a.params().iter().find(|(_, p)| p.name.contains("projection")).unwrap().1;
+    assert!(proj.value.iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn a_residual_block_is_one_form_or_the_other() {
+    let build = |layer: &str| {
+        let json = format!(r#"{{"inputs": 4, "layers": [{layer}]}}"#);
+        parse(&json).unwrap().build::<f64>(0).err().map(|e| e.to_string())
+    };
+    let both =
+        build(r#"{"type": "residual", "units": 4, "layers": [{"type": "dense", "units": 4}]}"#).unwrap();
+    assert!(both.contains("layers[0] (residual)") && both.contains("not both"), "{both}");
+    let keys =
+        build(r#"{"type": "residual", "activation": "relu", "layers": [{"type": "dense", "units": 4}]}"#);
+    assert!(keys.unwrap().contains("belong to those layers"));
+    let inner = build(r#"{"type": "residual", "layers": [{"type": "dropout", "rate": 2.0}]}"#).unwrap();
+    assert!(inner.contains("in its layers[0] (dropout)") && inner.contains("rate"), "{inner}");
+    assert!(build(r#"{"type": "residual", "units": 4, "activation": "tanh"}"#).is_none());
+}

@@ -420,3 +420,47 @@ fn an_lstm_trains_and_is_diagnosed_on_the_adding_problem() {
     assert_eq!(line, line_of(&text, "{ type = \"lstm\""));
     assert!(msg.contains("features = 2") && msg.contains("lstm"), "{msg}");
 }
+
+#[test]
+fn the_copy_task_trains_a_recurrent_stack_whose_output_is_the_recall_window() {
+    let text = r#"title = "t"
+source = "none"
+experiment = "copy"
+kind = "train"
+seeds = [0]
+
+[params.data]
+name = "copy"
+length = 3
+alphabet = 4
+delay = 5
+samples = 128
+
+[[variants]]
+name = "gru"
+loss = "binary_crossentropy"
+epochs = 2
+batch_size = 32
+optimizer = { type = "adam", learning_rate = 0.01 }
+[variants.model]
+inputs = 66
+layers = [
+  { type = "gru", units = 8, features = 6, return_sequences = true },
+  { type = "lstm", units = 8 },
+  { type = "dense", units = 12 },
+]
+"#;
+    // 3 + 5 + 3 = 11 steps of 4 + 2 channels; targets are 3 one-hot rows of 4.
+    let s = parse(text).unwrap();
+    check(&s).unwrap();
+    let out = run(&s, &RunOptions::default()).unwrap();
+    assert_eq!(figure(&out, "steps.gru"), 8.0, "2 epochs of 4 batches");
+    let names: std::collections::BTreeSet<&str> =
+        out.records.iter().filter_map(|r| r.layer_name.as_deref()).collect();
+    assert!(names.contains("1:gru") && names.contains("2:lstm"), "{names:?}");
+    // The wrong width is found before anything runs: the inputs, or a head that is not the recall window.
+    let (_, msg) = check_error(&text.replace("inputs = 66", "inputs = 60"));
+    assert!(msg.contains("66 features"), "{msg}");
+    let (_, msg) = check_error(&text.replace("units = 12", "units = 4"));
+    assert!(msg.contains("4 outputs"), "{msg}");
+}
