@@ -104,7 +104,9 @@ fn deep_sigmoid_vanishes_in_the_early_layers() {
         let r = train(&mut model, &digits_data(), classify(1, 32, seed), &mut sgd(0.1), 2, None, "sigmoid");
         let v = expect("deep sigmoid (10 x 32)", &seeded(r, seed), Kind::Vanishing);
         assert_eq!(v.layers.first().map(String::as_str), Some("1:dense(sigmoid)"), "{v}");
-        assert!(v.evidence[0].starts_with("first/last weight-gradient ratio"), "{v}");
+        // Both ratios collapse: the backpropagated signal's and the weight gradients'.
+        assert!(v.evidence[0].starts_with("backpropagated signal ||dL/dh|| first/last ratio"), "{v}");
+        assert!(v.evidence.iter().any(|e| e.starts_with("first/last weight-gradient ratio")), "{v}");
         assert!(v.suggestion.contains("he_normal"), "{v}");
     }
 }

@@ -60,6 +60,7 @@ fn check_config(c: &DiagnoseConfig) -> Result<(), String> {
         ("update_high", c.update_high),
         ("clip_scale", c.clip_scale),
         ("time_ratio", c.time_ratio),
+        ("input_std", c.input_std),
     ];
     for (name, v) in positive {
         if !(v.is_finite() && v > 0.0) {

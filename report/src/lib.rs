@@ -21,6 +21,7 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod timings;
+pub mod zoo;
 
 use error::{ReportError, Result};
 use experiments::RunOptions;

@@ -41,6 +41,10 @@ pub struct DiagnoseConfig {
     /// ||dL/dh_0|| / ||dL/dh_T|| below which a recurrent layer forgets the
     /// start of its sequence (at `persist_frac` of the recorded steps).
     pub time_ratio: f64,
+    /// Input standard deviation above which the inputs count as unscaled: standardised inputs have
+    /// 1, pixels in [0, 1] about 0.3; the default initialisers assume inputs of order 1, so at 5x
+    /// that the first layer's pre-activations are 5x what its initialiser planned for.
+    pub input_std: f64,
     /// A condition must hold at this fraction of recorded steps to count,
     /// so one noisy batch is no verdict.
     pub persist_frac: f64,
@@ -61,6 +65,7 @@ impl Default for DiagnoseConfig {
             clip_acted_frac: 0.9,
             clip_scale: 10.0,
             time_ratio: 1e-3,
+            input_std: 5.0,
             persist_frac: 0.5,
         }
     }

@@ -23,8 +23,21 @@ pub fn diagnose(records: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     }
     let r = &RecordIndex::new(records);
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     let non_finite = rules::non_finite(r);
-    let exploding = rules::exploding(r, cfg);
+    // Finite steps after a non-finite one: training went on, so nothing is explained away by it.
+    let (non_finite, intermittent) = match non_finite {
+        Some((v, true)) => (None, Some(v)),
+        Some((v, false)) => (Some(v), None),
+        None => (None, None),
+    };
+    let exploding = match rules::exploding(r, cfg, non_finite.is_some() || intermittent.is_some()) {
+        Some(n) if n.kind == Kind::GradientGrowth => {
+            notes.push(n);
+            None
+        }
+        e => e,
+    };
     match (exploding, non_finite) {
         (Some(mut e), Some(n)) => {
             // The explosion led to the non-finite value: one verdict.
@@ -37,9 +50,9 @@ pub fn diagnose(records: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     }
     let blown_up = !out.is_empty();
     let mut dead = rules::dead_units(r, cfg);
-    // A cause comes before its effect: units that die only after the blow-up began were killed by
-    // its huge updates, so they are evidence of it, not a second diagnosis.
-    if matches!((out.first(), &dead), (Some(b), Some(d)) if onset(d) > onset(b))
+    // A cause comes before its effect or with it: units that die at or after the step the blow-up
+    // began were killed by its huge updates, so they are evidence of it, not a second diagnosis.
+    if matches!((out.first(), &dead), (Some(b), Some(d)) if onset(d) >= onset(b))
         && let (Some(blow), Some(d)) = (out.first_mut(), dead.take())
     {
         blow.evidence.extend(d.evidence);
@@ -80,7 +93,32 @@ pub fn diagnose(records: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
         out.extend(rules::update_ratio(r, cfg).into_iter().filter(|v| v.kind == Kind::UpdateRatioHigh));
     }
     out.extend(recurrent::vanishing_over_time(r, cfg));
+    // Unscaled inputs are the cause of what they do to the first layers: one verdict carrying the
+    // symptoms' evidence, and the fix is to standardise, not to change the activation.
+    if let Some(mut input) = rules::input_scale(r, cfg) {
+        let explained_by_input = |k: Kind| {
+            matches!(
+                k,
+                Kind::Saturation
+                    | Kind::DeadUnits
+                    | Kind::Vanishing
+                    | Kind::Exploding
+                    | Kind::NonFinite
+                    | Kind::UpdateRatioHigh
+                    | Kind::UpdateRatioLow
+            )
+        };
+        let symptoms: Vec<Verdict> = out.iter().filter(|v| explained_by_input(v.kind)).cloned().collect();
+        if !symptoms.is_empty() {
+            out.retain(|v| !explained_by_input(v.kind));
+            for v in symptoms {
+                input.evidence.push(format!("{}: {}", v.kind.label(), v.evidence.join("; ")));
+            }
+            out.insert(0, input);
+        }
+    }
     out.extend(clipping);
+    out.extend(intermittent);
     if !out.iter().any(|v| v.kind.is_failure()) {
         let verdict = match too_little_for_healthy(r) {
             Some(found) => not_enough_data(
@@ -92,6 +130,7 @@ pub fn diagnose(records: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
         };
         out.insert(0, verdict);
     }
+    out.extend(notes);
     out
 }
 

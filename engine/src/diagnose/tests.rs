@@ -242,3 +242,97 @@ fn updates_shrunk_by_aggressive_clipping_are_its_evidence() {
     }
     assert_eq!(kinds(&diagnose(&r, &DiagnoseConfig::default())), vec![Kind::UpdateRatioLow]);
 }
+
+/// `run` plus a backpropagated signal falling by `per_layer` per layer towards the input, and the
+/// weight gradients flat: activations shrinking forward as fast as the signal shrinks backward.
+fn hidden_vanishing(layers: usize, steps: u64, per_layer: f64) -> Records {
+    let mut r = run(layers, steps, |_, _| 0.3);
+    for s in 0..steps {
+        for l in 1..=layers {
+            r.push_named(s, &format!("{l}:dense"), m::SIGNAL_NORM, per_layer.powi((layers - l) as i32));
+        }
+    }
+    r
+}
+
+#[test]
+fn a_vanishing_signal_is_found_when_the_weight_gradients_hide_it() {
+    let r = hidden_vanishing(20, 4, 0.5);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Vanishing]);
+    let text = v[0].to_string();
+    assert!(text.contains("backpropagated signal") && text.contains("at step 0"), "{text}");
+    assert!(text.contains("hides it"), "{text}");
+    // A signal that stays within the band is no verdict.
+    let r = hidden_vanishing(20, 4, 0.9);
+    assert_eq!(kinds(&diagnose(&r, &DiagnoseConfig::default())), vec![Kind::Healthy]);
+}
+
+#[test]
+fn growth_while_the_loss_falls_is_a_note_and_with_a_rising_loss_an_explosion() {
+    let growing = |loss: fn(u64) -> f64| {
+        let mut r = run(3, 12, |s, _| 0.01 * 2f64.powi(s as i32));
+        for s in 0..12 {
+            r.push_named(s, GLOBAL, m::LOSS, loss(s));
+        }
+        r
+    };
+    let v = diagnose(&growing(|s| 2.0 / (1.0 + s as f64)), &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Healthy, Kind::GradientGrowth]);
+    assert!(v[1].to_string().contains("the loss falls"), "{}", v[1]);
+    let v = diagnose(&growing(|s| 1.0 + s as f64), &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Exploding]);
+    assert!(v[0].to_string().contains("the loss rises"), "{}", v[0]);
+}
+
+#[test]
+fn skipped_non_finite_steps_are_intermittent_and_the_other_verdicts_still_come_out() {
+    let mut r = run(8, 10, |_, l| 10f64.powi(l as i32 - 8));
+    for s in [3, 7] {
+        r.push_named(s, GLOBAL, m::LOSS, f64::INFINITY);
+    }
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Vanishing, Kind::NonFinite]);
+    let text = v[1].to_string();
+    assert!(
+        text.contains("2 recorded step(s) non-finite (steps 3, 7)") && text.contains("up to step 9"),
+        "{text}"
+    );
+    assert_eq!(v[1].severity, Severity::Warning);
+    // A NaN at the last step is where training stopped.
+    let mut r = run(3, 4, |_, _| 0.5);
+    r.push_named(3, GLOBAL, m::LOSS, f64::NAN);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!((kinds(&v), v[0].severity), (vec![Kind::NonFinite], Severity::Error));
+}
+
+#[test]
+fn unscaled_inputs_are_the_cause_of_the_saturation_they_make() {
+    let with_inputs = |std: f64| {
+        let mut r = run(3, 10, |_, _| 0.5);
+        for s in 0..10 {
+            r.push_named(s, GLOBAL, m::INPUT_STD, std);
+            r.push_named(s, GLOBAL, m::INPUT_MAX_ABS, 4.0 * std);
+            r.push_named(s, "1:dense", m::SATURATED_FRAC, 0.9);
+        }
+        r
+    };
+    let v = diagnose(&with_inputs(80.0), &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::InputScale]);
+    let text = v[0].to_string();
+    assert!(text.contains("input standard deviation 80") && text.contains("saturation: 90%"), "{text}");
+    assert!(v[0].suggestion.contains("standardise"), "{}", v[0]);
+    // Inputs of unit scale leave the saturation to its own verdict.
+    assert_eq!(kinds(&diagnose(&with_inputs(1.0), &DiagnoseConfig::default())), vec![Kind::Saturation]);
+}
+
+#[test]
+fn units_that_die_in_the_step_the_weights_blow_up_are_evidence_of_the_blow_up() {
+    // The global norm is over the threshold from step 1 (√3 · 100), and the units die at step 1: the
+    // same step.
+    let r = with_deaths(run(3, 6, |s, _| 10f64.powi(s as i32 * 2)), 6, 1);
+    let v = diagnose(&r, &DiagnoseConfig::default());
+    assert_eq!(kinds(&v), vec![Kind::Exploding]);
+    assert_eq!(v[0].steps.map(|s| s.0), Some(1));
+    assert!(v[0].to_string().contains("dead for the whole batch since step 1"), "{}", v[0]);
+}

@@ -6,6 +6,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// Inputs far from unit scale: the cause of the first layer's trouble.
+    InputScale,
     NonFinite,
     Exploding,
     DeadUnits,
@@ -16,19 +18,64 @@ pub enum Kind {
     UpdateRatioHigh,
     ClippingTooAggressive,
     ClippingNeverActs,
+    /// Gradient norms that grow while nothing shows harm: a note, not a failure.
+    GradientGrowth,
     Healthy,
     NotEnoughData,
 }
 
 impl Kind {
+    /// Every kind, in the order of the enum.
+    pub const ALL: [Kind; 14] = [
+        Kind::InputScale,
+        Kind::NonFinite,
+        Kind::Exploding,
+        Kind::DeadUnits,
+        Kind::Vanishing,
+        Kind::VanishingOverTime,
+        Kind::Saturation,
+        Kind::UpdateRatioLow,
+        Kind::UpdateRatioHigh,
+        Kind::ClippingTooAggressive,
+        Kind::ClippingNeverActs,
+        Kind::GradientGrowth,
+        Kind::Healthy,
+        Kind::NotEnoughData,
+    ];
+
+    /// The snake-case name, as scenario files and JSON write it (`dead_units`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::InputScale => "input_scale",
+            Kind::NonFinite => "non_finite",
+            Kind::Exploding => "exploding",
+            Kind::DeadUnits => "dead_units",
+            Kind::Vanishing => "vanishing",
+            Kind::VanishingOverTime => "vanishing_over_time",
+            Kind::Saturation => "saturation",
+            Kind::UpdateRatioLow => "update_ratio_low",
+            Kind::UpdateRatioHigh => "update_ratio_high",
+            Kind::ClippingTooAggressive => "clipping_too_aggressive",
+            Kind::ClippingNeverActs => "clipping_never_acts",
+            Kind::GradientGrowth => "gradient_growth",
+            Kind::Healthy => "healthy",
+            Kind::NotEnoughData => "not_enough_data",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Failure kinds; `Healthy`, `ClippingNeverActs` (informational) and
     /// `NotEnoughData` are not failures.
     pub fn is_failure(self) -> bool {
-        !matches!(self, Kind::Healthy | Kind::ClippingNeverActs | Kind::NotEnoughData)
+        !matches!(self, Kind::Healthy | Kind::ClippingNeverActs | Kind::GradientGrowth | Kind::NotEnoughData)
     }
 
     pub fn label(self) -> &'static str {
         match self {
+            Kind::InputScale => "unscaled inputs",
             Kind::NonFinite => "non-finite",
             Kind::Exploding => "exploding",
             Kind::DeadUnits => "dying ReLU",
@@ -39,6 +86,7 @@ impl Kind {
             Kind::UpdateRatioHigh => "update ratio too high",
             Kind::ClippingTooAggressive => "clipping too aggressive",
             Kind::ClippingNeverActs => "clipping never acts",
+            Kind::GradientGrowth => "gradient growth (note)",
             Kind::Healthy => "healthy",
             Kind::NotEnoughData => "not enough data",
         }

@@ -129,6 +129,7 @@ impl StepHook<f32> for MonitorHook {
         // back before the exact scan names the place.
         let mark = self.monitor.records.rows.len();
         self.monitor.record_loss(step, view.loss);
+        self.monitor.record_input(step, view.tape.value(view.input));
         let mut finite = self.monitor.record_gradients(step, view.params) && view.loss.is_finite();
         let mut k = 0;
         let monitor = &mut self.monitor;

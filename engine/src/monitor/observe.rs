@@ -74,6 +74,8 @@ struct Ids {
     dead: u32,
     update_ratio: u32,
     loss: u32,
+    input_std: u32,
+    input_max_abs: u32,
     hidden_grad: u32,
     hidden_norm: u32,
     grad_hist: u32,
@@ -116,6 +118,8 @@ impl Monitor {
             dead: id(m::DEAD_FRAC),
             update_ratio: id(m::UPDATE_RATIO),
             loss: id(m::LOSS),
+            input_std: id(m::INPUT_STD),
+            input_max_abs: id(m::INPUT_MAX_ABS),
             hidden_grad: id(m::HIDDEN_GRAD_NORM),
             hidden_norm: id(m::HIDDEN_NORM),
             grad_hist: id(m::GRAD_LOG10_HIST),
@@ -158,6 +162,13 @@ impl Monitor {
 
     pub fn record_loss(&mut self, step: u64, loss: f64) {
         self.records.push(step, self.ids.global, self.ids.loss, loss);
+    }
+
+    /// The input batch's scale: standard deviation and largest |x| over every value.
+    pub fn record_input(&mut self, step: u64, x: &[f32]) {
+        let t = stats::tensor_stats(x);
+        self.records.push(step, self.ids.global, self.ids.input_std, t.std);
+        self.records.push(step, self.ids.global, self.ids.input_max_abs, t.max_abs);
     }
 
     /// Per-layer weight and bias gradient statistics and the global norm.

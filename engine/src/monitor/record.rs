@@ -39,6 +39,10 @@ pub mod metric {
     pub const HIDDEN_NORM: &str = "hidden_norm";
     /// Training loss of the step's batch (layer `*`).
     pub const LOSS: &str = "loss";
+    /// The input batch's standard deviation and largest |x| (layer `*`): the scale the first layer
+    /// sees, so unscaled inputs can be told apart from a badly initialised network.
+    pub const INPUT_STD: &str = "input_std";
+    pub const INPUT_MAX_ABS: &str = "input_max_abs";
     /// Clipping: global norm before and after, and 1.0 when clipping acted.
     pub const CLIP_NORM_BEFORE: &str = "clip_norm_before";
     pub const CLIP_NORM_AFTER: &str = "clip_norm_after";
@@ -52,7 +56,7 @@ pub mod metric {
     pub const NON_FINITE_PREFIX: &str = "non_finite:";
 
     /// Every name the monitor writes.
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 23] = [
         GRAD_NORM,
         GRAD_RMS,
         GRAD_MEAN_ABS,
@@ -68,6 +72,8 @@ pub mod metric {
         HIDDEN_GRAD_NORM,
         HIDDEN_NORM,
         LOSS,
+        INPUT_STD,
+        INPUT_MAX_ABS,
         CLIP_NORM_BEFORE,
         CLIP_NORM_AFTER,
         CLIP_ACTED,

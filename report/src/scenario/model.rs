@@ -44,6 +44,14 @@ pub struct Variant {
     pub epochs: Option<usize>,
     #[serde(default)]
     pub batch_size: Option<usize>,
+    /// The labelled zoo: the failure verdicts the diagnosis must give this network, by their
+    /// snake-case kind names (`["vanishing"]`); `[]` for a network that must get none. Absent for
+    /// networks that are not labelled.
+    #[serde(default)]
+    pub expect: Option<Vec<String>>,
+    /// Why `expect` holds: the theory or mechanism that predicts it (required with `expect`).
+    #[serde(default)]
+    pub expect_reason: Option<String>,
 }
 
 impl Variant {
@@ -71,6 +79,25 @@ impl Variant {
         }
         if let Some(c) = &self.clipping {
             c.validate().map_err(|e| format!("clipping: {e}"))?;
+        }
+        if let Some(kinds) = &self.expect {
+            for k in kinds {
+                match engine::diagnose::Kind::from_name(k) {
+                    Some(kind) if kind.is_failure() => {}
+                    _ => {
+                        let failures = engine::diagnose::Kind::ALL.iter().filter(|k| k.is_failure());
+                        let names: Vec<&str> = failures.map(|k| k.name()).collect();
+                        return Err(format!(
+                            "variant `{}`: expect names `{k}`, expected failure kinds among: {}",
+                            self.name,
+                            names.join(", ")
+                        ));
+                    }
+                }
+            }
+            if self.expect_reason.as_deref().is_none_or(str::is_empty) {
+                return Err(format!("variant `{}`: `expect` needs an `expect_reason` (why)", self.name));
+            }
         }
         if self.batch_size == Some(0) {
             return Err("batch_size must be at least 1".into());

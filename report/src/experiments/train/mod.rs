@@ -194,8 +194,13 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         .collect::<Result<_>>()?;
     // Steps per second go to the timings section only: wall time never enters the data files.
     let steps = runs.iter().map(|r| r.steps).sum();
-    let key_figures = figures::key_figures(s, p, diag, &runs);
-    let records = runs.into_iter().map(|r| r.records).collect();
+    let mut key_figures = figures::key_figures(s, p, diag, &runs);
+    let records: Vec<_> = runs.into_iter().map(|r| r.records).collect();
+    // A labelled zoo scores the diagnosis against each network's `expect`.
+    if s.variants().any(|v| v.expect.is_some()) {
+        let diagnoses = crate::diagnosis::diagnose_records(s, &records)?;
+        key_figures.extend(crate::zoo::key_figures(s, &diagnoses, seeds));
+    }
     Ok(Output { records, key_figures, steps })
 }
 
