@@ -22,10 +22,11 @@
 //!
 //! `cargo bench --bench train -- --warm-up-time 1 --measurement-time 3`
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gradlab::data::MatrixView;
 use gradlab::data::random::{below, normal, uniform01};
 use gradlab::layers::Dense;
 use gradlab::layers::recurrent::Recurrent;
-use gradlab::model::{Data, FitConfig, Loss, Model, NoHook, Sequential, StepHook, Targets};
+use gradlab::model::{Data, FitConfig, Loss, Model, NoHook, Sequential, StepHook};
 use gradlab::monitor::{MonitorConfig, MonitorHook, Records};
 use gradlab::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 use rand_chacha::ChaCha8Rng;
@@ -44,12 +45,12 @@ struct Batch {
 
 impl Batch {
     fn data(&self, width: usize) -> Data<'_, f32> {
-        let targets = if self.classes > 0 {
-            Targets::Labels { labels: &self.labels, classes: self.classes }
+        let x = MatrixView::new(&self.x, self.features).expect("whole rows");
+        if self.classes > 0 {
+            Data::labels(x, &self.labels, self.classes)
         } else {
-            Targets::Values { y: &self.y, width }
-        };
-        Data { x: &self.x, features: self.features, targets }
+            Data::values(x, MatrixView::new(&self.y, width).expect("whole rows"))
+        }
     }
 }
 
@@ -65,10 +66,15 @@ impl Bench {
     /// Times `steps` training steps: one fit of `steps` one-batch epochs.
     fn run(&mut self, steps: u64, hook: &mut dyn StepHook<f32>) -> Duration {
         let rows = self.batch.x.len() / self.batch.features;
-        let cfg = FitConfig::new(self.loss).epochs(steps as usize).batch_size(rows).shuffle(false);
+        let mut cfg = FitConfig::new(self.loss)
+            .epochs(steps as usize)
+            .batch_size(rows)
+            .shuffle(false)
+            .optimizer(self.opt.as_mut())
+            .hook(hook);
         let data = self.batch.data(self.model.output_width());
         let start = Instant::now();
-        let history = self.model.fit(&data, &cfg, self.opt.as_mut(), hook, None).expect("a finite step");
+        let history = self.model.fit(&data, &mut cfg).expect("a finite step");
         let elapsed = start.elapsed();
         assert_eq!(history.epochs.len(), steps as usize);
         elapsed

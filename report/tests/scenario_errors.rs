@@ -74,7 +74,7 @@ fn unknown_activation_inside_a_model_layer_is_found_too() {
     let model = "name = \"a\"\n[variants.model]\ninputs = 4\nlayers = [\n  { type = \"dense\", units = 8, activation = \"sigmod\" },\n]";
     let (line, _, msg) = error_of(&GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", model));
     assert_eq!(line, 12);
-    assert!(msg.contains("unknown activation `sigmod`"), "{msg}");
+    assert!(msg.contains("unknown activation \"sigmod\"") && msg.contains("leaky_relu"), "{msg}");
 }
 
 #[test]
@@ -87,9 +87,20 @@ fn unknown_layer_type_and_missing_units_are_rejected() {
     };
     let (_, _, msg) = error_of(&model("{ type = \"dense2\", units = 8 }"));
     assert!(msg.contains("unknown variant `dense2`") && msg.contains("batch_normalization"), "{msg}");
-    let (line, _, msg) = error_of(&model("{ type = \"dense\", activation = \"relu\" }"));
-    assert!(msg.contains("needs `units`"), "{msg}");
-    assert_eq!(line, 7, "points at the variant that holds the bad layer");
+    let (line, column, msg) = error_of(&model("{ type = \"dense\", activation = \"relu\" }"));
+    assert!(msg.contains("missing field `units`"), "{msg}");
+    assert_eq!((line, column), (12, 3), "points at the bad layer");
+    // A key of another layer type is unknown here, and the error lists what a dropout layer takes.
+    let (line, column, msg) = error_of(&model("{ type = \"dropout\", rate = 0.5, units = 4 }"));
+    assert!(
+        msg.contains("layers[0]") && msg.contains("unknown field `units`") && msg.contains("rate"),
+        "{msg}"
+    );
+    assert_eq!((line, column), (12, 3));
+    // A width that does not fit names the layer and points at it.
+    let (line, _, msg) = error_of(&model("{ type = \"gru\", units = 4, features = 3 }"));
+    assert!(msg.contains("layers[0] (gru)") && msg.contains("steps of 3 features"), "{msg}");
+    assert_eq!(line, 12);
 }
 
 #[test]
@@ -147,7 +158,11 @@ fn every_shipped_scenario_parses_and_prepares_full_and_quick() {
 
 #[test]
 fn a_sequential_model_variant_parses_into_typed_layers() {
-    use report::scenario::{ClipKind, Initializer, LayerKind, LossKind, OptimizerKind};
+    use engine::clip::ClipKind;
+    use engine::init::Initializer;
+    use engine::layers::dense::DenseAct;
+    use engine::model::{LayerSpec, Loss};
+    use engine::optim::OptimizerKind;
     let model = r#"name = "relu_he"
 loss = "sparse_categorical_crossentropy"
 epochs = 20
@@ -159,27 +174,28 @@ inputs = 64
 layers = [
   { type = "dense", units = 100, activation = "relu", initializer = "he_normal", repeat = 8 },
   { type = "dropout", rate = 0.2 },
-  { type = "lstm", units = 16, forget_bias = 1.0 },
+  { type = "lstm", units = 16, features = 10, forget_bias = -1.5, recurrent_initializer = "orthogonal(gain=0.5)" },
   { type = "dense", units = 10 },
 ]"#;
     let text = GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", model);
     let s = Scenario::parse(Path::new("m.toml"), text).unwrap();
     let v = s.variants().next().unwrap();
-    assert_eq!(v.loss, Some(LossKind::SparseCategoricalCrossentropy));
+    assert_eq!(v.loss, Some(Loss::SparseCategoricalCrossentropy));
     assert_eq!(v.optimizer.as_ref().unwrap().kind, OptimizerKind::Adam);
     assert_eq!(v.clipping.as_ref().unwrap().kind, ClipKind::GlobalNorm);
     let m = v.model.as_ref().unwrap();
-    let layers: Vec<_> = m.layers.iter().map(|l| l.get_ref()).collect();
-    assert_eq!(layers[0].kind, LayerKind::Dense);
-    assert_eq!(layers[0].activation(), Some(engine::Activation::Relu));
-    assert_eq!(layers[0].initializer, Some(Initializer::HeNormal));
-    assert_eq!(layers[0].repeat, Some(8));
-    assert_eq!(layers[1].rate, Some(0.2));
-    assert_eq!(layers[2].forget_bias, Some(1.0));
+    let LayerSpec::Dense(d) = &m.layers[0] else { panic!("{:?}", m.layers[0]) };
+    assert_eq!(d.activation(), Ok(DenseAct::Elementwise(engine::Activation::Relu)));
+    assert_eq!(d.kernel(), Ok(Initializer::HeNormal));
+    assert_eq!(d.repeat, 8);
+    assert!(matches!(&m.layers[1], LayerSpec::Dropout(d) if d.rate == 0.2));
+    let LayerSpec::Lstm(r) = &m.layers[2] else { panic!("{:?}", m.layers[2]) };
+    assert_eq!(r.forget_bias, Some(-1.5));
+    assert_eq!(r.recurrent_initializer.as_ref().unwrap().init, Initializer::Orthogonal { gain: 0.5 });
     let bad =
         GOOD.replace("name = \"a\"\nactivation = \"sigmoid\"", &model.replace("rate = 0.2", "rate = 1.5"));
     let (_, _, msg) = error_of(&bad);
-    assert!(msg.contains("dropout needs a `rate` in [0, 1)"), "{msg}");
+    assert!(msg.contains("layers[1] (dropout)") && msg.contains("`rate` must lie in [0, 1)"), "{msg}");
 }
 
 /// `[params]` of an `activation_curves` scenario, every key given.
@@ -274,12 +290,17 @@ fn a_failed_check_in_a_variant_points_at_its_key() {
     let (line, column, msg) = prepare_error(&bad, false);
     assert_eq!((line, column), value_place(&bad, "factor = -1.0"), "{msg}");
     assert!(msg.contains("variant `tanh_gaussian`") && msg.contains("σ_w > 0"), "{msg}");
-    // recurrent: a forget-gate bias inside the variant's inline model table.
+    // recurrent: a layer type inside the variant's inline model table (any forget bias is fine).
     let text = std::fs::read_to_string(common::scenarios_dir().join("recurrent.toml")).unwrap();
-    let bad = text.replace("forget_bias = 0.0", "forget_bias = 0.5");
+    prepares(&text.replace("forget_bias = 0.0", "forget_bias = -1.5"), false);
+    let bad = text
+        .replace("{ type = \"lstm\", units = 20, forget_bias = 0.0 }", "{ type = \"dense\", units = 20 }");
     let (line, column, msg) = prepare_error(&bad, false);
-    assert_eq!((line, column), value_place(&bad, "forget_bias = 0.5"), "{msg}");
-    assert!(msg.contains("variant `lstm_no_forget_bias`") && msg.contains("forget_bias must be 1"), "{msg}");
+    assert_eq!((line, column), value_place(&bad, "type = \"dense\", units = 20 }"), "{msg}");
+    assert!(
+        msg.contains("variant `lstm_no_forget_bias`") && msg.contains("simple_rnn, lstm or gru"),
+        "{msg}"
+    );
     // repeated_multiplication: a real network's loss.
     let text = std::fs::read_to_string(common::scenarios_dir().join("repeated_multiplication.toml")).unwrap();
     prepares(&text, false);

@@ -19,6 +19,8 @@ pub struct MonitorHook {
     outputs: Vec<Option<NodeId>>,
     /// The step whose pre-update weights were snapshotted, awaiting its update ratio.
     pending_update: Option<u64>,
+    /// Each step's clipping report, written as rows when the fit ends.
+    clips: Vec<ClipReport>,
 }
 
 impl MonitorHook {
@@ -33,6 +35,7 @@ impl MonitorHook {
             monitor: Monitor::new(config, records, probes),
             outputs: vec![None; n],
             pending_update: None,
+            clips: Vec::new(),
         }
     }
 
@@ -50,18 +53,13 @@ impl MonitorHook {
     }
 
     /// Records the update ratio of the last monitored step, whose update the
-    /// hook could not see (call after `fit` returns, with the model's params).
-    pub fn finish(&mut self, params: &ParamStore<f32>) {
+    /// hook could not see, then the clipping rows (step k = the k-th report).
+    fn finish(&mut self, params: &ParamStore<f32>) {
         if let Some(step) = self.pending_update.take() {
             self.monitor.record_update(step, params);
         }
-    }
-
-    /// Adds one clipping report per training step (step k = the k-th report),
-    /// as the clip function of `fit` collected them.
-    pub fn record_clips(&mut self, reports: &[ClipReport]) {
         let r = &mut self.monitor.records;
-        for (step, c) in reports.iter().enumerate() {
+        for (step, c) in self.clips.drain(..).enumerate() {
             let step = step as u64;
             r.push_named(step, GLOBAL, m::CLIP_NORM_BEFORE, c.norm_before);
             r.push_named(step, GLOBAL, m::CLIP_NORM_AFTER, c.norm_after);
@@ -153,6 +151,16 @@ impl StepHook<f32> for MonitorHook {
         self.pending_update = None;
         self.collect_outputs(view.layers);
         self.stop_if_non_finite(view)
+    }
+
+    fn on_clip(&mut self, _step: usize, report: &ClipReport) -> Result<()> {
+        self.clips.push(*report);
+        Ok(())
+    }
+
+    fn on_fit_end(&mut self, params: &ParamStore<f32>) -> Result<()> {
+        self.finish(params);
+        Ok(())
     }
 }
 

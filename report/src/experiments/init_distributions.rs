@@ -9,10 +9,12 @@ use super::common::nets::{LayerStats, dense_stack};
 use crate::error::Result;
 use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
-use crate::scenario::{Initializer as InitName, LayerKind, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 use crate::stats::median;
 use engine::Shape;
 use engine::init::{Initializer, TRUNCATED_STDDEV};
+use engine::layers::dense::DenseAct;
+use engine::model::LayerSpec;
 use engine::theory::MeanField;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -50,46 +52,32 @@ struct Stack {
     kernel_sw2: f64,
 }
 
-/// The engine initialiser a scenario names (scale: random_normal's stddev, random_uniform's bound).
-fn engine_init(name: InitName, scale: Option<f64>) -> Initializer {
-    let s = scale.unwrap_or(0.05);
-    match name {
-        InitName::Zeros => Initializer::Zeros,
-        InitName::RandomNormal => Initializer::RandomNormal { mean: 0.0, stddev: s },
-        InitName::RandomUniform => Initializer::RandomUniform { min: -s, max: s },
-        InitName::GlorotNormal => Initializer::GlorotNormal,
-        InitName::GlorotUniform => Initializer::GlorotUniform,
-        InitName::HeNormal => Initializer::HeNormal,
-        InitName::HeUniform => Initializer::HeUniform,
-        InitName::LecunNormal => Initializer::LecunNormal,
-        InitName::Orthogonal => Initializer::Orthogonal { gain: 1.0 },
-    }
-}
-
 /// The stack a variant's `model` describes, or the key (below the variant) that is wrong and why.
 fn stack(v: &Variant, kernel: [usize; 2]) -> std::result::Result<Stack, (&'static [&'static str], String)> {
     const LAYER: &[&str] = &["model", "layers", "0"];
     let model = v.model.as_ref().ok_or((&[][..], "needs a `model`".to_string()))?;
-    let [layer] = model.layers.as_slice() else {
+    let [LayerSpec::Dense(d)] = model.layers.as_slice() else {
         let msg = "needs a model of exactly one layer entry (a dense layer with `repeat`)";
         return Err((&["model", "layers"], msg.into()));
     };
-    let l = layer.get_ref();
-    let (Some(units), Some(act), Some(init)) = (l.units, l.activation(), l.initializer) else {
+    let (Some(_), Some(_)) = (&d.activation, &d.kernel_initializer) else {
         return Err((LAYER, "the layer needs `units`, `activation` and `initializer`".into()));
     };
-    if l.kind != LayerKind::Dense || units != model.inputs || l.repeat.unwrap_or(1) < 2 {
+    let Ok(DenseAct::Elementwise(act)) = d.activation() else {
+        return Err((LAYER, "the layer's activation must be element-wise (not softmax)".into()));
+    };
+    if d.units != model.inputs || d.repeat < 2 {
         return Err((LAYER, "the layer must be dense, as wide as the input, with `repeat` >= 2".into()));
     }
-    let init = engine_init(init, l.scale);
+    let init = d.kernel().map_err(|m| (LAYER, m))?;
     let scale = |fan_in, fan_out| {
         init.sigma_w2(fan_in, fan_out).ok_or((
             &["model", "layers", "0", "initializer"][..],
             format!("the initializer needs a zero-mean scale on {fan_in} × {fan_out} kernels"),
         ))
     };
-    let (sw2, kernel_sw2) = (scale(units, units)?, scale(kernel[0], kernel[1])?);
-    Ok(Stack { act, init, width: units, depth: l.repeat.unwrap_or(1), sw2, kernel_sw2 })
+    let (sw2, kernel_sw2) = (scale(d.units, d.units)?, scale(kernel[0], kernel[1])?);
+    Ok(Stack { act, init, width: d.units, depth: d.repeat, sw2, kernel_sw2 })
 }
 
 struct Plan<'s> {

@@ -8,13 +8,12 @@
 use crate::error::{ReportError, Result};
 use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
-use crate::scenario::{LayerKind, LayerSpec, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 use crate::stats::median;
 use engine::data::Dataset;
 use engine::data::sequence::{ADDING_BASELINE_MSE, ADDING_WIDTH, adding_problem};
-use engine::layers::recurrent::{Gru, Lstm, RecurrentConfig, SimpleRnn};
-use engine::layers::{Dense, Layer, from_fn};
-use engine::model::{Data, FitConfig, FnHook, Loss, Model, Sequential};
+use engine::model::spec::DenseSpec;
+use engine::model::{Data, FitConfig, FnHook, LayerSpec, Loss, Model, ModelSpec};
 use engine::optim::{Adam, AdamConfig};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -51,29 +50,13 @@ struct Params {
     trace_only: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum CellKind {
-    Rnn,
-    Lstm,
-    Gru,
-}
+/// The recurrent layer a variant names in its `model` (the runner adds the read-out `dense(1)`): a
+/// `simple_rnn`, `lstm` or `gru` entry of the engine's model language.
+type Cell = LayerSpec;
 
 /// The recurrent layer's name in the records: it is the network's first layer.
-fn cell_layer(c: Cell) -> String {
-    let kind = match c.kind {
-        CellKind::Rnn => "simple_rnn",
-        CellKind::Lstm => "lstm",
-        CellKind::Gru => "gru",
-    };
-    layer(1, kind)
-}
-
-/// The recurrent layer a variant names in its `model` (the runner adds the read-out `dense(1)`).
-#[derive(Debug, Clone, Copy)]
-struct Cell {
-    kind: CellKind,
-    units: usize,
-    unit_forget_bias: bool,
+fn cell_layer(c: &Cell) -> String {
+    layer(1, c.kind())
 }
 
 /// The cell a variant's `model` names, or the key (below the variant) that is wrong and why.
@@ -97,38 +80,21 @@ fn cell_of(v: &Variant) -> std::result::Result<Cell, (&'static [&'static str], S
             ),
         ));
     };
-    let l: &LayerSpec = layer.get_ref();
-    let kind = match l.kind {
-        LayerKind::SimpleRnn => CellKind::Rnn,
-        LayerKind::Lstm => CellKind::Lstm,
-        LayerKind::Gru => CellKind::Gru,
-        other => {
-            return Err((
-                &["model", "layers", "0", "type"],
-                format!("layer must be simple_rnn, lstm or gru, got {other:?}"),
-            ));
-        }
+    let (LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)) = layer else {
+        return Err((
+            &["model", "layers", "0", "type"],
+            format!("layer must be simple_rnn, lstm or gru, got {}", layer.kind()),
+        ));
     };
-    if l.activation.is_some() || l.initializer.is_some() || l.repeat.is_some_and(|r| r != 1) {
+    if r.repeat != 1 || r.return_sequences || r.features.is_some_and(|f| f != model.inputs) {
         return Err((
             &["model", "layers", "0"],
-            "the recurrent layers use Keras' activations and initialisers; drop `activation`, \
-             `initializer` and `repeat`"
+            "the runner reads the last state of one layer over steps of `inputs` features; drop `repeat`, \
+             `return_sequences` and `features`"
                 .into(),
         ));
     }
-    let unit_forget_bias = match l.forget_bias {
-        None => true,
-        Some(1.0) => true,
-        Some(0.0) => false,
-        Some(b) => {
-            return Err((
-                &["model", "layers", "0", "forget_bias"],
-                format!("forget_bias must be 1 (Keras' unit_forget_bias) or 0, got {b}"),
-            ));
-        }
-    };
-    Ok(Cell { kind, units: l.units.unwrap_or(0), unit_forget_bias })
+    Ok(layer.clone())
 }
 
 struct Plan<'s> {
@@ -183,17 +149,13 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
 }
 
 /// The cell over sequences of `steps × features`, then a linear `dense(1)` read-out of its last state.
-fn build(cell: Cell, features: usize, steps: usize, seed: u64) -> engine::Result<Model<f32>> {
-    let cfg = RecurrentConfig::new(cell.units, features).unit_forget_bias(cell.unit_forget_bias);
-    let layer = from_fn("recurrent", move |b: &mut engine::layers::Builder<'_, f32>, _width| {
-        // The cell is the model's first layer, hence index 0 in its parameter names.
-        Ok(match cell.kind {
-            CellKind::Rnn => Box::new(SimpleRnn::new(b.params, 0, cfg, b.rng)?) as Box<dyn Layer<f32>>,
-            CellKind::Lstm => Box::new(Lstm::new(b.params, 0, cfg, b.rng)?),
-            CellKind::Gru => Box::new(Gru::new(b.params, 0, cfg, b.rng)?),
-        })
-    });
-    Sequential::new(steps * features).seed(seed).add(layer).add(Dense::new(1)).build()
+fn build(cell: &Cell, features: usize, steps: usize, seed: u64) -> engine::Result<Model<f32>> {
+    let mut layer = cell.clone();
+    if let LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) = &mut layer {
+        r.features = Some(features);
+    }
+    let readout = LayerSpec::Dense(DenseSpec::new(1));
+    ModelSpec { inputs: steps * features, layers: vec![layer, readout] }.build(seed)
 }
 
 /// Per step t: the mean over sequences of ‖h_t‖, and ‖dL/dh_t‖ (Frobenius, over the batch) after the
@@ -245,7 +207,7 @@ struct Trained {
     updates: u64,
 }
 
-fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest: usize) -> Result<Trained> {
+fn train(s: &Scenario, p: &Params, cell: &Cell, job: (usize, usize, u64), longest: usize) -> Result<Trained> {
     let (variant, steps, seed) = job;
     let err = engine_err(s);
     // Data seeds differ by length and seed, and are shared by the cells so they meet the same sequences.
@@ -256,9 +218,8 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
     let flow_set = adding_problem(p.flow_samples, steps, data_seed ^ 0xA11_7E57).map_err(&err)?;
     let mut model = build(cell, ADDING_WIDTH, steps, seed).map_err(&err)?;
     let before = if steps == longest { Some(traces(&mut model, &flow_set).map_err(&err)?.1) } else { None };
-    let mut adam =
+    let adam =
         Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() }).map_err(&err)?;
-    let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(p.batch_size).seed(seed);
     let mut losses = Vec::new();
     let every = p.loss_every;
     let mut hook = FnHook(|v: &engine::model::StepView<'_, f32>| {
@@ -267,7 +228,14 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
         }
         Ok(())
     });
-    let history = model.fit(&Data::from(&train_set), &cfg, &mut adam, &mut hook, None).map_err(&err)?;
+    let mut cfg = FitConfig::new(Loss::Mse)
+        .optimizer(adam)
+        .epochs(1)
+        .batch_size(p.batch_size)
+        .seed(seed)
+        .hook(&mut hook);
+    let history = model.fit(&Data::from(&train_set), &mut cfg).map_err(&err)?;
+    drop(cfg);
     let updates = history.epochs.iter().map(|e| e.steps as u64).sum();
     // One inference pass gives both the test MSE (the loss `Loss::Mse` computes) and the accuracy.
     let pred = model.predict(&test_set.x).map_err(&err)?;
@@ -304,7 +272,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     let mut surviving_randn: Vec<Vec<f64>> = vec![Vec::new(); cells.len()];
     for &seed in seeds {
         let data = gaussian_sequences(p, seed).map_err(&err)?;
-        for (vi, (v, &cell)) in variants.iter().zip(cells).enumerate() {
+        for (vi, (v, cell)) in variants.iter().zip(cells).enumerate() {
             let mut model = build(cell, p.trace_features, p.trace_steps, seed).map_err(&err)?;
             let (states, grads) = traces(&mut model, &data).map_err(&err)?;
             let (run, name) = (rec.run(&v.name, seed), cell_layer(cell));
@@ -327,10 +295,10 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         }
     }
     let runs: Vec<Trained> =
-        jobs.par_iter().map(|&job| train(s, p, cells[job.0], job, longest)).collect::<Result<_>>()?;
+        jobs.par_iter().map(|&job| train(s, p, &cells[job.0], job, longest)).collect::<Result<_>>()?;
 
     for r in &runs {
-        let layer_name = cell_layer(cells[r.variant]);
+        let layer_name = cell_layer(&cells[r.variant]);
         let run = rec.run(&variants[r.variant].name, r.seed);
         // One run per sequence length T: its rows sit at the point `T=...`.
         let length = point(&[("T", r.steps as f64)]);
@@ -418,15 +386,15 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
 mod tests {
     use super::*;
 
-    fn cell(kind: CellKind) -> Cell {
-        Cell { kind, units: 8, unit_forget_bias: true }
+    fn cell(kind: &str, units: usize) -> Cell {
+        toml::from_str(&format!("type = \"{kind}\"\nunits = {units}")).unwrap()
     }
 
     #[test]
     fn traces_read_one_state_and_gradient_per_step() {
         let data = adding_problem(4, 12, 1).unwrap();
-        for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
-            let mut m = build(cell(kind), ADDING_WIDTH, 12, 3).unwrap();
+        for kind in ["simple_rnn", "lstm", "gru"] {
+            let mut m = build(&cell(kind, 8), ADDING_WIDTH, 12, 3).unwrap();
             let (h, g) = traces(&mut m, &data).unwrap();
             assert_eq!((h.len(), g.len()), (12, 12), "{kind:?}");
             assert!(h.iter().chain(&g).all(|v| v.is_finite() && *v > 0.0), "{kind:?}: {h:?} {g:?}");
@@ -453,11 +421,11 @@ mod tests {
         };
         let data = gaussian_sequences(&p, 0).unwrap();
         let surviving = |kind| {
-            let mut m = build(Cell { kind, units: 20, unit_forget_bias: true }, 10, 100, 0).unwrap();
+            let mut m = build(&cell(kind, 20), 10, 100, 0).unwrap();
             let g = traces(&mut m, &data).unwrap().1;
             g[0] / g[99]
         };
-        let (rnn, lstm) = (surviving(CellKind::Rnn), surviving(CellKind::Lstm));
+        let (rnn, lstm) = (surviving("simple_rnn"), surviving("lstm"));
         assert!(lstm > 100.0 * rnn, "lstm {lstm:e} vs rnn {rnn:e}");
     }
 }

@@ -10,11 +10,11 @@
 use crate::error::{ReportError, Result};
 use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
-use crate::scenario::{Initializer, LayerKind, LossKind, ModelSpec, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 use crate::stats::median;
+use engine::data::MatrixView;
 use engine::data::synthetic::gaussian_classes;
-use engine::layers::Dense;
-use engine::model::{Data, Loss, Model, Sequential, Targets};
+use engine::model::{Data, LayerSpec, Loss, Model, ModelSpec};
 use engine::monitor::layer_name;
 use engine::{Real, Shape, Tape};
 use serde::Deserialize;
@@ -173,14 +173,14 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
 /// A real variant: a stack of dense layers (the last one is the output) with more hidden layers than the
 /// toy's depth, so g_L exists for every L the toy shows.
 fn check_real(s: &Scenario, i: usize, v: &Variant, m: &ModelSpec, layers: u32) -> Result<()> {
-    if let Some(k) = m.layers.iter().position(|l| l.get_ref().kind != LayerKind::Dense) {
-        let kind = m.layers[k].get_ref().kind;
+    if let Some(k) = m.layers.iter().position(|l| !matches!(l, LayerSpec::Dense(_))) {
+        let kind = m.layers[k].kind();
         let k = k.to_string();
         let key = ["model", "layers", k.as_str()];
         return Err(s.variant_error(
             i,
             &key,
-            format!("real networks here are dense stacks; got a {kind:?} layer"),
+            format!("real networks here are dense stacks; got a {kind} layer"),
         ));
     }
     let hidden = hidden_layers(m);
@@ -191,7 +191,7 @@ fn check_real(s: &Scenario, i: usize, v: &Variant, m: &ModelSpec, layers: u32) -
             format!("needs more than {layers} hidden dense layers (before the output), got {hidden}"),
         ));
     }
-    if v.loss.is_some_and(|l| l != LossKind::BinaryCrossentropy) {
+    if v.loss.is_some_and(|l| l != Loss::BinaryCrossentropy) {
         return Err(s.variant_error(
             i,
             &["loss"],
@@ -203,38 +203,11 @@ fn check_real(s: &Scenario, i: usize, v: &Variant, m: &ModelSpec, layers: u32) -
 
 /// Dense layers before the output layer.
 fn hidden_layers(m: &ModelSpec) -> usize {
-    m.layers.iter().map(|l| l.get_ref().repeat.unwrap_or(1)).sum::<usize>() - 1
-}
-
-/// The engine's name of a scenario initialiser, with its scale where it has one (Keras' 0.05 by default).
-fn init_name(init: Option<Initializer>, scale: Option<f64>) -> String {
-    let s = scale.unwrap_or(0.05);
-    match init.unwrap_or(Initializer::GlorotUniform) {
-        Initializer::Zeros => "zeros".into(),
-        Initializer::RandomNormal => format!("random_normal(stddev={s})"),
-        Initializer::RandomUniform => format!("random_uniform({}, {s})", -s),
-        Initializer::GlorotNormal => "glorot_normal".into(),
-        Initializer::GlorotUniform => "glorot_uniform".into(),
-        Initializer::HeNormal => "he_normal".into(),
-        Initializer::HeUniform => "he_uniform".into(),
-        Initializer::LecunNormal => "lecun_normal".into(),
-        Initializer::Orthogonal => "orthogonal".into(),
-    }
+    m.expanded().count() - 1
 }
 
 fn build_real(m: &ModelSpec, seed: u64) -> engine::Result<Model<f64>> {
-    let mut seq = Sequential::<f64>::new(m.inputs).seed(seed);
-    for l in m.layers.iter().map(|l| l.get_ref()) {
-        let mut d =
-            Dense::new(l.units.unwrap_or(0)).kernel_initializer(init_name(l.initializer, l.scale).as_str());
-        if let Some(a) = l.activation() {
-            d = d.act(a);
-        }
-        for _ in 0..l.repeat.unwrap_or(1) {
-            seq = seq.add(d.clone());
-        }
-    }
-    seq.build()
+    m.build(seed)
 }
 
 /// ‖dL/dh_k‖ for every hidden layer k = 1..=H at initialisation, in float64 (as the toy's chain), on one
@@ -247,7 +220,7 @@ fn hidden_gradients(m: &ModelSpec, p: &Params, seed: u64) -> engine::Result<(Vec
         return Err(engine::Error::InvalidArgument { op: "gaussian_classes", msg: "expected labels".into() });
     };
     let mut model = build_real(m, seed)?;
-    let batch = Data { x: &x, features: inputs, targets: Targets::Labels { labels, classes: 2 } };
+    let batch = Data::labels(MatrixView::new(&x, inputs)?, labels, 2);
     model.gradients(&batch, Loss::BinaryCrossentropy)?;
     let tape = model.tape();
     let hidden = &model.layers()[..model.layers().len() - 1];

@@ -10,8 +10,8 @@ use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use crate::stats::median;
-use engine::data::Dataset;
 use engine::data::synthetic::gaussian_classes;
+use engine::data::{Dataset, MatrixView};
 use engine::layers::{Dense, Layer, LayerNormalization, Residual};
 use engine::model::{Data, FitConfig, FnHook, Loss, Model, Sequential, StepView};
 use engine::optim::{Adam, AdamConfig};
@@ -182,8 +182,7 @@ fn profile(model: &mut Model<f64>, data: &Dataset) -> engine::Result<Profile> {
             msg: "expected class labels".into(),
         });
     };
-    let targets = engine::model::Targets::Labels { labels, classes: *classes };
-    let data64 = Data { x: &x, features: data.features, targets };
+    let data64 = Data::labels(MatrixView::new(&x, data.features)?, labels, *classes);
     let loss = model.gradients(&data64, Loss::SparseCategoricalCrossentropy)?;
     let tape: &Tape<f64> = model.tape();
     let mut out = Profile { grad_h: Vec::new(), grad_w: Vec::new(), act: Vec::new(), loss };
@@ -207,15 +206,21 @@ fn train(p: &Params, net: &NetSpec, seed: u64) -> engine::Result<(Vec<f64>, Opti
     let data =
         gaussian_classes(p.train_steps * p.batch_size, p.classes, p.width, p.separation, seed ^ 0x7EA1)?;
     let mut model = build::<f32>(net, p.blocks, p.width, p.classes, seed)?;
-    let mut adam = Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() })?;
-    let cfg =
-        FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(1).batch_size(p.batch_size).seed(seed);
+    let adam = Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() })?;
     let mut losses = Vec::new();
     let mut hook = FnHook(|v: &StepView<'_, f32>| {
         losses.push(v.loss);
         Ok(())
     });
-    match model.fit(&Data::from(&data), &cfg, &mut adam, &mut hook, None) {
+    let mut cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy)
+        .optimizer(adam)
+        .epochs(1)
+        .batch_size(p.batch_size)
+        .seed(seed)
+        .hook(&mut hook);
+    let fitted = model.fit(&Data::from(&data), &mut cfg);
+    drop(cfg);
+    match fitted {
         Ok(_) => Ok((losses, None)),
         // The hook has seen every step before the one that failed.
         Err(engine::Error::NonFinite { .. }) => {

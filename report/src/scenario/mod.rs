@@ -5,8 +5,7 @@ mod model;
 mod params;
 
 pub use chart::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn};
-pub use model::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec, OptimizerKind};
-pub use model::{OptimizerSpec, Variant};
+pub use model::Variant;
 
 use crate::error::{ReportError, Result};
 use engine::Activation;
@@ -120,7 +119,8 @@ impl Scenario {
     pub fn parse(path: &Path, text: String) -> Result<Scenario> {
         let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let scenario = Scenario { name, path: path.to_path_buf(), text, spec };
+        let mut scenario = Scenario { name, path: path.to_path_buf(), text, spec };
+        scenario.read_models()?;
         scenario.check()?;
         Ok(scenario)
     }
@@ -135,6 +135,19 @@ impl Scenario {
     /// through [`Scenario::error_at_key`], [`Scenario::variant_error`] or [`Scenario::params_check`].
     pub fn error(&self, msg: impl Into<String>) -> ReportError {
         self.error_at(0..0, msg)
+    }
+
+    /// Reads every variant's model into the engine's language, with errors at the offending layer.
+    fn read_models(&mut self) -> Result<()> {
+        for i in 0..self.spec.variants.len() {
+            let Some(table) = &self.spec.variants[i].get_ref().model_table else { continue };
+            let model = table.get_ref().resolve(table.span()).map_err(|(span, msg)| {
+                let v = self.spec.variants[i].get_ref();
+                self.error_at(span, format!("variant `{}`: {msg}", v.name))
+            })?;
+            self.spec.variants[i].get_mut().model = Some(model);
+        }
+        Ok(())
     }
 
     pub fn variants(&self) -> impl Iterator<Item = &Variant> {

@@ -1,9 +1,10 @@
 //! Networks measured at initialisation: a square random net recorded straight on a tape (no layers, so
 //! one set of unit matrices serves every σ_w through a gain), and a real `Sequential` dense stack with its
 //! per-layer statistics after one backward pass.
+use engine::data::MatrixView;
 use engine::init::Initializer;
 use engine::layers::Dense;
-use engine::model::{Data, Loss, Sequential, Targets};
+use engine::model::{Data, Loss, Sequential};
 use engine::theory::gaussian_matrix;
 use engine::{Activation, NodeId, Real, Shape, Tape};
 use rand_chacha::ChaCha8Rng;
@@ -67,7 +68,7 @@ pub fn dense_stack(
     let f32s = |v: Vec<f64>| -> Vec<f32> { v.into_iter().map(|x| x as f32).collect() };
     let x = f32s(gaussian_matrix(batch, width, 1.0, &mut rng));
     let y = f32s(gaussian_matrix(batch, outputs, 1.0, &mut rng));
-    let data = Data { x: &x, features: width, targets: Targets::Values { y: &y, width: outputs } };
+    let data = Data::values(MatrixView::new(&x, width)?, MatrixView::new(&y, outputs)?);
     model.gradients(&data, Loss::Mse)?;
     let tape = model.tape();
     let mut out = LayerStats { q: Vec::new(), act_var: Vec::new(), grad_norm: Vec::new() };

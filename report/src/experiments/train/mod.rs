@@ -5,7 +5,6 @@
 //! engine's records into the report's. A run that meets a NaN or infinity stops cleanly: its records up
 //! to the stop are kept and the stop is a result, not an error. Key figures aggregate over seeds
 //! (median, min, max); the verdicts come from `crate::diagnosis`.
-mod build;
 mod data;
 mod figures;
 mod session;
@@ -14,9 +13,11 @@ mod weight_layers;
 use crate::error::{ReportError, Result};
 use crate::experiments::runner::{Experiment, RunOptions, Runner};
 use crate::record::Output;
-use crate::scenario::{LossKind, ModelSpec, OptimizerSpec, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 use data::DataSpec;
 use engine::diagnose::DiagnoseConfig;
+use engine::model::{LayerSpec, Loss, ModelSpec};
+use engine::optim::OptimizerSpec;
 use rayon::prelude::*;
 use serde::Deserialize;
 
@@ -88,9 +89,11 @@ pub(crate) struct Trainee<'s> {
     pub index: usize,
     pub variant: &'s Variant,
     pub model: &'s ModelSpec,
-    pub optimizer: &'s OptimizerSpec,
-    pub loss: LossKind,
-    /// The variant's `epochs`, capped by `max_epochs`.
+    /// Absent only at initialisation (`epochs = 0`), where nothing is updated.
+    pub optimizer: Option<&'s OptimizerSpec>,
+    pub loss: Loss,
+    /// The variant's `epochs`, capped by `max_epochs`; 0 measures at initialisation (one monitored
+    /// forward and backward pass over the first batch, no update).
     pub epochs: usize,
 }
 
@@ -123,16 +126,35 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     Ok(Box::new(move || run(&plan)))
 }
 
-/// Checks a variant: a model that builds and fits the data, an optimiser, a loss and a number of epochs.
+/// Checks a variant: a model that builds and fits the data, a loss, a number of epochs and (unless it
+/// measures at initialisation) an optimiser.
 fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Trainee<'s>> {
     let err = |key: &[&str], msg: String| s.variant_error(i, key, msg);
     let Some(m) = &v.model else { return Err(err(&[], "needs a `model` (inputs and layers)".into())) };
-    let (Some(optimizer), Some(loss), Some(epochs)) = (&v.optimizer, v.loss, v.epochs) else {
-        return Err(err(&[], "needs `optimizer`, `loss` and `epochs`".into()));
+    let (Some(loss), Some(epochs)) = (v.loss, v.epochs) else {
+        return Err(err(&[], "needs `loss` and `epochs`".into()));
     };
-    for (k, l) in m.layers.iter().enumerate() {
-        build::check_layer(l.get_ref())
-            .map_err(|msg| err(&["model", "layers", &k.to_string()], format!("layer: {msg}")))?;
+    let optimizer = v.optimizer.as_ref();
+    if optimizer.is_none() && epochs > 0 {
+        return Err(err(
+            &[],
+            "needs an `optimizer` (only epochs = 0, at initialisation, trains without)".into(),
+        ));
+    }
+    if let (Some(w), Some(k)) = (p.data.step_width(), m.layers.iter().position(LayerSpec::is_recurrent)) {
+        let l = &m.layers[k];
+        if let LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) = l
+            && r.features != Some(w)
+        {
+            return Err(err(
+                &["model", "layers", &k.to_string()],
+                format!(
+                    "the {:?} data has steps of {w} values: give its first recurrent layer ({}) features = {w}",
+                    p.data.name,
+                    l.kind()
+                ),
+            ));
+        }
     }
     let features = p.data.features();
     if m.inputs != features {
@@ -142,7 +164,7 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
         ));
     }
     // Building validates every layer in the engine (widths, initialisers, activations).
-    let model = build::model(m, 0).map_err(|e| err(&["model"], format!("the model does not build: {e}")))?;
+    let model = m.build::<f32>(0).map_err(|e| err(&["model"], format!("the model does not build: {e}")))?;
     if !p.data.fits_outputs(model.output_width()) {
         return Err(err(
             &["model", "layers"],
@@ -154,7 +176,6 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
             ),
         ));
     }
-    build::optimizer(optimizer).map_err(|e| err(&["optimizer"], format!("optimizer: {e}")))?;
     let epochs = p.max_epochs.map_or(epochs, |cap| epochs.min(cap));
     Ok(Trainee { index: i, variant: v, model: m, optimizer, loss, epochs })
 }

@@ -2,12 +2,14 @@
 //! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the run's records: the monitor's
 //! table with the runner's own rows added to it (epoch losses, test accuracy, per-layer snapshots). A NaN
 //! or infinity stops the run with its records kept.
-use super::{Params, Trainee, build};
+use super::{Params, Trainee};
 use crate::error::{ReportError, Result};
 use crate::scenario::Scenario;
+use engine::clip::ClipReport;
 use engine::data::Dataset;
-use engine::model::{ClipFn, Data, EpochLog, FitConfig, StepHook, StepView};
+use engine::model::{Data, EpochLog, FitConfig, StepHook, StepView};
 use engine::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m, point};
+use engine::params::ParamStore;
 
 /// What one run leaves behind: its rows and the figures the key figures aggregate.
 pub struct RunOutcome {
@@ -56,6 +58,14 @@ impl StepHook<f32> for Hook {
         self.epochs.push(log.clone());
         self.monitor.on_epoch_end(log)
     }
+
+    fn on_clip(&mut self, step: usize, report: &ClipReport) -> engine::Result<()> {
+        self.monitor.on_clip(step, report)
+    }
+
+    fn on_fit_end(&mut self, params: &ParamStore<f32>) -> engine::Result<()> {
+        self.monitor.on_fit_end(params)
+    }
 }
 
 pub fn train(
@@ -68,14 +78,11 @@ pub fn train(
     let (v, vi) = (trainee.variant, trainee.index);
     let fail =
         |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
-    let (spec, opt_spec, loss_kind, epochs) =
-        (trainee.model, trainee.optimizer, trainee.loss, trainee.epochs);
+    let incomplete = || ReportError::run(&s.name, format!("variant `{}` has no optimizer", v.name));
+    let (spec, loss, epochs) = (trainee.model, trainee.loss, trainee.epochs);
     let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
-    let mut model = build::model(spec, stream(seed, 2)).map_err(fail)?;
-    let mut opt = build::optimizer(opt_spec).map_err(fail)?;
-    let loss = build::loss(loss_kind);
+    let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
     let batch = v.batch_size.unwrap_or(32);
-    let cfg = FitConfig::new(loss).epochs(epochs).batch_size(batch).shuffle(p.shuffle).seed(stream(seed, 3));
     let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
     let mut hook = Hook {
         monitor: MonitorHook::new(&model, config, Records::new(&s.name, &v.name, seed)),
@@ -83,14 +90,29 @@ pub fn train(
         steps: 0,
     };
     let steps_per_epoch = train.len().div_ceil(batch);
-    let mut clipper = v.clipping.clone().map(|c| build::Clipper::new(c, steps_per_epoch * epochs));
     let train_data = Data::from(&train);
     let test_data = test.as_ref().map(Data::from);
-    let validation = if p.test_each_epoch { test_data.as_ref() } else { None };
-    let fitted = {
-        let mut clip_fn = clipper.as_mut().map(|c| move |ps: &mut _| c.clip(ps));
-        let clip: Option<ClipFn<'_, f32>> = clip_fn.as_mut().map(|f| f as ClipFn<'_, f32>);
-        model.fit_with_validation(&train_data, validation, &cfg, opt.as_mut(), &mut hook, clip)
+    let fitted = if epochs == 0 {
+        // At initialisation: one forward and backward pass over the first batch, monitored, no update.
+        let probed = model.probe(&train_data.head(batch), loss, &mut hook).map(|_| ());
+        hook.steps = 0;
+        probed
+    } else {
+        let opt = trainee.optimizer.ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
+        let mut cfg = FitConfig::new(loss)
+            .optimizer(opt)
+            .epochs(epochs)
+            .batch_size(batch)
+            .shuffle(p.shuffle)
+            .seed(stream(seed, 3))
+            .hook(&mut hook);
+        if let (true, Some(t)) = (p.test_each_epoch, test_data) {
+            cfg = cfg.validation(t);
+        }
+        if let Some(c) = &v.clipping {
+            cfg = cfg.clip(*c);
+        }
+        model.fit(&train_data, &mut cfg).map(|_| ())
     };
     let stopped = match fitted {
         Ok(_) => None,
@@ -100,10 +122,6 @@ pub fn train(
         }
         Err(e) => return Err(fail(e)),
     };
-    hook.monitor.finish(model.params());
-    if let Some(c) = &clipper {
-        hook.monitor.record_clips(&c.reports);
-    }
     let Hook { monitor, epochs: logs, steps } = hook;
     let mut records = monitor.into_records();
     snapshots(&mut records);
