@@ -200,8 +200,7 @@ fn resmlp50() -> Bench {
     let small = Initializer::RandomNormal { mean: 0.0, stddev: 0.01 };
     let mut net = Sequential::new(100);
     for _ in 0..50 {
-        net = net
-            .add(Residual::new().add(Dense::new(100).activation("relu").kernel_initializer(small.clone())));
+        net = net.add(Residual::new().add(Dense::new(100).activation("relu").kernel_initializer(small)));
     }
     // JAX's read-out: N(0, 1/100), as its `dense_init` draws every layer.
     let read_out = Initializer::RandomNormal { mean: 0.0, stddev: 0.1 };

@@ -113,7 +113,7 @@ impl Reduction for SumSq {
     }
     #[inline(always)]
     fn one(acc: f32, v: f32) -> f32 {
-        v.mul_add(v, acc)
+        super::fmadd(v, v, acc)
     }
     #[inline(always)]
     fn combine(a: f32, b: f32) -> f32 {
