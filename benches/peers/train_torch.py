@@ -140,7 +140,7 @@ for name in models:
     m, x, y, lossf, opt, clip = build(name)
     m.train()
     ph = phases(m, x, y, lossf, opt, clip)
-    cfgs = [(t, p) for p in ("step", "fwdbwd", "fwd") for t in (1, 2)]
+    cfgs = [(t, p) for p in os.environ.get("PHASES", "step,fwdbwd,fwd").split(",") for t in (1, 2)]
     iters = {}
     for t, p in cfgs:
         torch.set_num_threads(t)
