@@ -3,8 +3,10 @@
 //!
 //! Each matches the model of the same name in `benches/peers/train_jax.py` and
 //! `train_torch.py`: sizes, batch, loss and optimiser (learning rates included).
-//! Inputs are seeded random data of the right shape; only the values differ from
-//! the peers', which no step's cost depends on.
+//! Inputs are seeded random data of the right shape, and weights are drawn by the
+//! layers' default initialisers except where the model names one (he_normal, the
+//! residual blocks' N(0, 0.01²)); only values differ from the peers', and no
+//! step's cost depends on them.
 //!
 //! - `deep_sigmoid`: 10 -> 9 x Dense(64, sigmoid) -> Dense(1, sigmoid), MSE, SGD 0.1, batch 32.
 //! - `problematic`: 784 -> 4 x Dense(128, sigmoid) -> Dense(10) softmax, sparse CE, Adam, batch 128.
