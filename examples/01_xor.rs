@@ -4,13 +4,14 @@
 //! for each of the four inputs.
 //!
 //! cargo run --release --example 01_xor
+use gradlab::data::Matrix;
 use gradlab::layers::Dense;
-use gradlab::model::{Data, FitConfig, FnHook, Loss, Sequential, StepView, Targets};
+use gradlab::model::{Data, FitConfig, FnHook, Loss, Sequential, StepView};
 use gradlab::optim::{Adam, AdamConfig};
 
 fn main() -> gradlab::Result<()> {
-    let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
-    let y = [0.0, 1.0, 1.0, 0.0];
+    let x = Matrix::from_rows(&[[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])?;
+    let y = Matrix::from_rows(&[[0.0], [1.0], [1.0], [0.0]])?;
     let mut model = Sequential::new(2)
         .add(Dense::new(8).activation("relu"))
         .add(Dense::new(8).activation("relu"))
@@ -19,11 +20,11 @@ fn main() -> gradlab::Result<()> {
         .build()?;
     print!("{}", model.summary());
 
-    let data = Data { x: &x, features: 2, targets: Targets::Values { y: &y, width: 1 } };
-    let cfg = FitConfig::new(Loss::BinaryCrossentropy).epochs(500).batch_size(4).seed(7);
-    let last = cfg.epochs - 1;
+    let data = Data::values(x.view(), y.view());
+    let epochs = 500;
+    let last = epochs - 1;
     // The hook reads every gradient after backward: L2 norm per layer.
-    let mut hook = FnHook(|v: &StepView<'_, f32>| {
+    let hook = FnHook(|v: &StepView<'_, f32>| {
         if v.step.is_multiple_of(50) || v.step == last {
             println!("step {:>3}  loss {:.4}", v.step, v.loss);
         }
@@ -36,11 +37,17 @@ fn main() -> gradlab::Result<()> {
         }
         Ok(())
     });
-    let mut adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() })?;
-    let history = model.fit(&data, &cfg, &mut adam, &mut hook, None)?;
+    let adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() })?;
+    let mut cfg = FitConfig::new(Loss::BinaryCrossentropy)
+        .optimizer(adam)
+        .epochs(epochs)
+        .batch_size(4)
+        .seed(7)
+        .hook(hook);
+    let history = model.fit(&data, &mut cfg)?;
     let final_epoch = history.epochs.last().expect("500 epochs ran");
     println!("final loss {:.4}, accuracy {}", final_epoch.loss, final_epoch.accuracy);
-    for ((row, p), t) in x.chunks(2).zip(model.predict(&x)?).zip(y) {
+    for ((row, p), t) in x.values().chunks(2).zip(model.predict(x.values())?).zip(y.values()) {
         println!("{row:?} -> {p:.3} (target {t})");
     }
     Ok(())

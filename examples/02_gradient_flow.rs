@@ -5,10 +5,11 @@
 //!
 //! `cargo run --release --example 02_gradient_flow [relu]` — with `relu`, the
 //! same network with ReLU and He initialisation, for comparison.
+use gradlab::data::MatrixView;
 use gradlab::data::random::normal;
 use gradlab::diagnose::{DiagnoseConfig, diagnose};
 use gradlab::layers::Dense;
-use gradlab::model::{Data, FitConfig, Loss, Sequential, Targets};
+use gradlab::model::{Data, FitConfig, Loss, Sequential};
 use gradlab::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m};
 use gradlab::optim::{Sgd, SgdConfig};
 use gradlab::theory::meanfield::MeanField;
@@ -27,7 +28,7 @@ fn main() -> Result<()> {
     let rows = 512;
     let x: Vec<f32> = (0..rows * 10).map(|_| normal(&mut rng) as f32).collect();
     let y: Vec<f32> = x.chunks(10).map(|r| (r[0] * r[1] + r[2]).tanh()).collect();
-    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(MatrixView::new(&x, 10)?, MatrixView::new(&y, 1)?);
 
     let mut net = Sequential::new(10).seed(42);
     for _ in 0..DEPTH {
@@ -38,10 +39,10 @@ fn main() -> Result<()> {
     // ReLU with He keeps every layer's gradient near the top layer's, so it takes
     // the smaller step; at 0.1 it diverges by step 3 (the monitor names where).
     let lr = if relu { 0.01 } else { 0.1 };
-    let mut opt = Sgd::new(SgdConfig { learning_rate: lr, ..SgdConfig::default() })?;
-    let cfg = FitConfig::new(Loss::Mse).epochs(5).batch_size(32).seed(1);
-    let fitted = model.fit(&data, &cfg, &mut opt, &mut hook, None);
-    hook.finish(model.params());
+    let opt = Sgd::new(SgdConfig { learning_rate: lr, ..SgdConfig::default() })?;
+    let mut cfg = FitConfig::new(Loss::Mse).optimizer(opt).epochs(5).batch_size(32).seed(1).hook(&mut hook);
+    let fitted = model.fit(&data, &mut cfg);
+    drop(cfg);
     let records = hook.into_records();
     let final_loss = match fitted {
         Ok(history) => history.epochs.last().map_or(f64::NAN, |e| e.loss),

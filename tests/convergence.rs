@@ -4,9 +4,9 @@
 //! through batch norm, a residual block and dropout under both categorical
 //! losses, bit-identical reruns, and a counting allocator showing that
 //! steady-state training steps allocate nothing.
-use gradlab::data::{self, Dataset};
+use gradlab::data::{self, Dataset, MatrixView};
 use gradlab::layers::{BatchNormalization, Dense, Dropout, LayerNormalization, Residual};
-use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, StepView, Targets};
+use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, Sequential, StepView};
 use gradlab::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -101,10 +101,10 @@ fn blob_model(seed: u64) -> Model<f32> {
 #[test]
 fn xor_reaches_full_accuracy_with_relu_and_adam() {
     let mut model = xor_model(7);
-    let data = Data { x: &XOR_X, features: 2, targets: Targets::Values { y: &XOR_Y, width: 1 } };
-    let cfg = FitConfig::new(Loss::BinaryCrossentropy).epochs(500).batch_size(4).seed(7);
+    let data = Data::values(view(&XOR_X, 2), view(&XOR_Y, 1));
+    let cfg = || FitConfig::new(Loss::BinaryCrossentropy).epochs(500).batch_size(4).seed(7);
     let before = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
-    let history = model.fit(&data, &cfg, &mut adam(0.01), &mut NoHook, None).unwrap();
+    let history = model.fit(&data, &mut cfg().optimizer(adam(0.01))).unwrap();
     let after = model.evaluate(&data, Loss::BinaryCrossentropy, 4).unwrap();
     println!(
         "xor: loss {:.4} -> {:.4}, accuracy {} -> {}",
@@ -135,9 +135,9 @@ fn digits_perceptron_reaches_95_percent_on_held_out_digits() {
         .build()
         .unwrap();
     let loss = Loss::SparseCategoricalCrossentropy;
-    let cfg = FitConfig::new(loss).epochs(30).batch_size(32).seed(11);
+    let cfg = || FitConfig::new(loss).epochs(30).batch_size(32).seed(11);
     let before = model.evaluate(&(&test).into(), loss, 128).unwrap();
-    model.fit(&(&train).into(), &cfg, &mut adam(0.003), &mut NoHook, None).unwrap();
+    model.fit(&(&train).into(), &mut cfg().optimizer(adam(0.003))).unwrap();
     let after = model.evaluate(&(&test).into(), loss, 128).unwrap();
     let trained = model.evaluate(&(&train).into(), loss, 128).unwrap();
     println!(
@@ -152,16 +152,15 @@ fn digits_perceptron_reaches_95_percent_on_held_out_digits() {
 fn blobs_train_through_batch_norm_residual_and_dropout() {
     let (x, labels) = blobs(100, 3);
     let (tx, tl) = blobs(50, 4);
-    let train = Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } };
-    let test = Data { x: &tx, features: 2, targets: Targets::Labels { labels: &tl, classes: 3 } };
+    let train = Data::labels(view(&x, 2), &labels, 3);
+    let test = Data::labels(view(&tx, 2), &tl, 3);
     for loss in [Loss::SparseCategoricalCrossentropy, Loss::CategoricalCrossentropy] {
         let mut model = blob_model(5);
-        let cfg = FitConfig::new(loss).epochs(30).batch_size(16).seed(5);
+        let cfg = || FitConfig::new(loss).epochs(30).batch_size(16).seed(5);
         let before = model.evaluate(&test, loss, 32).unwrap();
         let mut opt = momentum(0.05);
-        let history =
-            model.fit_with_validation(&train, Some(&test), &cfg, &mut opt, &mut NoHook, None).unwrap();
-        let eval = model.evaluate(&test, loss, cfg.batch_size).unwrap();
+        let history = model.fit(&train, &mut cfg().optimizer(&mut opt).validation(test)).unwrap();
+        let eval = model.evaluate(&test, loss, cfg().batch_size).unwrap();
         assert_eq!(history.epochs.last().unwrap().validation, Some(eval));
         let last = history.epochs.last().unwrap();
         println!(
@@ -187,20 +186,21 @@ fn blobs_train_through_batch_norm_residual_and_dropout() {
 #[test]
 fn reruns_with_the_same_seeds_are_bit_identical() {
     let (x, labels) = blobs(20, 8);
-    let data = Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } };
+    let data = Data::labels(view(&x, 2), &labels, 3);
     let run = |fit_seed: u64| {
         let mut model = blob_model(9);
-        let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(fit_seed);
-        model.fit(&data, &cfg, &mut momentum(0.05), &mut NoHook, None).unwrap();
+        let cfg =
+            || FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(fit_seed);
+        model.fit(&data, &mut cfg().optimizer(momentum(0.05))).unwrap();
         model.to_safetensors(false).unwrap()
     };
     let a = run(1);
     assert_eq!(a, run(1));
     // Validating at each epoch's end leaves the training run unchanged.
     let mut model = blob_model(9);
-    let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(1);
+    let cfg = || FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(3).batch_size(8).seed(1);
     let mut opt = momentum(0.05);
-    let history = model.fit_with_validation(&data, Some(&data), &cfg, &mut opt, &mut NoHook, None).unwrap();
+    let history = model.fit(&data, &mut cfg().optimizer(&mut opt).validation(data)).unwrap();
     assert!(history.epochs.iter().all(|e| e.validation.is_some()));
     assert_eq!(a, model.to_safetensors(false).unwrap());
     assert_ne!(a, run(2), "the fit seed changes shuffling and dropout");
@@ -209,16 +209,16 @@ fn reruns_with_the_same_seeds_are_bit_identical() {
 #[test]
 fn steady_state_steps_allocate_nothing() {
     let (x, labels) = blobs(30, 1);
-    let data = Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } };
+    let data = Data::labels(view(&x, 2), &labels, 3);
     let mut model = blob_model(2);
     // 90 rows in batches of 16: the last batch of each epoch is smaller.
-    let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(4).batch_size(16).seed(2);
+    let cfg = || FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(4).batch_size(16).seed(2);
     let mut counts = Vec::with_capacity(64);
     let mut hook = FnHook(|_: &StepView<'_, f32>| {
         counts.push(allocations());
         Ok(())
     });
-    model.fit(&data, &cfg, &mut momentum(0.01), &mut hook, None).unwrap();
+    model.fit(&data, &mut cfg().optimizer(momentum(0.01)).hook(&mut hook)).unwrap();
     assert_eq!(counts.len(), 24);
     // Steps 0 and 1 warm the pools and the optimiser's state; later steps allocate nothing.
     let warm = counts[2];
@@ -238,14 +238,14 @@ fn allocations_per_warm_step(
     loss: Loss,
     opt: &mut dyn gradlab::optim::Optimizer<f32>,
 ) -> Vec<usize> {
-    let rows = data.x.len() / data.features;
-    let cfg = FitConfig::new(loss).epochs(6).batch_size(rows).seed(1);
+    let rows = data.rows();
+    let cfg = || FitConfig::new(loss).epochs(6).batch_size(rows).seed(1);
     let mut counts = Vec::with_capacity(16);
     let mut hook = FnHook(|_: &StepView<'_, f32>| {
         counts.push(allocations());
         Ok(())
     });
-    model.fit(data, &cfg, opt, &mut hook, None).unwrap();
+    model.fit(data, &mut cfg().optimizer(opt).hook(&mut hook)).unwrap();
     counts.windows(2).skip(1).map(|w| w[1] - w[0]).collect()
 }
 
@@ -264,7 +264,7 @@ fn the_benchmarked_networks_allocate_nothing_once_warm() {
     }
     let mut deep = deep.add(Dense::new(1).activation("sigmoid")).seed(3).build().unwrap();
     let (x, y) = (normals(32 * 10), vec![1.0f32; 32]);
-    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(view(&x, 10), view(&y, 1));
     let extra = allocations_per_warm_step(&mut deep, &data, Loss::Mse, &mut momentum(0.01));
     assert!(extra.iter().all(|&e| e == 0), "sigmoid10 + SGD: {extra:?}");
 
@@ -276,7 +276,7 @@ fn the_benchmarked_networks_allocate_nothing_once_warm() {
     let mut r = ChaCha8Rng::seed_from_u64(22);
     let x: Vec<f32> = (0..16 * 784).map(|_| uniform01(&mut r) as f32).collect();
     let labels: Vec<usize> = (0..16).map(|i| i % 10).collect();
-    let data = Data { x: &x, features: 784, targets: Targets::Labels { labels: &labels, classes: 10 } };
+    let data = Data::labels(view(&x, 784), &labels, 10);
     let extra =
         allocations_per_warm_step(&mut mlp, &data, Loss::SparseCategoricalCrossentropy, &mut adam(1e-3));
     assert!(extra.iter().all(|&e| e == 0), "784-128x4-10 + Adam: {extra:?}");
@@ -285,7 +285,12 @@ fn the_benchmarked_networks_allocate_nothing_once_warm() {
     let lstm = Sequential::new(steps * features).add(Recurrent::lstm(20, features)).add(Dense::new(1));
     let mut lstm = lstm.seed(5).build().unwrap();
     let (x, y) = (normals(8 * steps * features), normals(8));
-    let data = Data { x: &x, features: steps * features, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(view(&x, steps * features), view(&y, 1));
     let extra = allocations_per_warm_step(&mut lstm, &data, Loss::Mse, &mut adam(1e-3));
     assert!(extra.iter().all(|&e| e == 0), "LSTM + Adam: {extra:?}");
+}
+
+/// `values` as rows of `cols`.
+fn view<T>(values: &[T], cols: usize) -> MatrixView<'_, T> {
+    MatrixView::new(values, cols).expect("whole rows")
 }

@@ -2,25 +2,24 @@
 //! show one failure (or none), with fixed seeds. For each, the expected verdict must come out and no other
 //! failure verdict may; a healthy network must come out healthy and nothing else. Run in release mode:
 //! `cargo test --release --test diagnosis -- --nocapture` prints every verdict.
-use gradlab::clip::{ClipReport, clip_by_global_norm};
+use gradlab::Error;
+use gradlab::clip::{ClipKind, ClipSpec};
 use gradlab::data::Dataset;
 use gradlab::data::sequence::{ADDING_WIDTH, adding_problem};
 use gradlab::data::shipped::{data_dir, digits};
 use gradlab::diagnose::{DiagnoseConfig, Kind, Verdict, diagnose};
 use gradlab::layers::Dense;
 use gradlab::layers::recurrent::Recurrent;
-use gradlab::model::{ClipFn, Data, FitConfig, Loss, Model, Sequential};
+use gradlab::model::{Data, FitConfig, Loss, Model, Sequential};
 use gradlab::monitor::{MonitorConfig, MonitorHook, Records};
 use gradlab::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
-use gradlab::params::ParamStore;
-use gradlab::{Error, Result};
 
 /// Trains `model` with the monitor attached and returns its records. A stop on a non-finite value is
 /// part of what some cases show: the records up to it are kept; any other error fails the test.
 fn train(
     model: &mut Model<f32>,
     data: &Dataset,
-    cfg: &FitConfig,
+    cfg: FitConfig<'_, f32>,
     opt: &mut dyn Optimizer<f32>,
     every: u64,
     clip: Option<f64>,
@@ -28,20 +27,16 @@ fn train(
 ) -> Records {
     let mut hook =
         MonitorHook::new(model, MonitorConfig { every, histograms: false }, Records::new("table", name, 0));
-    let mut reports: Vec<ClipReport> = Vec::new();
-    let mut clip_fn = |p: &mut ParamStore<f32>| -> Result<()> {
-        reports.push(clip_by_global_norm(p, clip.unwrap_or(f64::INFINITY))?);
-        Ok(())
-    };
-    let clip_arg: Option<ClipFn<'_, f32>> = if clip.is_some() { Some(&mut clip_fn) } else { None };
-    match model.fit(&Data::from(data), cfg, opt, &mut hook, clip_arg) {
-        Ok(_) => hook.finish(model.params()),
+    let mut cfg = cfg.optimizer(opt).hook(&mut hook);
+    if let Some(threshold) = clip {
+        cfg = cfg.clip(ClipSpec::new(ClipKind::GlobalNorm, threshold));
+    }
+    match model.fit(&Data::from(data), &mut cfg) {
+        Ok(_) => {}
         Err(Error::NonFinite { pass, place }) => eprintln!("{name}: training stopped: {pass} pass, {place}"),
         Err(e) => panic!("{name}: training failed: {e}"),
     }
-    if clip.is_some() {
-        hook.record_clips(&reports);
-    }
+    drop(cfg);
     hook.into_records()
 }
 
@@ -73,7 +68,7 @@ fn recurrent(lstm: bool, units: usize, steps: usize, seed: u64) -> Model<f32> {
     Sequential::new(steps * ADDING_WIDTH).seed(seed).add(layer).add(Dense::new(1)).build().unwrap()
 }
 
-fn classify(epochs: usize, batch: usize, seed: u64) -> FitConfig {
+fn classify(epochs: usize, batch: usize, seed: u64) -> FitConfig<'static, f32> {
     FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(epochs).batch_size(batch).seed(seed)
 }
 
@@ -106,7 +101,7 @@ fn seeded(mut r: Records, seed: u64) -> Records {
 fn deep_sigmoid_vanishes_in_the_early_layers() {
     for seed in SEEDS {
         let mut model = mlp(10, 32, "sigmoid", "glorot_uniform", "zeros", seed);
-        let r = train(&mut model, &digits_data(), &classify(1, 32, seed), &mut sgd(0.1), 2, None, "sigmoid");
+        let r = train(&mut model, &digits_data(), classify(1, 32, seed), &mut sgd(0.1), 2, None, "sigmoid");
         let v = expect("deep sigmoid (10 x 32)", &seeded(r, seed), Kind::Vanishing);
         assert_eq!(v.layers.first().map(String::as_str), Some("1:dense(sigmoid)"), "{v}");
         assert!(v.evidence[0].starts_with("first/last weight-gradient ratio"), "{v}");
@@ -118,8 +113,7 @@ fn deep_sigmoid_vanishes_in_the_early_layers() {
 fn too_large_init_explodes() {
     for seed in SEEDS {
         let mut model = mlp(6, 32, "relu", "random_normal(stddev=2.0)", "zeros", seed);
-        let r =
-            train(&mut model, &digits_data(), &classify(1, 32, seed), &mut sgd(0.01), 1, None, "stddev 2");
+        let r = train(&mut model, &digits_data(), classify(1, 32, seed), &mut sgd(0.01), 1, None, "stddev 2");
         let v = expect("too-large init (random_normal stddev 2.0)", &seeded(r, seed), Kind::Exploding);
         let text = v.to_string();
         // ReLU with stddev 2 over 32 inputs: about 2·√(32/2) = 8x per layer.
@@ -133,7 +127,7 @@ fn too_small_init_vanishes_everywhere_with_a_healthy_looking_ratio() {
     for seed in SEEDS {
         let mut model = mlp(10, 32, "relu", "random_normal(stddev=0.05)", "zeros", seed);
         let r =
-            train(&mut model, &digits_data(), &classify(1, 32, seed), &mut sgd(0.1), 2, None, "stddev 0.05");
+            train(&mut model, &digits_data(), classify(1, 32, seed), &mut sgd(0.1), 2, None, "stddev 0.05");
         let v = expect("too-small init (random_normal stddev 0.05)", &seeded(r, seed), Kind::Vanishing);
         // The absolute test fired, not the ratio: every layer is tiny at the first step.
         assert!(v.evidence[0].contains("11 of 11 layers have gradient RMS under"), "{v}");
@@ -146,7 +140,7 @@ fn a_large_negative_bias_kills_relu_units() {
     for seed in SEEDS {
         let mut model = mlp(4, 32, "relu", "he_normal", "constant(-1.5)", seed);
         let r =
-            train(&mut model, &digits_data(), &classify(1, 32, seed), &mut sgd(0.05), 2, None, "bias -1.5");
+            train(&mut model, &digits_data(), classify(1, 32, seed), &mut sgd(0.05), 2, None, "bias -1.5");
         let v = expect("dead ReLUs (bias -1.5)", &seeded(r, seed), Kind::DeadUnits);
         assert_eq!(v.layers.first().map(String::as_str), Some("1:dense(relu)"), "{v}");
         assert!(v.evidence[0].contains("dead for the whole batch since step 0"), "{v}");
@@ -158,7 +152,7 @@ fn a_clipping_threshold_far_below_the_gradient_scale_is_too_aggressive() {
     for seed in SEEDS {
         let mut model = mlp(2, 32, "relu", "he_normal", "zeros", seed);
         let cfg = classify(1, 32, seed);
-        let r = train(&mut model, &digits_data(), &cfg, &mut sgd(0.1), 2, Some(0.01), "clip 0.01");
+        let r = train(&mut model, &digits_data(), cfg, &mut sgd(0.1), 2, Some(0.01), "clip 0.01");
         let v = expect("clipping at 0.01", &seeded(r, seed), Kind::ClippingTooAggressive);
         assert!(v.evidence[0].contains("acted on 100% of steps: the threshold 0.01 is far below"), "{v}");
     }
@@ -170,7 +164,7 @@ fn a_simple_rnn_on_a_long_sequence_forgets_its_start() {
     for seed in SEEDS {
         let mut model = recurrent(false, 16, 150, seed);
         let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(32).seed(seed);
-        let r = train(&mut model, &data, &cfg, &mut adam(1e-3), 2, None, "simple_rnn T150");
+        let r = train(&mut model, &data, cfg, &mut adam(1e-3), 2, None, "simple_rnn T150");
         let v = expect("SimpleRNN on the adding problem, T = 150", &seeded(r, seed), Kind::VanishingOverTime);
         assert_eq!(v.layers, vec!["1:simple_rnn(tanh)".to_string()]);
     }
@@ -181,7 +175,7 @@ fn he_relu_with_adam_on_digits_is_healthy() {
     for seed in SEEDS {
         let mut model = mlp(2, 64, "relu", "he_normal", "zeros", seed);
         let cfg = classify(2, 32, seed);
-        let r = train(&mut model, &digits_data(), &cfg, &mut adam(1e-3), 4, None, "he relu adam");
+        let r = train(&mut model, &digits_data(), cfg, &mut adam(1e-3), 4, None, "he relu adam");
         let r = seeded(r, seed);
         expect("He ReLU + Adam on digits", &r, Kind::Healthy);
         assert_eq!(diagnose(&r, &DiagnoseConfig::default()).len(), 1, "healthy and nothing else");
@@ -197,7 +191,7 @@ fn an_lstm_on_the_adding_problem_is_healthy() {
     for seed in SEEDS {
         let mut model = recurrent(true, 16, 20, seed);
         let cfg = FitConfig::new(Loss::Mse).epochs(10).batch_size(32).seed(seed);
-        let r = seeded(train(&mut model, &data, &cfg, &mut adam(1e-2), 8, None, "lstm T20"), seed);
+        let r = seeded(train(&mut model, &data, cfg, &mut adam(1e-2), 8, None, "lstm T20"), seed);
         expect("LSTM on the adding problem, T = 20", &r, Kind::Healthy);
         assert_eq!(diagnose(&r, &DiagnoseConfig::default()).len(), 1, "healthy and nothing else");
     }
@@ -212,7 +206,7 @@ fn an_lstm_that_has_not_learnt_to_keep_state_over_50_steps_is_told_so() {
     for seed in SEEDS {
         let mut model = recurrent(true, 16, 50, seed);
         let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(32).seed(seed);
-        let r = seeded(train(&mut model, &data, &cfg, &mut adam(1e-2), 2, None, "lstm T50"), seed);
+        let r = seeded(train(&mut model, &data, cfg, &mut adam(1e-2), 2, None, "lstm T50"), seed);
         let v = expect("LSTM on the adding problem, T = 50", &r, Kind::VanishingOverTime);
         assert_eq!(v.layers, vec!["1:lstm".to_string()]);
         assert!(v.suggestion.contains("gates"), "{v}");

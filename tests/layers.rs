@@ -2,13 +2,15 @@
 //! layer (proptest over small shapes, f64), configuration errors, parameter
 //! names, summary counts, batch-norm statistics, dropout masks, prediction
 //! heads, the fit hook and non-finite stop, and checkpoint round trips.
+use gradlab::data::MatrixView;
 use gradlab::data::random::uniform;
 use gradlab::error::Error;
 use gradlab::layers::recurrent::Recurrent;
 use gradlab::layers::{
-    BatchNormalization, Builder, Ctx, Dense, Dropout, Layer, LayerConfig, LayerNormalization, Residual,
+    Activation, BatchNormalization, Builder, Ctx, Dense, Dropout, Layer, LayerConfig, LayerNormalization,
+    Residual,
 };
-use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, NoHook, Sequential, Targets};
+use gradlab::model::{Data, FitConfig, FnHook, Loss, Model, Sequential, Targets};
 use gradlab::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use gradlab::params::ParamStore;
 use gradlab::{NodeId, Real, Shape, Tape};
@@ -148,6 +150,19 @@ proptest! {
     }
 
     #[test]
+    fn activation_layer_gradients_match_finite_differences(
+        rows in 1usize..4, width in 1usize..5, act in 0..ACTIVATIONS.len(), seed in any::<u64>(),
+    ) {
+        let cfg = Activation::new(ACTIVATIONS[act]);
+        let mut case = Case::new(&cfg, rows, width, seed);
+        prop_assert!(case.layer.params().is_empty());
+        let mut tape = Tape::new();
+        // Keep inputs away from the kinks of relu, leaky_relu and elu.
+        prop_assume!(case.min_abs_pre(&mut tape) > 1e-3);
+        prop_assert!(case.check(seed, 1.0).is_ok(), "{}: {:?}", ACTIVATIONS[act], case.check(seed, 1.0));
+    }
+
+    #[test]
     fn dense_without_bias_gradients_match(rows in 1usize..4, input in 1usize..4, seed in any::<u64>()) {
         let cfg = Dense::new(3).activation("tanh").use_bias(false);
         let mut case = Case::new(&cfg, rows, input, seed);
@@ -216,7 +231,9 @@ fn randomise_params(params: &mut ParamStore<f64>, seed: u64) {
 
 #[test]
 fn checker_rejects_a_wrong_gradient() {
-    for cfg in [&Dense::new(2).activation("tanh") as &dyn LayerConfig<f64>, &BatchNormalization::new()] {
+    let act = Activation::new("tanh");
+    for cfg in [&Dense::new(2).activation("tanh") as &dyn LayerConfig<f64>, &BatchNormalization::new(), &act]
+    {
         let mut case = Case::new(cfg, 3, 2, 5);
         assert!(case.check(1, 1.0).is_ok());
         let err = case.check(1, 1.001).unwrap_err();
@@ -352,9 +369,9 @@ fn an_lstm_stack_learns_the_adding_problem_through_fit() {
     let (train, test) = (adding_problem(1024, 10, 1).unwrap(), adding_problem(256, 10, 2).unwrap());
     let mut model =
         Sequential::<f32>::new(20).add(Recurrent::lstm(12, 2)).add(Dense::new(1)).seed(3).build().unwrap();
-    let cfg = FitConfig::new(Loss::Mse).epochs(20).batch_size(32).seed(3);
+    let cfg = || FitConfig::new(Loss::Mse).epochs(20).batch_size(32).seed(3);
     let mut adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() }).unwrap();
-    model.fit(&(&train).into(), &cfg, &mut adam, &mut NoHook, None).unwrap();
+    model.fit(&(&train).into(), &mut cfg().optimizer(&mut adam)).unwrap();
     let eval = model.evaluate(&(&test).into(), Loss::Mse, 256).unwrap();
     println!(
         "adding problem T=10, LSTM(12) via fit: test MSE {:.4} (baseline {ADDING_BASELINE_MSE:.4})",
@@ -542,8 +559,8 @@ fn the_hook_sees_gathered_gradients_and_layer_outputs() {
         .unwrap();
     let x = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.5, 0.5];
     let y = [1.0, 1.0, 0.0, 0.0, 0.5];
-    let data = Data { x: &x, features: 2, targets: Targets::Values { y: &y, width: 1 } };
-    let cfg = FitConfig::new(Loss::Mse).epochs(3).batch_size(2);
+    let data = Data::values(view(&x, 2), view(&y, 1));
+    let cfg = || FitConfig::new(Loss::Mse).epochs(3).batch_size(2);
     let mut seen = Vec::new();
     let mut hook = FnHook(|v: &gradlab::model::StepView<'_, f64>| {
         for (id, p) in v.params.iter() {
@@ -556,10 +573,39 @@ fn the_hook_sees_gathered_gradients_and_layer_outputs() {
         seen.push((v.step, v.epoch, v.batch, v.tape.shape(v.input).rows));
         Ok(())
     });
-    let history = model.fit(&data, &cfg, &mut sgd(0.1), &mut hook, None).unwrap();
+    let history = model.fit(&data, &mut cfg().optimizer(sgd(0.1)).hook(&mut hook)).unwrap();
     assert_eq!(history.epochs.len(), 3);
     let want: Vec<_> = (0..9).map(|s| (s, s / 3, s % 3, if s % 3 == 2 { 1 } else { 2 })).collect();
     assert_eq!(seen, want);
+}
+
+#[test]
+fn probe_shows_one_step_to_the_hook_and_updates_nothing() {
+    let mut model = Sequential::<f64>::new(2)
+        .add(Dense::new(3).activation("tanh"))
+        .add(Dense::new(1))
+        .seed(4)
+        .build()
+        .unwrap();
+    let x = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.5, 0.5];
+    let y = [1.0, 1.0, 0.0, 0.5];
+    let data = Data::values(view(&x, 2), view(&y, 1));
+    let before: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
+    let mut seen = Vec::new();
+    let mut hook = FnHook(|v: &gradlab::model::StepView<'_, f64>| {
+        seen.push((v.step, v.epoch, v.batch, v.tape.shape(v.input).rows));
+        Ok(())
+    });
+    // The first three rows only, as one batch.
+    let loss = model.probe(&data.head(3), Loss::Mse, &mut hook).unwrap();
+    assert_eq!(seen, vec![(0, 0, 0, 3)]);
+    let probed: Vec<Vec<f64>> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
+    assert_eq!(loss, model.gradients(&data.head(3), Loss::Mse).unwrap());
+    let direct: Vec<Vec<f64>> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
+    assert_eq!(probed, direct);
+    assert!(direct.iter().flatten().any(|&g| g != 0.0));
+    let after: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
+    assert_eq!(before, after, "a probe does not update");
 }
 
 #[test]
@@ -568,16 +614,16 @@ fn clipping_runs_before_the_optimiser() {
     let before: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
     let x = [1.0, 2.0, 3.0, 4.0];
     let y = [5.0, 6.0];
-    let data = Data { x: &x, features: 2, targets: Targets::Values { y: &y, width: 1 } };
-    let mut zero = |p: &mut ParamStore<f64>| {
+    let data = Data::values(view(&x, 2), view(&y, 1));
+    let zero = |p: &mut ParamStore<f64>| {
         p.iter_mut().for_each(|(_, p)| p.grad.iter_mut().for_each(|g| *g = 0.0));
         Ok(())
     };
-    let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(2);
-    model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, Some(&mut zero)).unwrap();
+    let cfg = || FitConfig::new(Loss::Mse).epochs(2).batch_size(2);
+    model.fit(&data, &mut cfg().optimizer(sgd(0.1)).clip_with(zero)).unwrap();
     let after: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
     assert_eq!(before, after);
-    model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, None).unwrap();
+    model.fit(&data, &mut cfg().optimizer(sgd(0.1))).unwrap();
     let trained: Vec<f64> = model.params().iter().flat_map(|(_, p)| p.value.clone()).collect();
     assert_ne!(before, trained);
 }
@@ -587,15 +633,15 @@ fn a_diverging_run_stops_with_an_error_naming_the_step() {
     let mut model = Sequential::<f32>::new(1).add(Dense::new(1)).seed(1).build().unwrap();
     let x: Vec<f32> = (0..8).map(|i| i as f32 + 1.0).collect();
     let y: Vec<f32> = x.iter().map(|v| 3.0 * v).collect();
-    let data = Data { x: &x, features: 1, targets: Targets::Values { y: &y, width: 1 } };
-    let cfg = FitConfig::new(Loss::Mse).epochs(500).batch_size(4);
-    let err = model.fit(&data, &cfg, &mut sgd(1.0), &mut NoHook, None).unwrap_err();
+    let data = Data::values(view(&x, 1), view(&y, 1));
+    let cfg = || FitConfig::new(Loss::Mse).epochs(500).batch_size(4);
+    let err = model.fit(&data, &mut cfg().optimizer(sgd(1.0))).unwrap_err();
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
     let msg = err.to_string();
     contains_all(&msg, &["non-finite", "step ", "epoch "]);
     // The same data trains fine at a sane rate.
     let mut model = Sequential::<f32>::new(1).add(Dense::new(1)).seed(1).build().unwrap();
-    model.fit(&data, &cfg, &mut sgd(0.005), &mut NoHook, None).unwrap();
+    model.fit(&data, &mut cfg().optimizer(sgd(0.005))).unwrap();
 }
 
 #[test]
@@ -604,27 +650,18 @@ fn fit_rejects_data_that_does_not_fit_the_model() {
     let x = [0.0f32; 8];
     let labels = [0usize, 1, 2, 3];
     let bad = [
-        (
-            Data { x: &x, features: 4, targets: Targets::Labels { labels: &labels[..2], classes: 3 } },
-            "features",
-        ),
-        (
-            Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels, classes: 3 } },
-            "label 3 at row 3",
-        ),
-        (
-            Data { x: &x, features: 2, targets: Targets::Labels { labels: &labels[..3], classes: 3 } },
-            "3 labels",
-        ),
-        (Data { x: &x, features: 2, targets: Targets::Labels { labels: &[0; 4], classes: 5 } }, "5 classes"),
+        (Data::labels(view(&x, 4), &labels[..2], 3), "features"),
+        (Data::labels(view(&x, 2), &labels, 3), "label 3 at row 3"),
+        (Data::labels(view(&x, 2), &labels[..3], 3), "3 labels"),
+        (Data::labels(view(&x, 2), &[0; 4], 5), "5 classes"),
     ];
     for (data, want) in bad {
-        let cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy);
-        let msg = model.fit(&data, &cfg, &mut sgd(0.1), &mut NoHook, None).unwrap_err().to_string();
+        let cfg = || FitConfig::new(Loss::SparseCategoricalCrossentropy);
+        let msg = model.fit(&data, &mut cfg().optimizer(sgd(0.1))).unwrap_err().to_string();
         assert!(msg.contains(want), "{msg:?} lacks {want:?}");
     }
-    let data = Data { x: &x, features: 2, targets: Targets::Labels { labels: &[0; 4], classes: 3 } };
-    let msg = model.fit(&data, &FitConfig::new(Loss::BinaryCrossentropy), &mut sgd(0.1), &mut NoHook, None);
+    let data = Data::labels(view(&x, 2), &[0; 4], 3);
+    let msg = model.fit(&data, &mut FitConfig::new(Loss::BinaryCrossentropy).optimizer(sgd(0.1)));
     assert!(msg.unwrap_err().to_string().contains("softmax"));
     assert!(Loss::from_name("hinge").unwrap_err().to_string().contains("\"hinge\""));
 }
@@ -638,13 +675,13 @@ fn model_loss_gradients_match_finite_differences_for_every_loss() {
     let labels3 = [0usize, 2, 1, 0, 2, 1];
     let soft: Vec<f64> = (0..12).map(|i| ((i * 5 % 7) as f64) / 7.0).collect();
     let cases: [(Loss, Dense, Targets<'_, f64>); 5] = [
-        (Loss::Mse, Dense::new(2).activation("sigmoid"), Targets::Values { y: &soft, width: 2 }),
+        (Loss::Mse, Dense::new(2).activation("sigmoid"), Targets::Values(view(&soft, 2))),
         (
             Loss::BinaryCrossentropy,
             Dense::new(1).activation("sigmoid"),
             Targets::Labels { labels: &labels2, classes: 2 },
         ),
-        (Loss::BinaryCrossentropy, Dense::new(2), Targets::Values { y: &soft, width: 2 }),
+        (Loss::BinaryCrossentropy, Dense::new(2), Targets::Values(view(&soft, 2))),
         (
             Loss::CategoricalCrossentropy,
             Dense::new(3).activation("softmax"),
@@ -664,14 +701,14 @@ fn model_loss_gradients_match_finite_differences_for_every_loss() {
             .seed(21)
             .build()
             .unwrap();
-        let data = Data { x: &x, features: 3, targets };
+        let data = Data { x: view(&x, 3), targets };
         let mut grads: Vec<Vec<f64>> = Vec::new();
         let mut hook = FnHook(|v: &gradlab::model::StepView<'_, f64>| {
             grads = v.params.iter().map(|(_, p)| p.grad.clone()).collect();
             Ok(())
         });
-        let cfg = FitConfig::new(loss).epochs(1).batch_size(6).shuffle(false);
-        model.fit(&data, &cfg, &mut sgd(0.0), &mut hook, None).unwrap();
+        let cfg = || FitConfig::new(loss).epochs(1).batch_size(6).shuffle(false);
+        model.fit(&data, &mut cfg().optimizer(sgd(0.0)).hook(&mut hook)).unwrap();
         // `gradients` (no update) gathers the same numbers as a fit step.
         let loss_value = model.gradients(&data, loss).unwrap();
         assert!((loss_value - model.evaluate(&data, loss, 6).unwrap().loss).abs() < 1e-12);
@@ -767,4 +804,9 @@ fn loading_a_mismatched_checkpoint_fails_with_the_tensor_name() {
     let mut one = Sequential::<f32>::new(2).add(Dense::new(3)).build().unwrap();
     let msg = one.load_safetensors_bytes(&two.to_safetensors(false).unwrap()).unwrap_err().to_string();
     contains_all(&msg, &["layers.1.dense.weight"]);
+}
+
+/// `values` as rows of `cols`.
+fn view<T>(values: &[T], cols: usize) -> MatrixView<'_, T> {
+    MatrixView::new(values, cols).expect("whole rows")
 }

@@ -2,10 +2,11 @@
 //! per layer and per step, the vanishing it shows in a deep sigmoid network,
 //! and the clean stop on the first NaN or infinity, which must name the step,
 //! layer, tensor and pass where the value really appeared.
+use gradlab::data::MatrixView;
 use gradlab::data::random::normal;
 use gradlab::layers::{Ctx, Dense, Layer, Recorded, from_fn};
-use gradlab::model::{Data, FitConfig, Loss, Sequential, Targets};
-use gradlab::monitor::{MonitorConfig, MonitorHook, Records, metric as m};
+use gradlab::model::{Data, FitConfig, Loss, Sequential};
+use gradlab::monitor::{MonitorConfig, MonitorHook, Records, coordinate, metric as m};
 use gradlab::optim::{Sgd, SgdConfig};
 use gradlab::params::{ParamId, ParamStore};
 use gradlab::{Error, NodeId, Result};
@@ -34,12 +35,11 @@ fn deep_sigmoid(depth: usize) -> Sequential<f32> {
 #[test]
 fn records_every_layer_every_step_and_shows_vanishing() {
     let (x, y) = regression(256, 10, 1);
-    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(view(&x, 10), view(&y, 1));
     let mut model = deep_sigmoid(10).build().unwrap();
     let mut hook = MonitorHook::new(&model, MonitorConfig::default(), Records::new("t", "sigmoid", 3));
-    let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(32).seed(5);
-    model.fit(&data, &cfg, &mut sgd(0.1), &mut hook, None).unwrap();
-    hook.finish(model.params());
+    let cfg = || FitConfig::new(Loss::Mse).epochs(2).batch_size(32).seed(5);
+    model.fit(&data, &mut cfg().optimizer(sgd(0.1)).hook(&mut hook)).unwrap();
     let r = hook.into_records();
 
     let layers = r.layers_with(m::GRAD_NORM);
@@ -74,20 +74,19 @@ fn records_every_layer_every_step_and_shows_vanishing() {
 #[test]
 fn every_n_steps_records_only_those_steps() {
     let (x, y) = regression(128, 10, 2);
-    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(view(&x, 10), view(&y, 1));
     let mut model = deep_sigmoid(3).build().unwrap();
     let config = MonitorConfig { every: 3, histograms: true };
     let mut hook = MonitorHook::new(&model, config, Records::new("t", "every3", 0));
-    let cfg = FitConfig::new(Loss::Mse).epochs(2).batch_size(16).seed(1);
-    model.fit(&data, &cfg, &mut sgd(0.1), &mut hook, None).unwrap();
-    hook.finish(model.params());
+    let cfg = || FitConfig::new(Loss::Mse).epochs(2).batch_size(16).seed(1);
+    model.fit(&data, &mut cfg().optimizer(sgd(0.1)).hook(&mut hook)).unwrap();
     let r = hook.into_records();
     assert_eq!(r.series_steps(m::LOSS), vec![0, 3, 6, 9, 12, 15]);
     assert_eq!(r.series("2:dense(sigmoid)", m::UPDATE_RATIO).len(), 6);
     // The histogram of layer 1's weight gradient counts each of its 10 × 64 entries once.
     let hist: f64 = r
         .tidy()
-        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric.starts_with(m::GRAD_LOG10_HIST))
+        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric == m::GRAD_LOG10_HIST)
         .map(|t| t.value)
         .sum();
     assert_eq!(hist, 640.0);
@@ -95,8 +94,8 @@ fn every_n_steps_records_only_those_steps() {
     // all of them in the bins covering sigmoid's (0, 1).
     let act: Vec<(f64, f64)> = r
         .tidy()
-        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric.starts_with(m::ACT_HIST))
-        .map(|t| (t.metric[m::ACT_HIST.len() + 1..].parse::<f64>().unwrap(), t.value))
+        .filter(|t| t.step == 0 && t.layer == "1:dense(sigmoid)" && t.metric == m::ACT_HIST)
+        .map(|t| (coordinate(t.point, "bin").unwrap(), t.value))
         .collect();
     assert_eq!(act.iter().map(|a| a.1).sum::<f64>(), 1024.0);
     assert!(act.iter().all(|&(lo, n)| n == 0.0 || (0.0..1.0).contains(&lo)), "{act:?}");
@@ -109,7 +108,7 @@ fn every_n_steps_records_only_those_steps() {
 #[test]
 fn non_finite_forward_stops_at_the_layer_that_produced_it() {
     let (x, y) = regression(128, 10, 3);
-    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(view(&x, 10), view(&y, 1));
     let mut model = Sequential::new(10)
         .seed(1)
         .add(Dense::new(16).activation("relu"))
@@ -120,7 +119,7 @@ fn non_finite_forward_stops_at_the_layer_that_produced_it() {
         .unwrap();
     let mut hook = MonitorHook::new(&model, MonitorConfig::default(), Records::new("t", "inf", 0));
     let mut calls = 0;
-    let mut plant = |p: &mut ParamStore<f32>| -> Result<()> {
+    let plant = |p: &mut ParamStore<f32>| -> Result<()> {
         if calls == 3 {
             let id = p.iter().find(|(_, t)| t.name == "layers.1.dense.weight").unwrap().0;
             p.get_mut(id).value.iter_mut().for_each(|w| *w = f32::INFINITY);
@@ -128,8 +127,8 @@ fn non_finite_forward_stops_at_the_layer_that_produced_it() {
         calls += 1;
         Ok(())
     };
-    let cfg = FitConfig::new(Loss::Mse).epochs(3).batch_size(16).seed(2);
-    let err = model.fit(&data, &cfg, &mut sgd(0.01), &mut hook, Some(&mut plant)).unwrap_err();
+    let cfg = || FitConfig::new(Loss::Mse).epochs(3).batch_size(16).seed(2);
+    let err = model.fit(&data, &mut cfg().optimizer(sgd(0.01)).hook(&mut hook).clip_with(plant)).unwrap_err();
     let Error::NonFinite { pass, place } = &err else { panic!("expected NonFinite, got {err}") };
     assert_eq!(*pass, "forward");
     assert!(place.contains("step 4") && place.contains("2:dense(relu)"), "{place}");
@@ -171,7 +170,7 @@ impl Layer<f32> for Sqrt {
 #[test]
 fn non_finite_backward_names_the_layer_whose_signal_broke() {
     let (x, y) = regression(64, 10, 4);
-    let data = Data { x: &x, features: 10, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(view(&x, 10), view(&y, 1));
     let mut model = Sequential::new(10)
         .seed(7)
         .add(Dense::new(8).activation("relu"))
@@ -180,8 +179,8 @@ fn non_finite_backward_names_the_layer_whose_signal_broke() {
         .build()
         .unwrap();
     let mut hook = MonitorHook::new(&model, MonitorConfig::default(), Records::new("t", "sqrt", 0));
-    let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(64).seed(0);
-    let err = model.fit(&data, &cfg, &mut sgd(0.01), &mut hook, None).unwrap_err();
+    let cfg = || FitConfig::new(Loss::Mse).epochs(1).batch_size(64).seed(0);
+    let err = model.fit(&data, &mut cfg().optimizer(sgd(0.01)).hook(&mut hook)).unwrap_err();
     assert!(matches!(err, Error::NonFinite { pass: "backward", .. }), "{err}");
     let event = hook.first_non_finite().unwrap();
     // The sweep runs from the top: the output layer and the sqrt's own
@@ -197,16 +196,21 @@ fn non_finite_backward_names_the_layer_whose_signal_broke() {
 fn residual_blocks_probe_their_nested_layers_once() {
     use gradlab::layers::Residual;
     let (x, y) = regression(32, 8, 5);
-    let data = Data { x: &x, features: 8, targets: Targets::Values { y: &y, width: 1 } };
+    let data = Data::values(view(&x, 8), view(&y, 1));
     let block = Residual::new().add(Dense::new(8).activation("relu")).add(Dense::new(8));
     let mut model = Sequential::new(8).seed(2).add(block).add(Dense::new(1)).build().unwrap();
     let mut hook = MonitorHook::new(&model, MonitorConfig::default(), Records::new("t", "res", 0));
-    let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(32);
-    model.fit(&data, &cfg, &mut sgd(0.01), &mut hook, None).unwrap();
+    let cfg = || FitConfig::new(Loss::Mse).epochs(1).batch_size(32);
+    model.fit(&data, &mut cfg().optimizer(sgd(0.01)).hook(&mut hook)).unwrap();
     let r = hook.into_records();
     let names = r.layers_with(m::SIGNAL_NORM);
     assert_eq!(names, vec!["1:residual", "1.1:dense(relu)", "1.2:dense", "2:dense"]);
     // Without a projection the block owns no parameters of its own.
     assert!(r.series("1:residual", m::GRAD_NORM).is_empty());
     assert_eq!(r.layers_with(m::GRAD_NORM), vec!["1.1:dense(relu)", "1.2:dense", "2:dense"]);
+}
+
+/// `values` as rows of `cols`.
+fn view<T>(values: &[T], cols: usize) -> MatrixView<'_, T> {
+    MatrixView::new(values, cols).expect("whole rows")
 }

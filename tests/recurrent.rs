@@ -4,6 +4,7 @@
 //! gradient over 100 steps at initialisation, and the adding problem.
 use gradlab::data::sequence::{ADDING_BASELINE_MSE, ADDING_WIDTH, adding_problem};
 use gradlab::data::{Dataset, Targets};
+use gradlab::init::Initializer;
 use gradlab::layers::recurrent::{Gru, Lstm, RecurrentConfig, SimpleRnn};
 use gradlab::layers::{Ctx, Layer};
 use gradlab::optim::{Adam, AdamConfig, Optimizer};
@@ -214,12 +215,17 @@ proptest! {
         steps in 1usize..5,
         return_sequences in any::<bool>(),
         given_state in any::<bool>(),
-        unit_forget_bias in any::<bool>(),
+        forget_bias in -2.0f64..2.0,
+        random_bias in any::<bool>(),
         seed in 0u64..1000,
     ) {
+        // Any forget bias, and biases drawn at random so every gate starts off zero.
+        let bias = if random_bias { Initializer::RandomNormal { mean: 0.0, stddev: 0.5 } } else { Initializer::Zeros };
         let cfg = RecurrentConfig::new(units, features)
             .return_sequences(return_sequences)
-            .unit_forget_bias(unit_forget_bias);
+            .forget_bias(Some(forget_bias))
+            .bias_initializer(bias)
+            .recurrent_initializer(Initializer::Orthogonal { gain: 0.5 });
         let mut case = Case::new(kind, cfg, batch, steps, given_state, seed);
         prop_assert!(case.check().is_ok(), "{}", case.check().unwrap_err());
     }
@@ -355,6 +361,18 @@ fn parameters_are_named_and_shaped_like_keras() {
     );
     let plain = Lstm::new(&mut store, 5, RecurrentConfig::new(4, 3).unit_forget_bias(false), rng).unwrap();
     assert!(store.get(Layer::<f32>::params(&plain)[2]).value.iter().all(|&b| b == 0.0));
+    // Any forget bias; the other blocks come from the bias initialiser.
+    let cfg =
+        RecurrentConfig::new(4, 3).forget_bias(Some(-1.5)).bias_initializer(Initializer::Constant(0.25));
+    let neg = Lstm::new(&mut store, 6, cfg, rng).unwrap();
+    let bias = &store.get(Layer::<f32>::params(&neg)[2]).value;
+    assert_eq!(
+        bias.iter().map(|&b| f64::from(b)).collect::<Vec<_>>(),
+        [[0.25; 4], [-1.5; 4], [0.25; 4], [0.25; 4]].concat()
+    );
+    let bad = RecurrentConfig::new(4, 3).forget_bias(Some(f64::NAN));
+    let err = Lstm::new(&mut store, 7, bad, rng).err().unwrap().to_string();
+    assert!(err.contains("layers.7.lstm") && err.contains("forget_bias"), "{err}");
 }
 
 #[test]

@@ -19,14 +19,14 @@
 //!   batch 64. At the learning rate 0.01 first used for it, this net (here and in JAX) diverges
 //!   to NaN by the third step, which would stop `fit`; the peer scripts use 1e-4 too.
 #![allow(dead_code)]
-use gradlab::clip::clip_by_global_norm;
+use gradlab::clip::{ClipKind, ClipSpec};
+use gradlab::data::MatrixView;
 use gradlab::data::random::{below, normal, uniform01};
 use gradlab::init::Initializer;
 use gradlab::layers::recurrent::Recurrent;
 use gradlab::layers::{BatchNormalization, Dense, Dropout, Residual};
-use gradlab::model::{Data, FitConfig, History, Loss, Model, Sequential, StepHook, Targets};
+use gradlab::model::{Data, FitConfig, History, Loss, Model, Sequential, StepHook};
 use gradlab::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
-use gradlab::params::ParamStore;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
@@ -59,21 +59,23 @@ impl Bench {
     /// is exactly one step and the only per-call work outside the steps is the history's one
     /// allocation.
     pub fn fit(&mut self, steps: usize, hook: &mut dyn StepHook<f32>) -> History {
-        let targets = if self.classes > 0 {
-            Targets::Labels { labels: &self.labels, classes: self.classes }
+        let x = MatrixView::new(&self.x, self.features).expect("whole rows");
+        let data = if self.classes > 0 {
+            Data::labels(x, &self.labels, self.classes)
         } else {
-            Targets::Values { y: &self.y, width: self.model.output_width() }
+            let width = self.model.output_width();
+            Data::values(x, MatrixView::new(&self.y, width).expect("whole rows"))
         };
-        let data = Data { x: &self.x, features: self.features, targets };
-        let cfg = FitConfig::new(self.loss).epochs(steps).batch_size(self.rows()).shuffle(false);
-        let history = match self.clip {
-            Some(max_norm) => {
-                let mut clip = |p: &mut ParamStore<f32>| clip_by_global_norm(p, max_norm).map(|_| ());
-                self.model.fit(&data, &cfg, self.opt.as_mut(), hook, Some(&mut clip))
-            }
-            None => self.model.fit(&data, &cfg, self.opt.as_mut(), hook, None),
-        };
-        let history = history.expect("a finite step");
+        let mut cfg = FitConfig::new(self.loss)
+            .epochs(steps)
+            .batch_size(self.rows())
+            .shuffle(false)
+            .optimizer(self.opt.as_mut())
+            .hook(hook);
+        if let Some(max_norm) = self.clip {
+            cfg = cfg.clip(ClipSpec::new(ClipKind::GlobalNorm, max_norm));
+        }
+        let history = self.model.fit(&data, &mut cfg).expect("a finite step");
         assert_eq!(history.epochs.len(), steps);
         history
     }

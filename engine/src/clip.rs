@@ -17,6 +17,49 @@
 use crate::error::{Error, Result};
 use crate::params::ParamStore;
 use crate::real::Real;
+use serde::Deserialize;
+
+/// Which of the three clippings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipKind {
+    /// [`clip_by_global_norm`].
+    GlobalNorm,
+    /// [`clip_by_norm_per_tensor`] (Keras `clipnorm`).
+    PerTensorNorm,
+    /// [`clip_by_value`] (Keras `clipvalue`).
+    Value,
+}
+
+/// A clipping as data: `{ type = "global_norm", threshold = 1.0 }`.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipSpec {
+    #[serde(rename = "type")]
+    pub kind: ClipKind,
+    pub threshold: f64,
+}
+
+impl ClipSpec {
+    pub fn new(kind: ClipKind, threshold: f64) -> Self {
+        ClipSpec { kind, threshold }
+    }
+
+    /// Clips the gathered gradients; `norms` is the per-tensor clipping's
+    /// buffer (its capacity is reused from step to step).
+    pub fn apply<T: Real>(&self, params: &mut ParamStore<T>, norms: &mut Vec<f64>) -> Result<ClipReport> {
+        match self.kind {
+            ClipKind::Value => clip_by_value(params, self.threshold),
+            ClipKind::PerTensorNorm => clip_by_norm_per_tensor(params, self.threshold, norms),
+            ClipKind::GlobalNorm => clip_by_global_norm(params, self.threshold),
+        }
+    }
+
+    /// Checks the threshold (positive and finite) before any step runs.
+    pub fn validate(&self) -> Result<()> {
+        check_threshold("clip", self.threshold)
+    }
+}
 
 /// What a clipping call saw and did.
 #[derive(Clone, Copy, Debug, PartialEq)]

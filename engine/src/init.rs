@@ -271,6 +271,30 @@ fn orthogonal<T: Real>(shape: Shape, gain: f64, rng: &mut ChaCha8Rng, out: &mut 
     }
 }
 
+/// The scale mean-field theory reads off an initialiser.
+impl Initializer {
+    /// σ_w² = fan_in·Var(W) on a `fan_in × fan_out` kernel: the weight variance in units of 1/fan_in,
+    /// the quantity mean-field theory is written in. `None` for initialisers without a zero-mean scale
+    /// (constants, shifted or asymmetric draws, orthogonal on a non-square kernel).
+    pub fn sigma_w2(&self, fan_in: usize, fan_out: usize) -> Option<f64> {
+        let (i, o) = (fan_in as f64, fan_out as f64);
+        Some(match *self {
+            Initializer::RandomNormal { mean: 0.0, stddev } => i * stddev * stddev,
+            // Keras does not rescale `truncated_normal`: cutting at ±2 stddev leaves 0.7737·stddev² of
+            // the variance (the named initialisers divide by TRUNCATED_STDDEV to undo exactly this).
+            Initializer::TruncatedNormal { mean: 0.0, stddev } => {
+                i * stddev * stddev * TRUNCATED_STDDEV.powi(2)
+            }
+            Initializer::RandomUniform { min, max } if min == -max => i * max * max / 3.0,
+            Initializer::GlorotNormal | Initializer::GlorotUniform => 2.0 * i / (i + o),
+            Initializer::HeNormal | Initializer::HeUniform => 2.0,
+            Initializer::LecunNormal | Initializer::LecunUniform => 1.0,
+            Initializer::Orthogonal { gain } if fan_in == fan_out => gain * gain,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +437,19 @@ mod tests {
         }
         let msg = Initializer::RandomNormal { mean: 0.0, stddev: -1.0 }.validate().unwrap_err().to_string();
         assert!(msg.contains("-1"), "{msg}");
+    }
+
+    #[test]
+    fn sigma_w2_follows_the_keras_formulas() {
+        let sw2 = |name: &str| Initializer::from_name(name).unwrap().sigma_w2(256, 256).unwrap();
+        assert_eq!(sw2("glorot_normal"), 1.0);
+        assert_eq!(sw2("he_uniform"), 2.0);
+        assert_eq!(sw2("lecun_normal"), 1.0);
+        assert!((sw2("random_normal") - 256.0 * 0.0025).abs() < 1e-12);
+        assert!((sw2("truncated_normal") - 256.0 * 0.0025 * TRUNCATED_STDDEV.powi(2)).abs() < 1e-12);
+        assert!((sw2("random_uniform(-0.1, 0.1)") - 256.0 * 0.01 / 3.0).abs() < 1e-12);
+        assert_eq!(Initializer::GlorotUniform.sigma_w2(100, 300), Some(0.5));
+        assert_eq!(Initializer::Ones.sigma_w2(4, 4), None);
+        assert_eq!(Initializer::Orthogonal { gain: 2.0 }.sigma_w2(4, 8), None);
     }
 }

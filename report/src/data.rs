@@ -1,8 +1,10 @@
-//! Data files beside the page: each scenario's records as CSV and as JSON lines, its key figures and
-//! verdicts as JSON, and `SHA256SUMS` (checkable with `sha256sum -c`) listing every data file's SHA-256.
+//! Data files beside the page: each scenario's records as CSV and as JSON lines (written by the engine's
+//! writer, so `report diagnose` and the monitor's users read them as they read the monitor's), its key
+//! figures and verdicts as JSON, and `SHA256SUMS` (checkable with `sha256sum -c`) listing every data file's SHA-256.
 //! Everything here is a pure function of the results, so two runs give byte-identical files.
 use crate::error::{ReportError, Result};
-use crate::run::{Record, ScenarioResult};
+use crate::run::ScenarioResult;
+use engine::monitor::{write_csv, write_json_lines};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,52 +12,6 @@ use std::path::Path;
 /// The folder under the output directory that holds the data files.
 pub const DATA_DIR: &str = "data";
 pub const CHECKSUMS: &str = "SHA256SUMS";
-
-/// A float as the shortest text that reads back to the same bits; NaN and infinities spelled out.
-pub fn num(v: f64) -> String {
-    if v.is_finite() {
-        serde_json::to_string(&v).expect("finite floats serialise")
-    } else if v.is_nan() {
-        "NaN".into()
-    } else if v > 0.0 {
-        "inf".into()
-    } else {
-        "-inf".into()
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
-pub fn to_csv(records: &[Record]) -> String {
-    let mut out = String::from("scenario,variant,seed,step,layer,metric,value\n");
-    for r in records {
-        let layer = r.layer.map(|l| l.to_string()).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{}",
-            csv_field(&r.scenario),
-            csv_field(&r.variant),
-            r.seed,
-            r.step,
-            layer,
-            csv_field(&r.metric),
-            num(r.value)
-        );
-    }
-    out
-}
-
-/// One JSON object per line. Non-finite values are written as null (JSON has no NaN).
-pub fn to_jsonl(records: &[Record]) -> String {
-    let mut out = String::new();
-    for r in records {
-        out.push_str(&serde_json::to_string(r).expect("records serialise"));
-        out.push('\n');
-    }
-    out
-}
 
 pub fn to_summary_json(r: &ScenarioResult) -> String {
     let mut s = serde_json::to_string_pretty(r).expect("results serialise");
@@ -67,8 +23,8 @@ pub fn to_summary_json(r: &ScenarioResult) -> String {
 pub fn scenario_files(r: &ScenarioResult) -> Vec<(String, String)> {
     let base = format!("{DATA_DIR}/{}", r.scenario);
     vec![
-        (format!("{base}.records.csv"), to_csv(&r.records)),
-        (format!("{base}.records.jsonl"), to_jsonl(&r.records)),
+        (format!("{base}.records.csv"), write_csv(&r.records)),
+        (format!("{base}.records.jsonl"), write_json_lines(&r.records)),
         (format!("{base}.summary.json"), to_summary_json(r)),
     ]
 }
@@ -103,16 +59,6 @@ pub fn write_all(dir: &Path, results: &[ScenarioResult]) -> Result<Vec<(String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_round_trip_and_csv_quotes() {
-        for v in [0.25, 1e-40, 3325.256730079651, 0.1 + 0.2] {
-            assert_eq!(num(v).parse::<f64>().unwrap().to_bits(), v.to_bits());
-        }
-        assert_eq!(num(f64::NAN), "NaN");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
-    }
 
     #[test]
     fn checksum_of_known_text() {

@@ -1,11 +1,11 @@
-//! Verdicts on the page: regroups a scenario's monitor records (those that carry the engine's layer
-//! names) into one engine table per run, runs `engine::diagnose::diagnose` on each with the scenario's
-//! `[diagnose]` thresholds, and merges the runs of a variant, so the page says which seeds got which
-//! verdict. Computed from the records alone, like every chart.
+//! Verdicts on the page: runs `engine::diagnose::diagnose` on each run's records with the scenario's
+//! `[diagnose]` thresholds and merges the runs of a variant, so the page says which seeds got which
+//! verdict. Computed from the records alone, like every chart, and from the same tables the data files
+//! hold, so `report diagnose` on those files finds the same verdicts. Runs that recorded no gradient
+//! norms (measurements that are not training runs) are not diagnosed.
 use crate::error::Result;
-use crate::run::Record;
 use crate::scenario::Scenario;
-use engine::diagnose::{DiagnoseConfig, Verdict, diagnose, layer_span};
+use engine::diagnose::{DiagnoseConfig, Verdict, diagnose, has_gradient_data, layer_span};
 use engine::monitor::Records;
 use serde::{Deserialize, Serialize};
 
@@ -56,32 +56,14 @@ pub fn config(s: &Scenario) -> Result<DiagnoseConfig> {
     Ok(parsed.diagnose.unwrap_or_default())
 }
 
-/// Splits records into the engine's per-run tables, in order of first appearance; records without a
-/// layer name (a runner's own figures, e.g. test accuracy) are left out.
-pub fn engine_records(scenario: &str, records: &[Record]) -> Vec<Records> {
-    let mut runs: Vec<Records> = Vec::new();
-    for r in records {
-        let Some(layer) = &r.layer_name else { continue };
-        let at = match runs.iter().rposition(|x| x.variant == r.variant && x.seed == r.seed) {
-            Some(i) => i,
-            None => {
-                runs.push(Records::new(scenario, r.variant.clone(), r.seed));
-                runs.len() - 1
-            }
-        };
-        runs[at].push_named(r.step, layer, &r.metric, r.value);
-    }
-    runs
-}
-
-/// Every variant's merged verdicts; empty when no record carries a layer name.
-pub fn diagnose_records(s: &Scenario, records: &[Record]) -> Result<Vec<VariantDiagnosis>> {
+/// Every variant's merged verdicts; empty when no run recorded gradient norms.
+pub fn diagnose_records(s: &Scenario, runs: &[Records]) -> Result<Vec<VariantDiagnosis>> {
     let cfg = config(s)?;
-    let runs = engine_records(&s.name, records);
     let mut out: Vec<VariantDiagnosis> = Vec::new();
     // Scenario order of variants, so the page lists them as the charts do.
     for v in s.variants() {
-        let mine: Vec<&Records> = runs.iter().filter(|r| r.variant == v.name).collect();
+        let mine: Vec<&Records> =
+            runs.iter().filter(|r| r.variant == v.name && has_gradient_data(r)).collect();
         if mine.is_empty() {
             continue;
         }
@@ -120,40 +102,4 @@ fn merge(merged: &mut Vec<VerdictSummary>, v: Verdict, seed: u64) {
         evidence: v.evidence,
         suggestion: v.suggestion,
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(variant: &str, seed: u64, step: u64, layer: &str, metric: &str, value: f64) -> Record {
-        Record {
-            scenario: "s".into(),
-            variant: variant.into(),
-            seed,
-            step,
-            layer: None,
-            metric: metric.into(),
-            value,
-            layer_name: Some(layer.into()),
-        }
-    }
-
-    #[test]
-    fn records_regroup_by_run_and_skip_unnamed_rows() {
-        let mut rs = vec![
-            rec("a", 0, 0, "1:dense(relu)", "grad_norm", 1.0),
-            rec("b", 0, 0, "1:dense(relu)", "grad_norm", 2.0),
-            rec("a", 0, 1, "*", "loss", 0.5),
-        ];
-        let mut unnamed = rec("a", 0, 1, "", "test_accuracy", 0.9);
-        unnamed.layer_name = None;
-        rs.push(unnamed);
-        let runs = engine_records("s", &rs);
-        assert_eq!(runs.len(), 2);
-        assert_eq!(runs[0].variant, "a");
-        assert_eq!(runs[0].rows.len(), 2);
-        assert_eq!(runs[0].series("*", "loss"), vec![(1, 0.5)]);
-        assert_eq!(runs[1].series("1:dense(relu)", "grad_norm"), vec![(0, 2.0)]);
-    }
 }

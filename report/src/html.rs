@@ -1,8 +1,10 @@
 //! The page: one self-contained HTML file (styles inline, charts inlined as SVG, no external fonts or
 //! scripts) rendered with minijinja from templates compiled into the binary.
 use crate::charts::build::RenderedChart;
+use crate::claims::ClaimVerdict;
 use crate::error::Result;
-use crate::run::{ScenarioResult, Verdict};
+use crate::format::{fmt_figure, label};
+use crate::run::ScenarioResult;
 use crate::scenario::Scenario;
 use crate::timings::Timings;
 use minijinja::{Environment, Value, context};
@@ -75,26 +77,6 @@ struct Claim {
     criterion: Value,
     verdict: &'static str,
     verdict_text: &'static str,
-}
-
-/// A key figure for reading: four significant digits, exponent form outside [0.001, 100000).
-pub fn fmt_figure(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if (1e-3..1e5).contains(&a) {
-        let decimals = (3 - a.log10().floor() as i64).clamp(0, 6) as usize;
-        let s = format!("{v:.decimals$}");
-        return if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').into() } else { s };
-    }
-    let e = a.log10().floor() as i64;
-    let m = format!("{:.3}", v / 10f64.powi(e as i32));
-    let m = m.trim_end_matches('0').trim_end_matches('.');
-    format!("{m} × 10{}", crate::charts::superscript(e))
 }
 
 /// Escapes text, turns `backticks` into code spans and `a^b`, `a^-12`, `a^(L-k)` into superscripts:
@@ -208,12 +190,12 @@ fn section(input: &SectionInput<'_>) -> Section {
                 (None, None, text) => text.clone().unwrap_or_default(),
             };
             let (verdict, verdict_text) = match c.verdict {
-                Verdict::Agrees => ("agrees", "✓ agrees"),
-                Verdict::Contradicted => ("contradicted", "✗ contradicted"),
-                Verdict::NotTestable => ("untested", "– no number to test"),
+                ClaimVerdict::Agrees => ("agrees", "✓ agrees"),
+                ClaimVerdict::Contradicted => ("contradicted", "✗ contradicted"),
+                ClaimVerdict::NotTestable => ("untested", "– no number to test"),
             };
             Claim {
-                label: c.label.clone(),
+                label: label(&c.label),
                 source_says: prose(&c.source_says),
                 measured: fmt_figure(c.measured),
                 criterion: prose(&criterion),
@@ -249,7 +231,7 @@ fn section(input: &SectionInput<'_>) -> Section {
             .key_figures
             .iter()
             .filter(|f| !f.key.ends_with(".min") && !f.key.ends_with(".max"))
-            .map(|f| (f.label.clone(), fmt_figure(f.value)))
+            .map(|f| (label(&f.label), fmt_figure(f.value)))
             .collect(),
         claims,
         files: crate::data::scenario_files(r).into_iter().map(|(p, _)| p).collect(),
@@ -386,14 +368,6 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn figures_read_well() {
-        assert_eq!(fmt_figure(0.25), "0.25");
-        assert_eq!(fmt_figure(9.5367431640625e-7), "9.537 × 10⁻⁷");
-        assert_eq!(fmt_figure(3325.256730079651), "3325");
-        assert_eq!(fmt_figure(1e-40), "1 × 10⁻⁴⁰");
-    }
 
     #[test]
     fn prose_escapes_and_marks_code() {

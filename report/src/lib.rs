@@ -1,26 +1,31 @@
 //! gradlab's report: runs the experiments described in `scenarios/*.toml` and writes one static,
 //! self-contained HTML page plus the data files behind every chart.
 //!
-//! Data flow: `scenario` (TOML → typed config) → `run` (registry of runners → tidy records, key figures,
-//! verdicts) → `data` (CSV / JSON lines / checksums) and `charts` (SVG from the results only) → `html`
+//! Data flow: `scenario` (TOML → typed config) → `experiments` (the registry of runners, each returning a
+//! `record::Output` of tidy records and key figures) → `run` (orchestration: claims, diagnosis) → `data` (CSV / JSON lines / checksums) and `charts` (SVG from the results only) → `html`
 //! (minijinja page), all written through `output` so a failed run never replaces a good report. Wall
 //! times and kernel speeds (`timings`) go on the page and into `timings.json`, never into the data files.
 pub mod charts;
+pub mod claims;
 pub mod data;
 pub mod diagnosis;
 pub mod error;
 pub mod experiments;
+pub mod format;
 pub mod html;
 pub mod machine;
 pub mod output;
 pub mod progress;
+pub mod record;
 pub mod run;
 pub mod scenario;
+pub mod stats;
 pub mod timings;
 
 use error::{ReportError, Result};
+use experiments::RunOptions;
 use rayon::prelude::*;
-use run::{RunOptions, ScenarioResult};
+use run::ScenarioResult;
 use scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -79,12 +84,12 @@ pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> 
     if scenarios.is_empty() {
         return Err(ReportError::Usage(format!("no scenarios in {}", opts.scenarios_dir.display())));
     }
-    run::check_all(&scenarios)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| ReportError::Usage(format!("--threads {}: {e}", opts.threads)))?;
     let (runs, charts, kernels) = pool.install(|| -> Result<_> {
+        // Every scenario is prepared (params and variants checked) before any of them runs.
         let runs = run::run_all(&scenarios, &opts.run, done)?;
         let charts = scenarios
             .par_iter()

@@ -4,8 +4,8 @@ mod diagnose_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
+use report::experiments::{REGISTRY, RunOptions};
 use report::progress::Progress;
-use report::run::{REGISTRY, RunOptions};
 use report::{Options, scenario};
 use sha2::{Digest, Sha256};
 use std::process::ExitCode;

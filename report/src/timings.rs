@@ -4,12 +4,10 @@
 use crate::error::{ReportError, Result};
 use crate::machine::Machine;
 use crate::run::ScenarioResult;
-use crate::scenario::Scenario;
 use engine::Gemm;
 use serde::Serialize;
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use wide::f32x8;
 
@@ -173,33 +171,6 @@ impl Timings {
     }
 }
 
-/// Training steps counted for each scenario that is running, keyed by the scenario's address (unique
-/// while it runs). A counter outside the runner's `Output` lets runners report steps without every
-/// `Output { .. }` literal having to name a new field.
-static STEPS: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
-
-fn key(s: &Scenario) -> usize {
-    std::ptr::from_ref(s) as usize
-}
-
-/// Runners call this with the number of training steps (optimizer updates) they just ran, from any
-/// thread; the timings section shows steps per second. Calls outside a running scenario are ignored.
-pub fn count_steps(s: &Scenario, steps: u64) {
-    let mut all = STEPS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, n)) = all.iter_mut().find(|(k, _)| *k == key(s)) {
-        *n += steps;
-    }
-}
-
-/// Runs `f` (one scenario's runner) and returns what it returned with the steps it counted.
-pub(crate) fn counting_steps<R>(s: &Scenario, f: impl FnOnce() -> R) -> (R, u64) {
-    STEPS.lock().unwrap_or_else(|e| e.into_inner()).push((key(s), 0));
-    let out = f();
-    let mut all = STEPS.lock().unwrap_or_else(|e| e.into_inner());
-    let steps = all.iter().position(|(k, _)| *k == key(s)).map_or(0, |i| all.swap_remove(i).1);
-    (out, steps)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,23 +186,5 @@ mod tests {
             // on a loaded machine but catches a wrong flop count or a timer that measured nothing.
             assert!(t.one_thread_pct < 150.0, "{t:?} vs peak {}", k.fma_peak_one);
         }
-    }
-
-    #[test]
-    fn steps_are_counted_per_scenario_and_ignored_outside_one() {
-        let text = "title = \"t\"\nsource = \"s\"\nexperiment = \"e\"\nkind = \"k\"\nseeds = [0]\n";
-        let a = Scenario::parse(Path::new("a.toml"), text.into()).unwrap();
-        let b = Scenario::parse(Path::new("b.toml"), text.into()).unwrap();
-        count_steps(&a, 5);
-        let ((), n) = counting_steps(&a, || {
-            count_steps(&a, 3);
-            let ((), m) = counting_steps(&b, || count_steps(&b, 7));
-            assert_eq!(m, 7);
-            std::thread::scope(|t| {
-                t.spawn(|| count_steps(&a, 4));
-            });
-        });
-        assert_eq!(n, 7);
-        assert_eq!(counting_steps(&a, || ()).1, 0, "a finished scenario starts again from zero");
     }
 }

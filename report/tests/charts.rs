@@ -2,7 +2,7 @@
 mod common;
 
 use report::charts::{self, BarChart, Heatmap, Histogram, LineChart, Scale, Series};
-use report::run::RunOptions;
+use report::experiments::RunOptions;
 
 fn count(svg: &str, tag: &str) -> usize {
     svg.matches(&format!("<{tag}")).count()

@@ -2,7 +2,7 @@
 //! pools of different sizes (scenarios run in parallel, but each result must not depend on that).
 mod common;
 
-use report::run::RunOptions;
+use report::experiments::RunOptions;
 use report::{Options, generate};
 use std::path::Path;
 
@@ -57,10 +57,13 @@ fn in_process_results_are_identical_on_pools_of_one_and_two_threads() {
     for (x, y) in a.iter().zip(&b) {
         assert!(!x.records.is_empty(), "{} recorded nothing", x.scenario);
         assert_eq!(x.records.len(), y.records.len());
-        for (rx, ry) in x.records.iter().zip(&y.records) {
+        let rows_x: Vec<_> = x.records.iter().flat_map(|t| t.tidy()).collect();
+        let rows_y: Vec<_> = y.records.iter().flat_map(|t| t.tidy()).collect();
+        assert_eq!(rows_x.len(), rows_y.len());
+        for (rx, ry) in rows_x.iter().zip(&rows_y) {
             assert_eq!(
-                (&rx.variant, rx.step, rx.layer, &rx.metric),
-                (&ry.variant, ry.step, ry.layer, &ry.metric)
+                (rx.variant, rx.seed, rx.step, rx.layer, rx.point, rx.metric),
+                (ry.variant, ry.seed, ry.step, ry.layer, ry.point, ry.metric)
             );
             assert_eq!(rx.value.to_bits(), ry.value.to_bits(), "{rx:?}");
         }

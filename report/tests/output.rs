@@ -2,8 +2,8 @@
 mod common;
 
 use report::error::ReportError;
+use report::experiments::RunOptions;
 use report::output::replace_dir;
-use report::run::RunOptions;
 use report::{Options, generate};
 
 fn leftovers(parent: &std::path::Path) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! What the shipped scenarios measure, read from the JSON the report writes (not from the page).
 mod common;
 
-use report::run::RunOptions;
+use report::experiments::RunOptions;
 use serde_json::Value;
 
 fn summary(name: &str) -> Value {

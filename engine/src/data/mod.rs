@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod csv;
+pub mod matrix;
 pub mod random;
 pub mod scale;
 pub mod sequence;
@@ -12,6 +13,7 @@ pub mod split;
 pub mod synthetic;
 
 pub use batch::Batches;
+pub use matrix::{Matrix, MatrixView};
 pub use scale::Standardizer;
 pub use shipped::{data_dir, digits, mnist_5k};
 pub use split::Split;
@@ -41,5 +43,10 @@ impl Dataset {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The inputs as a `len() × features` view.
+    pub fn x_view(&self) -> MatrixView<'_, f32> {
+        MatrixView::leading_rows(&self.x, self.features)
     }
 }

@@ -9,18 +9,19 @@ mod verdict;
 pub use config::DiagnoseConfig;
 pub use verdict::{Kind, Severity, Verdict, layer_span, sci};
 
-use crate::monitor::record::{GLOBAL, Records, metric as m};
+use crate::monitor::record::{RecordIndex, Records, coordinate, metric as m};
 
 /// Verdicts for one run, causes before symptoms.
-pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
-    let has = |metric: &str| !r.series_steps(metric).is_empty();
-    let gradient_data = has(m::GRAD_NORM) || has(m::GLOBAL_GRAD_NORM) || has(m::HIDDEN_GRAD_NORM);
-    if r.rows.is_empty() || !gradient_data {
+/// The rows are indexed by (layer, point, metric) once, so the rules' many series lookups cost one
+/// pass over the table in all.
+pub fn diagnose(records: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
+    if !has_gradient_data(records) {
         return vec![not_enough_data(
             "needs at least one recorded step of gradient norms",
-            format!("{} rows, none of them a gradient norm", r.rows.len()),
+            format!("{} rows, none of them a gradient norm", records.rows.len()),
         )];
     }
+    let r = &RecordIndex::new(records);
     let mut out = Vec::new();
     let non_finite = rules::non_finite(r);
     let exploding = rules::exploding(r, cfg);
@@ -94,6 +95,17 @@ pub fn diagnose(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     out
 }
 
+/// Whether a run recorded any gradient norm (per layer, global, or over a recurrent layer's time
+/// steps): without one no rule can run and the verdict is "not enough data".
+pub fn has_gradient_data(r: &Records) -> bool {
+    [m::GRAD_NORM, m::GLOBAL_GRAD_NORM, m::HIDDEN_GRAD_NORM].iter().any(|name| {
+        r.metrics
+            .iter()
+            .position(|x| x == name)
+            .is_some_and(|id| r.rows.iter().any(|row| row.metric as usize == id))
+    })
+}
+
 fn not_enough_data(rule: &str, evidence: String) -> Verdict {
     Verdict {
         kind: Kind::NotEnoughData,
@@ -109,11 +121,14 @@ fn not_enough_data(rule: &str, evidence: String) -> Verdict {
 /// What was recorded, when it is too little to call the run healthy: "healthy" claims that the
 /// vanishing tests passed, and they need per-layer norms (a ratio between two layers, or one
 /// layer's RMS for the absolute test) or a recurrent layer's norms over time.
-fn too_little_for_healthy(r: &Records) -> Option<String> {
-    let per_layer =
-        |metric: &str| r.layers_with(metric).into_iter().filter(|l| *l != GLOBAL && !l.contains('@')).count();
+fn too_little_for_healthy(r: &RecordIndex<'_>) -> Option<String> {
+    let per_layer = |metric: &str| rules::layers_with(r, metric).len();
     let (norms, rms) = (per_layer(m::GRAD_NORM), per_layer(m::GRAD_RMS));
-    let time_rows = r.layers_with(m::HIDDEN_GRAD_NORM).into_iter().filter(|l| l.contains("@t")).count();
+    let time_rows: usize = r
+        .layers_with(m::HIDDEN_GRAD_NORM)
+        .into_iter()
+        .map(|l| r.points_of(l, m::HIDDEN_GRAD_NORM).iter().filter(|p| coordinate(p, "t").is_some()).count())
+        .sum();
     if norms >= 2 || rms >= 1 || time_rows >= 2 {
         return None;
     }

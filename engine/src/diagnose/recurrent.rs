@@ -1,9 +1,9 @@
 //! The recurrent rule: gradient lost over time inside a recurrent layer, from the per-time-step rows
-//! `NAME@tK` of `hidden_grad_norm` (||dL/dh_t||).
+//! of `hidden_grad_norm` (||dL/dh_t||, point `t=K`).
 use super::config::DiagnoseConfig;
 use super::verdict::{Kind, Severity, Verdict, sci};
 use crate::monitor::detect::median;
-use crate::monitor::record::{Records, metric as m};
+use crate::monitor::record::{RecordIndex, coordinate, metric as m};
 
 /// Per recurrent layer, per recorded step, ||dL/dh_first|| / ||dL/dh_last|| over the time steps.
 struct LayerRatios {
@@ -14,15 +14,16 @@ struct LayerRatios {
     ratios: Vec<(u64, f64)>,
 }
 
-/// One `NAME@tK` row set: layer name, time step K, and its (step, ||dL/dh_K||) series.
+/// One layer's rows at time step K: layer name, K, and its (step, ||dL/dh_K||) series.
 type TimeRow = (String, usize, Vec<(u64, f64)>);
 
-fn ratios(r: &Records) -> Vec<LayerRatios> {
+fn ratios(r: &RecordIndex<'_>) -> Vec<LayerRatios> {
     let mut rows: Vec<TimeRow> = Vec::new();
     for l in r.layers_with(m::HIDDEN_GRAD_NORM) {
-        let Some((name, t)) = l.rsplit_once("@t") else { continue };
-        let Ok(t) = t.parse::<usize>() else { continue };
-        rows.push((name.to_owned(), t, r.series(l, m::HIDDEN_GRAD_NORM)));
+        for p in r.points_of(l, m::HIDDEN_GRAD_NORM) {
+            let Some(t) = coordinate(p, "t").filter(|t| *t >= 0.0 && t.fract() == 0.0) else { continue };
+            rows.push((l.to_owned(), t as usize, r.series_at(l, p, m::HIDDEN_GRAD_NORM)));
+        }
     }
     let mut names: Vec<&str> = Vec::new();
     for (n, _, _) in &rows {
@@ -56,7 +57,7 @@ fn ratios(r: &Records) -> Vec<LayerRatios> {
 
 /// A recurrent layer forgets when ||dL/dh_first|| / ||dL/dh_last|| is under `time_ratio` at
 /// `persist_frac` of the recorded steps: one noisy batch is no verdict, as for the other rules.
-pub(super) fn vanishing_over_time(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+pub(super) fn vanishing_over_time(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Option<Verdict> {
     let mut layers = Vec::new();
     let mut evidence = Vec::new();
     let (mut first_hit, mut last_step) = (u64::MAX, 0);

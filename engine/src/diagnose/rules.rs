@@ -6,15 +6,18 @@
 use super::config::DiagnoseConfig;
 use super::verdict::{Kind, Severity, Verdict, sci};
 use crate::monitor::detect::{self, median};
-use crate::monitor::record::{GLOBAL, Records, metric as m};
+use crate::monitor::record::{GLOBAL, RecordIndex, metric as m};
 
 /// Layers with a recorded metric, in network order, excluding the global row
-/// and recurrent time-step rows (`NAME@tK`).
-fn layers_with<'a>(r: &'a Records, metric: &str) -> Vec<&'a str> {
-    r.layers_with(metric).into_iter().filter(|l| *l != GLOBAL && !l.contains('@')).collect()
+/// and rows at a point (a recurrent layer's time steps, histogram bins).
+pub(super) fn layers_with<'a>(r: &RecordIndex<'a>, metric: &str) -> Vec<&'a str> {
+    r.layers_with(metric)
+        .into_iter()
+        .filter(|l| *l != GLOBAL && r.points_of(l, metric).contains(&""))
+        .collect()
 }
 
-fn recorded_steps(r: &Records, layer: &str, metric: &str) -> Vec<u64> {
+fn recorded_steps(r: &RecordIndex<'_>, layer: &str, metric: &str) -> Vec<u64> {
     r.series(layer, metric).into_iter().map(|(s, _)| s).collect()
 }
 
@@ -22,7 +25,7 @@ fn persists(hits: usize, total: usize, cfg: &DiagnoseConfig) -> bool {
     total > 0 && hits as f64 >= cfg.persist_frac * total as f64
 }
 
-pub(super) fn non_finite(r: &Records) -> Option<Verdict> {
+pub(super) fn non_finite(r: &RecordIndex<'_>) -> Option<Verdict> {
     let (event, metric) = detect::first_non_finite(r)?;
     // The runner writes `non_finite:PASS:TENSOR` rows when training stops.
     let (pass, tensor) = metric
@@ -50,7 +53,7 @@ pub(super) fn non_finite(r: &Records) -> Option<Verdict> {
     })
 }
 
-pub(super) fn exploding(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+pub(super) fn exploding(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Option<Verdict> {
     let global: Vec<(u64, f64)> = r.series(GLOBAL, m::GLOBAL_GRAD_NORM);
     let th = detect::Thresholds { explode_norm: cfg.explode_norm, ..Default::default() };
     let events = detect::exploding(r, &th);
@@ -121,7 +124,7 @@ pub(super) fn exploding(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
 
 /// Geometric-mean growth of the activation standard deviation per layer at
 /// the first recorded step, when it exceeds 1.5x.
-fn activation_growth(r: &Records) -> Option<f64> {
+fn activation_growth(r: &RecordIndex<'_>) -> Option<f64> {
     let layers = layers_with(r, m::ACT_STD);
     let stds: Vec<f64> =
         layers.iter().filter_map(|l| r.series(l, m::ACT_STD).first().map(|&(_, v)| v)).collect();
@@ -134,7 +137,7 @@ fn activation_growth(r: &Records) -> Option<f64> {
 
 /// Layers whose dead fraction exceeds the threshold at most recorded steps,
 /// with the step from which it stayed over.
-pub(super) fn dead_units(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+pub(super) fn dead_units(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Option<Verdict> {
     let mut layers = Vec::new();
     let mut evidence = Vec::new();
     let mut since_min = u64::MAX;
@@ -160,7 +163,12 @@ pub(super) fn dead_units(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     if layers.is_empty() {
         return None;
     }
-    let last = r.rows.iter().map(|row| row.step).max().unwrap_or(since_min);
+    // The last step the monitor recorded anything: a table may hold other rows (a runner's epoch
+    // summaries) at steps of their own.
+    let records = r.records;
+    let monitored: Vec<bool> = records.metrics.iter().map(|x| m::is_monitored(x)).collect();
+    let rows = records.rows.iter().filter(|row| monitored[row.metric as usize]);
+    let last = rows.map(|row| row.step).max().unwrap_or(since_min);
     Some(Verdict {
         kind: Kind::DeadUnits,
         severity: Severity::Warning,
@@ -184,7 +192,7 @@ pub(super) enum VanishCause {
     Zeros,
 }
 
-pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<(Verdict, VanishCause)> {
+pub(super) fn vanishing(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Option<(Verdict, VanishCause)> {
     let th = detect::Thresholds {
         vanish_rms: cfg.vanish_rms,
         vanish_ratio: cfg.vanish_ratio,
@@ -209,11 +217,12 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<(Verdict, V
     };
     // Layers more than `vanish_ratio` below the last layer, or tiny.
     let step0 = first.step;
+    let last0 = last_layer_norm(step0);
     let concerned: Vec<String> = layers
         .iter()
         .filter(|l| {
             let n = r.series(l, m::GRAD_NORM).into_iter().find(|&(s, _)| s == step0).map(|(_, v)| v);
-            let small_ratio = matches!((n, last_layer_norm(step0)), (Some(a), Some(b)) if b > 0.0 && a / b < cfg.vanish_ratio);
+            let small_ratio = matches!((n, last0), (Some(a), Some(b)) if b > 0.0 && a / b < cfg.vanish_ratio);
             small_ratio || first.tiny_layers.iter().any(|t| t == *l)
         })
         .map(|l| l.to_string())
@@ -287,7 +296,7 @@ pub(super) fn vanishing(r: &Records, cfg: &DiagnoseConfig) -> Option<(Verdict, V
     Some((verdict, cause))
 }
 
-pub(super) fn saturation(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+pub(super) fn saturation(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Option<Verdict> {
     let mut layers = Vec::new();
     let mut evidence = Vec::new();
     for l in layers_with(r, m::SATURATED_FRAC) {
@@ -310,7 +319,7 @@ pub(super) fn saturation(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
     })
 }
 
-pub(super) fn update_ratio(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
+pub(super) fn update_ratio(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     let mut low = Vec::new();
     let mut high = Vec::new();
     for l in layers_with(r, m::UPDATE_RATIO) {
@@ -356,7 +365,7 @@ pub(super) fn update_ratio(r: &Records, cfg: &DiagnoseConfig) -> Vec<Verdict> {
     out
 }
 
-pub(super) fn clipping(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
+pub(super) fn clipping(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Option<Verdict> {
     let c = detect::clipping(r)?;
     let frac = c.acted_fraction();
     if frac > cfg.clip_acted_frac && c.median_before > cfg.clip_scale * c.median_after {
@@ -397,7 +406,7 @@ pub(super) fn clipping(r: &Records, cfg: &DiagnoseConfig) -> Option<Verdict> {
 
 /// Evidence for a healthy verdict: the spread of per-layer norms, the
 /// largest saturation, the median update ratio.
-pub(super) fn healthy(r: &Records) -> Verdict {
+pub(super) fn healthy(r: &RecordIndex<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let layers = layers_with(r, m::GRAD_NORM);
     let firsts: Vec<f64> =

@@ -1,7 +1,7 @@
 //! Rule tests on hand-made records; the table of real networks built to
 //! show each failure lives in the workspace tests.
 use super::*;
-use crate::monitor::record::{GLOBAL, metric as m};
+use crate::monitor::record::{GLOBAL, metric as m, point};
 
 /// Records of `steps` steps where layer l (1-based) has gradient norm
 /// `norm(step, l)`, plus the global norm.
@@ -153,8 +153,9 @@ fn clipping_far_below_the_gradient_scale_is_too_aggressive() {
 fn recurrent_gradient_lost_over_time_is_reported_per_layer() {
     let mut r = Records::new("s", "v", 1);
     for t in 0..50u32 {
-        r.push_named(9, &format!("1:simple_rnn@t{t}"), m::HIDDEN_GRAD_NORM, 0.5f64.powi(49 - t as i32));
-        r.push_named(9, &format!("2:lstm@t{t}"), m::HIDDEN_GRAD_NORM, 0.99f64.powi(49 - t as i32));
+        let at = point(&[("t", f64::from(t))]);
+        r.push_named_at(9, "1:simple_rnn", &at, m::HIDDEN_GRAD_NORM, 0.5f64.powi(49 - t as i32));
+        r.push_named_at(9, "2:lstm", &at, m::HIDDEN_GRAD_NORM, 0.99f64.powi(49 - t as i32));
     }
     let v = diagnose(&r, &DiagnoseConfig::default());
     assert_eq!(kinds(&v), vec![Kind::VanishingOverTime]);
@@ -186,13 +187,14 @@ fn exact_zero_gradients_with_dead_units_are_the_dead_units() {
     assert!(v[0].to_string().contains("undefined (both norms are zero)"), "{}", v[0]);
 }
 
-/// `1:NAME@tK` rows for 10 time steps at each of `steps` training steps, decaying by `rate(step)` per
+/// Rows of layer `1:NAME` at points `t=K` for 10 time steps at each of `steps` training steps, decaying by `rate(step)` per
 /// time step towards the start.
 fn recurrent_run(name: &str, steps: u64, rate: impl Fn(u64) -> f64) -> Records {
     let mut r = Records::new("s", "v", 1);
     for s in 0..steps {
         for t in 0..10u32 {
-            r.push_named(s, &format!("1:{name}@t{t}"), m::HIDDEN_GRAD_NORM, rate(s).powi(9 - t as i32));
+            let at = point(&[("t", f64::from(t))]);
+            r.push_named_at(s, &format!("1:{name}"), &at, m::HIDDEN_GRAD_NORM, rate(s).powi(9 - t as i32));
         }
     }
     r

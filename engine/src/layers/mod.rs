@@ -216,12 +216,14 @@ impl From<Initializer> for InitArg {
     }
 }
 
+pub mod activation;
 pub mod dense;
 pub mod dropout;
 pub mod norm;
 pub mod recurrent;
 pub mod residual;
 
+pub use activation::Activation;
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use norm::{BatchNormalization, LayerNormalization};

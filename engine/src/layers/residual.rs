@@ -35,6 +35,12 @@ impl<T: Real> Residual<T> {
         self
     }
 
+    /// Appends an already boxed layer configuration (what a model spec builds).
+    pub fn add_boxed(mut self, layer: Box<dyn LayerConfig<T>>) -> Self {
+        self.layers.push(layer);
+        self
+    }
+
     pub fn projection_initializer(mut self, init: impl Into<InitArg>) -> Self {
         self.projection_initializer = init.into();
         self

@@ -5,6 +5,7 @@
 //! optimiser step. Batches are copied into buffers the model keeps, so a
 //! steady-state step allocates nothing.
 use super::{Data, Loss, Model, Targets, record_forward};
+use crate::clip::{ClipReport, ClipSpec};
 use crate::error::{Error, Result};
 use crate::layers::{Layer, OutputAct};
 use crate::optim::Optimizer;
@@ -18,21 +19,57 @@ use rand_core::{Rng, SeedableRng};
 /// Mixed into the fit seed so dropout masks and shuffling draw from separate streams.
 const DROPOUT_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct FitConfig {
+/// One training run's settings (Keras' `compile` and `fit` arguments in
+/// one place): loss, optimiser, epochs, batch size, shuffling, seed,
+/// optional validation data, clipping and hook. The optimiser and the hook
+/// may be owned or borrowed (`.optimizer(&mut adam)` keeps its state with
+/// the caller); the optimiser's state persists across fits with one config.
+pub struct FitConfig<'a, T: Real> {
+    pub loss: Loss,
     pub epochs: usize,
     pub batch_size: usize,
     /// Reshuffle the samples at the start of each epoch.
     pub shuffle: bool,
     /// Seed of the shuffling and dropout generators.
     pub seed: u64,
-    pub loss: Loss,
+    /// Evaluated at each epoch's end (inference mode); does not change the run.
+    pub validation: Option<Data<'a, T>>,
+    optimizer: Option<Box<dyn Optimizer<T> + 'a>>,
+    clip: Option<Clip<'a, T>>,
+    hook: Box<dyn StepHook<T> + 'a>,
 }
 
-impl FitConfig {
-    /// Keras defaults: one epoch, batch 32, shuffled, seed 0.
+/// A function of the gathered gradients that runs where clipping runs.
+type GradFn<'a, T> = Box<dyn FnMut(&mut ParamStore<T>) -> Result<()> + 'a>;
+
+/// A clipping spec (its report goes to the hook), or any function of the
+/// gathered gradients that runs where clipping runs.
+enum Clip<'a, T: Real> {
+    Spec { spec: ClipSpec, norms: Vec<f64> },
+    With(GradFn<'a, T>),
+}
+
+impl<'a, T: Real> FitConfig<'a, T> {
+    /// Keras defaults: one epoch, batch 32, shuffled, seed 0, no validation,
+    /// no clipping, [`NoHook`]; the optimiser must be set.
     pub fn new(loss: Loss) -> Self {
-        FitConfig { epochs: 1, batch_size: 32, shuffle: true, seed: 0, loss }
+        FitConfig {
+            loss,
+            epochs: 1,
+            batch_size: 32,
+            shuffle: true,
+            seed: 0,
+            validation: None,
+            optimizer: None,
+            clip: None,
+            hook: Box::new(NoHook),
+        }
+    }
+
+    /// The optimiser, owned (`Adam::new(..)?`, a `Box<dyn Optimizer>`) or borrowed (`&mut adam`).
+    pub fn optimizer(mut self, opt: impl Optimizer<T> + 'a) -> Self {
+        self.optimizer = Some(Box::new(opt));
+        self
     }
 
     pub fn epochs(mut self, n: usize) -> Self {
@@ -53,6 +90,43 @@ impl FitConfig {
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
+    }
+
+    pub fn validation(mut self, data: Data<'a, T>) -> Self {
+        self.validation = Some(data);
+        self
+    }
+
+    /// Clips the gathered gradients before each update; each step's
+    /// [`ClipReport`] goes to [`StepHook::on_clip`].
+    pub fn clip(mut self, spec: ClipSpec) -> Self {
+        self.clip = Some(Clip::Spec { spec, norms: Vec::new() });
+        self
+    }
+
+    /// Runs `f` on the gathered gradients where clipping runs (after the
+    /// hook, before the update), e.g. a custom clipping.
+    pub fn clip_with(mut self, f: impl FnMut(&mut ParamStore<T>) -> Result<()> + 'a) -> Self {
+        self.clip = Some(Clip::With(Box::new(f)));
+        self
+    }
+
+    /// The step hook, owned or borrowed (`&mut monitor`, read after the fit).
+    pub fn hook(mut self, hook: impl StepHook<T> + 'a) -> Self {
+        self.hook = Box::new(hook);
+        self
+    }
+
+    /// Clips as configured and tells the hook.
+    fn apply_clip(&mut self, params: &mut ParamStore<T>, step: usize) -> Result<()> {
+        match &mut self.clip {
+            None => Ok(()),
+            Some(Clip::With(f)) => f(params),
+            Some(Clip::Spec { spec, norms }) => {
+                let report = spec.apply(params, norms)?;
+                self.hook.on_clip(step, &report)
+            }
+        }
     }
 }
 
@@ -86,6 +160,36 @@ pub trait StepHook<T: Real> {
     fn on_epoch_end(&mut self, _log: &EpochLog) -> Result<()> {
         Ok(())
     }
+    /// The report of the configured clipping at `step`, after the step's
+    /// [`StepHook::on_step`] and before its update (the hook reads the
+    /// unclipped gradients).
+    fn on_clip(&mut self, _step: usize, _report: &ClipReport) -> Result<()> {
+        Ok(())
+    }
+    /// Called once when `fit` ends, by success or by error, with the
+    /// parameters as training left them (after the last update).
+    fn on_fit_end(&mut self, _params: &ParamStore<T>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A borrowed hook works as the hook, so the caller reads it after `fit`.
+impl<T: Real, H: StepHook<T> + ?Sized> StepHook<T> for &mut H {
+    fn on_step(&mut self, view: &StepView<'_, T>) -> Result<()> {
+        (**self).on_step(view)
+    }
+    fn on_non_finite(&mut self, view: &StepView<'_, T>) -> Result<()> {
+        (**self).on_non_finite(view)
+    }
+    fn on_epoch_end(&mut self, log: &EpochLog) -> Result<()> {
+        (**self).on_epoch_end(log)
+    }
+    fn on_clip(&mut self, step: usize, report: &ClipReport) -> Result<()> {
+        (**self).on_clip(step, report)
+    }
+    fn on_fit_end(&mut self, params: &ParamStore<T>) -> Result<()> {
+        (**self).on_fit_end(params)
+    }
 }
 
 /// A hook that does nothing.
@@ -105,9 +209,6 @@ impl<T: Real, F: FnMut(&StepView<'_, T>) -> Result<()>> StepHook<T> for FnHook<F
         (self.0)(view)
     }
 }
-
-/// Gradient clipping, run on the gathered gradients before the optimiser.
-pub type ClipFn<'a, T> = &'a mut dyn FnMut(&mut ParamStore<T>) -> Result<()>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochLog {
@@ -134,34 +235,43 @@ pub struct Evaluation {
 }
 
 impl<T: Real> Model<T> {
-    /// Trains on `data`; see the module doc for one step's order. Stops with
-    /// [`Error::NonFinite`] naming the step when the loss or a gradient is not finite.
-    pub fn fit(
-        &mut self,
-        data: &Data<'_, T>,
-        cfg: &FitConfig,
-        opt: &mut dyn Optimizer<T>,
-        hook: &mut dyn StepHook<T>,
-        clip: Option<ClipFn<'_, T>>,
-    ) -> Result<History> {
-        self.fit_with_validation(data, None, cfg, opt, hook, clip)
+    /// Trains on `data` as `cfg` says; see the module doc for one step's
+    /// order. Stops with [`Error::NonFinite`] naming the step when the loss
+    /// or a gradient is not finite. The hook's [`StepHook::on_fit_end`] runs
+    /// however the fit ends.
+    pub fn fit(&mut self, data: &Data<'_, T>, cfg: &mut FitConfig<'_, T>) -> Result<History> {
+        let result = self.fit_epochs(data, cfg);
+        let end = cfg.hook.on_fit_end(&self.params);
+        let history = result?;
+        end.map(|_| history)
     }
 
-    /// [`Model::fit`], evaluating `validation` (when given) at each epoch's
-    /// end; the evaluation does not change the training run.
-    pub fn fit_with_validation(
-        &mut self,
-        data: &Data<'_, T>,
-        validation: Option<&Data<'_, T>>,
-        cfg: &FitConfig,
-        opt: &mut dyn Optimizer<T>,
-        hook: &mut dyn StepHook<T>,
-        mut clip: Option<ClipFn<'_, T>>,
-    ) -> Result<History> {
+    fn fit_epochs(&mut self, data: &Data<'_, T>, cfg: &mut FitConfig<'_, T>) -> Result<History> {
         let rows = self.check_data(data, cfg.loss, cfg.batch_size)?;
-        if let Some(v) = validation {
+        if let Some(v) = &cfg.validation {
             self.check_data(v, cfg.loss, cfg.batch_size)?;
         }
+        if let Some(Clip::Spec { spec, .. }) = &cfg.clip {
+            spec.validate()?;
+        }
+        let Some(mut opt) = cfg.optimizer.take() else {
+            return Err(Error::invalid(
+                "fit",
+                "the config has no optimizer; set one, e.g. FitConfig::new(loss).optimizer(Adam::new(..)?)",
+            ));
+        };
+        let result = self.run_epochs(data, rows, cfg, opt.as_mut());
+        cfg.optimizer = Some(opt);
+        result
+    }
+
+    fn run_epochs(
+        &mut self,
+        data: &Data<'_, T>,
+        rows: usize,
+        cfg: &mut FitConfig<'_, T>,
+        opt: &mut dyn Optimizer<T>,
+    ) -> Result<History> {
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         self.rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ DROPOUT_STREAM);
         let mut history = History { epochs: Vec::with_capacity(cfg.epochs) };
@@ -184,7 +294,7 @@ impl<T: Real> Model<T> {
                 let place = || format!("step {step} (epoch {epoch}, batch {batch})");
                 if !loss.is_finite() {
                     let view = self.step_view([step, epoch, batch], loss, out, loss_node);
-                    hook.on_non_finite(&view)?;
+                    cfg.hook.on_non_finite(&view)?;
                     return Err(Error::NonFinite {
                         pass: "forward",
                         place: format!("loss = {loss} at {}", place()),
@@ -194,15 +304,13 @@ impl<T: Real> Model<T> {
                 self.tape.backward(loss_node)?;
                 self.params.gather_grads(&self.tape);
                 let view = self.step_view([step, epoch, batch], loss, out, loss_node);
-                hook.on_step(&view)?;
+                cfg.hook.on_step(&view)?;
                 if let Some((_, p)) = self.params.iter().find(|(_, p)| p.grad.iter().any(|g| !g.is_finite()))
                 {
                     let place = format!("gradient of {} at {}", p.name, place());
                     return Err(Error::NonFinite { pass: "backward", place });
                 }
-                if let Some(c) = clip.as_deref_mut() {
-                    c(&mut self.params)?;
-                }
+                cfg.apply_clip(&mut self.params, step)?;
                 opt.step(&mut self.params)?;
                 loss_sum += loss * n as f64;
                 step += 1;
@@ -213,12 +321,12 @@ impl<T: Real> Model<T> {
                 loss: loss_sum / rows as f64,
                 accuracy: correct as f64 / rows as f64,
                 steps,
-                validation: match validation {
+                validation: match &cfg.validation {
                     Some(v) => Some(self.evaluate(v, cfg.loss, cfg.batch_size)?),
                     None => None,
                 },
             };
-            hook.on_epoch_end(&log)?;
+            cfg.hook.on_epoch_end(&log)?;
             history.epochs.push(log);
         }
         Ok(history)
@@ -272,6 +380,30 @@ impl<T: Real> Model<T> {
         Ok(self.tape.scalar(node).as_f64())
     }
 
+    /// One forward and backward pass over all of `data` as a single batch
+    /// in training mode, shown to `hook` as step 0 of epoch 0 (its
+    /// `on_step`, or `on_non_finite` when the loss is not finite, which is
+    /// then an error), and no update: the gradients the network has at this
+    /// point, e.g. at initialisation, through the same hook a fit uses.
+    /// Returns the loss.
+    pub fn probe(&mut self, data: &Data<'_, T>, loss: Loss, hook: &mut dyn StepHook<T>) -> Result<f64> {
+        let rows = self.check_data(data, loss, 1)?;
+        self.order.clear();
+        self.order.extend(0..rows);
+        self.load_batch(data, loss, 0, rows);
+        let out = self.forward_batch(rows, true)?;
+        let node = self.record_loss(out, loss, rows)?;
+        let value = self.tape.scalar(node).as_f64();
+        if !value.is_finite() {
+            hook.on_non_finite(&self.step_view([0, 0, 0], value, out, node))?;
+            return Err(Error::NonFinite { pass: "forward", place: format!("loss = {value} at the probe") });
+        }
+        self.tape.backward(node)?;
+        self.params.gather_grads(&self.tape);
+        hook.on_step(&self.step_view([0, 0, 0], value, out, node))?;
+        Ok(value)
+    }
+
     /// Mean loss and accuracy over `data` in inference mode, in batches.
     pub fn evaluate(&mut self, data: &Data<'_, T>, loss: Loss, batch_size: usize) -> Result<Evaluation> {
         let rows = self.check_data(data, loss, batch_size)?;
@@ -295,27 +427,27 @@ impl<T: Real> Model<T> {
         if batch_size == 0 {
             return bad("batch size must be positive, got 0".into());
         }
-        if data.features != self.input_width {
+        let (rows, features) = (data.x.rows(), data.x.cols());
+        if !data.x.is_whole() || rows == 0 {
             return bad(format!(
-                "data has {} features, the model's input width is {}",
-                data.features, self.input_width
+                "{} values are not a positive number of rows of {features}",
+                data.x.values().len()
             ));
         }
-        if data.x.is_empty() || !data.x.len().is_multiple_of(data.features) {
+        if features != self.input_width {
             return bad(format!(
-                "{} values are not a positive number of rows of {}",
-                data.x.len(),
-                data.features
+                "data has {features} features, the model's input width is {}",
+                self.input_width
             ));
         }
-        let rows = data.x.len() / data.features;
         let w = self.output_width;
         match data.targets {
-            Targets::Values { y, width } => {
-                if width != w || y.len() != rows * width {
+            Targets::Values(y) => {
+                let width = y.cols();
+                if width != w || !y.is_whole() || y.rows() != rows {
                     return bad(format!(
                         "{} target values of width {width} for {rows} rows of output width {w}",
-                        y.len()
+                        y.values().len()
                     ));
                 }
                 if loss == Loss::SparseCategoricalCrossentropy {
@@ -357,14 +489,14 @@ impl<T: Real> Model<T> {
     /// Copies rows `order[start..start + n]` into the batch buffers (one-hot
     /// rows when labels meet a loss that wants value rows).
     fn load_batch(&mut self, data: &Data<'_, T>, loss: Loss, start: usize, n: usize) {
-        let (f, w) = (data.features, self.output_width);
+        let w = self.output_width;
         self.xb.clear();
         self.yb.clear();
         self.lb.clear();
         for &i in &self.order[start..start + n] {
-            self.xb.extend_from_slice(&data.x[i * f..(i + 1) * f]);
+            self.xb.extend_from_slice(data.x.row(i));
             match data.targets {
-                Targets::Values { y, width } => self.yb.extend_from_slice(&y[i * width..(i + 1) * width]),
+                Targets::Values(y) => self.yb.extend_from_slice(y.row(i)),
                 Targets::Labels { labels, .. } => {
                     let l = labels[i];
                     self.lb.push(l);

@@ -9,11 +9,14 @@
 //! returns probabilities.
 pub mod checkpoint;
 pub mod fit;
+pub mod spec;
 pub mod summary;
 
-pub use fit::{ClipFn, EpochLog, Evaluation, FitConfig, FnHook, History, NoHook, StepHook, StepView};
+pub use fit::{EpochLog, Evaluation, FitConfig, FnHook, History, NoHook, StepHook, StepView};
+pub use spec::{LayerSpec, ModelSpec};
 pub use summary::SummaryRow;
 
+use crate::data::MatrixView;
 use crate::error::{Error, Result};
 use crate::kernels::Activation;
 use crate::layers::{Builder, Ctx, Layer, LayerConfig, OutputAct};
@@ -25,9 +28,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
 /// Training losses by their Keras names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// Mean squared error on the (squashed) output.
+    #[serde(alias = "mean_squared_error")]
     Mse,
     /// From logits: the pre-sigmoid output, or the raw output of a non-sigmoid layer.
     BinaryCrossentropy,
@@ -69,18 +74,45 @@ impl Loss {
 /// What each sample is trained towards.
 #[derive(Clone, Copy, Debug)]
 pub enum Targets<'a, T> {
-    /// `width` values per sample, row-major.
-    Values { y: &'a [T], width: usize },
+    /// One row of values per sample.
+    Values(MatrixView<'a, T>),
     /// One class label per sample, each below `classes`.
     Labels { labels: &'a [usize], classes: usize },
 }
 
-/// A borrowed data set: `x` holds `rows × features` values, row-major.
+/// A borrowed data set: one row of `x` per sample, and its targets.
 #[derive(Clone, Copy, Debug)]
 pub struct Data<'a, T> {
-    pub x: &'a [T],
-    pub features: usize,
+    pub x: MatrixView<'a, T>,
     pub targets: Targets<'a, T>,
+}
+
+impl<'a, T> Data<'a, T> {
+    /// Inputs with value targets (regression, or one-hot/soft rows).
+    pub fn values(x: MatrixView<'a, T>, y: MatrixView<'a, T>) -> Self {
+        Data { x, targets: Targets::Values(y) }
+    }
+
+    /// Inputs with class labels below `classes`.
+    pub fn labels(x: MatrixView<'a, T>, labels: &'a [usize], classes: usize) -> Self {
+        Data { x, targets: Targets::Labels { labels, classes } }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.x.rows()
+    }
+
+    /// The first `n` rows (all of them when there are fewer).
+    pub fn head(&self, n: usize) -> Self {
+        let n = n.min(self.rows());
+        let targets = match &self.targets {
+            Targets::Values(y) => Targets::Values(y.head(n)),
+            Targets::Labels { labels, classes } => {
+                Targets::Labels { labels: &labels[..n.min(labels.len())], classes: *classes }
+            }
+        };
+        Data { x: self.x.head(n), targets }
+    }
 }
 
 impl<'a> From<&'a crate::data::Dataset> for Data<'a, f32> {
@@ -89,9 +121,9 @@ impl<'a> From<&'a crate::data::Dataset> for Data<'a, f32> {
             crate::data::Targets::Classes { labels, classes } => {
                 Targets::Labels { labels, classes: *classes }
             }
-            crate::data::Targets::Values { y, width } => Targets::Values { y, width: *width },
+            crate::data::Targets::Values { y, width } => Targets::Values(MatrixView::leading_rows(y, *width)),
         };
-        Data { x: &d.x, features: d.features, targets }
+        Data { x: d.x_view(), targets }
     }
 }
 
@@ -111,6 +143,12 @@ impl<T: Real> Sequential<T> {
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl LayerConfig<T> + 'static) -> Self {
         self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Appends an already boxed layer configuration (what [`ModelSpec`] builds).
+    pub fn add_boxed(mut self, layer: Box<dyn LayerConfig<T>>) -> Self {
+        self.layers.push(layer);
         self
     }
 

@@ -1,7 +1,8 @@
 //! Detectors over a run's records: vanishing and exploding gradients, the
 //! first non-finite value, and how clipping behaved. They report events with
 //! their figures; the diagnosis turns them into verdicts.
-use super::record::{GLOBAL, Records, metric as m};
+use super::record::{GLOBAL, RecordIndex, metric as m};
+use std::collections::HashMap;
 
 /// Thresholds with their reasons; every one can be set per scenario.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,41 +46,33 @@ pub struct Vanishing {
 }
 
 /// Per recorded step, the layers with weight gradients, in network order.
-fn layer_order(r: &Records) -> Vec<&str> {
+fn layer_order<'a>(r: &RecordIndex<'a>) -> Vec<&'a str> {
     r.layers_with(m::GRAD_NORM).into_iter().filter(|l| *l != GLOBAL).collect()
 }
 
-fn steps(r: &Records, metric: &str) -> Vec<u64> {
-    let Some(mid) = r.metrics.iter().position(|x| x == metric) else { return Vec::new() };
-    let mut s: Vec<u64> =
-        r.rows.iter().filter(|row| row.metric as usize == mid).map(|row| row.step).collect();
-    s.dedup();
-    s.sort_unstable();
-    s.dedup();
-    s
-}
-
-fn value_at(r: &Records, layer: &str, metric: &str, step: u64) -> Option<f64> {
-    r.series(layer, metric).into_iter().find(|&(s, _)| s == step).map(|(_, v)| v)
+/// One layer's series of `metric` by step, looked up once so a sweep over the steps stays linear.
+fn by_step(r: &RecordIndex<'_>, layer: &str, metric: &str) -> HashMap<u64, f64> {
+    r.series(layer, metric).into_iter().collect()
 }
 
 /// Vanishing findings at every recorded step where either test fires.
-pub fn vanishing(r: &Records, th: &Thresholds) -> Vec<Vanishing> {
+pub fn vanishing(r: &RecordIndex<'_>, th: &Thresholds) -> Vec<Vanishing> {
     let layers = layer_order(r);
     if layers.len() < 2 {
         return Vec::new();
     }
-    let (first, last) = (layers[0], layers[layers.len() - 1]);
+    let rms: Vec<HashMap<u64, f64>> = layers.iter().map(|l| by_step(r, l, m::GRAD_RMS)).collect();
+    let first = by_step(r, layers[0], m::GRAD_NORM);
+    let last = by_step(r, layers[layers.len() - 1], m::GRAD_NORM);
     let mut out = Vec::new();
-    for step in steps(r, m::GRAD_NORM) {
+    for step in r.series_steps(m::GRAD_NORM) {
         let tiny: Vec<String> = layers
             .iter()
-            .filter(|l| value_at(r, l, m::GRAD_RMS, step).is_some_and(|v| v < th.vanish_rms))
-            .map(|l| l.to_string())
+            .zip(&rms)
+            .filter(|(_, rms)| rms.get(&step).is_some_and(|&v| v < th.vanish_rms))
+            .map(|(l, _)| l.to_string())
             .collect();
-        let (Some(gf), Some(gl)) =
-            (value_at(r, first, m::GRAD_NORM, step), value_at(r, last, m::GRAD_NORM, step))
-        else {
+        let (Some(&gf), Some(&gl)) = (first.get(&step), last.get(&step)) else {
             continue;
         };
         let ratio = gf / gl;
@@ -93,7 +86,7 @@ pub fn vanishing(r: &Records, th: &Thresholds) -> Vec<Vanishing> {
 
 /// Every step where the global gradient norm exceeds the threshold (or a
 /// layer's norm does, when no global norm was recorded).
-pub fn exploding(r: &Records, th: &Thresholds) -> Vec<Event> {
+pub fn exploding(r: &RecordIndex<'_>, th: &Thresholds) -> Vec<Event> {
     let global = r.series(GLOBAL, m::GLOBAL_GRAD_NORM);
     if !global.is_empty() {
         return global
@@ -116,7 +109,8 @@ pub fn exploding(r: &Records, th: &Thresholds) -> Vec<Event> {
 }
 
 /// The first row holding NaN or ±inf, in step order (ties: record order).
-pub fn first_non_finite(r: &Records) -> Option<(Event, String)> {
+pub fn first_non_finite(r: &RecordIndex<'_>) -> Option<(Event, String)> {
+    let r = r.records;
     r.rows.iter().filter(|row| !row.value.is_finite()).min_by_key(|row| row.step).map(|row| {
         (
             Event { step: row.step, layer: r.layers[row.layer as usize].clone(), value: row.value },
@@ -141,7 +135,7 @@ impl ClipSummary {
 }
 
 /// How often clipping acted and the norms before and after.
-pub fn clipping(r: &Records) -> Option<ClipSummary> {
+pub fn clipping(r: &RecordIndex<'_>) -> Option<ClipSummary> {
     let acted = r.series(GLOBAL, m::CLIP_ACTED);
     if acted.is_empty() {
         return None;
@@ -171,6 +165,7 @@ pub fn median(v: &mut [f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monitor::record::Records;
 
     fn run(norms: &[[f64; 3]]) -> Records {
         let mut r = Records::new("s", "v", 1);
@@ -191,14 +186,14 @@ mod tests {
     fn vanishing_fires_on_ratio_and_on_absolute_size() {
         let th = Thresholds::default();
         let healthy = run(&[[0.5, 0.8, 1.0]]);
-        assert!(vanishing(&healthy, &th).is_empty());
+        assert!(vanishing(&RecordIndex::new(&healthy), &th).is_empty());
         let deep_sigmoid = run(&[[1e-6, 1e-3, 1.0]]);
-        let v = vanishing(&deep_sigmoid, &th);
+        let v = vanishing(&RecordIndex::new(&deep_sigmoid), &th);
         assert_eq!(v.len(), 1);
         assert!(v[0].ratio_vanishes && (v[0].first_last_ratio - 1e-6).abs() < 1e-18);
         // Healthy-looking ratio, every gradient tiny (ReLU with stddev 0.05).
         let tiny = run(&[[1e-8, 2e-8, 1e-8]]);
-        let v = vanishing(&tiny, &th);
+        let v = vanishing(&RecordIndex::new(&tiny), &th);
         assert_eq!(v.len(), 1);
         assert!(!v[0].ratio_vanishes);
         assert_eq!(v[0].tiny_layers.len(), 3);
@@ -208,9 +203,9 @@ mod tests {
     fn exploding_lists_events_and_non_finite_finds_the_first() {
         let th = Thresholds::default();
         let r = run(&[[1.0, 1.0, 1.0], [90.0, 50.0, 10.0], [1e4, 1e3, 10.0], [f64::NAN, 1.0, 1.0]]);
-        let e = exploding(&r, &th);
+        let e = exploding(&RecordIndex::new(&r), &th);
         assert_eq!(e.iter().map(|e| e.step).collect::<Vec<_>>(), vec![1, 2]);
-        let (first, metric) = first_non_finite(&r).unwrap();
+        let (first, metric) = first_non_finite(&RecordIndex::new(&r)).unwrap();
         assert_eq!((first.step, first.layer.as_str(), metric.as_str()), (3, "1:dense", m::GRAD_NORM));
     }
 
@@ -223,7 +218,7 @@ mod tests {
             r.push_named(step as u64, GLOBAL, m::CLIP_NORM_AFTER, if acted { 1.0 } else { before });
             r.push_named(step as u64, GLOBAL, m::CLIP_ACTED, f64::from(u8::from(acted)));
         }
-        let c = clipping(&r).unwrap();
+        let c = clipping(&RecordIndex::new(&r)).unwrap();
         assert_eq!((c.steps, c.acted), (4, 2));
         assert_eq!(c.median_before, 1.75);
         assert_eq!(c.max_before, 4.0);

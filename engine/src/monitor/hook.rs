@@ -19,6 +19,8 @@ pub struct MonitorHook {
     outputs: Vec<Option<NodeId>>,
     /// The step whose pre-update weights were snapshotted, awaiting its update ratio.
     pending_update: Option<u64>,
+    /// Each step's clipping report, written as rows when the fit ends.
+    clips: Vec<ClipReport>,
 }
 
 impl MonitorHook {
@@ -33,6 +35,7 @@ impl MonitorHook {
             monitor: Monitor::new(config, records, probes),
             outputs: vec![None; n],
             pending_update: None,
+            clips: Vec::new(),
         }
     }
 
@@ -50,18 +53,13 @@ impl MonitorHook {
     }
 
     /// Records the update ratio of the last monitored step, whose update the
-    /// hook could not see (call after `fit` returns, with the model's params).
-    pub fn finish(&mut self, params: &ParamStore<f32>) {
+    /// hook could not see, then the clipping rows (step k = the k-th report).
+    fn finish(&mut self, params: &ParamStore<f32>) {
         if let Some(step) = self.pending_update.take() {
             self.monitor.record_update(step, params);
         }
-    }
-
-    /// Adds one clipping report per training step (step k = the k-th report),
-    /// as the clip function of `fit` collected them.
-    pub fn record_clips(&mut self, reports: &[ClipReport]) {
         let r = &mut self.monitor.records;
-        for (step, c) in reports.iter().enumerate() {
+        for (step, c) in self.clips.drain(..).enumerate() {
             let step = step as u64;
             r.push_named(step, GLOBAL, m::CLIP_NORM_BEFORE, c.norm_before);
             r.push_named(step, GLOBAL, m::CLIP_NORM_AFTER, c.norm_after);
@@ -96,7 +94,7 @@ impl MonitorHook {
             // Only in parameters no layer owns: the model's own check names those.
             return Ok(());
         };
-        let metric = format!("non_finite:{}:{}", event.pass, event.tensor);
+        let metric = format!("{}{}:{}", m::NON_FINITE_PREFIX, event.pass, event.tensor);
         self.monitor.records.push_named(event.step, &event.layer, &metric, f64::NAN);
         Err(Error::NonFinite { pass: event.pass, place: event.to_string() })
     }
@@ -154,6 +152,16 @@ impl StepHook<f32> for MonitorHook {
         self.collect_outputs(view.layers);
         self.stop_if_non_finite(view)
     }
+
+    fn on_clip(&mut self, _step: usize, report: &ClipReport) -> Result<()> {
+        self.clips.push(*report);
+        Ok(())
+    }
+
+    fn on_fit_end(&mut self, params: &ParamStore<f32>) -> Result<()> {
+        self.finish(params);
+        Ok(())
+    }
 }
 
 /// What [`walk`] calls for each layer: its position path and the layer.
@@ -174,17 +182,23 @@ fn walk(layers: &[Box<dyn Layer<f32>>], f: &mut Visit<'_>) {
     go(layers, &mut Vec::with_capacity(4), f);
 }
 
+/// A layer's name in the records: its 1-based position path and its kind,
+/// with its unit activation when it has one (`3:dense(sigmoid)`, `3.1:dense`).
+pub fn layer_name<T: crate::real::Real>(path: &[usize], layer: &dyn Layer<T>) -> String {
+    let pos: Vec<String> = path.iter().map(usize::to_string).collect();
+    match layer.unit_activation() {
+        Some(a) => format!("{}:{}({a})", pos.join("."), layer.kind()),
+        None => format!("{}:{}", pos.join("."), layer.kind()),
+    }
+}
+
 /// A layer's probe: kernels (dense, recurrent, projection) are its weights;
 /// biases and normalisation scales and shifts are reported with the biases,
 /// so per-layer weight-gradient norms compare like with like. A block's own
 /// probe leaves out what its nested layers hold, which have probes of their own.
 fn probe(path: &[usize], layer: &dyn Layer<f32>, params: &ParamStore<f32>) -> LayerProbe {
-    let pos: Vec<String> = path.iter().map(usize::to_string).collect();
     let act = layer.unit_activation();
-    let name = match act {
-        Some(a) => format!("{}:{}({a})", pos.join("."), layer.kind()),
-        None => format!("{}:{}", pos.join("."), layer.kind()),
-    };
+    let name = layer_name(path, layer);
     let nested: Vec<ParamId> = layer.children().iter().flat_map(|c| c.params()).collect();
     let own = layer.params().into_iter().filter(|id| !nested.contains(id));
     let is_vector = |id: &ParamId| {

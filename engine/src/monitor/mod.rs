@@ -7,7 +7,10 @@ pub mod read;
 pub mod record;
 pub mod stats;
 
-pub use hook::MonitorHook;
+pub use hook::{MonitorHook, layer_name};
 pub use observe::{LayerProbe, Monitor, MonitorConfig, NonFinite};
 pub use read::{parse_records, read_records};
-pub use record::{GLOBAL, Records, Row, metric};
+pub use record::{
+    GLOBAL, HEADER, RecordIndex, Records, Row, coordinate, coordinates, layer_position, metric, point,
+    write_csv, write_json_lines,
+};

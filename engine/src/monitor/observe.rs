@@ -2,7 +2,7 @@
 //! layer's gradients, backpropagated signal and activations off the tape and
 //! the parameter store, and appends them to [`Records`]. It also finds the
 //! first non-finite value, naming the step, layer, tensor and pass.
-use super::record::{GLOBAL, Records, metric as m};
+use super::record::{GLOBAL, Records, metric as m, point};
 use super::stats::{
     self, ACT_HIST_BINS, ACT_HIST_LO, ACT_HIST_WIDTH, LOG10_HIST_BINS, LOG10_HIST_LO, LOG10_HIST_WIDTH,
 };
@@ -76,8 +76,11 @@ struct Ids {
     loss: u32,
     hidden_grad: u32,
     hidden_norm: u32,
-    hist: Vec<u32>,
-    act_hist: Vec<u32>,
+    grad_hist: u32,
+    act_hist: u32,
+    /// Point ids of the histogram bins (`bin=LO`).
+    hist_bins: Vec<u32>,
+    act_bins: Vec<u32>,
 }
 
 pub struct Monitor {
@@ -85,8 +88,8 @@ pub struct Monitor {
     pub records: Records,
     probes: Vec<LayerProbe>,
     layer_ids: Vec<u32>,
-    /// Per layer, the interned `NAME@t` ids of recurrent time steps seen so far.
-    time_ids: Vec<Vec<u32>>,
+    /// Interned point ids `t=K` of the recurrent time steps seen so far.
+    time_ids: Vec<u32>,
     ids: Ids,
     /// Weights before the optimiser step, for the update ratio (buffers reused).
     before: Vec<Vec<f32>>,
@@ -115,25 +118,25 @@ impl Monitor {
             loss: id(m::LOSS),
             hidden_grad: id(m::HIDDEN_GRAD_NORM),
             hidden_norm: id(m::HIDDEN_NORM),
-            hist: (0..LOG10_HIST_BINS)
-                .map(|k| {
-                    id(&format!("{}:{}", m::GRAD_LOG10_HIST, LOG10_HIST_LO + k as f64 * LOG10_HIST_WIDTH))
-                })
-                .collect(),
-            act_hist: (0..ACT_HIST_BINS)
-                .map(|k| id(&format!("{}:{}", m::ACT_HIST, ACT_HIST_LO + k as f64 * ACT_HIST_WIDTH)))
-                .collect(),
+            grad_hist: id(m::GRAD_LOG10_HIST),
+            act_hist: id(m::ACT_HIST),
             global: 0,
+            hist_bins: Vec::new(),
+            act_bins: Vec::new(),
         };
+        let mut bins = |lo: f64, width: f64, n: usize| -> Vec<u32> {
+            (0..n).map(|k| records.point_id(&point(&[("bin", lo + k as f64 * width)]))).collect()
+        };
+        let hist_bins = bins(LOG10_HIST_LO, LOG10_HIST_WIDTH, LOG10_HIST_BINS);
+        let act_bins = bins(ACT_HIST_LO, ACT_HIST_WIDTH, ACT_HIST_BINS);
         let global = records.layer_id(GLOBAL);
-        let n = probes.len();
         Monitor {
             config,
             records,
             probes,
             layer_ids,
-            time_ids: vec![Vec::new(); n],
-            ids: Ids { global, ..ids },
+            time_ids: Vec::new(),
+            ids: Ids { global, hist_bins, act_bins, ..ids },
             before: Vec::new(),
             hist: [0; LOG10_HIST_BINS],
             act_counts: [0; ACT_HIST_BINS],
@@ -193,7 +196,7 @@ impl Monitor {
                     self.hist.iter_mut().zip(&part).for_each(|(h, p)| *h += p);
                 }
                 for (k, &c) in self.hist.iter().enumerate() {
-                    self.records.push(step, layer, self.ids.hist[k], c as f64);
+                    self.records.push_at(step, layer, self.ids.hist_bins[k], self.ids.grad_hist, c as f64);
                 }
             }
         }
@@ -229,7 +232,7 @@ impl Monitor {
             if self.config.histograms {
                 stats::act_histogram(y, &mut self.act_counts);
                 for (k, &c) in self.act_counts.iter().enumerate() {
-                    self.records.push(step, lid, self.ids.act_hist[k], c as f64);
+                    self.records.push_at(step, lid, self.ids.act_bins[k], self.ids.act_hist, c as f64);
                 }
             }
             if let Some(act) = self.probes[layer].activation {
@@ -242,15 +245,14 @@ impl Monitor {
             }
         }
         for (t, &h) in rec.hidden.iter().enumerate() {
-            while self.time_ids[layer].len() <= t {
-                let name = format!("{}@t{}", self.probes[layer].name, self.time_ids[layer].len());
-                let id = self.records.layer_id(&name);
-                self.time_ids[layer].push(id);
+            while self.time_ids.len() <= t {
+                let id = self.records.point_id(&point(&[("t", self.time_ids.len() as f64)]));
+                self.time_ids.push(id);
             }
-            let tid = self.time_ids[layer][t];
-            self.records.push(step, tid, self.ids.hidden_norm, stats::l2(tape.value(h)));
+            let tid = self.time_ids[t];
+            self.records.push_at(step, lid, tid, self.ids.hidden_norm, stats::l2(tape.value(h)));
             if let Some(g) = tape.grad(h) {
-                self.records.push(step, tid, self.ids.hidden_grad, stats::l2(g));
+                self.records.push_at(step, lid, tid, self.ids.hidden_grad, stats::l2(g));
             }
         }
         finite

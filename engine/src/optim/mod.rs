@@ -17,17 +17,44 @@ pub mod adam;
 pub mod rmsprop;
 pub mod schedule;
 pub mod sgd;
+pub mod spec;
 
 pub use adam::{Adam, AdamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::{LrSchedule, ReduceOnPlateau};
 pub use sgd::{Sgd, SgdConfig};
+pub use spec::{OptimizerKind, OptimizerSpec};
 
 pub trait Optimizer<T: Real>: Send {
     /// One update of every parameter from its gathered gradient.
     fn step(&mut self, params: &mut ParamStore<T>) -> Result<()>;
     fn learning_rate(&self) -> f64;
     fn set_learning_rate(&mut self, lr: f64);
+}
+
+/// A borrowed optimiser trains like an owned one (its state stays with the owner).
+impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for &mut O {
+    fn step(&mut self, params: &mut ParamStore<T>) -> Result<()> {
+        (**self).step(params)
+    }
+    fn learning_rate(&self) -> f64 {
+        (**self).learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        (**self).set_learning_rate(lr)
+    }
+}
+
+impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
+    fn step(&mut self, params: &mut ParamStore<T>) -> Result<()> {
+        (**self).step(params)
+    }
+    fn learning_rate(&self) -> f64 {
+        (**self).learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        (**self).set_learning_rate(lr)
+    }
 }
 
 /// Penalties on the weights, available in every optimiser; both default to 0.

@@ -2,9 +2,53 @@
 //! over seeds (with a min–max band when there are several) and calls the drawing functions.
 use super::{BarChart, Heatmap, Histogram, LineChart, Series, Table};
 use crate::error::{ReportError, Result};
-use crate::run::{Record, ScenarioResult};
-use crate::scenario::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scenario, Variant, XAxis};
+use crate::run::ScenarioResult;
+use crate::scenario::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scenario, Variant};
+use engine::monitor::{coordinate, layer_position};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One record as a chart reads it: a row of one run's table with its names resolved.
+#[derive(Debug, Clone, Copy)]
+struct Rec<'a> {
+    variant: &'a str,
+    seed: u64,
+    step: u64,
+    layer: &'a str,
+    point: &'a str,
+    value: f64,
+}
+
+/// Every record of `metric`, run by run in table order.
+fn of_metric<'a>(r: &'a ScenarioResult, metric: &str) -> Vec<Rec<'a>> {
+    let mut out = Vec::new();
+    for run in &r.records {
+        let Some(m) = run.metrics.iter().position(|x| x == metric) else { continue };
+        out.extend(run.rows.iter().filter(|row| row.metric as usize == m).map(|row| Rec {
+            variant: &run.variant,
+            seed: run.seed,
+            step: row.step,
+            layer: &run.layers[row.layer as usize],
+            point: run.point_name(row.point),
+            value: row.value,
+        }));
+    }
+    out
+}
+
+/// A record's coordinate on an axis; `None` when it has none there (a `*` row on the layer axis).
+fn coord(rec: &Rec<'_>, axis: &Axis) -> Option<f64> {
+    match axis {
+        Axis::Step => Some(rec.step as f64),
+        Axis::Layer => layer_position(rec.layer),
+        Axis::Point(key) => coordinate(rec.point, key),
+    }
+}
+
+/// Whether a record passes the chart's `layer` and `point` filters.
+fn wanted(spec: &ChartSpec, rec: &Rec<'_>) -> bool {
+    spec.layer.is_none_or(|l| layer_position(rec.layer) == Some(f64::from(l)))
+        && spec.point.iter().all(|(k, v)| coordinate(rec.point, k) == Some(*v))
+}
 
 /// One chart as it goes on the page.
 #[derive(Debug, Clone)]
@@ -38,20 +82,17 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
         Some(names) => names.iter().filter_map(|n| s.variants().find(|v| &v.name == n)).collect(),
         None => s.variants().collect(),
     };
-    let selected = |metric: &str, v: &Variant| -> Vec<&Record> {
-        r.records
-            .iter()
-            .filter(|rec| rec.metric == metric && rec.variant == v.name)
-            .filter(|rec| spec.layer.is_none() || rec.layer == spec.layer)
-            .collect()
+    let selected = |metric: &str, v: &Variant| -> Vec<Rec<'_>> {
+        of_metric(r, metric).into_iter().filter(|rec| rec.variant == v.name && wanted(spec, rec)).collect()
     };
     let none = if spec.kind == ChartKind::Table {
-        !r.records.iter().any(|rec| rec.metric == spec.metric)
+        of_metric(r, &spec.metric).is_empty()
     } else {
         variants.iter().all(|v| selected(&spec.metric, v).is_empty())
     };
     if none {
-        let metrics: BTreeSet<&str> = r.records.iter().map(|rec| rec.metric.as_str()).collect();
+        let metrics: BTreeSet<&str> =
+            r.records.iter().flat_map(|run| run.metrics.iter().map(String::as_str)).collect();
         return Err(chart_err(
             s,
             spec,
@@ -63,10 +104,9 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
         ));
     }
     let x_of = x_lookup(r, spec);
-    let x_label = spec.x_label.clone().unwrap_or_else(|| match (&spec.x_metric, spec.x) {
-        (Some(m), _) => m.clone(),
-        (None, XAxis::Step) => "step".into(),
-        (None, XAxis::Layer) => "layer".into(),
+    let x_label = spec.x_label.clone().unwrap_or_else(|| match &spec.x_metric {
+        Some(m) => m.clone(),
+        None => spec.x.label().to_string(),
     });
     let y_label = spec.y_label.clone().unwrap_or_else(|| spec.metric.clone());
     let one = |svg: std::result::Result<String, String>| -> Result<Vec<RenderedChart>> {
@@ -83,7 +123,7 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
             for v in &variants {
                 let pts: Vec<(f64, f64)> = selected(&spec.metric, v)
                     .into_iter()
-                    .map(|rec| x_of(rec).map(|x| (x, rec.value)))
+                    .map(|rec| x_of(&rec).map(|x| (x, rec.value)))
                     .collect::<Option<_>>()
                     .ok_or_else(|| {
                         chart_err(s, spec, format!("variant `{}`: a record has no x value", v.name))
@@ -94,7 +134,7 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
             if let Some(m) = &spec.reference_metric {
                 let suffix = spec.reference_label.as_deref().unwrap_or("theory");
                 for v in &variants {
-                    let pts = selected(m, v).into_iter().filter_map(|rec| x_of(rec).map(|x| (x, rec.value)));
+                    let pts = selected(m, v).into_iter().filter_map(|rec| x_of(&rec).map(|x| (x, rec.value)));
                     reference.push(over_seeds(&format!("{} — {suffix}", v.label()), pts.collect(), false));
                 }
             }
@@ -124,16 +164,17 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 if cells.is_empty() {
                     continue;
                 }
-                // Columns: the step, or the x_metric's value at the same record key.
-                let col_x = |c: &Record| x_of(c).unwrap_or(f64::NAN);
+                // Columns: the chart's x (the step by default); rows: its `rows` axis (the layer).
+                let col_x = |c: &Rec<'_>| x_of(c).unwrap_or(f64::NAN);
+                let row_y = |c: &Rec<'_>| coord(c, &spec.rows).unwrap_or(f64::NAN);
                 let steps: BTreeSet<_> = cells.iter().map(|c| key(col_x(c))).collect();
-                let layers: BTreeSet<_> = cells.iter().map(|c| c.layer.unwrap_or(0)).collect();
+                let layers: BTreeSet<_> = cells.iter().map(|c| key(row_y(c))).collect();
                 let (steps, layers): (Vec<_>, Vec<_>) =
                     (steps.into_iter().collect(), layers.into_iter().collect());
                 let mut sums = vec![(0.0, 0usize); steps.len() * layers.len()];
                 for c in &cells {
                     let col = steps.binary_search(&key(col_x(c))).expect("collected above");
-                    let row = layers.binary_search(&c.layer.unwrap_or(0)).expect("collected above");
+                    let row = layers.binary_search(&key(row_y(c))).expect("collected above");
                     let cell = &mut sums[row * steps.len() + col];
                     *cell = (cell.0 + c.value, cell.1 + 1);
                 }
@@ -144,9 +185,9 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
                 let chart = Heatmap {
                     title: format!("{} — {}", spec.title, v.label()),
                     x_label: x_label.clone(),
-                    y_label: spec.y_label.clone().unwrap_or_else(|| "layer".into()),
+                    y_label: spec.y_label.clone().unwrap_or_else(|| spec.rows.label().to_string()),
                     steps: steps.iter().map(|k| k.1 as f64 / 1e9).collect(),
-                    layers: layers.iter().map(|&l| l as f64).collect(),
+                    layers: layers.iter().map(|k| k.1 as f64 / 1e9).collect(),
                     values: sums.iter().map(|&(t, n)| if n == 0 { f64::NAN } else { t / n as f64 }).collect(),
                     scale: spec.y_scale,
                     overlay,
@@ -198,15 +239,26 @@ fn render(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec) -> Result<Vec<Rend
     }
 }
 
-/// The overlay line of a heatmap: per step (in order), the mean over seeds of x and of the value; a NaN
-/// in either stays NaN and breaks the line where it is drawn.
-fn overlay_points(recs: &[&Record], x_of: &dyn Fn(&Record) -> Option<f64>) -> Vec<(f64, f64)> {
-    let mut by_step: BTreeMap<u64, Vec<(f64, f64)>> = BTreeMap::new();
+/// The overlay line of a heatmap: per vertex (the records' (step, point), in first-recorded order), the
+/// mean over seeds of x and of the value; a NaN in either stays NaN and breaks the line where it is drawn.
+fn overlay_points(recs: &[Rec<'_>], x_of: &dyn Fn(&Rec<'_>) -> Option<f64>) -> Vec<(f64, f64)> {
+    // (step, point) of each vertex, and its (x, value) per seed.
+    type Vertex<'a> = ((u64, &'a str), Vec<(f64, f64)>);
+    let mut vertices: Vec<Vertex<'_>> = Vec::new();
     for rec in recs {
-        by_step.entry(rec.step).or_default().push((x_of(rec).unwrap_or(f64::NAN), rec.value));
+        let at = (rec.step, rec.point);
+        let i = match vertices.iter().position(|v| v.0 == at) {
+            Some(i) => i,
+            None => {
+                vertices.push((at, Vec::new()));
+                vertices.len() - 1
+            }
+        };
+        vertices[i].1.push((x_of(rec).unwrap_or(f64::NAN), rec.value));
     }
-    by_step
-        .into_values()
+    vertices
+        .into_iter()
+        .map(|v| v.1)
         .map(|pts| {
             let n = pts.len() as f64;
             (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n)
@@ -218,9 +270,9 @@ fn overlay_points(recs: &[&Record], x_of: &dyn Fn(&Record) -> Option<f64>) -> Ve
 /// order, then others in the order recorded), each column a metric's mean over seeds.
 fn table(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, variants: &[&Variant]) -> Table {
     let mut names: Vec<&str> = Vec::new();
-    for rec in r.records.iter().filter(|rec| rec.metric == spec.metric) {
-        if !names.contains(&rec.variant.as_str()) {
-            names.push(&rec.variant);
+    for rec in of_metric(r, &spec.metric) {
+        if !names.contains(&rec.variant) {
+            names.push(rec.variant);
         }
     }
     if let Some(only) = &spec.variants {
@@ -232,11 +284,9 @@ fn table(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, variants: &[&Varian
     let label =
         |n: &str| s.variants().find(|v| v.name == n).map_or_else(|| n.to_string(), |v| v.label().to_string());
     let cell = |variant: &str, metric: &str| -> Option<f64> {
-        let vals: Vec<f64> = r
-            .records
-            .iter()
-            .filter(|rec| rec.variant == variant && rec.metric == metric)
-            .filter(|rec| spec.layer.is_none() || rec.layer == spec.layer)
+        let vals: Vec<f64> = of_metric(r, metric)
+            .into_iter()
+            .filter(|rec| rec.variant == variant && wanted(spec, rec))
             .map(|rec| rec.value)
             .collect();
         (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
@@ -255,7 +305,7 @@ fn table(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, variants: &[&Varian
                             Some(_) => " ✗",
                             None => "",
                         };
-                        format!("{}{mark}", crate::html::fmt_figure(v))
+                        format!("{}{mark}", crate::format::fmt_figure(v))
                     }
                 });
             }
@@ -282,21 +332,20 @@ fn event_x(s: &Scenario, r: &ScenarioResult, spec: &ChartSpec, e: &EventSpec) ->
     }
 }
 
-/// How a record's x coordinate is found for this chart.
-fn x_lookup<'a>(r: &'a ScenarioResult, spec: &'a ChartSpec) -> impl Fn(&Record) -> Option<f64> + 'a {
-    let table: HashMap<(&str, u64, u64, Option<u32>), f64> = match &spec.x_metric {
-        Some(m) => r
-            .records
-            .iter()
-            .filter(|rec| &rec.metric == m)
-            .map(|rec| ((rec.variant.as_str(), rec.seed, rec.step, rec.layer), rec.value))
+/// How a record's x coordinate is found for this chart: its coordinate on the `x` axis, or the value of
+/// `x_metric` in the same run at the same (step, layer, point).
+fn x_lookup<'a>(r: &'a ScenarioResult, spec: &'a ChartSpec) -> impl Fn(&Rec<'_>) -> Option<f64> + 'a {
+    type At<'b> = (&'b str, u64, u64, &'b str, &'b str);
+    let table: HashMap<At<'a>, f64> = match &spec.x_metric {
+        Some(m) => of_metric(r, m)
+            .into_iter()
+            .map(|rec| ((rec.variant, rec.seed, rec.step, rec.layer, rec.point), rec.value))
             .collect(),
         None => HashMap::new(),
     };
-    move |rec: &Record| match (&spec.x_metric, spec.x) {
-        (Some(_), _) => table.get(&(rec.variant.as_str(), rec.seed, rec.step, rec.layer)).copied(),
-        (None, XAxis::Step) => Some(rec.step as f64),
-        (None, XAxis::Layer) => rec.layer.map(f64::from),
+    move |rec: &Rec<'_>| match &spec.x_metric {
+        Some(_) => table.get(&(rec.variant, rec.seed, rec.step, rec.layer, rec.point)).copied(),
+        None => coord(rec, &spec.x),
     }
 }
 
@@ -320,15 +369,19 @@ fn over_seeds(name: &str, pts: Vec<(f64, f64)>, band: bool) -> Series {
 }
 
 /// Per seed: the records (in step order) reduced to one number; then the mean over seeds.
-fn reduce_over_seeds(recs: &[&Record], how: Reduce) -> f64 {
-    let mut by_seed: BTreeMap<u64, Vec<&Record>> = BTreeMap::new();
+fn reduce_over_seeds(recs: &[Rec<'_>], how: Reduce) -> f64 {
+    let mut by_seed: BTreeMap<u64, Vec<&Rec<'_>>> = BTreeMap::new();
     for r in recs {
         by_seed.entry(r.seed).or_default().push(r);
     }
     let per_seed: Vec<f64> = by_seed
         .into_values()
         .map(|mut rs| {
-            rs.sort_by_key(|r| (r.step, r.layer));
+            // Last in step order, then layer order (records of one step keep the order they were recorded).
+            rs.sort_by(|a, b| {
+                let pos = |r: &Rec<'_>| layer_position(r.layer).unwrap_or(f64::INFINITY);
+                a.step.cmp(&b.step).then(pos(a).total_cmp(&pos(b)))
+            });
             let vals = rs.iter().map(|r| r.value);
             match how {
                 Reduce::Last => rs.last().map_or(f64::NAN, |r| r.value),

@@ -1,8 +1,7 @@
 //! Histograms and bar charts: charts drawn as rectangles on a plain grid.
 use super::to_axis;
-use super::{
-    BarChart, FONT, Histogram, Scale, colour, ensure_font, err, padded_range, short_num, tick_label,
-};
+use super::{BarChart, FONT, Histogram, Scale, colour, ensure_font, err, padded_range, tick_label};
+use crate::format::short_num;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 

@@ -1,7 +1,8 @@
 //! Heatmaps: a value per (layer, step) cell on the viridis colour map (perceptually uniform and
 //! colour-blind safe) or a blue–white–red diverging map (for signed quantities such as a log ratio, white
 //! at the middle of the range), a colour bar, and an optional line, in pieces, drawn over the cells.
-use super::{FONT, Heatmap, Scale, ensure_font, err, short_num, tick_label, to_axis};
+use super::{FONT, Heatmap, Scale, ensure_font, err, tick_label, to_axis};
+use crate::format::short_num;
 use plotters::prelude::*;
 
 pub const SIZE: (u32, u32) = (760, 400);

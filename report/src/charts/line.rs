@@ -77,7 +77,9 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             .y_labels(y_labels)
             .x_labels(10)
             .y_label_formatter(&y_fmt)
-            .x_label_formatter(&|v| super::short_num(if v.abs() < (x1 - x0) * 1e-9 { 0.0 } else { *v }))
+            .x_label_formatter(&|v| {
+                crate::format::short_num(if v.abs() < (x1 - x0) * 1e-9 { 0.0 } else { *v })
+            })
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 16))
             .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))

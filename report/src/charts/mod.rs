@@ -12,6 +12,7 @@ pub use heatmap::heatmap;
 pub use line::line_chart;
 pub use table::{Table, table_svg};
 
+use crate::format::{short_num, superscript};
 use plotters::style::{FontStyle, RGBColor};
 use std::sync::OnceLock;
 
@@ -135,46 +136,6 @@ pub(crate) fn tick_label(pos: f64, scale: Scale, span: f64) -> String {
     }
 }
 
-/// A compact number for axis labels: up to 4 significant digits, no trailing zeros, exponent form
-/// for very small or large values.
-pub fn short_num(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) {
-        let e = a.log10().floor() as i64;
-        let m = v / 10f64.powi(e as i32);
-        return format!("{}×10{}", trim(format!("{m:.2}")), superscript(e));
-    }
-    let decimals = (3 - a.log10().floor() as i64).clamp(0, 6) as usize;
-    trim(format!("{v:.decimals$}"))
-}
-
-fn trim(s: String) -> String {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
-}
-
-pub(crate) fn superscript(n: i64) -> String {
-    n.to_string()
-        .chars()
-        .map(|c| match c {
-            '-' => '⁻',
-            '0' => '⁰',
-            '1' => '¹',
-            '2' => '²',
-            '3' => '³',
-            '4' => '⁴',
-            '5' => '⁵',
-            '6' => '⁶',
-            '7' => '⁷',
-            '8' => '⁸',
-            '9' => '⁹',
-            other => other,
-        })
-        .collect()
-}
-
 /// The drawn range of some values with a margin, or (0, 1) when there are none.
 pub(crate) fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -197,12 +158,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_read_well() {
-        assert_eq!(short_num(0.25), "0.25");
-        assert_eq!(short_num(3325.256), "3325");
-        assert_eq!(short_num(-6.0), "-6");
-        assert_eq!(short_num(1e-40), "1×10⁻⁴⁰");
+    fn log_ticks_only_at_whole_exponents_over_several_decades() {
         assert_eq!(tick_label(-40.0, Scale::Log10, 45.0), "10⁻⁴⁰");
         assert_eq!(tick_label(-2.5, Scale::Log10, 45.0), "");
+        assert_eq!(tick_label(-6.0, Scale::Linear, 1.0), "-6");
     }
 }

@@ -2,23 +2,22 @@
 //! the engine: f by the forward kernel, f' by the tape's backward sweep of sum(f(x)) (each x_i only
 //! touches its own output, so d/dx_i Σ f(x_j) = f'(x_i)). A float64 central difference of the same
 //! forward kernel checks the derivative away from kinks.
-use super::{engine_err, variant_error};
+use super::engine_err;
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::Scenario;
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
+use crate::scenario::{Scenario, Variant};
 use engine::{Activation, Real, Shape, Tape};
 use serde::Deserialize;
-use std::cmp::Ordering::{Greater, Less};
 
 pub const RUNNER: Runner = Runner {
     kind: "activation_curves",
     about: "activation values and autodiff derivatives over a grid",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     x_min: f64,
     x_max: f64,
@@ -30,35 +29,36 @@ struct Params {
     saturation: f64,
 }
 
-impl Default for Params {
-    fn default() -> Self {
-        Params { x_min: -6.0, x_max: 6.0, points: 241, depth: 10, saturation: 0.01 }
-    }
-}
-
 /// Step of the finite-difference check (float64; the error is O(h²) ≈ 1e-10 for smooth f).
 const FD_STEP: f64 = 1e-5;
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.x_min.partial_cmp(&p.x_max) != Some(Less)
-        || p.points < 2
-        || p.depth == 0
-        || p.saturation.partial_cmp(&0.0) != Some(Greater)
-    {
-        return Err(s.error(format!(
-            "[params] need x_min < x_max, points >= 2, depth >= 1 and saturation > 0; got {p:?}"
-        )));
-    }
-    for (i, v) in s.variants().enumerate() {
-        if v.activation.is_none() {
-            return Err(variant_error(s, i, format!("variant `{}` needs an `activation`", v.name)));
-        }
-    }
+/// What runs: the grid and every variant's activation.
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    variants: Vec<(&'s Variant, Activation)>,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.x_min < p.x_max, &["x_max"], format!("a number above x_min ({})", p.x_min))?;
+    at.ensure(p.points >= 2, &["points"], "at least 2 grid points")?;
+    at.ensure(p.depth >= 1, &["depth"], "at least 1")?;
+    at.ensure(p.saturation > 0.0, &["saturation"], "a derivative above 0")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("activation_curves needs at least one variant"));
     }
-    Ok(())
+    let variants = s
+        .variants()
+        .enumerate()
+        .map(|(i, v)| {
+            v.activation().map(|a| (v, a)).ok_or_else(|| s.variant_error(i, &[], "needs an `activation`"))
+        })
+        .collect::<Result<_>>()?;
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants };
+    Ok(Box::new(move || run(&plan)))
 }
 
 fn grid(p: &Params) -> Vec<f32> {
@@ -97,23 +97,23 @@ fn fd_error(act: Activation, xs: &[f32]) -> engine::Result<f64> {
     Ok(worst)
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p: Params = s.params()?;
-    let xs = grid(&p);
-    let mut rec = Recorder::new(s);
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, variants } = plan;
+    let xs = grid(p);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let range = format!("[{}, {}]", p.x_min, p.x_max);
-    for seed in opts.seeds(s) {
-        for v in s.variants() {
-            let act = v.activation().expect("checked: every variant has an activation");
+    for &seed in seeds {
+        for &(v, act) in variants {
             let (f, df) = curves::<f32>(act, &xs).map_err(engine_err(s))?;
-            for (i, ((&x, &fx), &dfx)) in xs.iter().zip(&f).zip(&df).enumerate() {
-                rec.push(&v.name, seed, i as u64, None, "input", x as f64);
-                rec.push(&v.name, seed, i as u64, None, "f", fx as f64);
-                rec.push(&v.name, seed, i as u64, None, "df", dfx as f64);
+            let run = rec.run(&v.name, seed);
+            for ((&x, &fx), &dfx) in xs.iter().zip(&f).zip(&df) {
+                let at = point(&[("x", x as f64)]);
+                run.push_named_at(0, GLOBAL, &at, "f", fx as f64);
+                run.push_named_at(0, GLOBAL, &at, "df", dfx as f64);
             }
             // The runner is deterministic: every seed measures the same curves, so figures come once.
-            if seed != opts.seeds(s)[0] {
+            if seed != seeds[0] {
                 continue;
             }
             let (imax, max_df) = df
@@ -122,32 +122,37 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
                 .fold((0, f32::NEG_INFINITY), |best, (i, &d)| if d > best.1 { (i, d) } else { best });
             let max_df = max_df as f64;
             let pow = max_df.powi(p.depth as i32);
-            rec.push(&v.name, seed, 0, Some(p.depth), "max_df_pow_depth", pow);
+            let at = point(&[("depth", f64::from(p.depth))]);
+            rec.run(&v.name, seed).push_named_at(0, GLOBAL, &at, "max_df_pow_depth", pow);
             let saturated = df.iter().filter(|&&d| (d as f64).abs() < p.saturation).count();
             let fd = fd_error(act, &xs).map_err(engine_err(s))?;
             let n = &v.name;
             figures.extend([
-                fig(format!("max_df.{n}"), format!("{n}: largest f'(x) on {range}"), max_df),
-                fig(format!("argmax_df.{n}"), format!("{n}: x where f' is largest"), xs[imax] as f64),
-                fig(
+                KeyFigure::new(format!("max_df.{n}"), format!("{n}: largest f'(x) on {range}"), max_df),
+                KeyFigure::new(
+                    format!("argmax_df.{n}"),
+                    format!("{n}: x where f' is largest"),
+                    xs[imax] as f64,
+                ),
+                KeyFigure::new(
                     format!("max_df_pow.{n}"),
                     format!("{n}: (largest f')^{} — {} layers", p.depth, p.depth),
                     pow,
                 ),
-                fig(
+                KeyFigure::new(
                     format!("saturated_share.{n}"),
                     format!("{n}: share of {range} where |f'| < {}", p.saturation),
                     saturated as f64 / xs.len() as f64,
                 ),
-                fig(format!("fd_error.{n}"), format!("{n}: max |autodiff − finite difference| (f64)"), fd),
+                KeyFigure::new(
+                    format!("fd_error.{n}"),
+                    format!("{n}: max |autodiff − finite difference| (f64)"),
+                    fd,
+                ),
             ]);
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]
@@ -167,7 +172,8 @@ mod tests {
 
     #[test]
     fn grid_hits_both_ends_and_zero() {
-        let g = grid(&Params::default());
+        let p = Params { x_min: -6.0, x_max: 6.0, points: 241, depth: 10, saturation: 0.01 };
+        let g = grid(&p);
         assert_eq!((g[0], g[120], g[240]), (-6.0, 0.0, 6.0));
     }
 }

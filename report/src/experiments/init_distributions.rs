@@ -5,14 +5,17 @@
 //! variant's model (a stack of square dense layers, `Sequential` in float32) and measures, per layer, the
 //! pre-activation variance, the activation variance and ‖∂L/∂h_l‖ from one MSE backward pass, over several
 //! seeds, beside mean field's variance trajectory and gradient factor.
-use super::gradient_factor_table::{dense_stack, sigma_w2};
-use super::phase_diagram::median;
-use super::{engine_err, variant_error};
+use super::common::nets::{LayerStats, dense_stack};
+use super::engine_err;
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::{Initializer as InitName, LayerKind, Scenario, Variant};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
+use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
 use engine::Shape;
 use engine::init::{Initializer, TRUNCATED_STDDEV};
+use engine::layers::dense::DenseAct;
+use engine::model::LayerSpec;
 use engine::theory::MeanField;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -22,24 +25,21 @@ use serde::Deserialize;
 pub const RUNNER: Runner = Runner {
     kind: "init_distributions",
     about: "Glorot and He weight draws vs their density, and activation variance and gradient norm with depth",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     /// Shape of the matrix whose draws are binned (fan_in × fan_out).
     kernel: [usize; 2],
     bins: usize,
     batch: usize,
     outputs: usize,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params { kernel: [1000, 1000], bins: 50, batch: 64, outputs: 10 }
-    }
+    /// The networks' width in place of each variant's model width (the initialisers keep the σ_w² of the
+    /// model's width); absent, each model runs as written. `[params.quick]` sets it for a fast look.
+    #[serde(default)]
+    width: Option<usize>,
 }
 
 /// What a variant's model is: `depth` square dense layers of `width` units.
@@ -48,55 +48,66 @@ struct Stack {
     init: Initializer,
     width: usize,
     depth: usize,
+    /// σ_w² of the initialiser on the model's square layers, and on the binned `kernel`.
+    sw2: f64,
+    kernel_sw2: f64,
 }
 
-/// The engine initialiser a scenario names (scale: random_normal's stddev, random_uniform's bound).
-fn engine_init(name: InitName, scale: Option<f64>) -> Initializer {
-    let s = scale.unwrap_or(0.05);
-    match name {
-        InitName::Zeros => Initializer::Zeros,
-        InitName::RandomNormal => Initializer::RandomNormal { mean: 0.0, stddev: s },
-        InitName::RandomUniform => Initializer::RandomUniform { min: -s, max: s },
-        InitName::GlorotNormal => Initializer::GlorotNormal,
-        InitName::GlorotUniform => Initializer::GlorotUniform,
-        InitName::HeNormal => Initializer::HeNormal,
-        InitName::HeUniform => Initializer::HeUniform,
-        InitName::LecunNormal => Initializer::LecunNormal,
-        InitName::Orthogonal => Initializer::Orthogonal { gain: 1.0 },
-    }
-}
-
-fn stack(v: &Variant) -> std::result::Result<Stack, String> {
-    let model = v.model.as_ref().ok_or("needs a `model`")?;
-    let [layer] = model.layers.as_slice() else {
-        return Err("needs a model of exactly one layer entry (a dense layer with `repeat`)".into());
+/// The stack a variant's `model` describes, or the key (below the variant) that is wrong and why.
+fn stack(v: &Variant, kernel: [usize; 2]) -> std::result::Result<Stack, (&'static [&'static str], String)> {
+    const LAYER: &[&str] = &["model", "layers", "0"];
+    let model = v.model.as_ref().ok_or((&[][..], "needs a `model`".to_string()))?;
+    let [LayerSpec::Dense(d)] = model.layers.as_slice() else {
+        let msg = "needs a model of exactly one layer entry (a dense layer with `repeat`)";
+        return Err((&["model", "layers"], msg.into()));
     };
-    let l = layer.get_ref();
-    let (Some(units), Some(act), Some(init)) = (l.units, l.activation(), l.initializer) else {
-        return Err("the layer needs `units`, `activation` and `initializer`".into());
+    let (Some(_), Some(_)) = (&d.activation, &d.kernel_initializer) else {
+        return Err((LAYER, "the layer needs `units`, `activation` and `initializer`".into()));
     };
-    if l.kind != LayerKind::Dense || units != model.inputs || l.repeat.unwrap_or(1) < 2 {
-        return Err("the layer must be dense, as wide as the input, with `repeat` >= 2".into());
+    let Ok(DenseAct::Elementwise(act)) = d.activation() else {
+        return Err((LAYER, "the layer's activation must be element-wise (not softmax)".into()));
+    };
+    if d.units != model.inputs || d.repeat < 2 {
+        return Err((LAYER, "the layer must be dense, as wide as the input, with `repeat` >= 2".into()));
     }
-    let init = engine_init(init, l.scale);
-    sigma_w2(&init, units, units).ok_or("the initializer needs a zero-mean scale")?;
-    Ok(Stack { act, init, width: units, depth: l.repeat.unwrap_or(1) })
+    let init = d.kernel().map_err(|m| (LAYER, m))?;
+    let scale = |fan_in, fan_out| {
+        init.sigma_w2(fan_in, fan_out).ok_or((
+            &["model", "layers", "0", "initializer"][..],
+            format!("the initializer needs a zero-mean scale on {fan_in} × {fan_out} kernels"),
+        ))
+    };
+    let (sw2, kernel_sw2) = (scale(d.units, d.units)?, scale(kernel[0], kernel[1])?);
+    Ok(Stack { act, init, width: d.units, depth: d.repeat, sw2, kernel_sw2 })
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.kernel.contains(&0) || p.bins < 2 || p.batch == 0 || p.outputs == 0 {
-        return Err(
-            s.error(format!("[params] need a non-empty kernel, bins >= 2, batch, outputs >= 1; got {p:?}"))
-        );
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    variants: Vec<&'s Variant>,
+    stacks: Vec<Stack>,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(!p.kernel.contains(&0), &["kernel"], "a non-empty shape [fan_in, fan_out]")?;
+    at.ensure(p.bins >= 2, &["bins"], "at least 2")?;
+    at.ensure(p.batch >= 1, &["batch"], "at least 1")?;
+    at.ensure(p.outputs >= 1, &["outputs"], "at least 1")?;
+    at.ensure(p.width.is_none_or(|w| w >= 1), &["width"], "at least 1")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("init_distributions needs at least one variant"));
     }
-    for (i, v) in s.variants().enumerate() {
-        stack(v).map_err(|m| variant_error(s, i, format!("variant `{}`: {m}", v.name)))?;
-    }
-    Ok(())
+    let variants: Vec<&Variant> = s.variants().collect();
+    let stacks = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| stack(v, p.kernel).map_err(|(key, m)| s.variant_error(i, key, m)))
+        .collect::<Result<_>>()?;
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants, stacks };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// The density the engine's draws follow: normal initialisers are N(0, σ²) truncated to ±2σ with
@@ -123,24 +134,17 @@ fn density(init: &Initializer, nominal: f64, w: f64) -> f64 {
     }
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p: Params = s.params()?;
-    let kernel = if opts.quick { [p.kernel[0] / 4, p.kernel[1] / 4].map(|k| k.max(2)) } else { p.kernel };
-    let seeds = opts.seeds(s);
-    let variants: Vec<&Variant> = s.variants().collect();
-    let stacks: Vec<Stack> = variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| stack(v).map_err(|m| variant_error(s, i, m)))
-        .collect::<Result<_>>()?;
-    let mut rec = Recorder::new(s);
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, variants, stacks } = plan;
+    let kernel = p.kernel;
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let fig = |key: String, label: String, value: f64| KeyFigure { key, label, value };
 
     // Part one: the initialisers' draws, binned, against their density.
-    for (v, st) in variants.iter().zip(&stacks) {
+    for (v, st) in variants.iter().zip(stacks) {
         let (fan_in, fan_out) = (kernel[0], kernel[1]);
-        let nominal = (sigma_w2(&st.init, fan_in, fan_out).expect("checked") / fan_in as f64).sqrt();
+        let nominal = (st.kernel_sw2 / fan_in as f64).sqrt();
         let reach = 2.5 * nominal / TRUNCATED_STDDEV;
         let width = 2.0 * reach / p.bins as f64;
         // One matrix per variant (from the first seed), as slide 7 draws one: a million draws already pin
@@ -155,27 +159,19 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
                     counts[k as usize] += 1;
                 }
             }
+            let run = rec.run(&v.name, seed);
             for (k, &c) in counts.iter().enumerate() {
+                // Each bin at its centre.
                 let centre = -reach + width * (k as f64 + 0.5);
-                rec.push(&v.name, seed, k as u64, None, "weight", centre);
-                rec.push(
-                    &v.name,
-                    seed,
-                    k as u64,
-                    None,
-                    "weight_density",
-                    c as f64 / (w.len() as f64 * width),
+                let at = point(&[("bin", centre)]);
+                run.push_named_at(0, GLOBAL, &at, "weight_density", c as f64 / (w.len() as f64 * width));
+                run.push_named_at(
+                    0,
+                    GLOBAL,
+                    &at,
+                    "weight_density_theory",
+                    density(&st.init, nominal, centre),
                 );
-                if seed == seeds[0] {
-                    rec.push(
-                        &v.name,
-                        seed,
-                        k as u64,
-                        None,
-                        "weight_density_theory",
-                        density(&st.init, nominal, centre),
-                    );
-                }
             }
             if seed == seeds[0] {
                 let n = w.len() as f64;
@@ -204,29 +200,31 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         .par_iter()
         .map(|&(vi, seed)| {
             let st = &stacks[vi];
-            let width = if opts.quick { (st.width / 4).max(8) } else { st.width };
+            let width = p.width.unwrap_or(st.width);
             dense_stack(st.act, st.init, (width, st.depth, p.batch, p.outputs), seed)
         })
         .collect::<engine::Result<Vec<_>>>()
         .map_err(engine_err(s))?;
-    for (vi, (v, st)) in variants.iter().zip(&stacks).enumerate() {
+    for (vi, (v, st)) in variants.iter().zip(stacks).enumerate() {
         let mine: Vec<_> = jobs.iter().zip(&per_job).filter(|((j, _), _)| *j == vi).collect();
+        let names: Vec<String> =
+            (1..=st.depth).map(|l| layer(l, &format!("dense({})", st.act.name()))).collect();
         for ((_, seed), m) in &mine {
-            for l in 0..st.depth {
-                let layer = Some(l as u32 + 1);
-                rec.push(&v.name, *seed, 0, layer, "q", m.q[l]);
-                rec.push(&v.name, *seed, 0, layer, "activation_variance", m.act_var[l]);
-                rec.push(&v.name, *seed, 0, layer, "grad_norm", m.grad_norm[l]);
+            let run = rec.run(&v.name, *seed);
+            for (l, name) in names.iter().enumerate() {
+                run.push_named(0, name, "q", m.q[l]);
+                run.push_named(0, name, "activation_variance", m.act_var[l]);
+                // ‖∂L/∂h_l‖ at the pre-activation: not the monitor's weight-gradient `grad_norm`.
+                run.push_named(0, name, "grad_h", m.grad_norm[l]);
             }
         }
         // Mean field: q_l from q₁ = σ_w² (unit-normal inputs, no biases); the gradient norm predicted from
         // the measured top one (median of seeds) down through √χ₁(q_l) per layer.
-        let sw2 = sigma_w2(&st.init, st.width, st.width).expect("checked");
+        let sw2 = st.sw2;
         let mf = MeanField::new(st.act, sw2.sqrt(), 0.0).map_err(engine_err(s))?;
         let qs = mf.variance_trajectory(sw2, st.depth).map_err(engine_err(s))?;
-        let med = |f: &dyn Fn(&super::gradient_factor_table::LayerStats) -> f64| {
-            median(&mine.iter().map(|(_, m)| f(m)).collect::<Vec<_>>())
-        };
+        let med =
+            |f: &dyn Fn(&LayerStats) -> f64| median(&mine.iter().map(|(_, m)| f(m)).collect::<Vec<_>>());
         let top = med(&|m| m.grad_norm[st.depth - 1]);
         let mut g = top;
         let mut predicted = vec![0.0; st.depth];
@@ -234,10 +232,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             predicted[l] = g;
             g *= mf.chi1_at(qs[l.saturating_sub(1)]).sqrt();
         }
-        for l in 0..st.depth {
-            let layer = Some(l as u32 + 1);
-            rec.push(&v.name, seeds[0], 0, layer, "q_theory", qs[l]);
-            rec.push(&v.name, seeds[0], 0, layer, "grad_norm_theory", predicted[l]);
+        let run = rec.run(&v.name, seeds[0]);
+        for (l, name) in names.iter().enumerate() {
+            run.push_named(0, name, "q_theory", qs[l]);
+            run.push_named(0, name, "grad_h_theory", predicted[l]);
         }
         let (n, label, d) = (&v.name, v.label(), st.depth);
         let first = med(&|m| m.grad_norm[0]);
@@ -256,7 +254,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             fig(format!("grad_last.{n}"), format!("{label}: ‖∂L/∂h_{d}‖ (median)"), top),
         ]);
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 //! rows do not interact). The depth-L Jacobians are those of the first L layers of the deepest net. The
 //! SVD is nalgebra's (through `engine::theory::Jacobian`), and mean(s²) is held against mean field's
 //! ∏ χ₁(q_l) along the variance trajectory.
-use super::phase_diagram::{median, record_net};
-use super::{engine_err, variant_error};
+use super::common::nets::record_net;
+use super::engine_err;
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::Scenario;
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
+use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
 use engine::Tape;
 use engine::theory::{Jacobian, MeanField, SpectrumStats, gaussian_matrix, orthogonal_matrix};
 use rand_chacha::ChaCha8Rng;
@@ -20,67 +22,67 @@ use serde::Deserialize;
 pub const RUNNER: Runner = Runner {
     kind: "jacobian_spectra",
     about: "singular values of the input–output Jacobian at init, Gaussian vs orthogonal weights",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     width: usize,
     depths: Vec<usize>,
-    /// Variants (by name) whose weights are orthogonal; the others are Gaussian.
+    /// Variants (by name) whose weights are orthogonal; the others (all when absent) are Gaussian.
+    #[serde(default)]
     orthogonal: Vec<String>,
     /// Standard deviation of the input's entries: small keeps tanh near its linear regime, where its
     /// variance fixed point q* = 0 (σ_b = 0, σ_w = 1) lies.
     input_std: f64,
 }
 
-impl Default for Params {
-    fn default() -> Self {
-        Params { width: 64, depths: vec![8, 32, 128], orthogonal: Vec::new(), input_std: 1.0 }
-    }
+/// One variant's network.
+#[derive(Debug, Clone, Copy)]
+struct Net<'s> {
+    v: &'s Variant,
+    act: engine::Activation,
+    sigma_w: f64,
+    orthogonal: bool,
 }
 
-impl Params {
-    /// `--quick`: a quarter of the width (the depths stay, so every chart keeps its data).
-    fn sized(mut self, quick: bool) -> Self {
-        if quick {
-            self.width = (self.width / 4).max(8);
-        }
-        self
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    nets: Vec<Net<'s>>,
+    deepest: usize,
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    let increasing = p.depths.windows(2).all(|w| w[0] < w[1]);
-    if p.width < 2
-        || p.depths.is_empty()
-        || p.depths[0] == 0
-        || !increasing
-        || p.input_std.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
-    {
-        return Err(s.error(format!(
-            "[params] need width >= 2, increasing depths >= 1 (e.g. [8, 32, 128]), input_std > 0; got {p:?}"
-        )));
-    }
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.width >= 2, &["width"], "at least 2")?;
+    let deepest = p.depths.last().copied().unwrap_or(0);
+    at.ensure(
+        p.depths.first().is_some_and(|&d| d >= 1) && p.depths.windows(2).all(|w| w[0] < w[1]),
+        &["depths"],
+        "increasing depths of at least 1, e.g. [8, 32, 128]",
+    )?;
+    at.ensure(p.input_std > 0.0, &["input_std"], "a positive standard deviation")?;
     if let Some(o) = p.orthogonal.iter().find(|o| !s.variants().any(|v| &&v.name == o)) {
-        return Err(s.error(format!("[params] orthogonal names `{o}`, which is not a variant")));
+        return Err(at.error(&["orthogonal"], format!("variant names; `{o}` is not a variant")));
     }
     if s.spec.variants.is_empty() {
         return Err(s.error("jacobian_spectra needs at least one variant"));
     }
+    let mut nets = Vec::new();
     for (i, v) in s.variants().enumerate() {
-        if v.activation.is_none() || !v.factor.is_some_and(|f| f > 0.0) {
-            return Err(variant_error(
-                s,
-                i,
-                format!("variant `{}` needs an `activation` and `factor` = σ_w > 0", v.name),
-            ));
-        }
+        let Some(act) = v.activation() else { return Err(s.variant_error(i, &[], "needs an `activation`")) };
+        let sigma_w = match v.factor {
+            Some(f) if f > 0.0 => f,
+            _ => return Err(s.variant_error(i, &["factor"], "needs `factor` = σ_w > 0")),
+        };
+        nets.push(Net { v, act, sigma_w, orthogonal: p.orthogonal.contains(&v.name) });
     }
-    Ok(())
+    let plan = Plan { s, p, seeds: opts.seeds(s), nets, deepest };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// J = ∂x_L/∂x_0 for every L in `depths`, from one forward pass and one identity-seeded backward pass per
@@ -94,7 +96,10 @@ pub(crate) fn jacobians(
     let n = x0.len();
     let x: Vec<f64> = (0..n).flat_map(|_| x0.iter().copied()).collect();
     let mut tape = Tape::<f64>::new();
-    let deepest = *depths.last().expect("at least one depth");
+    let deepest = *depths.last().ok_or_else(|| engine::Error::InvalidArgument {
+        op: "jacobians",
+        msg: "needs at least one depth".into(),
+    })?;
     let net = record_net(&mut tape, &weights[..deepest], 1.0, act, &x, n)?;
     let mut eye = vec![0.0; n * n];
     for i in 0..n {
@@ -128,7 +133,8 @@ fn measure(
     // One stream per (seed, weight kind): tanh and ReLU see the same matrices and input.
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(2).wrapping_add(orthogonal as u64));
     let x0 = gaussian_matrix(1, n, p.input_std, &mut rng);
-    let deepest = *p.depths.last().expect("checked: depths");
+    // No depths means no weights, which `jacobians` reports.
+    let deepest = p.depths.last().copied().unwrap_or(0);
     let weights: Vec<Vec<f64>> = (0..deepest)
         .map(|_| {
             if orthogonal {
@@ -164,59 +170,50 @@ fn predicted_mean_sq(
         .collect())
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p = s.params::<Params>()?.sized(opts.quick);
-    let seeds = opts.seeds(s);
-    let variants: Vec<_> = s.variants().collect();
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, nets, deepest } = plan;
+    let deepest = *deepest;
     let jobs: Vec<(usize, u64)> =
-        (0..variants.len()).flat_map(|v| seeds.iter().map(move |&sd| (v, sd))).collect();
+        (0..nets.len()).flat_map(|v| seeds.iter().map(move |&sd| (v, sd))).collect();
     // Independent jobs collected in order: the numbers do not depend on the thread count.
     let spectra: Vec<Spectra> = jobs
         .par_iter()
         .map(|&(vi, seed)| {
-            let v = variants[vi];
-            let act = v.activation().expect("checked: activation");
-            measure(&p, act, v.factor.expect("checked: factor"), p.orthogonal.contains(&v.name), seed)
+            let Net { act, sigma_w, orthogonal, .. } = nets[vi];
+            measure(p, act, sigma_w, orthogonal, seed)
         })
         .collect::<engine::Result<_>>()
         .map_err(engine_err(s))?;
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let fig = |key: String, label: String, value: f64| KeyFigure { key, label, value };
-    let deepest = *p.depths.last().expect("checked: depths");
-    for (vi, v) in variants.iter().enumerate() {
+    for (vi, &Net { v, act, sigma_w, .. }) in nets.iter().enumerate() {
         let name = &v.name;
-        let act = v.activation().expect("checked: activation");
-        let sigma_w = v.factor.expect("checked: factor");
         let theory =
             predicted_mean_sq(act, sigma_w, p.input_std * p.input_std, deepest).map_err(engine_err(s))?;
         let mine: Vec<&Spectra> =
             jobs.iter().zip(&spectra).filter(|((j, _), _)| *j == vi).map(|(_, sp)| sp).collect();
         for (di, &depth) in p.depths.iter().enumerate() {
-            let layer = Some(depth as u32);
+            let at_depth = point(&[("depth", depth as f64)]);
             for (&seed, sp) in seeds.iter().zip(&mine) {
                 let st = &sp.stats[di];
                 let floor = (st.max * st.count as f64 * f64::EPSILON).max(f64::MIN_POSITIVE);
+                let run = rec.run(name, seed);
                 for (rank, &sv) in sp.s[di].iter().enumerate() {
-                    rec.push(name, seed, rank as u64 + 1, layer, "log10_s", sv.max(floor).log10());
+                    let at = point(&[("depth", depth as f64), ("rank", (rank + 1) as f64)]);
+                    run.push_named_at(0, GLOBAL, &at, "log10_s", sv.max(floor).log10());
                     if sv >= floor {
-                        rec.push(name, seed, rank as u64 + 1, layer, "log10_s_resolved", sv.log10());
+                        run.push_named_at(0, GLOBAL, &at, "log10_s_resolved", sv.log10());
                     }
                 }
-                let step = depth as u64;
-                rec.push(name, seed, step, None, "mean_sq", st.mean_sq);
-                rec.push(name, seed, step, None, "log10_spread", st.log10_spread);
-                rec.push(name, seed, step, None, "log10_std", st.log10_std);
-                rec.push(
-                    name,
-                    seed,
-                    step,
-                    None,
-                    "resolved_share",
-                    1.0 - st.unresolved as f64 / st.count as f64,
-                );
+                run.push_named_at(0, GLOBAL, &at_depth, "mean_sq", st.mean_sq);
+                run.push_named_at(0, GLOBAL, &at_depth, "log10_spread", st.log10_spread);
+                run.push_named_at(0, GLOBAL, &at_depth, "log10_std", st.log10_std);
+                let resolved = 1.0 - st.unresolved as f64 / st.count as f64;
+                run.push_named_at(0, GLOBAL, &at_depth, "resolved_share", resolved);
             }
-            rec.push(name, seeds[0], depth as u64, None, "mean_sq_theory", theory[depth - 1]);
+            let theory_at = theory[depth - 1];
+            rec.run(name, seeds[0]).push_named_at(0, GLOBAL, &at_depth, "mean_sq_theory", theory_at);
             let med = |f: fn(&SpectrumStats) -> f64| {
                 median(&mine.iter().map(|sp| f(&sp.stats[di])).collect::<Vec<_>>())
             };
@@ -252,7 +249,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             ]);
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]

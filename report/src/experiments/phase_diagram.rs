@@ -5,12 +5,15 @@
 //! every layer. The network of depth L is the first L layers, so cell (L, σ_w) holds
 //! log10(‖∂L/∂h_1‖ / ‖∂L/∂h_L‖) of that pass. Mean-field theory predicts ∏ √χ₁(q_k) along the variance
 //! trajectory; its critical σ_w (χ₁ = 1) is drawn over the heatmap.
-use super::{engine_err, variant_error};
+use super::common::nets::record_net;
+use super::engine_err;
 use crate::error::Result;
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
+use crate::stats::median;
 use engine::theory::{MeanField, critical_sigma_w, gaussian_matrix};
-use engine::{Activation, NodeId, Real, Shape, Tape};
+use engine::{Activation, Tape};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use rayon::prelude::*;
@@ -19,12 +22,11 @@ use serde::Deserialize;
 pub const RUNNER: Runner = Runner {
     kind: "phase_diagram",
     about: "depth × σ_w map of the gradient ratio of random deep nets, with the mean-field critical line",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     width: usize,
     batch: usize,
@@ -38,31 +40,7 @@ struct Params {
     compare_within: f64,
 }
 
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            width: 128,
-            batch: 8,
-            max_depth: 64,
-            depth_step: 4,
-            sigma_w_min: 0.5,
-            sigma_w_max: 2.5,
-            sigma_w_points: 21,
-            compare_within: 3.0,
-        }
-    }
-}
-
 impl Params {
-    /// `--quick`: a quarter of the width and every other σ_w; the depths stay, so charts keep their rows.
-    fn sized(mut self, quick: bool) -> Self {
-        if quick {
-            self.width = (self.width / 4).max(16);
-            self.sigma_w_points = self.sigma_w_points.div_ceil(2).max(2);
-        }
-        self
-    }
-
     fn sigma_ws(&self) -> Vec<f64> {
         let n = self.sigma_w_points - 1;
         (0..=n)
@@ -75,32 +53,47 @@ impl Params {
     }
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    let ok = p.width >= 1
-        && p.batch >= 1
-        && p.depth_step >= 2
-        && p.max_depth >= p.depth_step
-        && p.max_depth.is_multiple_of(p.depth_step)
-        && p.sigma_w_points >= 2
-        && p.sigma_w_min > 0.0
-        && p.sigma_w_max > p.sigma_w_min
-        && p.compare_within > 0.0;
-    if !ok {
-        return Err(s.error(format!(
-            "[params] need width, batch >= 1, depth_step >= 2 dividing max_depth, sigma_w_points >= 2, \
-             0 < sigma_w_min < sigma_w_max, compare_within > 0; got {p:?}"
-        )));
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    /// Each variant's name and activation.
+    acts: Vec<(String, Activation)>,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.width >= 1, &["width"], "at least 1")?;
+    at.ensure(p.batch >= 1, &["batch"], "at least 1")?;
+    at.ensure(p.depth_step >= 2, &["depth_step"], "at least 2")?;
+    at.ensure(
+        p.max_depth >= p.depth_step && p.max_depth.is_multiple_of(p.depth_step),
+        &["max_depth"],
+        format!("a multiple of depth_step ({})", p.depth_step),
+    )?;
+    at.ensure(p.sigma_w_min > 0.0, &["sigma_w_min"], "a positive σ_w")?;
+    at.ensure(
+        p.sigma_w_max > p.sigma_w_min,
+        &["sigma_w_max"],
+        format!("above sigma_w_min ({})", p.sigma_w_min),
+    )?;
+    at.ensure(p.sigma_w_points >= 2, &["sigma_w_points"], "at least 2")?;
+    at.ensure(p.compare_within > 0.0, &["compare_within"], "a positive log10 distance")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("phase_diagram needs at least one variant (an activation)"));
     }
-    for (i, v) in s.variants().enumerate() {
-        if v.activation.is_none() {
-            return Err(variant_error(s, i, format!("variant `{}` needs an `activation`", v.name)));
-        }
-    }
-    Ok(())
+    let acts = s
+        .variants()
+        .enumerate()
+        .map(|(i, v)| {
+            v.activation()
+                .map(|a| (v.name.clone(), a))
+                .ok_or_else(|| s.variant_error(i, &[], "needs an `activation`"))
+        })
+        .collect::<Result<_>>()?;
+    let plan = Plan { s, p, seeds: opts.seeds(s), acts };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// One seed's random numbers: unit-normal weight matrices, inputs and the top seed, shared by every σ_w
@@ -121,39 +114,6 @@ fn draws(p: &Params, seed: u64) -> Draws {
     Draws { z, x, g }
 }
 
-/// A square random net recorded on a tape: `h_l = gain·x_(l-1)·W_l`, `x_l = φ(h_l)`, no biases, `x_0` a
-/// gradient-carrying leaf of `batch` rows. Returns the input, the pre-activations and the outputs. (A gain
-/// lets one set of unit matrices serve every σ_w without copying them.)
-pub(crate) struct Recorded {
-    pub input: NodeId,
-    pub pre: Vec<NodeId>,
-    pub post: Vec<NodeId>,
-}
-
-pub(crate) fn record_net<T: Real>(
-    tape: &mut Tape<T>,
-    weights: &[Vec<T>],
-    gain: f64,
-    act: Activation,
-    x: &[T],
-    batch: usize,
-) -> engine::Result<Recorded> {
-    let n = x.len() / batch.max(1);
-    let input = tape.param(Shape::new(batch, n), x)?;
-    let (mut cur, mut pre, mut post) = (input, Vec::new(), Vec::new());
-    for w in weights {
-        let w = tape.input(Shape::new(n, n), w)?;
-        let mut h = tape.matmul(cur, w)?;
-        if gain != 1.0 {
-            h = tape.scale(h, gain)?;
-        }
-        cur = tape.act(h, act)?;
-        pre.push(h);
-        post.push(cur);
-    }
-    Ok(Recorded { input, pre, post })
-}
-
 /// ‖∂L/∂h_l‖ for l = 1..=max_depth in one float32 backward pass of the net at σ_w, recorded on `tape`
 /// (cleared first, so a worker reuses its memory from job to job).
 fn gradient_norms(
@@ -165,7 +125,11 @@ fn gradient_norms(
 ) -> engine::Result<Vec<f64>> {
     tape.clear();
     let net = record_net(tape, &d.z, sigma_w / (p.width as f64).sqrt(), act, &d.x, p.batch)?;
-    tape.backward_with_seed(*net.pre.last().expect("max_depth >= 2"), &d.g)?;
+    let top = *net.pre.last().ok_or_else(|| engine::Error::InvalidArgument {
+        op: "phase_diagram",
+        msg: "a net without layers has no gradient to measure".into(),
+    })?;
+    tape.backward_with_seed(top, &d.g)?;
     net.pre
         .iter()
         .map(|&h| {
@@ -191,33 +155,22 @@ pub(crate) fn zero_crossing(xs: &[f64], ys: &[f64]) -> Option<f64> {
     })
 }
 
-/// Median of a non-empty list (mean of the middle two for an even count).
-pub(crate) fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 { s[m] } else { 0.5 * (s[m - 1] + s[m]) }
-}
-
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p = s.params::<Params>()?.sized(opts.quick);
-    let seeds = opts.seeds(s);
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, acts } = plan;
     let sws = p.sigma_ws();
     let depths = p.depths();
-    let acts: Vec<(String, Activation)> =
-        s.variants().map(|v| (v.name.clone(), v.activation().expect("checked: activation"))).collect();
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     // measured[variant][seed][σ_w index][l]
     let mut measured = vec![Vec::new(); acts.len()];
-    for &seed in &seeds {
-        let d = draws(&p, seed);
+    for &seed in seeds {
+        let d = draws(p, seed);
         let jobs: Vec<(usize, usize)> =
             (0..acts.len()).flat_map(|a| (0..sws.len()).map(move |k| (a, k))).collect();
         // Each job is independent and collected in order: the numbers do not depend on the thread count.
         let norms: Vec<Vec<f64>> = jobs
             .par_iter()
-            .map_init(Tape::<f32>::new, |tape, &(a, k)| gradient_norms(tape, &p, &d, acts[a].1, sws[k]))
+            .map_init(Tape::<f32>::new, |tape, &(a, k)| gradient_norms(tape, p, &d, acts[a].1, sws[k]))
             .collect::<engine::Result<_>>()
             .map_err(engine_err(s))?;
         for (a, m) in measured.iter_mut().enumerate() {
@@ -228,7 +181,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     for (a, (name, act)) in acts.iter().enumerate() {
         let theory: Vec<Vec<f64>> = sws
             .iter()
-            .map(|&sw| predicted(&p, *act, sw))
+            .map(|&sw| predicted(p, *act, sw))
             .collect::<engine::Result<_>>()
             .map_err(engine_err(s))?;
         let mut worst_dev: f64 = 0.0;
@@ -243,13 +196,12 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             for &depth in &depths {
                 let per_seed: Vec<f64> =
                     measured[a].iter().map(|m| (m[k][0] / m[k][depth - 1]).log10()).collect();
+                let at = point(&[("depth", depth as f64), ("sigma_w", sw)]);
                 for (si, &seed) in seeds.iter().enumerate() {
-                    let layer = Some(depth as u32);
-                    rec.push(name, seed, k as u64, layer, "log10_ratio", per_seed[si]);
-                    rec.push(name, seed, k as u64, layer, "sigma_w", sw);
+                    rec.run(name, seed).push_named_at(0, GLOBAL, &at, "log10_ratio", per_seed[si]);
                 }
                 let pred = theory[k][depth - 1];
-                rec.push(name, seeds[0], k as u64, Some(depth as u32), "log10_ratio_theory", pred);
+                rec.run(name, seeds[0]).push_named_at(0, GLOBAL, &at, "log10_ratio_theory", pred);
                 let med = median(&per_seed);
                 if pred.abs() <= p.compare_within {
                     worst_dev = worst_dev.max((med - pred).abs());
@@ -274,10 +226,17 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             }
             line.push((f64::NAN, f64::NAN));
         }
-        for &seed in &seeds {
+        // Vertex i of the lines at its σ_w (NaN at a break), the depth as the value.
+        for &seed in seeds {
+            let run = rec.run(name, seed);
             for (i, &(x, y)) in line.iter().enumerate() {
-                rec.push(name, seed, i as u64, None, "mean_field_lines", y);
-                rec.push(name, seed, i as u64, None, "sigma_w", x);
+                run.push_named_at(
+                    0,
+                    GLOBAL,
+                    &point(&[("sigma_w", x), ("vertex", i as f64)]),
+                    "mean_field_lines",
+                    y,
+                );
             }
         }
         let l = p.max_depth;
@@ -353,7 +312,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             g1(last),
         ));
     }
-    Ok(Output { records: rec.records, key_figures: figures })
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 #[cfg(test)]
@@ -365,8 +324,6 @@ mod tests {
         let xs = [0.0, 1.0, 2.0, 3.0];
         assert_eq!(zero_crossing(&xs, &[-2.0, -1.0, 1.0, 3.0]), Some(1.5));
         assert_eq!(zero_crossing(&xs, &[1.0, 2.0, 3.0, 4.0]), None);
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
     }
 
     /// The measured edge of chaos of real tape-differentiated networks, through the runner itself: the
@@ -382,7 +339,13 @@ kind = "phase_diagram"
 seeds = [0, 1, 2]
 [params]
 width = 96
+batch = 8
 max_depth = 32
+depth_step = 4
+sigma_w_min = 0.5
+sigma_w_max = 2.5
+sigma_w_points = 21
+compare_within = 3.0
 [[variants]]
 name = "tanh"
 activation = "tanh"
@@ -391,8 +354,7 @@ name = "relu"
 activation = "relu"
 "#;
         let s = Scenario::parse(std::path::Path::new("test.toml"), text.to_string()).unwrap();
-        check(&s).unwrap();
-        let out = run(&s, &RunOptions::default()).unwrap();
+        let out = prepare(&s, &RunOptions::default()).unwrap().run().unwrap();
         let get =
             |k: &str| out.key_figures.iter().find(|f| f.key == k).unwrap_or_else(|| panic!("{k}")).value;
         for act in ["tanh", "relu"] {

@@ -5,15 +5,16 @@
 //! problem's test MSE (against the 1/6 baseline of always predicting 1) and accuracy as the sequence grows,
 //! each length trained from scratch with Adam, several seeds. Every (cell, length, seed) run is independent
 //! and seeded, so the runs go in parallel and the results do not depend on the thread count.
-use super::{engine_err, variant_error};
+use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::{LayerKind, LayerSpec, Scenario, Variant};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
+use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
 use engine::data::Dataset;
 use engine::data::sequence::{ADDING_BASELINE_MSE, ADDING_WIDTH, adding_problem};
-use engine::layers::recurrent::{Gru, Lstm, RecurrentConfig, SimpleRnn};
-use engine::layers::{Dense, Layer, from_fn};
-use engine::model::{Data, FitConfig, FnHook, Loss, Model, Sequential};
+use engine::model::spec::DenseSpec;
+use engine::model::{Data, FitConfig, FnHook, LayerSpec, Loss, Model, ModelSpec};
 use engine::optim::{Adam, AdamConfig};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -21,12 +22,11 @@ use serde::Deserialize;
 pub const RUNNER: Runner = Runner {
     kind: "recurrent",
     about: "SimpleRNN/LSTM/GRU: state norm and dL/dh_t over time, adding problem as T grows",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     /// Slide 13's trace: steps, N(0, 1) features per step, and sequences averaged over.
     trace_steps: usize,
@@ -45,138 +45,118 @@ struct Params {
     tolerance: f64,
     /// The training loss is recorded every this many steps.
     loss_every: usize,
-    /// Variants measured on the trace only (not trained), e.g. an ablation at initialisation.
+    /// Variants measured on the trace only (not trained), e.g. an ablation at initialisation; none when
+    /// absent.
+    #[serde(default)]
     trace_only: Vec<String>,
 }
 
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            trace_steps: 100,
-            trace_features: 10,
-            trace_batch: 32,
-            lengths: vec![10, 25, 50, 100],
-            iterations: 300,
-            batch_size: 32,
-            learning_rate: 0.01,
-            test_samples: 256,
-            flow_samples: 64,
-            tolerance: 0.04,
-            loss_every: 10,
-            trace_only: Vec::new(),
-        }
-    }
+/// The recurrent layer a variant names in its `model` (the runner adds the read-out `dense(1)`): a
+/// `simple_rnn`, `lstm` or `gru` entry of the engine's model language.
+type Cell = LayerSpec;
+
+/// The recurrent layer's name in the records: it is the network's first layer.
+fn cell_layer(c: &Cell) -> String {
+    layer(1, c.kind())
 }
 
-impl Params {
-    /// `--quick`: a tenth of the training and a smaller test set; what is measured stays the same.
-    fn sized(mut self, quick: bool) -> Self {
-        if quick {
-            self.iterations = (self.iterations / 10).max(1);
-            self.test_samples = self.test_samples.min(128);
-            self.flow_samples = self.flow_samples.min(16);
-        }
-        self
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum CellKind {
-    Rnn,
-    Lstm,
-    Gru,
-}
-
-/// The recurrent layer a variant names in its `model` (the runner adds the read-out `dense(1)`).
-#[derive(Debug, Clone, Copy)]
-struct Cell {
-    kind: CellKind,
-    units: usize,
-    unit_forget_bias: bool,
-}
-
-fn cell_of(v: &Variant) -> std::result::Result<Cell, String> {
-    let model = v.model.as_ref().ok_or("needs a `model` with one recurrent layer")?;
+/// The cell a variant's `model` names, or the key (below the variant) that is wrong and why.
+fn cell_of(v: &Variant) -> std::result::Result<Cell, (&'static [&'static str], String)> {
+    let model = v.model.as_ref().ok_or((&[][..], "needs a `model` with one recurrent layer".to_string()))?;
     if model.inputs != ADDING_WIDTH {
-        return Err(format!(
-            "model `inputs` is the features per step of the adding problem, {ADDING_WIDTH}; got {}",
-            model.inputs
+        return Err((
+            &["model", "inputs"],
+            format!(
+                "model `inputs` is the features per step of the adding problem, {ADDING_WIDTH}; got {}",
+                model.inputs
+            ),
         ));
     }
     let [layer] = model.layers.as_slice() else {
-        return Err(format!(
-            "model needs exactly one layer (simple_rnn, lstm or gru), got {}; the read-out is added",
-            model.layers.len()
+        return Err((
+            &["model", "layers"],
+            format!(
+                "model needs exactly one layer (simple_rnn, lstm or gru), got {}; the read-out is added",
+                model.layers.len()
+            ),
         ));
     };
-    let l: &LayerSpec = layer.get_ref();
-    let kind = match l.kind {
-        LayerKind::SimpleRnn => CellKind::Rnn,
-        LayerKind::Lstm => CellKind::Lstm,
-        LayerKind::Gru => CellKind::Gru,
-        other => return Err(format!("layer must be simple_rnn, lstm or gru, got {other:?}")),
+    let (LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)) = layer else {
+        return Err((
+            &["model", "layers", "0", "type"],
+            format!("layer must be simple_rnn, lstm or gru, got {}", layer.kind()),
+        ));
     };
-    if l.activation.is_some() || l.initializer.is_some() || l.repeat.is_some_and(|r| r != 1) {
-        return Err("the recurrent layers use Keras' activations and initialisers; drop `activation`, \
-                    `initializer` and `repeat`"
-            .into());
+    if r.repeat != 1 || r.return_sequences || r.features.is_some_and(|f| f != model.inputs) {
+        return Err((
+            &["model", "layers", "0"],
+            "the runner reads the last state of one layer over steps of `inputs` features; drop `repeat`, \
+             `return_sequences` and `features`"
+                .into(),
+        ));
     }
-    let unit_forget_bias = match l.forget_bias {
-        None => true,
-        Some(1.0) => true,
-        Some(0.0) => false,
-        Some(b) => return Err(format!("forget_bias must be 1 (Keras' unit_forget_bias) or 0, got {b}")),
-    };
-    Ok(Cell { kind, units: l.units.unwrap_or(0), unit_forget_bias })
+    Ok(layer.clone())
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.trace_steps < 2
-        || p.trace_features == 0
-        || p.trace_batch == 0
-        || p.lengths.is_empty()
-        || p.lengths.iter().any(|&t| t < 2)
-        || p.iterations == 0
-        || p.batch_size == 0
-        || p.test_samples == 0
-        || p.flow_samples == 0
-        || p.loss_every == 0
-        || !(p.learning_rate > 0.0 && p.learning_rate.is_finite())
-        || p.tolerance.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
-    {
-        return Err(s.error(format!(
-            "[params] need trace_steps >= 2, lengths >= 2 (at least one), positive sizes, learning_rate and \
-             tolerance; got {p:?}"
-        )));
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    variants: Vec<&'s Variant>,
+    cells: Vec<Cell>,
+    /// The longest sequence length, where ‖dL/dh_t‖ is read before and after training.
+    longest: usize,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.trace_steps >= 2, &["trace_steps"], "at least 2")?;
+    at.ensure(p.trace_features >= 1, &["trace_features"], "at least 1")?;
+    at.ensure(p.trace_batch >= 1, &["trace_batch"], "at least 1")?;
+    let longest = p.lengths.iter().copied().max();
+    at.ensure(
+        longest.is_some() && p.lengths.iter().all(|&t| t >= 2),
+        &["lengths"],
+        "at least one sequence length, each at least 2",
+    )?;
+    at.ensure(p.iterations >= 1, &["iterations"], "at least 1")?;
+    at.ensure(p.batch_size >= 1, &["batch_size"], "at least 1")?;
+    at.ensure(p.learning_rate > 0.0 && p.learning_rate.is_finite(), &["learning_rate"], "a positive number")?;
+    at.ensure(p.test_samples >= 1, &["test_samples"], "at least 1")?;
+    at.ensure(p.flow_samples >= 1, &["flow_samples"], "at least 1")?;
+    at.ensure(p.tolerance > 0.0, &["tolerance"], "a positive distance")?;
+    at.ensure(p.loss_every >= 1, &["loss_every"], "at least 1")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("recurrent needs at least one variant"));
     }
-    for (i, v) in s.variants().enumerate() {
-        cell_of(v).map_err(|m| variant_error(s, i, format!("variant `{}`: {m}", v.name)))?;
+    let variants: Vec<&Variant> = s.variants().collect();
+    let cells = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| cell_of(v).map_err(|(key, m)| s.variant_error(i, key, m)))
+        .collect::<Result<_>>()?;
+    if let Some(t) = p.trace_only.iter().find(|t| !variants.iter().any(|v| &&v.name == t)) {
+        return Err(at.error(&["trace_only"], format!("variant names; `{t}` is not a variant")));
     }
-    if let Some(t) = p.trace_only.iter().find(|t| !s.variants().any(|v| &&v.name == t)) {
-        return Err(s.error(format!("[params] trace_only names `{t}`, which is not a variant")));
-    }
-    if s.variants().all(|v| p.trace_only.contains(&v.name)) {
-        return Err(s.error("[params] trace_only leaves no variant to train"));
-    }
-    Ok(())
+    at.ensure(
+        !variants.iter().all(|v| p.trace_only.contains(&v.name)),
+        &["trace_only"],
+        "at least one variant left to train",
+    )?;
+    let longest = longest.unwrap_or_default();
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants, cells, longest };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// The cell over sequences of `steps × features`, then a linear `dense(1)` read-out of its last state.
-fn build(cell: Cell, features: usize, steps: usize, seed: u64) -> engine::Result<Model<f32>> {
-    let cfg = RecurrentConfig::new(cell.units, features).unit_forget_bias(cell.unit_forget_bias);
-    let layer = from_fn("recurrent", move |b: &mut engine::layers::Builder<'_, f32>, _width| {
-        // The cell is the model's first layer, hence index 0 in its parameter names.
-        Ok(match cell.kind {
-            CellKind::Rnn => Box::new(SimpleRnn::new(b.params, 0, cfg, b.rng)?) as Box<dyn Layer<f32>>,
-            CellKind::Lstm => Box::new(Lstm::new(b.params, 0, cfg, b.rng)?),
-            CellKind::Gru => Box::new(Gru::new(b.params, 0, cfg, b.rng)?),
-        })
-    });
-    Sequential::new(steps * features).seed(seed).add(layer).add(Dense::new(1)).build()
+fn build(cell: &Cell, features: usize, steps: usize, seed: u64) -> engine::Result<Model<f32>> {
+    let mut layer = cell.clone();
+    if let LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) = &mut layer {
+        r.features = Some(features);
+    }
+    let readout = LayerSpec::Dense(DenseSpec::new(1));
+    ModelSpec { inputs: steps * features, layers: vec![layer, readout] }.build(seed)
 }
 
 /// Per step t: the mean over sequences of ‖h_t‖, and ‖dL/dh_t‖ (Frobenius, over the batch) after the
@@ -224,9 +204,11 @@ struct Trained {
     losses: Vec<(u64, f64)>,
     /// ‖dL/dh_t‖ on the test set at initialisation and after training (longest length only).
     flow: Option<(Vec<f64>, Vec<f64>)>,
+    /// Optimiser updates the run made.
+    updates: u64,
 }
 
-fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest: usize) -> Result<Trained> {
+fn train(s: &Scenario, p: &Params, cell: &Cell, job: (usize, usize, u64), longest: usize) -> Result<Trained> {
     let (variant, steps, seed) = job;
     let err = engine_err(s);
     // Data seeds differ by length and seed, and are shared by the cells so they meet the same sequences.
@@ -237,9 +219,8 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
     let flow_set = adding_problem(p.flow_samples, steps, data_seed ^ 0xA11_7E57).map_err(&err)?;
     let mut model = build(cell, ADDING_WIDTH, steps, seed).map_err(&err)?;
     let before = if steps == longest { Some(traces(&mut model, &flow_set).map_err(&err)?.1) } else { None };
-    let mut adam =
+    let adam =
         Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() }).map_err(&err)?;
-    let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(p.batch_size).seed(seed);
     let mut losses = Vec::new();
     let every = p.loss_every;
     let mut hook = FnHook(|v: &engine::model::StepView<'_, f32>| {
@@ -248,8 +229,15 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
         }
         Ok(())
     });
-    let history = model.fit(&Data::from(&train_set), &cfg, &mut adam, &mut hook, None).map_err(&err)?;
-    crate::timings::count_steps(s, history.epochs.iter().map(|e| e.steps as u64).sum());
+    let mut cfg = FitConfig::new(Loss::Mse)
+        .optimizer(adam)
+        .epochs(1)
+        .batch_size(p.batch_size)
+        .seed(seed)
+        .hook(&mut hook);
+    let history = model.fit(&Data::from(&train_set), &mut cfg).map_err(&err)?;
+    drop(cfg);
+    let updates = history.epochs.iter().map(|e| e.steps as u64).sum();
     // One inference pass gives both the test MSE (the loss `Loss::Mse` computes) and the accuracy.
     let pred = model.predict(&test_set.x).map_err(&err)?;
     let engine::data::Targets::Values { y, .. } = &test_set.targets else {
@@ -262,51 +250,44 @@ fn train(s: &Scenario, p: &Params, cell: Cell, job: (usize, usize, u64), longest
         Some(b) => Some((b, traces(&mut model, &flow_set).map_err(&err)?.1)),
         None => None,
     };
-    Ok(Trained { variant, steps, seed, test_mse, accuracy: hits as f64 / y.len() as f64, losses, flow })
+    Ok(Trained {
+        variant,
+        steps,
+        seed,
+        test_mse,
+        accuracy: hits as f64 / y.len() as f64,
+        losses,
+        flow,
+        updates,
+    })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p = s.params::<Params>()?.sized(opts.quick);
-    let seeds = opts.seeds(s);
-    let variants: Vec<&Variant> = s.variants().collect();
-    let cells: Vec<Cell> = variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| cell_of(v).map_err(|m| variant_error(s, i, m)))
-        .collect::<Result<_>>()?;
-    let mut rec = Recorder::new(s);
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, variants, cells, longest } = plan;
+    let longest = *longest;
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
     let err = engine_err(s);
 
     // (1) Slide 13's trace at initialisation: the same N(0, 1) sequences for every cell.
     let mut surviving_randn: Vec<Vec<f64>> = vec![Vec::new(); cells.len()];
-    for &seed in &seeds {
-        let data = gaussian_sequences(&p, seed).map_err(&err)?;
-        for (vi, (v, &cell)) in variants.iter().zip(&cells).enumerate() {
+    for &seed in seeds {
+        let data = gaussian_sequences(p, seed).map_err(&err)?;
+        for (vi, (v, cell)) in variants.iter().zip(cells).enumerate() {
             let mut model = build(cell, p.trace_features, p.trace_steps, seed).map_err(&err)?;
             let (states, grads) = traces(&mut model, &data).map_err(&err)?;
+            let (run, name) = (rec.run(&v.name, seed), cell_layer(cell));
+            // Time steps counted from 1, as the slide draws them.
             for (t, (&h, &g)) in states.iter().zip(&grads).enumerate() {
-                rec.push(&v.name, seed, t as u64 + 1, None, "state_norm", h);
-                rec.push(&v.name, seed, t as u64 + 1, None, "dh_gaussian", g);
+                let at = point(&[("t", (t + 1) as f64)]);
+                run.push_named_at(0, &name, &at, "state_norm", h);
+                run.push_named_at(0, &name, &at, "dh_gaussian", g);
             }
             surviving_randn[vi].push(grads[0] / grads[grads.len() - 1]);
         }
     }
 
     // (2) and (3): every (cell, length, seed) trained from scratch, in parallel, collected in order.
-    let longest = *p.lengths.iter().max().expect("checked: at least one length");
     let mut jobs: Vec<(usize, usize, u64)> = Vec::new();
     let trained = |vi: usize| !p.trace_only.contains(&variants[vi].name);
     for vi in (0..cells.len()).filter(|&vi| trained(vi)) {
@@ -315,20 +296,24 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         }
     }
     let runs: Vec<Trained> =
-        jobs.par_iter().map(|&job| train(s, &p, cells[job.0], job, longest)).collect::<Result<_>>()?;
+        jobs.par_iter().map(|&job| train(s, p, &cells[job.0], job, longest)).collect::<Result<_>>()?;
 
     for r in &runs {
-        let name = &variants[r.variant].name;
-        let t = r.steps as u64;
-        rec.push(name, r.seed, t, None, "test_mse", r.test_mse);
-        rec.push(name, r.seed, t, None, "accuracy", r.accuracy);
+        let layer_name = cell_layer(&cells[r.variant]);
+        let run = rec.run(&variants[r.variant].name, r.seed);
+        // One run per sequence length T: its rows sit at the point `T=...`.
+        let length = point(&[("T", r.steps as f64)]);
+        let steps = r.updates;
+        run.push_named_at(steps, GLOBAL, &length, "test_mse", r.test_mse);
+        run.push_named_at(steps, GLOBAL, &length, "accuracy", r.accuracy);
         for &(step, loss) in &r.losses {
-            rec.push(name, r.seed, step, Some(r.steps as u32), "train_loss", loss);
+            run.push_named_at(step, GLOBAL, &length, "train_loss", loss);
         }
         if let Some((before, after)) = &r.flow {
             for (i, (&b, &a)) in before.iter().zip(after).enumerate() {
-                rec.push(name, r.seed, i as u64 + 1, None, "dh_init", b);
-                rec.push(name, r.seed, i as u64 + 1, None, "dh_trained", a);
+                let at = point(&[("T", r.steps as f64), ("t", (i + 1) as f64)]);
+                run.push_named_at(0, &layer_name, &at, "dh_init", b);
+                run.push_named_at(steps, &layer_name, &at, "dh_trained", a);
             }
         }
     }
@@ -336,42 +321,42 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     for (vi, v) in variants.iter().enumerate() {
         let n = &v.name;
         let of = |t: usize| runs.iter().filter(move |r| r.variant == vi && r.steps == t);
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_gaussian.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{}‖ at init, N(0, 1) inputs (median)", p.trace_steps),
-            median(surviving_randn[vi].clone()),
+            median(&surviving_randn[vi]),
         ));
         if !trained(vi) {
             continue;
         }
         for &t in &p.lengths {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("mse_T{t}.{n}"),
                 format!("{n}: adding problem T = {t}, test MSE (median of {} seeds)", seeds.len()),
-                median(of(t).map(|r| r.test_mse).collect()),
+                median(&of(t).map(|r| r.test_mse).collect::<Vec<_>>()),
             ));
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("accuracy_T{t}.{n}"),
                 format!("{n}: adding problem T = {t}, share within {} (median)", p.tolerance),
-                median(of(t).map(|r| r.accuracy).collect()),
+                median(&of(t).map(|r| r.accuracy).collect::<Vec<_>>()),
             ));
         }
         let flows: Vec<&(Vec<f64>, Vec<f64>)> = of(longest).filter_map(|r| r.flow.as_ref()).collect();
         let ratio = |f: &Vec<f64>| f[0] / f[f.len() - 1];
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_init_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{longest}‖ at init, adding problem (median)"),
-            median(flows.iter().map(|f| ratio(&f.0)).collect()),
+            median(&flows.iter().map(|f| ratio(&f.0)).collect::<Vec<_>>()),
         ));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("surviving_trained_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{longest}‖ after training (median)"),
-            median(flows.iter().map(|f| ratio(&f.1)).collect()),
+            median(&flows.iter().map(|f| ratio(&f.1)).collect::<Vec<_>>()),
         ));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
             format!("dh1_trained_T{longest}.{n}"),
             format!("{n}: ‖dL/dh_1‖ after training, absolute (median)"),
-            median(flows.iter().map(|f| f.1[0]).collect()),
+            median(&flows.iter().map(|f| f.1[0]).collect::<Vec<_>>()),
         ));
     }
     // Each cell against the first variant (the SimpleRNN in the scenario file), as ratios of the medians.
@@ -385,7 +370,7 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             keys.push(("trained", format!("surviving_trained_T{longest}")));
         }
         for (what, key) in keys {
-            ratios.push(fig(
+            ratios.push(KeyFigure::new(
                 format!("{n}_over_{first}_{what}"),
                 format!("surviving gradient, {n} / {first} ({what})"),
                 get(format!("{key}.{n}")) / get(format!("{key}.{first}")),
@@ -393,27 +378,24 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         }
     }
     figures.extend(ratios);
-    figures.push(fig("baseline_mse".into(), "MSE of always predicting 1".into(), ADDING_BASELINE_MSE));
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    figures.push(KeyFigure::new("baseline_mse", "MSE of always predicting 1", ADDING_BASELINE_MSE));
+    let steps = runs.iter().map(|r| r.updates).sum();
+    Ok(Output { records: rec.runs, key_figures: figures, steps })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cell(kind: CellKind) -> Cell {
-        Cell { kind, units: 8, unit_forget_bias: true }
+    fn cell(kind: &str, units: usize) -> Cell {
+        toml::from_str(&format!("type = \"{kind}\"\nunits = {units}")).unwrap()
     }
 
     #[test]
     fn traces_read_one_state_and_gradient_per_step() {
         let data = adding_problem(4, 12, 1).unwrap();
-        for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
-            let mut m = build(cell(kind), ADDING_WIDTH, 12, 3).unwrap();
+        for kind in ["simple_rnn", "lstm", "gru"] {
+            let mut m = build(&cell(kind, 8), ADDING_WIDTH, 12, 3).unwrap();
             let (h, g) = traces(&mut m, &data).unwrap();
             assert_eq!((h.len(), g.len()), (12, 12), "{kind:?}");
             assert!(h.iter().chain(&g).all(|v| v.is_finite() && *v > 0.0), "{kind:?}: {h:?} {g:?}");
@@ -424,21 +406,27 @@ mod tests {
     /// whose cell path multiplies only by its forget gate.
     #[test]
     fn simple_rnn_loses_more_gradient_than_lstm_on_gaussian_inputs() {
-        let p = Params::default();
+        let p = Params {
+            trace_steps: 100,
+            trace_features: 10,
+            trace_batch: 32,
+            lengths: vec![10],
+            iterations: 1,
+            batch_size: 1,
+            learning_rate: 0.01,
+            test_samples: 1,
+            flow_samples: 1,
+            tolerance: 0.04,
+            loss_every: 1,
+            trace_only: Vec::new(),
+        };
         let data = gaussian_sequences(&p, 0).unwrap();
         let surviving = |kind| {
-            let mut m = build(Cell { kind, units: 20, unit_forget_bias: true }, 10, 100, 0).unwrap();
+            let mut m = build(&cell(kind, 20), 10, 100, 0).unwrap();
             let g = traces(&mut m, &data).unwrap().1;
             g[0] / g[99]
         };
-        let (rnn, lstm) = (surviving(CellKind::Rnn), surviving(CellKind::Lstm));
+        let (rnn, lstm) = (surviving("simple_rnn"), surviving("lstm"));
         assert!(lstm > 100.0 * rnn, "lstm {lstm:e} vs rnn {rnn:e}");
-    }
-
-    #[test]
-    fn median_of_odd_and_even() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(Vec::new()).is_nan());
     }
 }

@@ -7,25 +7,27 @@
 //! Beside the toy, the truth: variants with a `model` instead of a `factor` are real deep dense networks
 //! (see [`measure_real`]), whose per-layer gradient ratio is measured from one backward pass at initialisation and
 //! recorded under the same metric, so both stand on one chart.
-use super::{engine_err, variant_error};
+use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
-use crate::scenario::{Initializer, LayerKind, LossKind, Scenario, Variant};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
+use crate::scenario::{Scenario, Variant};
+use crate::stats::median;
+use engine::data::MatrixView;
 use engine::data::synthetic::gaussian_classes;
-use engine::layers::Dense;
-use engine::model::{Data, Loss, Model, Sequential, Targets};
+use engine::model::{Data, LayerSpec, Loss, Model, ModelSpec};
+use engine::monitor::layer_name;
 use engine::{Real, Shape, Tape};
 use serde::Deserialize;
 
 pub const RUNNER: Runner = Runner {
     kind: "repeated_multiplication",
     about: "gradient through a chain of scalar layers with one repeated factor",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     /// Depth the source prints (20).
     layers: u32,
@@ -37,45 +39,50 @@ struct Params {
     separation: f64,
 }
 
-impl Default for Params {
-    fn default() -> Self {
-        Params { layers: 20, deep_layers: 100, samples: 256, separation: 3.0 }
-    }
+/// What a variant measures: the toy chain with its factor, or a real dense network (its `model`).
+#[derive(Debug, Clone, Copy)]
+enum Chain<'s> {
+    Toy(f64),
+    Real(&'s ModelSpec),
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.layers == 0
-        || p.deep_layers < p.layers
-        || p.samples < 2
-        || p.separation.is_nan()
-        || p.separation < 0.0
-    {
-        return Err(s.error(format!(
-            "[params] need 1 <= layers <= deep_layers, samples >= 2 and separation >= 0; got {p:?}"
-        )));
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    variants: Vec<(&'s Variant, Chain<'s>)>,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.layers >= 1, &["layers"], "at least 1")?;
+    at.ensure(p.deep_layers >= p.layers, &["deep_layers"], format!("at least layers ({})", p.layers))?;
+    at.ensure(p.samples >= 2, &["samples"], "at least 2")?;
+    at.ensure(p.separation >= 0.0, &["separation"], "a distance of 0 or more")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("repeated_multiplication needs at least one variant"));
     }
+    let mut variants = Vec::new();
     for (i, v) in s.variants().enumerate() {
-        match (v.factor, &v.model) {
-            (Some(_), None) => {}
-            (None, Some(_)) => check_real(v, p.layers)
-                .map_err(|m| variant_error(s, i, format!("variant `{}`: {m}", v.name)))?,
+        let chain = match (v.factor, &v.model) {
+            (Some(f), None) => Chain::Toy(f),
+            (None, Some(m)) => {
+                check_real(s, i, v, m, p.layers)?;
+                Chain::Real(m)
+            }
             _ => {
-                return Err(variant_error(
-                    s,
+                return Err(s.variant_error(
                     i,
-                    format!(
-                        "variant `{}` needs either a `factor` (the toy) or a `model` (a real net)",
-                        v.name
-                    ),
+                    &["factor"],
+                    "needs either a `factor` (the toy) or a `model` (a real net), not both",
                 ));
             }
-        }
+        };
+        variants.push((v, chain));
     }
-    Ok(())
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// `out[L]` = d(top)/d(h_{depth−L}) = f^L for L = 0..=depth, from one backward sweep on the tape.
@@ -102,132 +109,124 @@ fn source_loop(gradient: f64, layers: u32) -> f64 {
     value
 }
 
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let p: Params = s.params()?;
-    let mut rec = Recorder::new(s);
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, variants } = plan;
+    let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
-    let seeds = opts.seeds(s);
-    for (vi, v) in s.variants().enumerate() {
-        if v.model.is_some() {
-            measure_real(s, v, &p, &seeds, &mut rec, &mut figures)?;
-            continue;
-        }
-        let f = v.factor.ok_or_else(|| variant_error(s, vi, "needs a `factor`"))?;
+    for &(v, chain) in variants {
+        let f = match chain {
+            Chain::Toy(f) => f,
+            Chain::Real(m) => {
+                measure_real(s, v, m, p, seeds, &mut rec, &mut figures)?;
+                continue;
+            }
+        };
         let g64 = chain_gradients::<f64>(f, p.deep_layers).map_err(engine_err(s))?;
         let g32 = chain_gradients::<f32>(f, p.deep_layers).map_err(engine_err(s))?;
         // No randomness here: every seed records the same chain, so the seed column stays meaningful.
-        for &seed in &seeds {
+        for &seed in seeds {
+            let run = rec.run(&v.name, seed);
+            // L, the number of layers multiplied, is a coordinate of the chain, not a layer of a network.
             for (l, (&a, &b)) in g64.iter().zip(&g32).enumerate() {
-                rec.push(&v.name, seed, 0, Some(l as u32), "g", a);
-                rec.push(&v.name, seed, 0, Some(l as u32), "g_f32", b);
+                let at = point(&[("L", l as f64)]);
+                run.push_named_at(0, GLOBAL, &at, "g", a);
+                run.push_named_at(0, GLOBAL, &at, "g_f32", b);
                 if (1..=p.layers as usize).contains(&l) {
                     // The toy's per-layer factor, constant by construction, beside the measured ones.
-                    rec.push(&v.name, seed, 0, Some(l as u32), "factor", a / g64[l - 1]);
+                    run.push_named_at(0, GLOBAL, &at, "factor", a / g64[l - 1]);
                 }
             }
         }
         let (n, l, d) = (&v.name, p.layers as usize, p.deep_layers as usize);
-        figures.push(fig(format!("g{l}.{n}"), format!("factor {n}: gradient after {l} layers"), g64[l]));
-        figures.push(fig(format!("g{d}.{n}"), format!("factor {n}: gradient after {d} layers"), g64[d]));
-        figures.push(fig(
+        figures.push(KeyFigure::new(
+            format!("g{l}.{n}"),
+            format!("factor {n}: gradient after {l} layers"),
+            g64[l],
+        ));
+        figures.push(KeyFigure::new(
+            format!("g{d}.{n}"),
+            format!("factor {n}: gradient after {d} layers"),
+            g64[d],
+        ));
+        figures.push(KeyFigure::new(
             format!("source_printed_{l}.{n}"),
             format!("factor {n}: what the source prints as \"after layer {l}\""),
             source_loop(f, p.layers),
         ));
         if let Some(z) = g32.iter().position(|&g| g != 0.0 && g.abs() < f32::MIN_POSITIVE as f64) {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("f32_subnormal_layer.{n}"),
                 format!("factor {n}: first depth where the float32 gradient is subnormal"),
                 z as f64,
             ));
         }
         if let Some(z) = g32.iter().position(|&g| g == 0.0) {
-            figures.push(fig(
+            figures.push(KeyFigure::new(
                 format!("f32_zero_layer.{n}"),
                 format!("factor {n}: first depth where the float32 gradient is exactly 0"),
                 z as f64,
             ));
         }
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
 }
 
 /// A real variant: a stack of dense layers (the last one is the output) with more hidden layers than the
 /// toy's depth, so g_L exists for every L the toy shows.
-fn check_real(v: &Variant, layers: u32) -> std::result::Result<(), String> {
-    let m = v.model.as_ref().expect("called for variants with a model");
-    if let Some(l) = m.layers.iter().map(|l| l.get_ref()).find(|l| l.kind != LayerKind::Dense) {
-        return Err(format!("real networks here are dense stacks; got a {:?} layer", l.kind));
-    }
-    let hidden = hidden_layers(v);
-    if hidden <= layers as usize {
-        return Err(format!(
-            "needs more than {layers} hidden dense layers (before the output), got {hidden}"
+fn check_real(s: &Scenario, i: usize, v: &Variant, m: &ModelSpec, layers: u32) -> Result<()> {
+    if let Some(k) = m.layers.iter().position(|l| !matches!(l, LayerSpec::Dense(_))) {
+        let kind = m.layers[k].kind();
+        let k = k.to_string();
+        let key = ["model", "layers", k.as_str()];
+        return Err(s.variant_error(
+            i,
+            &key,
+            format!("real networks here are dense stacks; got a {kind} layer"),
         ));
     }
-    if v.loss.is_some_and(|l| l != LossKind::BinaryCrossentropy) {
-        return Err("the two-cluster task takes `loss = \"binary_crossentropy\"`".into());
+    let hidden = hidden_layers(m);
+    if hidden <= layers as usize {
+        return Err(s.variant_error(
+            i,
+            &["model", "layers"],
+            format!("needs more than {layers} hidden dense layers (before the output), got {hidden}"),
+        ));
+    }
+    if v.loss.is_some_and(|l| l != Loss::BinaryCrossentropy) {
+        return Err(s.variant_error(
+            i,
+            &["loss"],
+            "the two-cluster task takes `loss = \"binary_crossentropy\"`",
+        ));
     }
     Ok(())
 }
 
 /// Dense layers before the output layer.
-fn hidden_layers(v: &Variant) -> usize {
-    let m = v.model.as_ref().expect("called for variants with a model");
-    m.layers.iter().map(|l| l.get_ref().repeat.unwrap_or(1)).sum::<usize>() - 1
+fn hidden_layers(m: &ModelSpec) -> usize {
+    m.expanded().count() - 1
 }
 
-/// The engine's name of a scenario initialiser, with its scale where it has one (Keras' 0.05 by default).
-fn init_name(init: Option<Initializer>, scale: Option<f64>) -> String {
-    let s = scale.unwrap_or(0.05);
-    match init.unwrap_or(Initializer::GlorotUniform) {
-        Initializer::Zeros => "zeros".into(),
-        Initializer::RandomNormal => format!("random_normal(stddev={s})"),
-        Initializer::RandomUniform => format!("random_uniform({}, {s})", -s),
-        Initializer::GlorotNormal => "glorot_normal".into(),
-        Initializer::GlorotUniform => "glorot_uniform".into(),
-        Initializer::HeNormal => "he_normal".into(),
-        Initializer::HeUniform => "he_uniform".into(),
-        Initializer::LecunNormal => "lecun_normal".into(),
-        Initializer::Orthogonal => "orthogonal".into(),
-    }
-}
-
-fn build_real(v: &Variant, seed: u64) -> engine::Result<Model<f64>> {
-    let m = v.model.as_ref().expect("called for variants with a model");
-    let mut seq = Sequential::<f64>::new(m.inputs).seed(seed);
-    for l in m.layers.iter().map(|l| l.get_ref()) {
-        let mut d =
-            Dense::new(l.units.unwrap_or(0)).kernel_initializer(init_name(l.initializer, l.scale).as_str());
-        if let Some(a) = l.activation() {
-            d = d.act(a);
-        }
-        for _ in 0..l.repeat.unwrap_or(1) {
-            seq = seq.add(d.clone());
-        }
-    }
-    seq.build()
+fn build_real(m: &ModelSpec, seed: u64) -> engine::Result<Model<f64>> {
+    m.build(seed)
 }
 
 /// ‖dL/dh_k‖ for every hidden layer k = 1..=H at initialisation, in float64 (as the toy's chain), on one
 /// batch of the two-cluster task.
-fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f64>> {
-    let inputs = v.model.as_ref().expect("called for variants with a model").inputs;
+fn hidden_gradients(m: &ModelSpec, p: &Params, seed: u64) -> engine::Result<(Vec<String>, Vec<f64>)> {
+    let inputs = m.inputs;
     let data = gaussian_classes(p.samples, 2, inputs, p.separation, seed)?;
     let x: Vec<f64> = data.x.iter().map(|&a| f64::from(a)).collect();
     let engine::data::Targets::Classes { labels, .. } = &data.targets else {
         return Err(engine::Error::InvalidArgument { op: "gaussian_classes", msg: "expected labels".into() });
     };
-    let mut model = build_real(v, seed)?;
-    let batch = Data { x: &x, features: inputs, targets: Targets::Labels { labels, classes: 2 } };
+    let mut model = build_real(m, seed)?;
+    let batch = Data::labels(MatrixView::new(&x, inputs)?, labels, 2);
     model.gradients(&batch, Loss::BinaryCrossentropy)?;
     let tape = model.tape();
     let hidden = &model.layers()[..model.layers().len() - 1];
-    hidden
+    let names = hidden.iter().enumerate().map(|(k, l)| layer_name(&[k + 1], l.as_ref())).collect();
+    let norms = hidden
         .iter()
         .map(|l| {
             let h = l.recorded().output.ok_or_else(|| engine::Error::InvalidArgument {
@@ -236,7 +235,8 @@ fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f6
             })?;
             Ok(tape.grad(h).map_or(0.0, |g| g.iter().map(|x| x * x).sum::<f64>().sqrt()))
         })
-        .collect()
+        .collect::<engine::Result<_>>()?;
+    Ok((names, norms))
 }
 
 /// Records, per seed, g_L = ‖dL/dh_(H−L)‖ / ‖dL/dh_H‖ (the toy's g_L, measured), the local factor
@@ -244,6 +244,7 @@ fn hidden_gradients(v: &Variant, p: &Params, seed: u64) -> engine::Result<Vec<f6
 fn measure_real(
     s: &Scenario,
     v: &Variant,
+    m: &ModelSpec,
     p: &Params,
     seeds: &[u64],
     rec: &mut Recorder,
@@ -252,7 +253,7 @@ fn measure_real(
     let (n, l) = (&v.name, p.layers as usize);
     let (mut g_l, mut bottom, mut top) = (Vec::new(), Vec::new(), Vec::new());
     for &seed in seeds {
-        let norms = hidden_gradients(v, p, seed).map_err(engine_err(s))?;
+        let (names, norms) = hidden_gradients(m, p, seed).map_err(engine_err(s))?;
         let h = norms.len();
         if norms.iter().any(|g| !g.is_finite() || *g <= 0.0) {
             return Err(ReportError::run(
@@ -260,51 +261,44 @@ fn measure_real(
                 format!("variant `{n}`: a hidden gradient is 0 or not finite"),
             ));
         }
-        for (k, &g) in norms.iter().enumerate() {
-            rec.push(n, seed, 0, Some(k as u32 + 1), "grad_h", g);
+        let run = rec.run(n, seed);
+        for (name, &g) in names.iter().zip(&norms) {
+            run.push_named(0, name, "grad_h", g);
         }
         for back in 0..h {
             let g = norms[h - 1 - back] / norms[h - 1];
-            rec.push(n, seed, 0, Some(back as u32), "g", g);
+            let at = point(&[("L", back as f64)]);
+            run.push_named_at(0, GLOBAL, &at, "g", g);
             if back >= 1 {
-                rec.push(n, seed, 0, Some(back as u32), "factor", norms[h - 1 - back] / norms[h - back]);
+                run.push_named_at(0, GLOBAL, &at, "factor", norms[h - 1 - back] / norms[h - back]);
             }
         }
         g_l.push(norms[h - 1 - l] / norms[h - 1]);
         bottom.push(norms[0]);
         top.push(norms[h - 1]);
     }
-    let g = median(g_l);
-    figures.push(fig(
+    let g = median(&g_l);
+    figures.push(KeyFigure::new(
         format!("g{l}.{n}"),
         format!("{n}: measured gradient ratio after {l} layers (median)"),
         g,
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("factor.{n}"),
         format!("{n}: per-layer factor, (g_{l})^(1/{l}) (median)"),
         g.powf(1.0 / l as f64),
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("grad_top.{n}"),
         format!("{n}: ‖dL/dh‖ at the last hidden layer (median)"),
-        median(top),
+        median(&top),
     ));
-    figures.push(fig(
+    figures.push(KeyFigure::new(
         format!("grad_bottom.{n}"),
         format!("{n}: ‖dL/dh‖ at the first hidden layer (median)"),
-        median(bottom),
+        median(&bottom),
     ));
     Ok(())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 #[cfg(test)]

@@ -5,12 +5,14 @@
 //! records ‖dL/dh_b‖ (the gradient at the block's output, from the tape), ‖dL/dW1_b‖ (the gathered weight
 //! gradient) and the mean forward norm ‖h_b‖ (what the slide plots), in float64 so that gradients far below
 //! float32's range stay measurable; then a short float32 Adam run records the training loss.
-use super::{engine_err, variant_error};
+use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::run::{KeyFigure, Output, Recorder, RunOptions, Runner};
+use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
-use engine::data::Dataset;
+use crate::stats::median;
 use engine::data::synthetic::gaussian_classes;
+use engine::data::{Dataset, MatrixView};
 use engine::layers::{Dense, Layer, LayerNormalization, Residual};
 use engine::model::{Data, FitConfig, FnHook, Loss, Model, Sequential, StepView};
 use engine::optim::{Adam, AdamConfig};
@@ -22,12 +24,11 @@ use std::collections::BTreeMap;
 pub const RUNNER: Runner = Runner {
     kind: "residual",
     about: "deep plain vs residual nets: per-block gradient norms and a short training run",
-    check,
-    run,
+    prepare,
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 struct Params {
     blocks: usize,
     width: usize,
@@ -42,22 +43,6 @@ struct Params {
     learning_rate: f64,
     /// Per variant name: which net it is.
     nets: BTreeMap<String, NetSpec>,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            blocks: 50,
-            width: 64,
-            samples: 64,
-            classes: 4,
-            separation: 6.0,
-            train_steps: 30,
-            batch_size: 16,
-            learning_rate: 1e-3,
-            nets: BTreeMap::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -82,54 +67,52 @@ struct NetSpec {
     norm: Norm,
 }
 
-fn check(s: &Scenario) -> Result<()> {
-    let p: Params = s.params()?;
-    if p.blocks == 0
-        || p.width == 0
-        || p.samples < 2
-        || p.classes < 2
-        || p.train_steps == 0
-        || p.batch_size < 2
-        || !(p.learning_rate > 0.0 && p.learning_rate.is_finite())
-        || p.separation.is_nan()
-        || p.separation < 0.0
-    {
-        return Err(s.error(format!(
-            "[params] need blocks, width, train_steps >= 1, samples, batch_size, classes >= 2, a positive \
-             learning_rate and separation >= 0; got blocks {}, width {}, samples {}, classes {}, \
-             train_steps {}, batch_size {}, learning_rate {}, separation {}",
-            p.blocks,
-            p.width,
-            p.samples,
-            p.classes,
-            p.train_steps,
-            p.batch_size,
-            p.learning_rate,
-            p.separation
-        )));
-    }
+struct Plan<'s> {
+    s: &'s Scenario,
+    p: Params,
+    seeds: Vec<u64>,
+    names: Vec<&'s str>,
+    /// Each variant's net, in variant order.
+    nets: Vec<NetSpec>,
+}
+
+fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
+    let p: Params = s.typed_params(opts.quick)?;
+    let at = s.params_check(opts.quick);
+    at.ensure(p.blocks >= 1, &["blocks"], "at least 1")?;
+    at.ensure(p.width >= 1, &["width"], "at least 1")?;
+    at.ensure(p.samples >= 2, &["samples"], "at least 2")?;
+    at.ensure(p.classes >= 2, &["classes"], "at least 2")?;
+    at.ensure(p.separation >= 0.0, &["separation"], "a distance of 0 or more")?;
+    at.ensure(p.train_steps >= 1, &["train_steps"], "at least 1")?;
+    at.ensure(p.batch_size >= 2, &["batch_size"], "at least 2")?;
+    at.ensure(p.learning_rate > 0.0 && p.learning_rate.is_finite(), &["learning_rate"], "a positive number")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("residual needs at least one variant"));
     }
+    let mut nets = Vec::new();
     for (i, v) in s.variants().enumerate() {
         let Some(net) = p.nets.get(&v.name) else {
-            return Err(variant_error(
-                s,
+            return Err(s.variant_error(
                 i,
+                &["name"],
                 format!(
-                    "variant `{}` has no entry in [params.nets]; add `{} = {{ skip = ..., first = ..., second = ... }}`",
-                    v.name, v.name
+                    "has no entry in [params.nets]; add `{} = {{ skip = ..., first = ..., second = ... }}`",
+                    v.name
                 ),
             ));
         };
         // Building a one-block copy validates the initialiser names with the engine's own parser.
         build::<f64>(net, 1, 2, 2, 0)
-            .map_err(|e| variant_error(s, i, format!("variant `{}`: {e}", v.name)))?;
+            .map_err(|e| at.error(&["nets", &v.name], format!("a net that builds: {e}")))?;
+        nets.push(net.clone());
     }
     if let Some(extra) = p.nets.keys().find(|k| !s.variants().any(|v| &v.name == *k)) {
-        return Err(s.error(format!("[params.nets] has `{extra}`, which is not a variant name")));
+        return Err(at.error(&["nets", extra], "one entry per variant name; no variant has this name"));
     }
-    Ok(())
+    let names = s.variants().map(|v| v.name.as_str()).collect();
+    let plan = Plan { s, p, seeds: opts.seeds(s), names, nets };
+    Ok(Box::new(move || run(&plan)))
 }
 
 /// `blocks` blocks of `width`, then a `dense(classes)` output (logits for the softmax cross-entropy).
@@ -200,8 +183,7 @@ fn profile(model: &mut Model<f64>, data: &Dataset) -> engine::Result<Profile> {
             msg: "expected class labels".into(),
         });
     };
-    let targets = engine::model::Targets::Labels { labels, classes: *classes };
-    let data64 = Data { x: &x, features: data.features, targets };
+    let data64 = Data::labels(MatrixView::new(&x, data.features)?, labels, *classes);
     let loss = model.gradients(&data64, Loss::SparseCategoricalCrossentropy)?;
     let tape: &Tape<f64> = model.tape();
     let mut out = Profile { grad_h: Vec::new(), grad_w: Vec::new(), act: Vec::new(), loss };
@@ -225,15 +207,21 @@ fn train(p: &Params, net: &NetSpec, seed: u64) -> engine::Result<(Vec<f64>, Opti
     let data =
         gaussian_classes(p.train_steps * p.batch_size, p.classes, p.width, p.separation, seed ^ 0x7EA1)?;
     let mut model = build::<f32>(net, p.blocks, p.width, p.classes, seed)?;
-    let mut adam = Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() })?;
-    let cfg =
-        FitConfig::new(Loss::SparseCategoricalCrossentropy).epochs(1).batch_size(p.batch_size).seed(seed);
+    let adam = Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() })?;
     let mut losses = Vec::new();
     let mut hook = FnHook(|v: &StepView<'_, f32>| {
         losses.push(v.loss);
         Ok(())
     });
-    match model.fit(&Data::from(&data), &cfg, &mut adam, &mut hook, None) {
+    let mut cfg = FitConfig::new(Loss::SparseCategoricalCrossentropy)
+        .optimizer(adam)
+        .epochs(1)
+        .batch_size(p.batch_size)
+        .seed(seed)
+        .hook(&mut hook);
+    let fitted = model.fit(&Data::from(&data), &mut cfg);
+    drop(cfg);
+    match fitted {
         Ok(_) => Ok((losses, None)),
         // The hook has seen every step before the one that failed.
         Err(engine::Error::NonFinite { .. }) => {
@@ -252,23 +240,8 @@ struct RunResult {
     diverged: Option<usize>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    let mut p: Params = s.params()?;
-    if opts.quick {
-        p.train_steps = (p.train_steps / 5).max(2);
-        p.samples = p.samples.min(16);
-    }
-    let seeds = opts.seeds(s);
-    let names: Vec<&str> = s.variants().map(|v| v.name.as_str()).collect();
+fn run(plan: &Plan<'_>) -> Result<Output> {
+    let Plan { s, p, seeds, names, nets } = plan;
     let mut jobs = Vec::new();
     for vi in 0..names.len() {
         jobs.extend(seeds.iter().map(|&seed| (vi, seed)));
@@ -277,32 +250,32 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let results: Vec<RunResult> = jobs
         .par_iter()
         .map(|&(vi, seed)| {
-            let net = &p.nets[names[vi]];
+            let net = &nets[vi];
             let data = gaussian_classes(p.samples, p.classes, p.width, p.separation, seed).map_err(&err)?;
             let mut model = build::<f64>(net, p.blocks, p.width, p.classes, seed).map_err(&err)?;
             let profile = profile(&mut model, &data).map_err(&err)?;
-            let (losses, diverged) = train(&p, net, seed).map_err(&err)?;
-            crate::timings::count_steps(s, losses.len() as u64);
+            let (losses, diverged) = train(p, net, seed).map_err(&err)?;
             Ok(RunResult { variant: vi, seed, profile, losses, diverged })
         })
         .collect::<Result<_>>()?;
 
-    let mut rec = Recorder::new(s);
+    let mut rec = Recorder::new(&s.name);
     for r in &results {
-        let n = names[r.variant];
+        let run = rec.run(names[r.variant], r.seed);
+        // A block spans several layers (two dense, a norm, the skip): its number is a coordinate.
         for (b, ((&g, &w), &a)) in
             r.profile.grad_h.iter().zip(&r.profile.grad_w).zip(&r.profile.act).enumerate()
         {
-            let layer = Some(b as u32 + 1);
-            rec.push(n, r.seed, 0, layer, "grad_h", g);
-            rec.push(n, r.seed, 0, layer, "grad_w", w);
-            rec.push(n, r.seed, 0, layer, "act_norm", a);
+            let at = point(&[("block", (b + 1) as f64)]);
+            run.push_named_at(0, GLOBAL, &at, "grad_h", g);
+            run.push_named_at(0, GLOBAL, &at, "grad_w", w);
+            run.push_named_at(0, GLOBAL, &at, "act_norm", a);
         }
         for (step, &l) in r.losses.iter().enumerate() {
-            rec.push(n, r.seed, step as u64, None, "train_loss", l);
+            run.push_named(step as u64, GLOBAL, "train_loss", l);
         }
         if let Some(at) = r.diverged {
-            rec.push(n, r.seed, at as u64, None, "diverged", 1.0);
+            run.push_named(at as u64, GLOBAL, "diverged", 1.0);
         }
     }
 
@@ -310,44 +283,44 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
     let last = p.blocks;
     for (vi, n) in names.iter().enumerate() {
         let mine: Vec<&RunResult> = results.iter().filter(|r| r.variant == vi).collect();
-        let med = |f: &dyn Fn(&RunResult) -> f64| median(mine.iter().map(|r| f(r)).collect());
+        let med = |f: &dyn Fn(&RunResult) -> f64| median(&mine.iter().map(|r| f(r)).collect::<Vec<_>>());
         figures.extend([
-            fig(
+            KeyFigure::new(
                 format!("grad_h1.{n}"),
                 format!("{n}: ‖dL/dh‖ at block 1 (median)"),
                 med(&|r| r.profile.grad_h[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_h{last}.{n}"),
                 format!("{n}: ‖dL/dh‖ at block {last} (median)"),
                 med(&|r| r.profile.grad_h[last - 1]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_ratio.{n}"),
                 format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{last}‖ (median)"),
                 med(&|r| r.profile.grad_h[0] / r.profile.grad_h[last - 1]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("grad_w1.{n}"),
                 format!("{n}: ‖dL/dW‖ of block 1's first layer (median)"),
                 med(&|r| r.profile.grad_w[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("act_ratio.{n}"),
                 format!("{n}: forward ‖h_{last}‖ / ‖h_1‖ (median)"),
                 med(&|r| r.profile.act[last - 1] / r.profile.act[0]),
             ),
-            fig(
+            KeyFigure::new(
                 format!("loss_init.{n}"),
                 format!("{n}: loss at initialisation (median)"),
                 med(&|r| r.profile.loss),
             ),
-            fig(
+            KeyFigure::new(
                 format!("loss_final.{n}"),
                 format!("{n}: training loss at the last step (median; NaN if a seed diverged)"),
                 med(&|r| if r.diverged.is_some() { f64::NAN } else { *r.losses.last().unwrap_or(&f64::NAN) }),
             ),
-            fig(
+            KeyFigure::new(
                 format!("diverged.{n}"),
                 format!("{n}: seeds whose training hit a NaN/Inf"),
                 mine.iter().filter(|r| r.diverged.is_some()).count() as f64,
@@ -359,14 +332,10 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
         Some(get(format!("grad_h1.{a}"))? / get(format!("grad_h1.{b}"))?)
     };
     if let (Some(std), Some(tiny)) = (ratio("res_std", "plain_std"), ratio("res_tiny", "plain_tiny")) {
-        figures.push(fig(
-            "res_over_plain_std".into(),
-            "‖dL/dh_1‖ residual / plain, standard init".into(),
-            std,
-        ));
-        figures.push(fig(
-            "res_over_plain_tiny".into(),
-            "‖dL/dh_1‖ residual / plain, the slide's init".into(),
+        figures.push(KeyFigure::new("res_over_plain_std", "‖dL/dh_1‖ residual / plain, standard init", std));
+        figures.push(KeyFigure::new(
+            "res_over_plain_tiny",
+            "‖dL/dh_1‖ residual / plain, the slide's init",
             tiny,
         ));
     }
@@ -376,11 +345,8 @@ fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
             "a gradient profile is not finite; the float64 pass overflowed",
         ));
     }
-    Ok(Output { records: rec.records, key_figures: figures })
-}
-
-fn fig(key: String, label: String, value: f64) -> KeyFigure {
-    KeyFigure { key, label, value }
+    let steps = results.iter().map(|r| r.losses.len() as u64).sum();
+    Ok(Output { records: rec.runs, key_figures: figures, steps })
 }
 
 #[cfg(test)]

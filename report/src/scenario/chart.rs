@@ -2,7 +2,7 @@
 //! (`charts::build`), so a chart can never show a number the data files do not hold.
 use serde::Deserialize;
 use std::cmp::Ordering::Less;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,12 +41,44 @@ pub struct TableColumn {
     pub check_below: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum XAxis {
+/// Where a chart reads a coordinate of each record: `"step"`, `"layer"` (the position prefix of the
+/// layer's name, 3 for `3:dense(sigmoid)`) or `"point.KEY"` (the point's coordinate KEY, e.g.
+/// `"point.sigma_w"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Axis {
     #[default]
     Step,
     Layer,
+    Point(String),
+}
+
+impl TryFrom<String> for Axis {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "step" => Ok(Axis::Step),
+            "layer" => Ok(Axis::Layer),
+            _ => match s.strip_prefix("point.") {
+                Some(key) if !key.is_empty() => Ok(Axis::Point(key.to_string())),
+                _ => Err(format!(
+                    "unknown axis `{s}`, expected `step`, `layer` or `point.KEY` (e.g. `point.t`)"
+                )),
+            },
+        }
+    }
+}
+
+impl Axis {
+    /// The axis title when the chart gives none.
+    pub fn label(&self) -> &str {
+        match self {
+            Axis::Step => "step",
+            Axis::Layer => "layer",
+            Axis::Point(key) => key,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -89,8 +121,11 @@ pub struct ChartSpec {
     pub kind: ChartKind,
     pub metric: String,
     #[serde(default)]
-    pub x: XAxis,
-    /// Take x from this metric's value at the same (variant, seed, step, layer) instead of the step.
+    pub x: Axis,
+    /// Heatmap only: what the rows are (default: the layer position).
+    #[serde(default = "layer_axis")]
+    pub rows: Axis,
+    /// Take x from this metric's value at the same (variant, seed, step, layer, point) instead.
     #[serde(default)]
     pub x_metric: Option<String>,
     #[serde(default)]
@@ -102,9 +137,12 @@ pub struct ChartSpec {
     /// Only these variants (default: all, in scenario order).
     #[serde(default)]
     pub variants: Option<Vec<String>>,
-    /// Only records of this layer (line, histogram, bar charts).
+    /// Only records of the layer at this position (line, histogram, bar charts).
     #[serde(default)]
     pub layer: Option<u32>,
+    /// Only records at these point coordinates, e.g. `point = { T = 50 }`.
+    #[serde(default)]
+    pub point: BTreeMap<String, f64>,
     #[serde(default)]
     pub x_range: Option<[f64; 2]>,
     #[serde(default)]
@@ -154,6 +192,10 @@ pub struct ChartSpec {
     pub caption: Option<String>,
 }
 
+fn layer_axis() -> Axis {
+    Axis::Layer
+}
+
 impl ChartSpec {
     pub(super) fn check(&self, variants: &BTreeSet<&str>) -> Result<(), String> {
         if let Some(vs) = &self.variants
@@ -186,6 +228,7 @@ impl ChartSpec {
             Ok(())
         };
         only("overlay_metric", self.overlay_metric.is_some(), ChartKind::Heatmap)?;
+        only("rows", self.rows != Axis::Layer, ChartKind::Heatmap)?;
         only("colour_range", self.colour_range.is_some(), ChartKind::Heatmap)?;
         only("overlay_label", self.overlay_label.is_some(), ChartKind::Heatmap)?;
         only("colour_map", self.colour_map != ColourMap::Viridis, ChartKind::Heatmap)?;

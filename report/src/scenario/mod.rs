@@ -2,14 +2,14 @@
 //! wrong types and unknown names are errors that name the file, line and column and what was expected.
 mod chart;
 mod model;
+mod params;
 
-pub use chart::{ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn, XAxis};
-pub use model::{ClipKind, ClipSpec, Initializer, LayerKind, LayerSpec, LossKind, ModelSpec, OptimizerKind};
-pub use model::{OptimizerSpec, Variant};
+pub use chart::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn};
+pub use model::Variant;
 
 use crate::error::{ReportError, Result};
 use engine::Activation;
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use std::cmp::Ordering::Greater;
 use std::collections::BTreeSet;
@@ -26,7 +26,7 @@ pub struct ScenarioSpec {
     pub source: String,
     /// Which part of the source, e.g. `slides 1, 2, 5, 8`.
     pub experiment: String,
-    /// The experiment runner (see `run::REGISTRY`).
+    /// The experiment runner (see `experiments::REGISTRY`).
     pub kind: Spanned<String>,
     /// Position on the page; ties are broken by file name.
     #[serde(default = "default_order")]
@@ -109,12 +109,6 @@ pub struct Scenario {
     pub spec: ScenarioSpec,
 }
 
-/// The second parsing pass: only `[params]`, typed by the runner; other keys were checked by the first.
-#[derive(Deserialize)]
-struct ParamsOnly<P> {
-    params: Option<P>,
-}
-
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
@@ -125,16 +119,10 @@ impl Scenario {
     pub fn parse(path: &Path, text: String) -> Result<Scenario> {
         let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let scenario = Scenario { name, path: path.to_path_buf(), text, spec };
+        let mut scenario = Scenario { name, path: path.to_path_buf(), text, spec };
+        scenario.read_models()?;
         scenario.check()?;
         Ok(scenario)
-    }
-
-    /// The kind-specific `[params]` table, typed by the runner (which should deny unknown fields).
-    pub fn params<P: DeserializeOwned + Default>(&self) -> Result<P> {
-        let p: ParamsOnly<P> =
-            toml::from_str(&self.text).map_err(|e| toml_error(&self.path, &self.text, &e))?;
-        Ok(p.params.unwrap_or_default())
     }
 
     /// An error pointing at a byte span of this scenario's text.
@@ -143,9 +131,23 @@ impl Scenario {
         ReportError::Scenario { path: self.path.clone(), line, column, msg: msg.into() }
     }
 
-    /// An error about the file as a whole (points at its first line).
+    /// An error about the file as a whole (points at its first line); an error about one value goes
+    /// through [`Scenario::error_at_key`], [`Scenario::variant_error`] or [`Scenario::params_check`].
     pub fn error(&self, msg: impl Into<String>) -> ReportError {
         self.error_at(0..0, msg)
+    }
+
+    /// Reads every variant's model into the engine's language, with errors at the offending layer.
+    fn read_models(&mut self) -> Result<()> {
+        for i in 0..self.spec.variants.len() {
+            let Some(table) = &self.spec.variants[i].get_ref().model_table else { continue };
+            let model = table.get_ref().resolve(table.span()).map_err(|(span, msg)| {
+                let v = self.spec.variants[i].get_ref();
+                self.error_at(span, format!("variant `{}`: {msg}", v.name))
+            })?;
+            self.spec.variants[i].get_mut().model = Some(model);
+        }
+        Ok(())
     }
 
     pub fn variants(&self) -> impl Iterator<Item = &Variant> {

@@ -1,10 +1,15 @@
 //! The variant part of a scenario: what differs between the runs compared in one section. Besides the
 //! scalar knobs of the toy experiments (`activation`, `factor`), a variant can describe a sequential model
-//! (layers, initialisers), its training (optimiser, loss, clipping, epochs, batch size).
+//! and its training (optimiser, loss, clipping, epochs, batch size) in the engine's own language:
+//! `engine::model::ModelSpec`, `engine::optim::OptimizerSpec`, `engine::model::Loss`,
+//! `engine::clip::ClipSpec`, each parsed once by its own deserialiser.
 use super::ActivationName;
 use engine::Activation;
+use engine::clip::ClipSpec;
+use engine::model::{Loss, ModelSpec};
+use engine::optim::OptimizerSpec;
 use serde::Deserialize;
-use std::cmp::Ordering::Greater;
+use std::ops::Range;
 use toml::Spanned;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -23,12 +28,16 @@ pub struct Variant {
     /// A per-layer factor (the repeated-multiplication toy).
     #[serde(default)]
     pub factor: Option<f64>,
-    #[serde(default)]
+    /// The model as written: each layer keeps its place in the file for errors.
+    #[serde(default, rename = "model")]
+    pub model_table: Option<Spanned<ModelTable>>,
+    /// The model in the engine's language, read from `model_table` when the scenario is parsed.
+    #[serde(skip)]
     pub model: Option<ModelSpec>,
     #[serde(default)]
     pub optimizer: Option<OptimizerSpec>,
     #[serde(default)]
-    pub loss: Option<LossKind>,
+    pub loss: Option<Loss>,
     #[serde(default)]
     pub clipping: Option<ClipSpec>,
     #[serde(default)]
@@ -57,21 +66,14 @@ impl Variant {
         {
             return Err(format!("variant `{}`: factor must be finite, got {f}", self.name));
         }
-        if let Some(m) = &self.model {
-            m.check()?;
+        if let Some(o) = &self.optimizer {
+            o.build::<f32>().map_err(|e| e.to_string())?;
         }
-        if let Some(o) = &self.optimizer
-            && !(o.learning_rate > 0.0 && o.learning_rate.is_finite())
-        {
-            return Err(format!("optimizer learning_rate must be positive, got {}", o.learning_rate));
+        if let Some(c) = &self.clipping {
+            c.validate().map_err(|e| format!("clipping: {e}"))?;
         }
-        if let Some(c) = &self.clipping
-            && c.threshold.partial_cmp(&0.0) != Some(Greater)
-        {
-            return Err(format!("clipping threshold must be positive, got {}", c.threshold));
-        }
-        if self.epochs == Some(0) || self.batch_size == Some(0) {
-            return Err("epochs and batch_size must be at least 1".into());
+        if self.batch_size == Some(0) {
+            return Err("batch_size must be at least 1".into());
         }
         Ok(())
     }
@@ -99,168 +101,33 @@ fn check_alpha(act: Option<&ActivationName>, alpha: Option<f64>) -> Result<(), S
     }
 }
 
-/// A sequential model: layers applied in order to an input of `inputs` features.
+/// A variant's `model` table before its layers are read: every layer with its span, so an error in one
+/// (an unknown key, a bad value, a width that does not fit) points at that layer's line and column.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ModelSpec {
+pub struct ModelTable {
     pub inputs: usize,
-    pub layers: Vec<Spanned<LayerSpec>>,
+    pub layers: Vec<Spanned<toml::Value>>,
 }
 
-impl ModelSpec {
-    fn check(&self) -> Result<(), String> {
-        if self.inputs == 0 {
-            return Err("model inputs must be at least 1".into());
-        }
-        if self.layers.is_empty() {
-            return Err("model has no layers".into());
-        }
+impl ModelTable {
+    /// The engine's model, validated; an error comes with the span of the layer it is about (the whole
+    /// table's for model-wide errors).
+    pub fn resolve(&self, table: Range<usize>) -> Result<ModelSpec, (Range<usize>, String)> {
+        let mut layers = Vec::with_capacity(self.layers.len());
         for (i, l) in self.layers.iter().enumerate() {
-            l.get_ref().check().map_err(|m| format!("model layer {i}: {m}"))?;
+            let spec = l.get_ref().clone().try_into().map_err(|e: toml::de::Error| {
+                (l.span(), format!("model layers[{i}]: {}", e.message().trim()))
+            })?;
+            layers.push(spec);
         }
-        Ok(())
+        let spec = ModelSpec { inputs: self.inputs, layers };
+        let Err(e) = spec.validate() else { return Ok(spec) };
+        // The first prefix of the stack that fails holds the offending layer.
+        let bad = (1..=spec.layers.len()).find(|&n| {
+            ModelSpec { inputs: spec.inputs, layers: spec.layers[..n].to_vec() }.validate().is_err()
+        });
+        let span = bad.map_or(table, |n| self.layers[n - 1].span());
+        Err((span, format!("model: {e}")))
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LayerKind {
-    Dense,
-    BatchNormalization,
-    LayerNormalization,
-    Dropout,
-    /// Two dense layers of `units` with a skip connection around them.
-    Residual,
-    SimpleRnn,
-    Lstm,
-    Gru,
-}
-
-/// One layer (or `repeat` identical layers), Keras-style.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LayerSpec {
-    #[serde(rename = "type")]
-    pub kind: LayerKind,
-    #[serde(default)]
-    pub units: Option<usize>,
-    #[serde(default)]
-    pub activation: Option<ActivationName>,
-    #[serde(default)]
-    pub alpha: Option<f64>,
-    #[serde(default)]
-    pub initializer: Option<Initializer>,
-    /// Standard deviation of `random_normal`, bound of `random_uniform`.
-    #[serde(default)]
-    pub scale: Option<f64>,
-    /// Dropout rate.
-    #[serde(default)]
-    pub rate: Option<f64>,
-    /// LSTM forget-gate bias at initialisation.
-    #[serde(default)]
-    pub forget_bias: Option<f64>,
-    /// How many copies of this layer, one after the other.
-    #[serde(default)]
-    pub repeat: Option<usize>,
-}
-
-impl LayerSpec {
-    pub fn activation(&self) -> Option<Activation> {
-        self.activation.as_ref().map(|a| with_alpha(a.act, self.alpha))
-    }
-
-    fn check(&self) -> Result<(), String> {
-        use LayerKind::*;
-        let needs_units = matches!(self.kind, Dense | Residual | SimpleRnn | Lstm | Gru);
-        match (needs_units, self.units) {
-            (true, None | Some(0)) => return Err(format!("{:?} needs `units` of at least 1", self.kind)),
-            (false, Some(_)) => return Err(format!("{:?} takes no `units`", self.kind)),
-            _ => {}
-        }
-        match (self.kind, self.rate) {
-            (Dropout, Some(r)) if (0.0..1.0).contains(&r) => {}
-            (Dropout, r) => return Err(format!("dropout needs a `rate` in [0, 1), got {r:?}")),
-            (_, Some(_)) => return Err("`rate` applies to dropout only".into()),
-            _ => {}
-        }
-        if self.forget_bias.is_some() && self.kind != Lstm {
-            return Err("`forget_bias` applies to lstm only".into());
-        }
-        if self.scale.is_some()
-            && !matches!(self.initializer, Some(Initializer::RandomNormal | Initializer::RandomUniform))
-        {
-            return Err("`scale` applies to random_normal and random_uniform initializers only".into());
-        }
-        if self.repeat == Some(0) {
-            return Err("`repeat` must be at least 1".into());
-        }
-        check_alpha(self.activation.as_ref(), self.alpha)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Initializer {
-    Zeros,
-    RandomNormal,
-    RandomUniform,
-    GlorotNormal,
-    GlorotUniform,
-    HeNormal,
-    HeUniform,
-    LecunNormal,
-    Orthogonal,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizerKind {
-    Sgd,
-    Momentum,
-    Rmsprop,
-    Adam,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OptimizerSpec {
-    #[serde(rename = "type")]
-    pub kind: OptimizerKind,
-    pub learning_rate: f64,
-    #[serde(default)]
-    pub momentum: Option<f64>,
-    #[serde(default)]
-    pub beta1: Option<f64>,
-    #[serde(default)]
-    pub beta2: Option<f64>,
-    #[serde(default)]
-    pub epsilon: Option<f64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LossKind {
-    Mse,
-    BinaryCrossentropy,
-    CategoricalCrossentropy,
-    SparseCategoricalCrossentropy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClipKind {
-    /// Scale all gradients together so their global L2 norm is at most the threshold.
-    GlobalNorm,
-    /// Keras `clipnorm`: each tensor separately.
-    PerTensorNorm,
-    /// Keras `clipvalue`: each element to [-threshold, threshold].
-    Value,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClipSpec {
-    #[serde(rename = "type")]
-    pub kind: ClipKind,
-    pub threshold: f64,
 }

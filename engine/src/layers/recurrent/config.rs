@@ -16,7 +16,7 @@ pub enum RecurrentKind {
 }
 
 /// A recurrent layer's configuration (Keras `SimpleRNN`, `LSTM`, `GRU`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Recurrent {
     pub kind: RecurrentKind,
     pub config: RecurrentConfig,
@@ -45,7 +45,13 @@ impl Recurrent {
 
     /// LSTM only: start the forget-gate bias at 1 (default) or 0.
     pub fn unit_forget_bias(mut self, yes: bool) -> Self {
-        self.config.unit_forget_bias = yes;
+        self.config = self.config.unit_forget_bias(yes);
+        self
+    }
+
+    /// The whole configuration (initialisers, forget bias), e.g. from a model spec.
+    pub fn with_config(mut self, config: RecurrentConfig) -> Self {
+        self.config = config;
         self
     }
 }

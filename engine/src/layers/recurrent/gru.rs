@@ -25,7 +25,7 @@ impl Gru {
     pub const KIND: &'static str = "gru";
 
     /// Registers `layers.{index}.gru.{kernel [F, 3H], recurrent_kernel
-    /// [H, 3H], bias [2, 3H]}` (zero bias) with Keras' default initial values.
+    /// [H, 3H], bias [2, 3H]}` drawn from the configured initialisers.
     pub fn new<T: Real>(
         params: &mut ParamStore<T>,
         index: usize,
@@ -46,8 +46,7 @@ impl Gru {
         let name = format!("{prefix}.{}", Self::KIND);
         cfg.validate(&name)?;
         let h = cfg.units;
-        let bias = (Shape::new(2, 3 * h), vec![0.0; 6 * h]);
-        let w = Weights::register(params, &name, &cfg, 3, bias, rng)?;
+        let w = Weights::register(params, &name, &cfg, 3, Shape::new(2, 3 * h), |_| {}, rng)?;
         Ok(Gru { name, cfg, w, recorded: Recorded::default() })
     }
 

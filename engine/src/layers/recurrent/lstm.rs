@@ -25,8 +25,8 @@ impl Lstm {
     pub const KIND: &'static str = "lstm";
 
     /// Registers `layers.{index}.lstm.{kernel [F, 4H], recurrent_kernel
-    /// [H, 4H], bias [1, 4H]}`; the bias is zero except the forget block,
-    /// which is 1 when `cfg.unit_forget_bias`.
+    /// [H, 4H], bias [1, 4H]}`; the bias is drawn from `cfg.bias_initializer`
+    /// (zeros by default) except the forget block, set to `cfg.forget_bias` (1 by default).
     pub fn new<T: Real>(
         params: &mut ParamStore<T>,
         index: usize,
@@ -47,9 +47,12 @@ impl Lstm {
         let name = format!("{prefix}.{}", Self::KIND);
         cfg.validate(&name)?;
         let h = cfg.units;
-        let forget = if cfg.unit_forget_bias { 1.0 } else { 0.0 };
-        let values = (0..4 * h).map(|j| if (h..2 * h).contains(&j) { forget } else { 0.0 }).collect();
-        let w = Weights::register(params, &name, &cfg, 4, (Shape::new(1, 4 * h), values), rng)?;
+        let forget = |b: &mut [f64]| {
+            if let Some(v) = cfg.forget_bias {
+                b[h..2 * h].iter_mut().for_each(|x| *x = v);
+            }
+        };
+        let w = Weights::register(params, &name, &cfg, 4, Shape::new(1, 4 * h), forget, rng)?;
         Ok(Lstm { name, cfg, w, recorded: Recorded::default(), last_cell: None })
     }
 

@@ -35,7 +35,7 @@ use crate::tape::{NodeId, Tape};
 use rand_chacha::ChaCha8Rng;
 
 /// Configuration shared by the recurrent layers (Keras argument names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RecurrentConfig {
     /// Width `H` of the hidden state.
     pub units: usize,
@@ -43,16 +43,31 @@ pub struct RecurrentConfig {
     pub features: usize,
     /// Return every step's state (`batch × T·H`) instead of the last (`batch × H`).
     pub return_sequences: bool,
-    /// LSTM only: start the forget-gate bias at 1 (Keras `unit_forget_bias`,
-    /// Jozefowicz et al. 2015), so the cell remembers by default.
-    pub unit_forget_bias: bool,
+    /// The `[F, G·H]` input kernel's draw (Keras default `glorot_uniform`).
+    pub kernel_initializer: Initializer,
+    /// The `[H, G·H]` recurrent kernel's draw (Keras default `orthogonal`).
+    pub recurrent_initializer: Initializer,
+    /// The bias's draw (Keras default `zeros`).
+    pub bias_initializer: Initializer,
+    /// LSTM only: the forget-gate block of the bias starts at this value
+    /// (Keras `unit_forget_bias` is 1, Jozefowicz et al. 2015, so the cell
+    /// remembers by default); `None` leaves it to `bias_initializer`.
+    pub forget_bias: Option<f64>,
 }
 
 impl RecurrentConfig {
     /// `units` hidden units over steps of `features` values; last state only,
-    /// forget-gate bias 1 (Keras' defaults).
+    /// glorot_uniform / orthogonal / zeros, forget-gate bias 1 (Keras' defaults).
     pub fn new(units: usize, features: usize) -> Self {
-        RecurrentConfig { units, features, return_sequences: false, unit_forget_bias: true }
+        RecurrentConfig {
+            units,
+            features,
+            return_sequences: false,
+            kernel_initializer: Initializer::GlorotUniform,
+            recurrent_initializer: Initializer::Orthogonal { gain: 1.0 },
+            bias_initializer: Initializer::Zeros,
+            forget_bias: Some(1.0),
+        }
     }
 
     pub fn return_sequences(mut self, yes: bool) -> Self {
@@ -60,8 +75,30 @@ impl RecurrentConfig {
         self
     }
 
+    /// LSTM only: start the forget-gate bias at 1 (Keras' default) or 0.
     pub fn unit_forget_bias(mut self, yes: bool) -> Self {
-        self.unit_forget_bias = yes;
+        self.forget_bias = Some(if yes { 1.0 } else { 0.0 });
+        self
+    }
+
+    /// LSTM only: start the forget-gate bias at `value` (`None`: from `bias_initializer`).
+    pub fn forget_bias(mut self, value: Option<f64>) -> Self {
+        self.forget_bias = value;
+        self
+    }
+
+    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
+        self.kernel_initializer = init;
+        self
+    }
+
+    pub fn recurrent_initializer(mut self, init: Initializer) -> Self {
+        self.recurrent_initializer = init;
+        self
+    }
+
+    pub fn bias_initializer(mut self, init: Initializer) -> Self {
+        self.bias_initializer = init;
         self
     }
 
@@ -71,6 +108,17 @@ impl RecurrentConfig {
         }
         if self.features == 0 {
             return Err(config(layer, "features per step must be at least 1, got 0"));
+        }
+        let inits = [
+            ("kernel_initializer", self.kernel_initializer),
+            ("recurrent_initializer", self.recurrent_initializer),
+            ("bias_initializer", self.bias_initializer),
+        ];
+        for (what, init) in inits {
+            init.validate().map_err(|e| config(layer, format!("{what}: {e}")))?;
+        }
+        if let Some(b) = self.forget_bias.filter(|b| !b.is_finite()) {
+            return Err(config(layer, format!("forget_bias must be finite, got {b}")));
         }
         Ok(())
     }
@@ -109,18 +157,22 @@ struct Weights {
 }
 
 impl Weights {
-    /// Registers `[F, G·H]`, `[H, G·H]` and a bias of `bias_shape`, with
-    /// Keras' default values (see [`initial_weights`]).
+    /// Registers `[F, G·H]`, `[H, G·H]` and a bias of `bias_shape`, drawn in
+    /// that order from the configured initialisers; `fix_bias` then sets
+    /// what the cell fixes in the bias (the LSTM's forget block).
     fn register<T: Real>(
         params: &mut crate::params::ParamStore<T>,
         name: &str,
         cfg: &RecurrentConfig,
         gates: usize,
-        bias: (Shape, Vec<f64>),
+        bias_shape: Shape,
+        fix_bias: impl FnOnce(&mut [f64]),
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
         let (f, h) = (cfg.features, cfg.units);
-        let (kernel, recurrent) = initial_weights(rng, f, h, gates)?;
+        let (kernel, recurrent) = initial_weights(rng, cfg, gates)?;
+        let mut bias = cfg.bias_initializer.sample(bias_shape, rng)?;
+        fix_bias(&mut bias);
         let conv = |v: Vec<f64>| v.into_iter().map(T::c).collect::<Vec<T>>();
         Ok(Weights {
             kernel: params.add(format!("{name}.kernel"), Shape::new(f, gates * h), conv(kernel))?,
@@ -129,7 +181,7 @@ impl Weights {
                 Shape::new(h, gates * h),
                 conv(recurrent),
             )?,
-            bias: params.add(format!("{name}.bias"), bias.0, conv(bias.1))?,
+            bias: params.add(format!("{name}.bias"), bias_shape, conv(bias))?,
         })
     }
 
@@ -198,21 +250,20 @@ fn finish<T: Real>(tape: &mut Tape<T>, recorded: &mut Recorded, return_sequences
     Ok(out)
 }
 
-/// Keras' default initial weights for a layer of `gates` blocks of `units`:
-/// `glorot_uniform` for the `[features, gates·units]` input kernel (limit
-/// `√(6/(fan_in + fan_out))`) and `orthogonal` for the `[units, gates·units]`
-/// recurrent kernel, whose rows are then orthonormal (`U·Uᵀ = I`). Both come
-/// from [`Initializer`], so they draw from the one shared sampler. Returned
-/// row-major, in f64.
+/// The initial weights of a layer of `gates` blocks of `units`: the
+/// `[features, gates·units]` input kernel from `cfg.kernel_initializer`
+/// (Keras: `glorot_uniform`, limit `√(6/(fan_in + fan_out))`), then the
+/// `[units, gates·units]` recurrent kernel from `cfg.recurrent_initializer`
+/// (Keras: `orthogonal`, whose rows are then orthonormal, `U·Uᵀ = I`). Both
+/// draw from the one shared sampler of [`Initializer`]. Row-major, in f64.
 fn initial_weights(
     rng: &mut ChaCha8Rng,
-    features: usize,
-    units: usize,
+    cfg: &RecurrentConfig,
     gates: usize,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    let cols = gates * units;
-    let kernel = Initializer::GlorotUniform.sample(Shape::new(features, cols), rng)?;
-    let recurrent = Initializer::Orthogonal { gain: 1.0 }.sample(Shape::new(units, cols), rng)?;
+    let cols = gates * cfg.units;
+    let kernel = cfg.kernel_initializer.sample(Shape::new(cfg.features, cols), rng)?;
+    let recurrent = cfg.recurrent_initializer.sample(Shape::new(cfg.units, cols), rng)?;
     Ok((kernel, recurrent))
 }
 
@@ -225,7 +276,7 @@ mod tests {
     fn recurrent_kernel_rows_are_orthonormal() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for gates in [1, 3, 4] {
-            let (kernel, u) = initial_weights(&mut rng, 5, 6, gates).unwrap();
+            let (kernel, u) = initial_weights(&mut rng, &RecurrentConfig::new(6, 5), gates).unwrap();
             assert_eq!(kernel.len(), 5 * 6 * gates);
             let cols = 6 * gates;
             for a in 0..6 {
@@ -241,7 +292,7 @@ mod tests {
     #[test]
     fn input_kernel_is_glorot_uniform() {
         let mut rng = ChaCha8Rng::seed_from_u64(8);
-        let (kernel, _) = initial_weights(&mut rng, 40, 20, 4).unwrap();
+        let (kernel, _) = initial_weights(&mut rng, &RecurrentConfig::new(20, 40), 4).unwrap();
         let limit = (6.0f64 / 120.0).sqrt();
         assert!(kernel.iter().all(|w| w.abs() <= limit));
         // Uniform on [-l, l] has variance l²/3; 3200 draws pin it to a few percent.
@@ -251,10 +302,29 @@ mod tests {
 
     #[test]
     fn same_seed_same_weights() {
-        let a = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4).unwrap();
-        let b = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), 3, 4, 4).unwrap();
-        let c = initial_weights(&mut ChaCha8Rng::seed_from_u64(2), 3, 4, 4).unwrap();
+        let cfg = RecurrentConfig::new(4, 3);
+        let a = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), &cfg, 4).unwrap();
+        let b = initial_weights(&mut ChaCha8Rng::seed_from_u64(1), &cfg, 4).unwrap();
+        let c = initial_weights(&mut ChaCha8Rng::seed_from_u64(2), &cfg, 4).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn configured_initialisers_set_each_weight() {
+        let cfg = RecurrentConfig::new(6, 5)
+            .kernel_initializer(Initializer::Constant(0.25))
+            .recurrent_initializer(Initializer::Orthogonal { gain: 0.5 });
+        let (kernel, u) = initial_weights(&mut ChaCha8Rng::seed_from_u64(3), &cfg, 4).unwrap();
+        assert!(kernel.iter().all(|&w| w == 0.25));
+        // gain·Q: the rows are orthogonal with squared norm gain² = 0.25.
+        let cols = 24;
+        for a in 0..6 {
+            for b in 0..6 {
+                let dot: f64 = (0..cols).map(|j| u[a * cols + j] * u[b * cols + j]).sum();
+                let want = if a == b { 0.25 } else { 0.0 };
+                assert!((dot - want).abs() < 1e-12, "U·Uᵀ[{a},{b}] = {dot}");
+            }
+        }
     }
 }

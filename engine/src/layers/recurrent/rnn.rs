@@ -22,7 +22,7 @@ impl SimpleRnn {
     pub const KIND: &'static str = "simple_rnn";
 
     /// Registers `layers.{index}.simple_rnn.{kernel [F, H], recurrent_kernel
-    /// [H, H], bias [1, H]}` with Keras' default initial values.
+    /// [H, H], bias [1, H]}` drawn from the configured initialisers.
     pub fn new<T: Real>(
         params: &mut ParamStore<T>,
         index: usize,
@@ -42,8 +42,7 @@ impl SimpleRnn {
     ) -> Result<Self> {
         let name = format!("{prefix}.{}", Self::KIND);
         cfg.validate(&name)?;
-        let bias = (Shape::new(1, cfg.units), vec![0.0; cfg.units]);
-        let w = Weights::register(params, &name, &cfg, 1, bias, rng)?;
+        let w = Weights::register(params, &name, &cfg, 1, Shape::new(1, cfg.units), |_| {}, rng)?;
         Ok(SimpleRnn { name, cfg, w, recorded: Recorded::default() })
     }
 

@@ -1,7 +1,9 @@
 //! The training data of a `train` scenario (`[params.data]`): a shipped data set by name with a
-//! stratified train/test split drawn from the run's seed, or a seeded generator; optional
-//! standardisation fitted on the training part only.
+//! stratified train/test split drawn from the run's seed, or a seeded generator (the sequence tasks
+//! included); optional standardisation fitted on the training part only, then an optional factor on
+//! every input (`input_scale = 255` undoes the pixels' [0, 1] scaling, the unscaled-input mistake).
 use engine::data::random::normal;
+use engine::data::sequence::{ADDING_WIDTH, CopyTask, adding_problem};
 use engine::data::{Dataset, Standardizer, Targets, digits, mnist_5k, synthetic};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -20,6 +22,12 @@ pub enum Source {
     GaussianClassification,
     /// Gaussian inputs; targets `x·w + noise_std·e` (`signal = true`) or pure noise `noise_std·e`.
     GaussianRegression,
+    /// The adding problem: `samples` sequences of `steps` steps of [value, marker]; the target is the sum
+    /// of the two marked values.
+    Adding,
+    /// The delayed copy task: `length` symbols of `alphabet`, recalled after `delay` steps; one-hot
+    /// targets of width `length·alphabet`.
+    Copy,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -36,38 +44,63 @@ pub enum Scaling {
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     pub name: Source,
-    /// Share of the samples held out for testing (stratified by class); 0 trains on everything.
+    /// Share of the samples held out for testing (stratified by class); 0, the default, trains on
+    /// everything.
     #[serde(default)]
     pub test_fraction: f64,
-    /// Generators: how many samples; shipped sets: keep a stratified subset of this size.
+    /// Generators: how many samples (1000 for gaussian_classification, adding and copy, 100 for
+    /// gaussian_regression);
+    /// shipped sets: keep a stratified subset of this size (all samples when absent).
     #[serde(default)]
     pub samples: Option<usize>,
+    /// Generators: input width (10).
     #[serde(default)]
     pub features: Option<usize>,
+    /// gaussian_classification: clusters (2).
     #[serde(default)]
     pub classes: Option<usize>,
+    /// gaussian_classification: distance between cluster centres (3.0).
     #[serde(default)]
     pub separation: Option<f64>,
+    /// xor: input noise (0); gaussian_regression: target noise (0.1, or 1.0 without `signal`).
     #[serde(default)]
     pub noise_std: Option<f64>,
+    /// xor: copies of the four points (1).
     #[serde(default)]
     pub repeats: Option<usize>,
-    /// Regression only: whether the targets depend on the inputs.
+    /// Regression only: whether the targets depend on the inputs (true).
     #[serde(default = "yes")]
     pub signal: bool,
-    /// Regression without signal: the targets' mean (seed 003 part 2 trains towards 1.0).
+    /// Regression without signal: the targets' mean (0; seed 003 part 2 trains towards 1.0).
     #[serde(default)]
     pub target_mean: Option<f64>,
+    /// Input scaling (none).
     #[serde(default)]
     pub scale: Scaling,
+    /// Every input multiplied by this after `scale`, e.g. 255 to feed raw pixel values (none).
+    #[serde(default)]
+    pub input_scale: Option<f64>,
+    /// adding: steps per sequence (50).
+    #[serde(default)]
+    pub steps: Option<usize>,
+    /// copy: symbols to remember (5).
+    #[serde(default)]
+    pub length: Option<usize>,
+    /// copy: alphabet size (8).
+    #[serde(default)]
+    pub alphabet: Option<usize>,
+    /// copy: steps between the symbols and the recall (10).
+    #[serde(default)]
+    pub delay: Option<usize>,
 }
 
 fn yes() -> bool {
     true
 }
 
-/// Sizes a quick run caps the data at.
-const QUICK_SAMPLES: usize = 256;
+/// Defaults of the sequence tasks.
+const ADDING_STEPS: usize = 50;
+const COPY: CopyTask = CopyTask { length: 5, alphabet: 8, delay: 10 };
 
 impl DataSpec {
     /// Input width of the samples, known before loading (checked against each model's `inputs`).
@@ -77,7 +110,31 @@ impl DataSpec {
             Source::Mnist => 784,
             Source::Xor => 2,
             Source::GaussianClassification | Source::GaussianRegression => self.features.unwrap_or(10),
+            Source::Adding => self.steps.unwrap_or(ADDING_STEPS) * ADDING_WIDTH,
+            Source::Copy => self.copy_task().steps() * self.copy_task().width(),
         }
+    }
+
+    /// Values per step of a sequence task (`None` for data that is not a sequence).
+    pub fn step_width(&self) -> Option<usize> {
+        match self.name {
+            Source::Adding => Some(ADDING_WIDTH),
+            Source::Copy => Some(self.copy_task().width()),
+            _ => None,
+        }
+    }
+
+    fn copy_task(&self) -> CopyTask {
+        CopyTask {
+            length: self.length.unwrap_or(COPY.length),
+            alphabet: self.alphabet.unwrap_or(COPY.alphabet),
+            delay: self.delay.unwrap_or(COPY.delay),
+        }
+    }
+
+    /// Clusters of gaussian_classification.
+    fn classes(&self) -> usize {
+        self.classes.unwrap_or(2)
     }
 
     /// Whether a model with `width` outputs fits the targets: one per class, or a single (sigmoid) output
@@ -85,26 +142,51 @@ impl DataSpec {
     pub fn fits_outputs(&self, width: usize) -> bool {
         match self.name {
             Source::Digits | Source::Mnist => width == 10,
-            Source::Xor | Source::GaussianRegression => width == 1,
+            Source::Xor | Source::GaussianRegression | Source::Adding => width == 1,
+            Source::Copy => {
+                let t = self.copy_task();
+                width == t.length * t.alphabet
+            }
             Source::GaussianClassification => {
-                let c = self.classes.unwrap_or(2);
+                let c = self.classes();
                 width == c || (c == 2 && width == 1)
             }
         }
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    /// Why the description does not hold together: the key at fault (below `[params.data]`) and what
+    /// was expected of it.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
         if !(0.0..1.0).contains(&self.test_fraction) {
-            return Err(format!("data test_fraction must be in [0, 1), got {}", self.test_fraction));
+            return Err(("test_fraction", "a share in [0, 1)".into()));
         }
         let generator = matches!(self.name, Source::GaussianClassification | Source::GaussianRegression);
-        let only = |set: bool, what: &str, ok: bool| {
-            if set && !ok { Err(format!("data `{what}` does not apply to {:?}", self.name)) } else { Ok(()) }
+        let only = |set: bool, what: &'static str, ok: bool| {
+            if set && !ok {
+                Err((what, format!("no such key (`{what}` does not apply to {:?})", self.name)))
+            } else {
+                Ok(())
+            }
         };
         only(self.features.is_some(), "features", generator)?;
         only(self.classes.is_some(), "classes", self.name == Source::GaussianClassification)?;
         only(self.separation.is_some(), "separation", self.name == Source::GaussianClassification)?;
         only(self.repeats.is_some(), "repeats", self.name == Source::Xor)?;
+        only(self.steps.is_some(), "steps", self.name == Source::Adding)?;
+        only(self.length.is_some(), "length", self.name == Source::Copy)?;
+        only(self.alphabet.is_some(), "alphabet", self.name == Source::Copy)?;
+        only(self.delay.is_some(), "delay", self.name == Source::Copy)?;
+        if let Some(f) = self.input_scale
+            && !(f.is_finite() && f > 0.0)
+        {
+            return Err(("input_scale", format!("a positive, finite factor, got {f}")));
+        }
+        if self.steps.is_some_and(|t| t < 2) {
+            return Err(("steps", "at least 2 (the adding problem marks two of them)".into()));
+        }
+        if self.alphabet.is_some_and(|a| a < 2) {
+            return Err(("alphabet", "at least 2".into()));
+        }
         only(
             self.noise_std.is_some(),
             "noise_std",
@@ -116,8 +198,17 @@ impl DataSpec {
             "target_mean",
             self.name == Source::GaussianRegression && !self.signal,
         )?;
-        if self.samples == Some(0) || self.features == Some(0) || self.repeats == Some(0) {
-            return Err("data samples, features and repeats must be at least 1".into());
+        let counts = [
+            ("samples", self.samples),
+            ("features", self.features),
+            ("repeats", self.repeats),
+            ("length", self.length),
+            ("delay", self.delay),
+        ];
+        for (what, n) in counts {
+            if n == Some(0) {
+                return Err((what, "at least 1".into()));
+            }
         }
         Ok(())
     }
@@ -133,16 +224,10 @@ impl DataSpec {
     }
 
     /// The (train, test) parts for one run; `test` is `None` when `test_fraction` is 0.
-    pub fn make(
-        &self,
-        shipped: Option<&Dataset>,
-        seed: u64,
-        quick: bool,
-    ) -> engine::Result<(Dataset, Option<Dataset>)> {
-        let cap = |n: usize| if quick { n.min(QUICK_SAMPLES) } else { n };
+    pub fn make(&self, shipped: Option<&Dataset>, seed: u64) -> engine::Result<(Dataset, Option<Dataset>)> {
         let mut all = match (self.name, shipped) {
             (Source::Digits | Source::Mnist, Some(ds)) => {
-                let keep = cap(self.samples.unwrap_or(ds.len()).min(ds.len()));
+                let keep = self.samples.unwrap_or(ds.len()).min(ds.len());
                 if keep < ds.len() {
                     // A stratified subset: the "train" part of a split that holds out the rest.
                     ds.train_test(1.0 - keep as f64 / ds.len() as f64, seed ^ SUBSET_STREAM)?.0
@@ -160,14 +245,18 @@ impl DataSpec {
                 synthetic::xor(self.repeats.unwrap_or(1), self.noise_std.unwrap_or(0.0), seed)?
             }
             (Source::GaussianClassification, _) => synthetic::gaussian_classes(
-                cap(self.samples.unwrap_or(1000)),
-                self.classes.unwrap_or(2),
+                self.samples.unwrap_or(1000),
+                self.classes(),
                 self.features(),
                 self.separation.unwrap_or(3.0),
                 seed,
             )?,
+            (Source::Adding, _) => {
+                adding_problem(self.samples.unwrap_or(1000), self.steps.unwrap_or(ADDING_STEPS), seed)?
+            }
+            (Source::Copy, _) => self.copy_task().generate(self.samples.unwrap_or(1000), seed)?,
             (Source::GaussianRegression, _) => {
-                let n = cap(self.samples.unwrap_or(100));
+                let n = self.samples.unwrap_or(100);
                 let noise = self.noise_std.unwrap_or(if self.signal { 0.1 } else { 1.0 });
                 if self.signal {
                     synthetic::regression(n, self.features(), noise, seed)?.0
@@ -188,6 +277,11 @@ impl DataSpec {
             s.apply(&mut train.x)?;
             if let Some(t) = test.as_mut() {
                 s.apply(&mut t.x)?;
+            }
+        }
+        if let Some(f) = self.input_scale {
+            for d in std::iter::once(&mut train).chain(test.as_mut()) {
+                d.x.iter_mut().for_each(|x| *x = (f64::from(*x) * f) as f32);
             }
         }
         Ok((train, test))

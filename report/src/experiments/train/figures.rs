@@ -3,23 +3,11 @@
 //! one lucky seed. Absolute gradient norms stand next to the first/last ratio.
 use super::Params;
 use super::session::{RunOutcome, first_last_at_step0};
-use crate::html::fmt_figure;
-use crate::run::KeyFigure;
+use crate::record::{KeyFigure, number};
 use crate::scenario::Scenario;
+use crate::stats::spread;
 use engine::diagnose::DiagnoseConfig;
 use engine::monitor::{GLOBAL, metric as m};
-
-/// Median (mean of the middle two for an even count), min and max; `None` for no values.
-pub fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) };
-    Some((median, v[0], v[n - 1]))
-}
 
 struct Figures<'a> {
     out: Vec<KeyFigure>,
@@ -37,7 +25,7 @@ impl Figures<'_> {
         let label = if n == 1 {
             format!("{}: {what}", self.label)
         } else {
-            format!("{}: {what} (median of {of}; range {}–{})", self.label, fmt_figure(lo), fmt_figure(hi))
+            format!("{}: {what} (median of {of}; range {}–{})", self.label, number(lo), number(hi))
         };
         let v = self.variant;
         self.out.push(KeyFigure { key: format!("{key}.{v}"), label, value: med });
@@ -75,7 +63,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         f.add("train_accuracy", "training accuracy of the last epoch", &get(&|r| r.train_accuracy));
         f.add("test_accuracy", "test accuracy", &get(&|r| r.test_accuracy));
         f.add("test_loss", "test loss", &get(&|r| r.test_loss));
-        let fl: Vec<(f64, f64)> = mine.iter().filter_map(|r| first_last_at_step0(&r.engine)).collect();
+        let fl: Vec<(f64, f64)> = mine.iter().filter_map(|r| first_last_at_step0(&r.records)).collect();
         let ratio: Vec<f64> = fl.iter().map(|(a, b)| a / b).collect();
         f.add("grad_ratio0", "first/last layer weight-gradient norm at step 0", &ratio);
         f.add(
@@ -88,7 +76,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
             "last layer weight-gradient norm at step 0",
             &fl.iter().map(|x| x.1).collect::<Vec<_>>(),
         );
-        let global = |r: &RunOutcome| r.engine.series(GLOBAL, m::GLOBAL_GRAD_NORM);
+        let global = |r: &RunOutcome| r.records.series(GLOBAL, m::GLOBAL_GRAD_NORM);
         f.add(
             "max_global_norm",
             "largest recorded global gradient norm",
@@ -100,7 +88,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
             |r: &RunOutcome| global(r).into_iter().filter(|x| x.1 > diag.explode_norm).collect::<Vec<_>>();
         f.add(
             "explosions",
-            &format!("recorded steps with global norm above {}", fmt_figure(diag.explode_norm)),
+            &format!("recorded steps with global norm above {}", number(diag.explode_norm)),
             &get(&|r| Some(events(r).len() as f64)),
         );
         f.add(
@@ -119,22 +107,23 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
             &get(&|r| r.stopped.as_ref().map(|x| x.0 as f64)),
         );
         let clip_acted = |r: &RunOutcome| {
-            let acted = r.engine.series(GLOBAL, m::CLIP_ACTED);
+            let acted = r.records.series(GLOBAL, m::CLIP_ACTED);
             (!acted.is_empty()).then(|| acted.iter().map(|x| x.1).sum::<f64>() / acted.len() as f64)
         };
         f.add("clip_acted", "share of steps where clipping acted", &get(&clip_acted));
-        let after_max =
-            |r: &RunOutcome| r.engine.series(GLOBAL, m::CLIP_NORM_AFTER).iter().map(|x| x.1).reduce(f64::max);
+        let after_max = |r: &RunOutcome| {
+            r.records.series(GLOBAL, m::CLIP_NORM_AFTER).iter().map(|x| x.1).reduce(f64::max)
+        };
         f.add("clip_norm_after_max", "largest global gradient norm after clipping", &get(&after_max));
         let update = |r: &RunOutcome| {
-            let first = *r.engine.layers_with(m::UPDATE_RATIO).first()?;
-            spread(&r.engine.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>())
+            let first = *r.records.layers_with(m::UPDATE_RATIO).first()?;
+            spread(&r.records.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>())
                 .map(|x| x.0)
         };
         f.add("update_ratio_first", "first layer's median update-to-weight ratio", &get(&update));
         f.add("steps", "training steps", &get(&|r| Some(r.steps as f64)));
         for (i, row) in p.predict.iter().enumerate() {
-            let input: Vec<String> = row.iter().map(|x| fmt_figure(*x)).collect();
+            let input: Vec<String> = row.iter().map(|x| number(*x)).collect();
             f.add(
                 &format!("prediction{i}"),
                 &format!("prediction for ({})", input.join(", ")),

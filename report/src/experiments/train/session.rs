@@ -1,20 +1,21 @@
 //! One training run (one variant, one seed): data, model, optimiser and clipping built from the
-//! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the engine's records converted to
-//! the report's rows. A NaN or infinity stops the run with its records kept.
-use super::{Params, build};
+//! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the run's records: the monitor's
+//! table with the runner's own rows added to it (epoch losses, test accuracy, per-layer snapshots). A NaN
+//! or infinity stops the run with its records kept.
+use super::{Params, Trainee};
 use crate::error::{ReportError, Result};
-use crate::run::Record;
 use crate::scenario::Scenario;
+use engine::clip::ClipReport;
 use engine::data::Dataset;
-use engine::model::{ClipFn, Data, EpochLog, FitConfig, StepHook, StepView};
-use engine::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m};
+use engine::model::{Data, EpochLog, FitConfig, StepHook, StepView};
+use engine::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m, point};
+use engine::params::ParamStore;
 
 /// What one run leaves behind: its rows and the figures the key figures aggregate.
 pub struct RunOutcome {
     pub variant: usize,
-    pub records: Vec<Record>,
-    /// The engine's table of this run (for figures that read series by layer name).
-    pub engine: Records,
+    /// The run's table: the monitor's rows and the runner's.
+    pub records: Records,
     /// Mean training loss and accuracy of the last completed epoch.
     pub final_loss: Option<f64>,
     pub train_accuracy: Option<f64>,
@@ -57,30 +58,31 @@ impl StepHook<f32> for Hook {
         self.epochs.push(log.clone());
         self.monitor.on_epoch_end(log)
     }
+
+    fn on_clip(&mut self, step: usize, report: &ClipReport) -> engine::Result<()> {
+        self.monitor.on_clip(step, report)
+    }
+
+    fn on_fit_end(&mut self, params: &ParamStore<f32>) -> engine::Result<()> {
+        self.monitor.on_fit_end(params)
+    }
 }
 
 pub fn train(
     s: &Scenario,
     p: &Params,
     shipped: Option<&Dataset>,
-    vi: usize,
+    trainee: &Trainee<'_>,
     seed: u64,
-    quick: bool,
 ) -> Result<RunOutcome> {
-    let v = s.spec.variants[vi].get_ref();
+    let (v, vi) = (trainee.variant, trainee.index);
     let fail =
         |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
-    let (spec, opt_spec, loss_kind, epochs) = match (&v.model, &v.optimizer, v.loss, v.epochs) {
-        (Some(m), Some(o), Some(l), Some(e)) => (m, o, l, e),
-        _ => return Err(ReportError::run(&s.name, format!("variant `{}` is incomplete", v.name))),
-    };
-    let epochs = if quick { epochs.min(p.quick_epochs) } else { epochs };
-    let (train, test) = p.data.make(shipped, stream(seed, 1), quick).map_err(fail)?;
-    let mut model = build::model(spec, stream(seed, 2)).map_err(fail)?;
-    let mut opt = build::optimizer(opt_spec).map_err(fail)?;
-    let loss = build::loss(loss_kind);
+    let incomplete = || ReportError::run(&s.name, format!("variant `{}` has no optimizer", v.name));
+    let (spec, loss, epochs) = (trainee.model, trainee.loss, trainee.epochs);
+    let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
+    let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
     let batch = v.batch_size.unwrap_or(32);
-    let cfg = FitConfig::new(loss).epochs(epochs).batch_size(batch).shuffle(p.shuffle).seed(stream(seed, 3));
     let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
     let mut hook = Hook {
         monitor: MonitorHook::new(&model, config, Records::new(&s.name, &v.name, seed)),
@@ -88,14 +90,29 @@ pub fn train(
         steps: 0,
     };
     let steps_per_epoch = train.len().div_ceil(batch);
-    let mut clipper = v.clipping.clone().map(|c| build::Clipper::new(c, steps_per_epoch * epochs));
     let train_data = Data::from(&train);
     let test_data = test.as_ref().map(Data::from);
-    let validation = if p.test_each_epoch { test_data.as_ref() } else { None };
-    let fitted = {
-        let mut clip_fn = clipper.as_mut().map(|c| move |ps: &mut _| c.clip(ps));
-        let clip: Option<ClipFn<'_, f32>> = clip_fn.as_mut().map(|f| f as ClipFn<'_, f32>);
-        model.fit_with_validation(&train_data, validation, &cfg, opt.as_mut(), &mut hook, clip)
+    let fitted = if epochs == 0 {
+        // At initialisation: one forward and backward pass over the first batch, monitored, no update.
+        let probed = model.probe(&train_data.head(batch), loss, &mut hook).map(|_| ());
+        hook.steps = 0;
+        probed
+    } else {
+        let opt = trainee.optimizer.ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
+        let mut cfg = FitConfig::new(loss)
+            .optimizer(opt)
+            .epochs(epochs)
+            .batch_size(batch)
+            .shuffle(p.shuffle)
+            .seed(stream(seed, 3))
+            .hook(&mut hook);
+        if let (true, Some(t)) = (p.test_each_epoch, test_data) {
+            cfg = cfg.validation(t);
+        }
+        if let Some(c) = &v.clipping {
+            cfg = cfg.clip(*c);
+        }
+        model.fit(&train_data, &mut cfg).map(|_| ())
     };
     let stopped = match fitted {
         Ok(_) => None,
@@ -105,26 +122,12 @@ pub fn train(
         }
         Err(e) => return Err(fail(e)),
     };
-    hook.monitor.finish(model.params());
-    if let Some(c) = &clipper {
-        hook.monitor.record_clips(&c.reports);
-    }
     let Hook { monitor, epochs: logs, steps } = hook;
-    let engine_records = monitor.into_records();
-    let mut records = convert(&engine_records);
+    let mut records = monitor.into_records();
     snapshots(&mut records);
     super::weight_layers::add_weight_layer_snapshots(&mut records);
-    let mut extra = |step: u64, layer: Option<u32>, metric: &str, value: f64| {
-        records.push(Record {
-            scenario: s.name.clone(),
-            variant: v.name.clone(),
-            seed,
-            step,
-            layer,
-            metric: metric.to_string(),
-            value,
-            layer_name: None,
-        });
+    let mut extra = |step: u64, at: &str, metric: &str, value: f64| {
+        records.push_named_at(step, GLOBAL, at, metric, value)
     };
     for (k, log) in logs.iter().enumerate() {
         if (k + 1) % p.epoch_every != 0 && k + 1 != logs.len() {
@@ -132,17 +135,16 @@ pub fn train(
         }
         // Epoch rows sit at the step count after the epoch, on the same axis as the monitor's steps.
         let at = ((k + 1) * steps_per_epoch) as u64;
-        extra(at, None, "epoch_loss", log.loss);
-        extra(at, None, "epoch_accuracy", log.accuracy);
+        extra(at, "", "epoch_loss", log.loss);
+        extra(at, "", "epoch_accuracy", log.accuracy);
         if let Some(e) = log.validation {
-            extra(at, None, "test_loss", e.loss);
-            extra(at, None, "test_accuracy", e.accuracy);
+            extra(at, "", "test_loss", e.loss);
+            extra(at, "", "test_accuracy", e.accuracy);
         }
     }
     let mut out = RunOutcome {
         variant: vi,
-        records: Vec::new(),
-        engine: Records::default(),
+        records: Records::default(),
         final_loss: logs.last().map(|l| l.loss),
         train_accuracy: logs.last().map(|l| l.accuracy),
         test_loss: None,
@@ -152,14 +154,14 @@ pub fn train(
         steps,
     };
     if let Some((step, _)) = &out.stopped {
-        extra(*step, None, "stopped_non_finite", 1.0);
+        extra(*step, "", "stopped_non_finite", 1.0);
     } else {
         if let Some(t) = &test_data {
             let e = model.evaluate(t, loss, batch).map_err(fail)?;
             out.test_loss = Some(e.loss);
             out.test_accuracy = Some(e.accuracy);
-            extra(steps, None, "final_test_loss", e.loss);
-            extra(steps, None, "final_test_accuracy", e.accuracy);
+            extra(steps, "", "final_test_loss", e.loss);
+            extra(steps, "", "final_test_accuracy", e.accuracy);
         }
         if !p.predict.is_empty() {
             let x: Vec<f32> = p.predict.iter().flatten().map(|&v| v as f32).collect();
@@ -167,42 +169,13 @@ pub fn train(
             let w = model.output_width();
             for (i, row) in y.chunks(w).enumerate() {
                 out.predictions.push(f64::from(row[0]));
-                extra(steps, Some(i as u32), "prediction", f64::from(row[0]));
+                // Which `[params] predict` row (from 0, as the `prediction{i}` key figures count).
+                extra(steps, &point(&[("row", i as f64)]), "prediction", f64::from(row[0]));
             }
         }
     }
     out.records = records;
-    out.engine = engine_records;
     Ok(out)
-}
-
-/// The engine's rows as the report's: the layer column is the layer's position in the network
-/// (1-based, nested layers numbered in walk order; a recurrent `NAME@t` row takes its layer's number),
-/// `None` for whole-network rows (`*`); the name travels along for the diagnosis.
-pub fn convert(r: &Records) -> Vec<Record> {
-    let probes: Vec<&str> =
-        r.layers.iter().map(String::as_str).filter(|n| *n != GLOBAL && !n.contains('@')).collect();
-    let index: Vec<Option<u32>> = r
-        .layers
-        .iter()
-        .map(|n| {
-            let base = n.split('@').next().unwrap_or(n);
-            probes.iter().position(|p| *p == base).map(|i| i as u32 + 1)
-        })
-        .collect();
-    r.rows
-        .iter()
-        .map(|row| Record {
-            scenario: r.scenario.clone(),
-            variant: r.variant.clone(),
-            seed: r.seed,
-            step: row.step,
-            layer: index[row.layer as usize],
-            metric: r.metrics[row.metric as usize].clone(),
-            value: row.value,
-            layer_name: Some(r.layers[row.layer as usize].clone()),
-        })
-        .collect()
 }
 
 /// Per-layer metrics copied at the first and the last recorded step as `init_METRIC` and
@@ -210,30 +183,27 @@ pub fn convert(r: &Records) -> Vec<Record> {
 const SNAPSHOT: [&str; 6] =
     [m::GRAD_NORM, m::GRAD_RMS, m::GRAD_MEAN_ABS, m::SIGNAL_NORM, m::ACT_STD, m::UPDATE_RATIO];
 
-fn snapshots(records: &mut Vec<Record>) {
+fn snapshots(r: &mut Records) {
     for metric in SNAPSHOT {
-        let steps = records.iter().filter(|r| r.metric == metric && r.layer.is_some()).map(|r| r.step);
+        let Some(m) = r.metrics.iter().position(|x| x == metric) else { continue };
+        let global = r.layers.iter().position(|x| x == GLOBAL);
+        // Per-layer rows without coordinates: the step axis of the metric as the monitor wrote it.
+        let per_layer = |row: &&engine::monitor::Row| {
+            row.metric as usize == m && row.point == 0 && Some(row.layer as usize) != global
+        };
+        let steps = r.rows.iter().filter(per_layer).map(|row| row.step);
         let (Some(first), Some(last)) = (steps.clone().min(), steps.max()) else { continue };
-        let copies: Vec<Record> = records
-            .iter()
-            .filter(|r| r.metric == metric && r.layer.is_some() && (r.step == first || r.step == last))
-            .flat_map(|r| {
-                let at = |prefix: &str| Record {
-                    metric: format!("{prefix}_{metric}"),
-                    layer_name: None,
-                    ..r.clone()
-                };
-                let mut out = Vec::with_capacity(2);
-                if r.step == first {
-                    out.push(at("init"));
-                }
-                if r.step == last {
-                    out.push(at("final"));
-                }
-                out
-            })
-            .collect();
-        records.extend(copies);
+        let (init, fin) = (r.metric_id(&format!("init_{metric}")), r.metric_id(&format!("final_{metric}")));
+        let mut copies = Vec::new();
+        for row in r.rows.iter().filter(per_layer) {
+            if row.step == first {
+                copies.push(engine::monitor::Row { metric: init, ..*row });
+            }
+            if row.step == last {
+                copies.push(engine::monitor::Row { metric: fin, ..*row });
+            }
+        }
+        r.rows.extend(copies);
     }
 }
 

@@ -76,6 +76,15 @@ fn parse(text: &str) -> Result<Scenario> {
     Scenario::parse(Path::new("scenarios/t.toml"), text.to_string())
 }
 
+/// Prepares and runs the scenario, as `report` does.
+fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
+    prepare(s, opts)?.run()
+}
+
+fn check(s: &Scenario) -> Result<()> {
+    prepare(s, &RunOptions::default()).map(|_| ())
+}
+
 /// The (line, message) of the scenario error that parsing or checking `text` gives.
 fn check_error(text: &str) -> (usize, String) {
     match parse(text).and_then(|s| check(&s)) {
@@ -101,16 +110,16 @@ fn xor_trains_and_records_every_layer() {
     let s = parse(XOR).unwrap();
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).unwrap();
-    let names: std::collections::BTreeSet<&str> =
-        out.records.iter().filter_map(|r| r.layer_name.as_deref()).collect();
+    let rows = tidy(&out);
+    let names: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.layer).collect();
     assert!(names.contains("1:dense(relu)") && names.contains("2:dense") && names.contains("*"), "{names:?}");
-    // The layer column is the position; whole-network rows have none.
-    assert!(
-        out.records.iter().filter(|r| r.layer_name.as_deref() == Some("2:dense")).all(|r| r.layer == Some(2))
-    );
-    assert!(out.records.iter().filter(|r| r.layer_name.as_deref() == Some("*")).all(|r| r.layer.is_none()));
-    let preds: Vec<_> = out.records.iter().filter(|r| r.metric == "prediction").collect();
+    // The layer column is the engine's name everywhere: a position prefix, or `*` for the whole network.
+    assert!(rows.iter().all(|r| r.layer == "*" || engine::monitor::layer_position(r.layer).is_some()));
+    let preds: Vec<_> = rows.iter().filter(|r| r.metric == "prediction").collect();
     assert_eq!(preds.len(), 8, "4 inputs × 2 seeds");
+    assert!(preds.iter().all(|r| r.layer == "*"));
+    let at: Vec<&str> = preds.iter().take(4).map(|r| r.point).collect();
+    assert_eq!(at, vec!["row=0", "row=1", "row=2", "row=3"]);
     // 50 Adam steps at 0.05 learn XOR in these seeds: the loss falls well below ln 2.
     assert!(figure(&out, "final_loss.relu") < 0.5, "{}", figure(&out, "final_loss.relu"));
     let (lo, med, hi) = (
@@ -120,7 +129,11 @@ fn xor_trains_and_records_every_layer() {
     );
     assert!(lo <= med && med <= hi);
     // Step-0 snapshots exist per layer, for charts over the layer index.
-    assert_eq!(out.records.iter().filter(|r| r.metric == "init_grad_norm").count(), 2 * 2);
+    assert_eq!(rows.iter().filter(|r| r.metric == "init_grad_norm").count(), 2 * 2);
+}
+
+fn tidy(out: &Output) -> Vec<engine::monitor::record::TidyRow<'_>> {
+    out.records.iter().flat_map(|r| r.tidy()).collect()
 }
 
 #[test]
@@ -136,29 +149,29 @@ fn a_run_is_the_same_on_one_and_on_two_threads() {
 }
 
 #[test]
-fn model_inputs_that_do_not_fit_the_data_name_the_variant_line() {
+fn model_inputs_that_do_not_fit_the_data_name_their_line() {
     let text = XOR.replace("inputs = 2", "inputs = 3");
     let (line, msg) = check_error(&text);
-    assert_eq!(line, line_of(&text, "[[variants]]"));
+    assert_eq!(line, line_of(&text, "inputs = 3"));
     assert!(msg.contains("inputs = 3") && msg.contains("2 features"), "{msg}");
 }
 
 #[test]
-fn a_layer_the_runner_cannot_build_names_its_own_line() {
+fn a_layer_that_cannot_be_built_names_its_own_line() {
     let text = XOR.replace(
         "{ type = \"dense\", units = 1, activation = \"sigmoid\" },",
-        "{ type = \"lstm\", units = 4 },\n  { type = \"dense\", units = 1, activation = \"sigmoid\" },",
+        "{ type = \"lstm\", units = 4, features = 3 },\n  { type = \"dense\", units = 1, activation = \"sigmoid\" },",
     );
     let (line, msg) = check_error(&text);
     assert_eq!(line, line_of(&text, "{ type = \"lstm\""));
-    assert!(msg.contains("recurrent"), "{msg}");
+    assert!(msg.contains("(lstm)") && msg.contains("steps of 3 features"), "{msg}");
     let text = XOR.replace(
         "units = 8, activation = \"relu\"",
         "units = 8, activation = \"relu\" },\n  { type = \"dropout\", rate = 0.1, activation = \"relu\"",
     );
     let (line, msg) = check_error(&text);
     assert_eq!(line, line_of(&text, "{ type = \"dropout\""));
-    assert!(msg.contains("takes no `activation`"), "{msg}");
+    assert!(msg.contains("unknown field `activation`") && msg.contains("rate"), "{msg}");
 }
 
 #[test]
@@ -180,7 +193,8 @@ fn a_non_finite_stop_keeps_the_records_and_is_a_result() {
     let s = parse(EXPLODING).unwrap();
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).expect("a NaN stop is a result, not an error");
-    let big: Vec<_> = out.records.iter().filter(|r| r.variant == "big").collect();
+    let rows = tidy(&out);
+    let big: Vec<_> = rows.iter().filter(|r| r.variant == "big").collect();
     for seed in [0, 1] {
         let stop = big.iter().find(|r| r.seed == seed && r.metric == "stopped_non_finite").expect("stop row");
         // Everything recorded before the stop is still there, step 0 included.
@@ -231,9 +245,222 @@ fn an_unknown_diagnose_threshold_names_its_line() {
 }
 
 #[test]
-fn quick_runs_cap_the_epochs() {
-    let s = parse(XOR).unwrap();
-    let out = run(&s, &RunOptions { quick: true, seed: Some(3) }).unwrap();
-    assert_eq!(figure(&out, "steps.relu"), 2.0, "quick_epochs defaults to 2, one step each");
-    assert!(out.records.iter().all(|r| r.seed == 3));
+fn quick_runs_take_their_sizes_from_the_quick_table_only() {
+    let text = XOR.replace("[params.data]", "max_epochs = 3\n[params.quick]\nmax_epochs = 2\n[params.data]");
+    let s = parse(&text).unwrap();
+    let quick = run(&s, &RunOptions { quick: true, seed: Some(3) }).unwrap();
+    assert_eq!(figure(&quick, "steps.relu"), 2.0, "[params.quick] max_epochs, one step each");
+    assert!(quick.records.iter().all(|r| r.seed == 3));
+    let full = run(&s, &RunOptions { quick: false, seed: Some(3) }).unwrap();
+    assert_eq!(figure(&full, "steps.relu"), 3.0, "[params] max_epochs");
+    // Without a quick table a quick run is the full run.
+    let plain = parse(XOR).unwrap();
+    let quick = run(&plain, &RunOptions { quick: true, seed: Some(3) }).unwrap();
+    assert_eq!(figure(&quick, "steps.relu"), 50.0, "the variant's own epochs");
+}
+
+#[test]
+fn a_bad_value_inside_params_data_names_its_line_and_column() {
+    let text = XOR.replace("name = \"xor\"", "name = \"xor\"\ntest_fraction = 1.5");
+    let s = parse(&text).unwrap();
+    let Err(ReportError::Scenario { line, column, msg, .. }) = check(&s) else { panic!("expected an error") };
+    assert_eq!((line, column), (line_of(&text, "test_fraction"), 17), "{msg}");
+    assert!(msg.contains("data.test_fraction = 1.5") && msg.contains("[0, 1)"), "{msg}");
+    // The same value in [params.quick] is found by a quick run, at its own place.
+    let text = format!("{XOR}\n[params.quick]\ndata = {{ test_fraction = -0.5 }}\n");
+    let s = parse(&text).unwrap();
+    check(&s).unwrap();
+    let Err(ReportError::Scenario { line, column, msg, .. }) =
+        prepare(&s, &RunOptions { quick: true, seed: None }).map(|_| ())
+    else {
+        panic!("expected an error in a quick run")
+    };
+    assert_eq!((line, column), (line_of(&text, "test_fraction = -0.5"), 26), "{msg}");
+    assert!(msg.contains("[params.quick] data.test_fraction = -0.5"), "{msg}");
+}
+
+// ---------- the model language through the runner (fixtures in report/tests/fixtures/) ----------
+
+const MODEL_LANGUAGE: &str = include_str!("../../../tests/fixtures/model_language.toml");
+const LSTM_ADDING: &str = include_str!("../../../tests/fixtures/lstm_adding.toml");
+
+/// Every row of `variant`'s runs, all seeds, in the order written.
+fn rows<'a>(out: &'a Output, variant: &str) -> Vec<engine::monitor::record::TidyRow<'a>> {
+    out.records.iter().filter(|r| r.variant == variant).flat_map(|r| r.tidy()).collect()
+}
+
+/// `metric` at step 0 of seed `seed` of `variant`, by the engine's layer name, in layer order.
+fn at_step0(out: &Output, variant: &str, seed: u64, metric: &str) -> Vec<(String, f64)> {
+    rows(out, variant)
+        .into_iter()
+        .filter(|r| r.seed == seed && r.step == 0 && r.metric == metric && r.point.is_empty())
+        .filter(|r| r.layer != engine::monitor::GLOBAL)
+        .map(|r| (r.layer.to_string(), r.value))
+        .collect()
+}
+
+fn fixture(text: &str) -> (Output, crate::run::ScenarioResult) {
+    let s = parse(text).unwrap();
+    check(&s).unwrap();
+    (run(&s, &RunOptions::default()).unwrap(), run_one(&s, &RunOptions::default()).unwrap())
+}
+
+fn verdicts(r: &crate::run::ScenarioResult, variant: &str) -> Vec<String> {
+    let d = r.diagnoses.iter().find(|d| d.variant == variant).expect("a diagnosis per variant");
+    assert_eq!(d.runs, 2, "{variant}: both seeds diagnosed");
+    d.verdicts.iter().map(|v| v.kind.clone()).collect()
+}
+
+#[test]
+fn an_orthogonal_half_gain_tanh_net_halves_the_backward_signal_per_layer() {
+    let (out, result) = fixture(MODEL_LANGUAGE);
+    for seed in [0, 1] {
+        let g = at_step0(&out, "orthogonal_half_tanh", seed, "signal_norm");
+        assert_eq!(g.len(), 9, "{g:?}");
+        assert_eq!(g[0].0, "1:dense(tanh)");
+        // Q·0.5 is an isometry times 0.5 and tanh' ≈ 1 near 0: dL/dh halves at every layer towards the input.
+        for w in g[..8].windows(2) {
+            let r = w[0].1 / w[1].1;
+            assert!((r - 0.5).abs() < 0.03, "seed {seed}: {} / {} = {r}", w[0].0, w[1].0);
+        }
+    }
+    assert_eq!(figure(&out, "steps.orthogonal_half_tanh"), 30.0, "2 epochs of 15 batches");
+    assert!(!verdicts(&result, "orthogonal_half_tanh").is_empty());
+}
+
+#[test]
+fn batch_norm_before_relu_feeds_the_relu_unit_normal_inputs_and_trains() {
+    let (out, result) = fixture(MODEL_LANGUAGE);
+    for seed in [0, 1] {
+        let mean = at_step0(&out, "bn_before_relu", seed, "act_mean");
+        let names: Vec<&str> = mean.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names[..3],
+            ["1:dense", "2:batch_normalization", "3:activation(relu)"],
+            "the activation is a layer of its own"
+        );
+        // ReLU of N(0, 1): mean 1/√(2π) ≈ 0.399, std √(1/2 − 1/(2π)) ≈ 0.584.
+        let std = at_step0(&out, "bn_before_relu", seed, "act_std");
+        let (m, s) = (mean[2].1, std[2].1);
+        assert!((m - 0.399).abs() < 0.04 && (s - 0.584).abs() < 0.05, "seed {seed}: mean {m}, std {s}");
+    }
+    let bn = rows(&out, "bn_before_relu");
+    let first_loss = |seed| bn.iter().find(|r| r.seed == seed && r.metric == "loss").unwrap();
+    for seed in [0, 1] {
+        let trained = bn.iter().rfind(|r| r.seed == seed && r.metric == "epoch_loss").unwrap();
+        assert!(
+            trained.value < 0.8 * first_loss(seed).value,
+            "{} vs {}",
+            trained.value,
+            first_loss(seed).value
+        );
+    }
+    let v = verdicts(&result, "bn_before_relu");
+    assert!(!v.iter().any(|k| k.contains("vanishing") || k.contains("exploding")), "{v:?}");
+}
+
+#[test]
+fn a_constant_bias_and_the_at_initialisation_mode_work_in_a_train_scenario() {
+    let (out, result) = fixture(MODEL_LANGUAGE);
+    for seed in [0, 1] {
+        let low = at_step0(&out, "sigmoid_bias_minus_1_5", seed, "act_mean");
+        let zero = at_step0(&out, "sigmoid_bias_zero", seed, "act_mean");
+        // σ(−1.5) ≈ 0.18: every hidden layer sits low; with zero biases they sit near 0.5.
+        for ((n, a), (_, b)) in low[..3].iter().zip(&zero[..3]) {
+            assert!(*a < 0.3 && *b > 0.4, "seed {seed}, {n}: {a} vs {b}");
+        }
+    }
+    // epochs = 0: one monitored forward and backward pass, no step taken, nothing updated.
+    for v in ["sigmoid_bias_minus_1_5", "sigmoid_bias_zero"] {
+        let mine = rows(&out, v);
+        assert!(mine.iter().any(|r| r.metric == "grad_norm"));
+        assert!(mine.iter().filter(|r| r.metric == "grad_norm" || r.metric == "loss").all(|r| r.step == 0));
+        assert!(!mine.iter().any(|r| r.metric == "update_ratio" || r.metric == "epoch_loss"));
+        assert_eq!(figure(&out, &format!("steps.{v}")), 0.0);
+        assert!(figure(&out, &format!("grad_ratio0.{v}")) > 0.0);
+        verdicts(&result, v);
+    }
+}
+
+#[test]
+fn input_scale_reproduces_the_unscaled_input_mistake() {
+    let scaled = MODEL_LANGUAGE.replace("samples = 600\n", "samples = 600\ninput_scale = 255.0\n");
+    let (raw, _) = fixture(&scaled);
+    let (out, _) = fixture(MODEL_LANGUAGE);
+    for seed in [0, 1] {
+        let sat = |o: &Output| at_step0(o, "sigmoid_bias_zero", seed, "saturated_frac")[0].1;
+        // Pixels in [0, 1] keep the first sigmoid layer mostly unsaturated; ×255 saturates it.
+        assert!(sat(&out) < 0.1 && sat(&raw) > 0.5, "seed {seed}: {} vs {}", sat(&out), sat(&raw));
+    }
+    let bad = MODEL_LANGUAGE.replace("samples = 600\n", "samples = 600\ninput_scale = -1.0\n");
+    let (line, msg) = check_error(&bad);
+    assert_eq!(line, line_of(&bad, "input_scale"));
+    assert!(msg.contains("input_scale") && msg.contains("positive"), "{msg}");
+}
+
+#[test]
+fn an_lstm_trains_and_is_diagnosed_on_the_adding_problem() {
+    let (out, result) = fixture(LSTM_ADDING);
+    for seed in [0, 1] {
+        let h: Vec<_> = rows(&out, "lstm")
+            .into_iter()
+            .filter(|r| r.seed == seed && r.step == 0 && r.metric == "hidden_grad_norm")
+            .collect();
+        assert_eq!(h.len(), 20, "dL/dh_t for each of the 20 steps");
+        // One layer, the time step in the point column.
+        assert!(h.iter().all(|r| r.layer == "1:lstm" && r.point.starts_with("t=")), "{h:?}");
+    }
+    assert_eq!(figure(&out, "steps.lstm"), 96.0, "4 epochs of 24 batches");
+    // The tanh RNN loses the early steps' gradient; the LSTM's cell path (forget bias 2) keeps it.
+    assert!(verdicts(&result, "simple_rnn").contains(&"vanishing_over_time".to_string()));
+    assert!(!verdicts(&result, "lstm").contains(&"vanishing_over_time".to_string()));
+    // A sequence set needs the recurrent layer to be told its step width.
+    let text = LSTM_ADDING.replace("units = 16, features = 2, forget_bias", "units = 16, forget_bias");
+    let (line, msg) = check_error(&text);
+    assert_eq!(line, line_of(&text, "{ type = \"lstm\""));
+    assert!(msg.contains("features = 2") && msg.contains("lstm"), "{msg}");
+}
+
+#[test]
+fn the_copy_task_trains_a_recurrent_stack_whose_output_is_the_recall_window() {
+    let text = r#"title = "t"
+source = "none"
+experiment = "copy"
+kind = "train"
+seeds = [0]
+
+[params.data]
+name = "copy"
+length = 3
+alphabet = 4
+delay = 5
+samples = 128
+
+[[variants]]
+name = "gru"
+loss = "binary_crossentropy"
+epochs = 2
+batch_size = 32
+optimizer = { type = "adam", learning_rate = 0.01 }
+[variants.model]
+inputs = 66
+layers = [
+  { type = "gru", units = 8, features = 6, return_sequences = true },
+  { type = "lstm", units = 8 },
+  { type = "dense", units = 12 },
+]
+"#;
+    // 3 + 5 + 3 = 11 steps of 4 + 2 channels; targets are 3 one-hot rows of 4.
+    let s = parse(text).unwrap();
+    check(&s).unwrap();
+    let out = run(&s, &RunOptions::default()).unwrap();
+    assert_eq!(figure(&out, "steps.gru"), 8.0, "2 epochs of 4 batches");
+    let names: std::collections::BTreeSet<&str> =
+        out.records.iter().flat_map(|r| r.layers.iter().map(String::as_str)).collect();
+    assert!(names.contains("1:gru") && names.contains("2:lstm"), "{names:?}");
+    // The wrong width is found before anything runs: the inputs, or a head that is not the recall window.
+    let (_, msg) = check_error(&text.replace("inputs = 66", "inputs = 60"));
+    assert!(msg.contains("66 features"), "{msg}");
+    let (_, msg) = check_error(&text.replace("units = 12", "units = 4"));
+    assert!(msg.contains("4 outputs"), "{msg}");
 }

@@ -1,0 +1,2 @@
+//! Parts several runners build from: networks measured at initialisation.
+pub mod nets;

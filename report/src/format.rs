@@ -1,0 +1,112 @@
+//! Numbers as the page shows them: key figures, chart axes and labels. Page-only: the data files never
+//! go through this module, so a cosmetic change here changes the page and not `SHA256SUMS`.
+
+/// A key figure for reading: four significant digits, exponent form outside [0.001, 100000).
+pub fn fmt_figure(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if (1e-3..1e5).contains(&a) {
+        let decimals = (3 - a.log10().floor() as i64).clamp(0, 6) as usize;
+        return trim(format!("{v:.decimals$}"));
+    }
+    let e = a.log10().floor() as i64;
+    let m = format!("{:.3}", v / 10f64.powi(e as i32));
+    format!("{} × 10{}", trim(m), superscript(e))
+}
+
+/// A label from the data (`crate::record::number` markers `{=V}` inside plain text) with each number
+/// rendered by [`fmt_figure`]; text that is not a well-formed marker is kept as it is.
+pub fn label(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("{=") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find('}').and_then(|j| after[..j].parse::<f64>().ok().map(|v| (j, v))) {
+            Some((j, v)) => {
+                out.push_str(&fmt_figure(v));
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str("{=");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A compact number for axis labels: up to 4 significant digits, no trailing zeros, exponent form
+/// for very small or large values.
+pub fn short_num(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        let e = a.log10().floor() as i64;
+        let m = v / 10f64.powi(e as i32);
+        return format!("{}×10{}", trim(format!("{m:.2}")), superscript(e));
+    }
+    let decimals = (3 - a.log10().floor() as i64).clamp(0, 6) as usize;
+    trim(format!("{v:.decimals$}"))
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+/// An integer in Unicode superscript digits (for 10⁻⁷).
+pub fn superscript(n: i64) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            '0' => '⁰',
+            '1' => '¹',
+            '2' => '²',
+            '3' => '³',
+            '4' => '⁴',
+            '5' => '⁵',
+            '6' => '⁶',
+            '7' => '⁷',
+            '8' => '⁸',
+            '9' => '⁹',
+            other => other,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_well() {
+        assert_eq!(fmt_figure(0.25), "0.25");
+        assert_eq!(fmt_figure(9.5367431640625e-7), "9.537 × 10⁻⁷");
+        assert_eq!(fmt_figure(3325.256730079651), "3325");
+        assert_eq!(fmt_figure(1e-40), "1 × 10⁻⁴⁰");
+    }
+
+    #[test]
+    fn axis_numbers_read_well() {
+        assert_eq!(short_num(0.25), "0.25");
+        assert_eq!(short_num(3325.256), "3325");
+        assert_eq!(short_num(-6.0), "-6");
+        assert_eq!(short_num(1e-40), "1×10⁻⁴⁰");
+    }
+
+    #[test]
+    fn label_markers_are_rendered_and_other_braces_kept() {
+        let text =
+            format!("range {}–{} {{x}} {{=oops}}", crate::record::number(1e-40), crate::record::number(0.25));
+        assert_eq!(label(&text), "range 1 × 10⁻⁴⁰–0.25 {x} {=oops}");
+    }
+}
