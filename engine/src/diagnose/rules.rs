@@ -126,7 +126,7 @@ pub(super) fn input_scale(r: &RecordIndex<'_>, cfg: &DiagnoseConfig) -> Option<V
         return None;
     }
     let med = median(&mut std);
-    if !(med > cfg.input_std) {
+    if med.is_nan() || med <= cfg.input_std {
         return None;
     }
     let mut evidence =
