@@ -51,5 +51,11 @@ pub enum Command {
         /// table; keys left out keep their documented defaults.
         #[arg(long, value_name = "FILE.toml")]
         config: Option<PathBuf>,
+
+        /// Print JSON for machines instead of text: `{"file", "runs": [{"scenario", "variant", "seed",
+        /// "steps", "verdicts": [{"kind", "severity", "layers", "steps", "rule", "evidence",
+        /// "suggestion"}]}]}`.
+        #[arg(long)]
+        json: bool,
     },
 }

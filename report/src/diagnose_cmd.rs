@@ -1,14 +1,15 @@
 //! `report diagnose RECORDS [--config FILE.toml]`: reads a records file (CSV or JSON lines in the
 //! monitor's tidy format, possibly written by another tool), diagnoses each run in it and prints the
 //! verdicts with their evidence. Failure verdicts are the answer, not an error: only a file that cannot
-//! be read or parsed makes the command fail, with a message naming the file and line.
+//! be read or parsed makes the command fail, with a message naming the file and line. `--json` prints
+//! the same verdicts as one JSON document for machines.
 use engine::diagnose::{DiagnoseConfig, Severity, Verdict, diagnose, layer_span};
 use engine::monitor::{Records, parse_records};
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// Reads, diagnoses and renders; `Err` holds the message for stderr (file and line included).
-pub fn run(records: &Path, config: Option<&Path>) -> Result<String, String> {
+pub fn run(records: &Path, config: Option<&Path>, json: bool) -> Result<String, String> {
     let cfg = match config {
         Some(p) => load_config(p)?,
         None => DiagnoseConfig::default(),
@@ -20,7 +21,42 @@ pub fn run(records: &Path, config: Option<&Path>) -> Result<String, String> {
     } else {
         parse_records(&records.display().to_string(), &text).map_err(|e| e.to_string())?
     };
-    Ok(render(&records.display().to_string(), &runs, &cfg))
+    let file = records.display().to_string();
+    if json { render_json(&file, &runs, &cfg) } else { Ok(render(&file, &runs, &cfg)) }
+}
+
+/// One run's verdicts for `--json`.
+#[derive(serde::Serialize)]
+struct JsonRun<'a> {
+    scenario: &'a str,
+    variant: &'a str,
+    seed: u64,
+    /// First and last recorded step; absent for a run without rows.
+    steps: Option<(u64, u64)>,
+    verdicts: Vec<Verdict>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    file: &'a str,
+    runs: Vec<JsonRun<'a>>,
+}
+
+/// The verdicts of every run as one JSON document (a file without runs gives `"runs": []`).
+pub fn render_json(file: &str, runs: &[Records], cfg: &DiagnoseConfig) -> Result<String, String> {
+    let runs = runs
+        .iter()
+        .map(|r| JsonRun {
+            scenario: &r.scenario,
+            variant: &r.variant,
+            seed: r.seed,
+            steps: r.rows.iter().map(|row| row.step).min().zip(r.rows.iter().map(|row| row.step).max()),
+            verdicts: diagnose(r, cfg),
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&JsonReport { file, runs }).map_err(|e| e.to_string())?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// Thresholds from a TOML file: either the keys of [`DiagnoseConfig`] at the top level, or a
@@ -175,5 +211,16 @@ mod tests {
         assert!(a < b, "{out}");
         assert!(out[a..b].contains("INFO healthy"), "{out}");
         assert!(out[b..].contains("INFO not enough data"), "{out}");
+        // The same verdicts for machines.
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json("r.csv", &runs, &DiagnoseConfig::default()).unwrap()).unwrap();
+        let runs = json["runs"].as_array().unwrap();
+        assert_eq!(
+            (runs.len(), runs[0]["seed"].as_u64(), runs[1]["variant"].as_str()),
+            (2, Some(1), Some("y"))
+        );
+        assert_eq!(runs[0]["verdicts"][0]["kind"], "healthy");
+        assert_eq!(runs[1]["verdicts"][0]["kind"], "not_enough_data");
+        assert_eq!(runs[1]["steps"], serde_json::json!([3, 3]));
     }
 }

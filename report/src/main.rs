@@ -14,8 +14,8 @@ use std::time::Instant;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let started = Instant::now();
-    if let Some(Command::Diagnose { records, config }) = &cli.command {
-        return match diagnose_cmd::run(records, config.as_deref()) {
+    if let Some(Command::Diagnose { records, config, json }) = &cli.command {
+        return match diagnose_cmd::run(records, config.as_deref(), *json) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
