@@ -431,4 +431,54 @@ mod tests {
         assert_eq!(runs.len(), 3);
         assert_eq!(runs[0].series("l", "m"), vec![(0, 1.0), (1, 4.0)]);
     }
+
+    /// Fuzzing: arbitrary bytes and valid files with one mutation (a byte replaced, inserted or
+    /// removed, a line cut) read back or give a `Data` error that names the file and a line inside
+    /// it; never a panic.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn check(text: &str) -> std::result::Result<(), TestCaseError> {
+            if let Err(e) = parse_records("f.csv", text) {
+                match e {
+                    Error::Data { file, line, msg } => {
+                        prop_assert_eq!(file, "f.csv");
+                        prop_assert!(line >= 1 && line <= text.lines().count().max(1), "line {line}: {msg}");
+                        prop_assert!(!msg.is_empty());
+                    }
+                    other => prop_assert!(false, "not a data error: {other}"),
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+                check(&String::from_utf8_lossy(&bytes))?;
+            }
+
+            #[test]
+            fn mutated_valid_files_never_panic(
+                json in any::<bool>(),
+                at in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+                how in 0..4u8,
+            ) {
+                let r = sample();
+                let mut text = if json { r.to_json_lines() } else { r.to_csv() }.into_bytes();
+                let i = at.index(text.len());
+                match how {
+                    0 => text[i] = byte,
+                    1 => text.insert(i, byte),
+                    2 => { text.remove(i); }
+                    _ => text.truncate(i),
+                }
+                check(&String::from_utf8_lossy(&text))?;
+            }
+        }
+    }
 }
