@@ -226,3 +226,18 @@ fn a_residual_block_is_one_form_or_the_other() {
     assert!(inner.contains("in its layers[0] (dropout)") && inner.contains("rate"), "{inner}");
     assert!(build(r#"{"type": "residual", "units": 4, "activation": "tanh"}"#).is_none());
 }
+
+#[test]
+fn a_layer_over_the_memory_budget_is_an_error_naming_it_and_the_bytes() {
+    // 10^8 units on 16 inputs: 1.6·10^9 weights, 1.28·10^10 bytes with their gradients in f32.
+    let spec = parse(
+        r#"{"inputs": 10, "layers": [{"type": "dense", "units": 16}, {"type": "dense", "units": 100000000}]}"#,
+    )
+    .unwrap();
+    let e = spec.build::<f32>(0).err().expect("over the budget").to_string();
+    assert!(e.contains("layer 1 (dense)") && e.contains("12800000000 bytes"), "{e}");
+    assert!(e.contains(&crate::layers::PARAM_BUDGET_BYTES.to_string()), "{e}");
+    // Under the budget the same layer kind builds.
+    let spec = parse(r#"{"inputs": 10, "layers": [{"type": "dense", "units": 1000}]}"#).unwrap();
+    assert!(spec.build::<f32>(0).is_ok());
+}
