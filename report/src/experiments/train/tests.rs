@@ -78,7 +78,7 @@ fn parse(text: &str) -> Result<Scenario> {
 
 /// Prepares and runs the scenario, as `report` does.
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    prepare(s, opts)?.run()
+    crate::experiments::run_plan(prepare(s, opts)?.as_ref())
 }
 
 fn check(s: &Scenario) -> Result<()> {
