@@ -100,20 +100,26 @@ fn three_shards_and_seven_with_reruns_merge_into_the_single_runs_report() {
         shard(&sc, d, i, 7);
     }
     // Run again: every unit is found done and verified, so nothing runs.
-    let again = shard(&sc, &seven[1], 1, 7);
-    assert!(again.contains("skipped") && !again.contains("(0 skipped)"), "{again}");
+    for (i, d) in seven.iter().enumerate() {
+        let again = shard(&sc, d, i, 7);
+        let ran: Vec<&str> =
+            again.lines().filter(|l| l.starts_with("unit ") && !l.contains("already done")).collect();
+        assert!(ran.is_empty(), "shard {i}/7 ran again: {ran:?}");
+    }
     // A damaged unit file is not trusted: the re-run computes that unit again.
-    let units = seven[4].join(report::shard::UNITS_DIR);
-    let csv = std::fs::read_dir(&units)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
+    let (k, csv) = seven
+        .iter()
+        .enumerate()
+        .flat_map(|(k, d)| {
+            std::fs::read_dir(d.join(report::shard::UNITS_DIR)).unwrap().map(move |e| (k, e.unwrap().path()))
+        })
+        .find(|(_, p)| {
             let name = p.file_name().unwrap().to_string_lossy();
             name.starts_with("xor.") && name.ends_with(".records.csv")
         })
-        .expect("shard 4 has a unit of xor's, which has records");
+        .expect("a shard has a unit of xor's, which has records");
     std::fs::write(&csv, "scenario,variant,seed,step,layer,point,metric,value\n").unwrap();
-    let repaired = shard(&sc, &seven[4], 4, 7);
+    let repaired = shard(&sc, &seven[k], k, 7);
     let id = csv.file_name().unwrap().to_string_lossy().trim_end_matches(".records.csv").to_string();
     assert!(
         repaired.contains(&format!("unit {id}: ")) && !repaired.contains(&format!("unit {id}: already")),
@@ -215,4 +221,18 @@ fn the_shards_units_partition_the_run() {
         sorted.sort();
         assert_eq!(union, sorted, "the units of {n} shards are not the run's, each once");
     }
+}
+
+#[test]
+fn the_large_sweep_is_not_on_the_default_page_and_its_quick_version_runs() {
+    let sweeps = common::scenarios_dir().join("sweeps");
+    let default = report(&common::scenarios_dir(), &["--list"]);
+    assert!(
+        !String::from_utf8_lossy(&default.stdout).contains("phase_diagram_large"),
+        "the sweep is on the default page"
+    );
+    let root = common::temp_dir("shard-sweep");
+    let out = root.join("quick");
+    ok(report(&sweeps, &["--quick", "--out", out.to_str().unwrap()]), "the quick sweep");
+    assert!(out.join("data").join("phase_diagram_large.records.csv").exists());
 }

@@ -5,8 +5,8 @@
 //! - Units: every scenario's plan lists its units ([`crate::experiments::Experiment::units`]), in
 //!   scenario order, then the plan's order; unit `NAME.K` is unit K of scenario NAME. A unit's output
 //!   depends on its coordinates alone (its seed is the scenario seed it names).
-//! - Assignment ([`assign`]): longest estimated cost first, each to the least-loaded shard (ties: the
-//!   lower unit, the lower shard), so it depends on the unit list and N only.
+//! - Assignment ([`assign`]): the unit list cut into N contiguous runs of about equal estimated cost, so
+//!   it depends on the unit list and N only.
 //! - A shard's folder: `units/ID.records.csv` and `units/ID.json` per unit ([`part_file`]), `units/ID.done`
 //!   once both are written, and `manifest.json` ([`Manifest`]) when every unit of the shard is done.
 //!   Re-running a shard skips a unit whose `.done` matches the build, the scenario file and the options
@@ -63,18 +63,24 @@ pub fn units(scenarios: &[Scenario], plans: &[Box<dyn Experiment + '_>]) -> Vec<
         .collect()
 }
 
-/// The shard (0..n) of each unit: longest estimated cost first, each to the least-loaded shard.
+/// The shard (0..n) of each unit: the list cut into n contiguous runs of about equal estimated cost (a
+/// unit goes to the shard its cost's midpoint falls in), so each shard's load is within one unit's cost
+/// of total/n, and neighbouring units, which share a seed's draws or a data set, stay together.
 pub fn assign(units: &[UnitRef], n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..units.len()).collect();
-    order.sort_by(|&a, &b| units[b].cost.total_cmp(&units[a].cost).then(a.cmp(&b)));
-    let mut load = vec![0.0f64; n.max(1)];
-    let mut shard = vec![0; units.len()];
-    for i in order {
-        let s = (0..load.len()).min_by(|&x, &y| load[x].total_cmp(&load[y]).then(x.cmp(&y))).unwrap_or(0);
-        shard[i] = s;
-        load[s] += units[i].cost;
-    }
-    shard
+    let n = n.max(1);
+    let total: f64 = units.iter().map(|u| u.cost.max(0.0)).sum();
+    let mut before = 0.0;
+    units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let c = u.cost.max(0.0);
+            let mid = before + c / 2.0;
+            before += c;
+            let share = if total > 0.0 { mid / total } else { (i as f64 + 0.5) / units.len() as f64 };
+            ((share * n as f64) as usize).min(n - 1)
+        })
+        .collect()
 }
 
 /// `I/N` with I < N.
@@ -463,9 +469,13 @@ mod tests {
         }
         assert_eq!(load, [8.0, 6.0, 6.0]);
         assert_eq!(a, assign(&us, 3), "the assignment is a function of the list");
+        assert!(a.windows(2).all(|w| w[0] <= w[1]), "contiguous: {a:?}");
         // More shards than units: each unit alone, the rest empty.
         let a = assign(&us[..2], 5);
-        assert_eq!(a, vec![0, 1]);
+        assert_eq!(a, vec![2, 4]);
+        // Equal costs: equal counts.
+        let a = assign(&vec![unit(1.0); 12], 4);
+        assert_eq!(a, vec![0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
     }
 
     #[test]
