@@ -10,6 +10,7 @@ pub mod claims;
 pub mod data;
 pub mod diagnosis;
 pub mod error;
+pub mod exact;
 pub mod experiments;
 pub mod format;
 pub mod html;

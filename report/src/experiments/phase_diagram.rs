@@ -6,12 +6,11 @@
 //! log10(‖∂L/∂h_1‖ / ‖∂L/∂h_L‖) of that pass. Mean-field theory predicts ∏ √χ₁(q_k) along the variance
 //! trajectory; its critical σ_w (χ₁ = 1) is drawn over the heatmap.
 use super::common::nets::record_net;
-use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::experiments::{Experiment, Part, RunOptions, Runner, Unit};
+use crate::exact;
+use crate::experiments::runner::{Experiment, Part, RunOptions, Runner, Unit, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
-use crate::shard::exact;
 use crate::stats::median;
 use engine::theory::{MeanField, critical_sigma_w, gaussian_matrix};
 use engine::{Activation, Tape};

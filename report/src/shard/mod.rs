@@ -14,7 +14,6 @@
 //! - Merge ([`merge`]): the manifests must agree (build, scenario files, options, N) and name every shard
 //!   once; each unit's files are checked against its SHA-256, the plans finish from the parts and the
 //!   report is published as a single run publishes it.
-pub mod exact;
 pub mod part_file;
 
 use crate::error::{ReportError, Result};

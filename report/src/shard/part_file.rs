@@ -2,9 +2,9 @@
 //! `report diagnose` and pandas read a unit like any records file) and `ID.json` with what the one format
 //! does not hold: each run's interning order (so a table read back is the table that was written), the
 //! key figures of a runner that does not split, the training steps and the runner's own numbers, all
-//! floats as exact text ([`super::exact`]).
-use super::exact;
+//! floats as exact text ([`crate::exact`]).
 use crate::error::{ReportError, Result};
+use crate::exact;
 use crate::experiments::Part;
 use crate::record::{KeyFigure, Records};
 use engine::monitor::{parse_records, write_csv};

@@ -11,7 +11,7 @@ mod session;
 mod weight_layers;
 
 use crate::error::Result;
-use crate::experiments::{Experiment, Part, RunOptions, Runner, Unit};
+use crate::experiments::runner::{Experiment, Part, RunOptions, Runner, Unit, engine_err};
 use crate::record::Output;
 use crate::scenario::{Scenario, Variant};
 use data::DataSpec;
@@ -208,7 +208,7 @@ impl Experiment for Plan<'_> {
         let shipped = match self.shipped.get() {
             Some(d) => d,
             None => {
-                let d = self.p.data.load_shipped().map_err(crate::experiments::engine_err(self.s))?;
+                let d = self.p.data.load_shipped().map_err(engine_err(self.s))?;
                 self.shipped.get_or_init(|| d)
             }
         };

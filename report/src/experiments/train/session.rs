@@ -30,7 +30,7 @@ pub struct RunOutcome {
 
 /// A run as a unit's part: its table, and its figures as exact text in `data`.
 pub fn to_part(r: RunOutcome) -> crate::experiments::Part {
-    use crate::shard::exact::{f, opt};
+    use crate::exact::{f, opt};
     let data = serde_json::json!({
         "final_loss": opt(r.final_loss),
         "train_accuracy": opt(r.train_accuracy),
@@ -44,7 +44,7 @@ pub fn to_part(r: RunOutcome) -> crate::experiments::Part {
 
 /// The run back from its part ([`to_part`]); a part that does not hold one run names what is missing.
 pub fn from_part(s: &Scenario, variant: usize, part: crate::experiments::Part) -> Result<RunOutcome> {
-    use crate::shard::exact::{get_opt, get_vec};
+    use crate::exact::{get_opt, get_vec};
     let bad = |what: &str| ReportError::run(&s.name, format!("a unit's output lacks {what}"));
     let d = &part.data;
     let mut records = part.records.into_iter();
