@@ -29,7 +29,7 @@ pub struct RunOutcome {
 }
 
 /// A run as a unit's part: its table, and its figures as exact text in `data`.
-pub fn to_part(r: RunOutcome) -> crate::experiments::Part {
+pub fn to_part(r: RunOutcome) -> crate::experiments::runner::Part {
     use crate::exact::{f, opt};
     let data = serde_json::json!({
         "final_loss": opt(r.final_loss),
@@ -39,11 +39,16 @@ pub fn to_part(r: RunOutcome) -> crate::experiments::Part {
         "stopped": r.stopped.map(|(step, msg)| serde_json::json!([step, msg])),
         "predictions": r.predictions.iter().map(|&v| f(v)).collect::<Vec<_>>(),
     });
-    crate::experiments::Part { records: vec![r.records], key_figures: Vec::new(), steps: r.steps, data }
+    crate::experiments::runner::Part {
+        records: vec![r.records],
+        key_figures: Vec::new(),
+        steps: r.steps,
+        data,
+    }
 }
 
 /// The run back from its part ([`to_part`]); a part that does not hold one run names what is missing.
-pub fn from_part(s: &Scenario, variant: usize, part: crate::experiments::Part) -> Result<RunOutcome> {
+pub fn from_part(s: &Scenario, variant: usize, part: crate::experiments::runner::Part) -> Result<RunOutcome> {
     use crate::exact::{get_opt, get_vec};
     let bad = |what: &str| ReportError::run(&s.name, format!("a unit's output lacks {what}"));
     let d = &part.data;
