@@ -141,6 +141,18 @@ pub struct RunSettings {
     pub only: Vec<String>,
 }
 
+impl std::fmt::Display for RunSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seed = self.seed.map_or("each file's seeds".to_string(), |s| format!("--seed {s}"));
+        let only = if self.only.is_empty() {
+            "all scenarios".to_string()
+        } else {
+            format!("--only {}", self.only.join(" "))
+        };
+        write!(f, "{}{seed}, {only}", if self.quick { "--quick, " } else { "" })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitEntry {
     pub id: String,
@@ -324,7 +336,7 @@ pub fn check_manifests(dirs: &[PathBuf], build: &str) -> Result<Vec<(PathBuf, Ma
         }
         if m.settings != m0.settings {
             return Err(refuse(format!(
-                "different run settings: {a} {:?}, {b} {:?}",
+                "different run settings: {a} ran with {}, {b} with {}",
                 m0.settings, m.settings
             )));
         }
