@@ -3,7 +3,8 @@
 //!
 //! Per shape, one group holds: ours on one thread and on the whole rayon pool, the `gemm` crate on one
 //! thread and the pool, `matrixmultiply` (single-threaded build), and a naive triple loop for small
-//! products. `fma_peak` measures the core's achievable FMA rate. Run with
+//! products. `matmul_trans/{atb,abt}` holds the transposed forms of backward passes on one thread,
+//! beside `gemm` and `matrixmultiply` reading the same memory with the same strides. `fma_peak` measures the core's achievable FMA rate. Run with
 //! `cargo bench --bench matmul -- --warm-up-time 1 --measurement-time 2` (add a name filter such as
 //! `m128_k784` to run one shape).
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
@@ -47,8 +48,41 @@ fn naive(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
+/// Row and column strides of op(A) (`m × k`) and op(B) (`k × n`) stored densely, transposed or not:
+/// the same memory `sgemm` reads for those flags.
+#[derive(Clone, Copy)]
+struct Strides {
+    a_rs: isize,
+    a_cs: isize,
+    b_rs: isize,
+    b_cs: isize,
+}
+
+impl Strides {
+    fn new(m: usize, k: usize, n: usize, trans_a: bool, trans_b: bool) -> Self {
+        let (a_rs, a_cs) = if trans_a { (1, m as isize) } else { (k as isize, 1) };
+        let (b_rs, b_cs) = if trans_b { (1, k as isize) } else { (n as isize, 1) };
+        Strides { a_rs, a_cs, b_rs, b_cs }
+    }
+}
+
 fn gemm_crate(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], par: gemm::Parallelism) {
-    // SAFETY: dense row-major m×k, k×n and m×n buffers of exactly those lengths; read_dst = false.
+    gemm_strided(m, k, n, Strides::new(m, k, n, false, false), a, b, c, par)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    s: Strides,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    par: gemm::Parallelism,
+) {
+    // SAFETY: dense m×k (or k×m), k×n (or n×k) and m×n buffers of exactly those lengths, read
+    // through strides that stay inside them; read_dst = false.
     unsafe {
         gemm::gemm(
             m,
@@ -59,11 +93,11 @@ fn gemm_crate(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32],
             n as isize,
             false,
             a.as_ptr(),
-            1,
-            k as isize,
+            s.a_cs,
+            s.a_rs,
             b.as_ptr(),
-            1,
-            n as isize,
+            s.b_cs,
+            s.b_rs,
             0.0,
             1.0,
             false,
@@ -75,6 +109,10 @@ fn gemm_crate(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32],
 }
 
 fn matrixmultiply_crate(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    matrixmultiply_strided(m, k, n, Strides::new(m, k, n, false, false), a, b, c)
+}
+
+fn matrixmultiply_strided(m: usize, k: usize, n: usize, s: Strides, a: &[f32], b: &[f32], c: &mut [f32]) {
     // SAFETY: as above; beta = 0 overwrites C.
     unsafe {
         matrixmultiply::sgemm(
@@ -83,16 +121,62 @@ fn matrixmultiply_crate(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &
             n,
             1.0,
             a.as_ptr(),
-            k as isize,
-            1,
+            s.a_rs,
+            s.a_cs,
             b.as_ptr(),
-            n as isize,
-            1,
+            s.b_rs,
+            s.b_cs,
             0.0,
             c.as_mut_ptr(),
             n as isize,
             1,
         )
+    }
+}
+
+/// (m, k, n) of the transposed-operand products of backward passes: dW = Xᵀ·dY is Aᵀ·B, dX = dY·Wᵀ
+/// is A·Bᵀ (batch 32, 64, 128; widths 10 to 784).
+const TRANS_SHAPES: &[(usize, usize, usize)] = &[
+    (32, 10, 64),
+    (32, 64, 64),
+    (64, 32, 64),
+    (10, 32, 64),
+    (64, 64, 64),
+    (128, 128, 128),
+    (128, 784, 128),
+    (784, 128, 128),
+    (128, 128, 784),
+    (256, 256, 256),
+];
+
+/// Aᵀ·B and A·Bᵀ on one thread: ours, `gemm` and `matrixmultiply` reading the same memory through
+/// the same strides.
+fn matmul_transposed(cr: &mut Criterion) {
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("1-thread pool");
+    for &(m, k, n) in TRANS_SHAPES {
+        let flops = 2 * m * k * n;
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let (a, b) = (uniform(&mut rng, m * k), uniform(&mut rng, k * n));
+        let mut c = vec![0.0f32; m * n];
+        for (form, ta, tb) in [("atb", true, false), ("abt", false, true)] {
+            let g = Gemm { trans_a: ta, trans_b: tb, ..Gemm::new(m, k, n) };
+            let s = Strides::new(m, k, n, ta, tb);
+            let mut group = cr.benchmark_group(format!("matmul_trans/{form}/m{m}_k{k}_n{n}"));
+            group.throughput(Throughput::Elements(flops as u64));
+            let id = |name: &str| BenchmarkId::new(name, format!("{m}x{k}x{n}"));
+            group.bench_function(id("ours_1t"), |bch| {
+                one.install(|| bch.iter(|| sgemm(&g, black_box(&a), black_box(&b), &mut c)))
+            });
+            group.bench_function(id("gemm_1t"), |bch| {
+                bch.iter(|| {
+                    gemm_strided(m, k, n, s, black_box(&a), black_box(&b), &mut c, gemm::Parallelism::None)
+                })
+            });
+            group.bench_function(id("matrixmultiply_1t"), |bch| {
+                bch.iter(|| matrixmultiply_strided(m, k, n, s, black_box(&a), black_box(&b), &mut c))
+            });
+            group.finish();
+        }
     }
 }
 
@@ -114,16 +198,21 @@ fn matmul(cr: &mut Criterion) {
         group.bench_function(id("ours_1t"), |bch| {
             one.install(|| bch.iter(|| sgemm(&g, black_box(&a), black_box(&b), &mut c)))
         });
-        group.bench_function(id(&format!("ours_{threads}t")), |bch| {
-            bch.iter(|| sgemm(&g, black_box(&a), black_box(&b), &mut c))
-        });
+        // On one core (taskset) the pool runs would repeat the 1t ids, which criterion rejects.
+        if threads > 1 {
+            group.bench_function(id(&format!("ours_{threads}t")), |bch| {
+                bch.iter(|| sgemm(&g, black_box(&a), black_box(&b), &mut c))
+            });
+        }
         group.bench_function(id("gemm_1t"), |bch| {
             bch.iter(|| gemm_crate(m, k, n, black_box(&a), black_box(&b), &mut c, gemm::Parallelism::None))
         });
-        group.bench_function(id(&format!("gemm_{threads}t")), |bch| {
-            let par = gemm::Parallelism::Rayon(threads);
-            bch.iter(|| gemm_crate(m, k, n, black_box(&a), black_box(&b), &mut c, par))
-        });
+        if threads > 1 {
+            group.bench_function(id(&format!("gemm_{threads}t")), |bch| {
+                let par = gemm::Parallelism::Rayon(threads);
+                bch.iter(|| gemm_crate(m, k, n, black_box(&a), black_box(&b), &mut c, par))
+            });
+        }
         group.bench_function(id("matrixmultiply_1t"), |bch| {
             bch.iter(|| matrixmultiply_crate(m, k, n, black_box(&a), black_box(&b), &mut c))
         });
@@ -162,6 +251,6 @@ fn fma_peak(cr: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
-    targets = fma_peak, matmul
+    targets = fma_peak, matmul, matmul_transposed
 }
 criterion_main!(benches);

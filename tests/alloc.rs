@@ -1,6 +1,12 @@
 //! Proves that a warm training step allocates nothing: a counting global
 //! allocator watches `clear()`, recording the forward graph (matmul, bias row,
-//! activation, loss) and the backward sweep on a `Tape<f32>` after one warm-up.
+//! activation, loss) and the backward sweep on a `Tape<f32>` after one warm-up,
+//! and whole `Model::fit` steps of the eight benchmark models (`benches/models`:
+//! dense, batch norm, dropout, clipping, residual, LSTM, SimpleRNN, GRU; SGD and Adam).
+#[path = "../benches/models/mod.rs"]
+mod models;
+
+use gradlab::model::{FnHook, StepView};
 use gradlab::{Activation, NodeId, Shape, Tape};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -167,6 +173,37 @@ fn a_warm_step_allocates_nothing() {
                 failures.push(format!("{act} → {loss:?}: {n} allocations in 3 warm steps"));
             }
             assert_eq!(t.grad(w1).unwrap(), warm.as_slice(), "a warm step computes the same gradient");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    fit_steps_of_every_bench_model_allocate_nothing();
+}
+
+/// Steps 0 and 1 of a fit warm the tape, the pools and the optimiser's state; from step 2 on,
+/// each step (on any thread of the pool) allocates nothing.
+fn fit_steps_of_every_bench_model_allocate_nothing() {
+    const STEPS: usize = 6;
+    let mut failures = Vec::new();
+    for name in models::NAMES {
+        let mut bench = models::build(name);
+        let mut counts = Vec::with_capacity(STEPS);
+        let mut hook = FnHook(|_: &StepView<'_, f32>| {
+            counts.push(ALLOCATIONS.load(Ordering::SeqCst));
+            Ok(())
+        });
+        // On one of the pool's workers, as `ThreadPool::install` runs a fit: parallel kernels
+        // called from outside the pool hand rayon's shared injector queue a job each, and that
+        // queue allocates a block per 63 jobs, which no code of ours can avoid.
+        count_allocations(|| {
+            rayon::scope(|_| {
+                bench.fit(STEPS, &mut hook);
+            })
+        });
+        assert_eq!(counts.len(), STEPS, "{name}: the hook saw every step");
+        let per_step: Vec<usize> = counts.windows(2).skip(1).map(|w| w[1] - w[0]).collect();
+        if per_step.iter().any(|&n| n != 0) {
+            failures.push(format!("{name}: allocations per warm step {per_step:?}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -113,7 +113,7 @@ impl Reduction for SumSq {
     }
     #[inline(always)]
     fn one(acc: f32, v: f32) -> f32 {
-        v.mul_add(v, acc)
+        super::fmadd(v, v, acc)
     }
     #[inline(always)]
     fn combine(a: f32, b: f32) -> f32 {
@@ -181,8 +181,17 @@ fn slice<R: Reduction>(x: &[f32]) -> f32 {
     if x.len() < PAR_MIN {
         return x.chunks(CHUNK).map(chunk::<R>).fold(R::ID, R::combine);
     }
-    let partials: Vec<f32> = x.par_chunks(CHUNK).map(chunk::<R>).collect();
-    partials.into_iter().fold(R::ID, R::combine)
+    // The partials go to a buffer kept per calling thread, so a warm call allocates nothing.
+    let mut partials = PARTIALS.take();
+    x.par_chunks(CHUNK).map(chunk::<R>).collect_into_vec(&mut partials);
+    let r = partials.iter().fold(R::ID, |a, &v| R::combine(a, v));
+    PARTIALS.set(partials);
+    r
+}
+
+thread_local! {
+    // Taken out while in use: a reduction nested in another on this thread grows its own.
+    static PARTIALS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// `out[i] = reduce(row i)`; rows are independent, so splitting them across

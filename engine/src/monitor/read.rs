@@ -102,7 +102,16 @@ fn parse_json_lines(file: &str, text: &str) -> Result<Vec<Records>> {
                 Some(other) => {
                     return Err(err(file, line, format!("`{name}` is {other}, expected a string or number")));
                 }
-                None => return Err(err(file, line, format!("missing key `{name}`"))),
+                None => {
+                    return Err(err(
+                        file,
+                        line,
+                        format!(
+                            "missing key `{name}`; expected keys {} (and `point`, optional)",
+                            COLUMNS.join(", ")
+                        ),
+                    ));
+                }
             };
         }
         let point = match obj.get("point") {
@@ -406,6 +415,10 @@ mod tests {
         let json = "{\"scenario\":\"s\",\"variant\":\"v\",\"seed\":1,\"step\":0,\"layer\":\"l\",\"metric\":\"m\",\"value\":1}\n{\"scenario\":\"s\"";
         let e = parse_records("r.jsonl", json).unwrap_err().to_string();
         assert!(e.starts_with("r.jsonl:2:"), "{e}");
+        let json =
+            "{\"scenario\":\"s\",\"variant\":\"v\",\"seed\":1,\"step\":0,\"metric\":\"m\",\"value\":1}\n";
+        let e = parse_records("r.jsonl", json).unwrap_err().to_string();
+        assert!(e.starts_with("r.jsonl:1:") && e.contains("missing key `layer`; expected keys"), "{e}");
         let json = "{\"scenario\":\"s\",\"variant\":\"v\",\"seed\":1,\"step\":0,\"layer\":\"l\",\"point\":[1],\"metric\":\"m\",\"value\":1}\n";
         let e = parse_records("r.jsonl", json).unwrap_err().to_string();
         assert!(e.starts_with("r.jsonl:1:") && e.contains("object of coordinates"), "{e}");

@@ -2,9 +2,8 @@
 //! the engine: f by the forward kernel, f' by the tape's backward sweep of sum(f(x)) (each x_i only
 //! touches its own output, so d/dx_i Σ f(x_j) = f'(x_i)). A float64 central difference of the same
 //! forward kernel checks the derivative away from kinks.
-use super::engine_err;
 use crate::error::Result;
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::{Scenario, Variant};
 use engine::{Activation, Real, Shape, Tape};

@@ -7,9 +7,8 @@
 //! predicts ∏_{l<L} χ₁(q_l) along the variance trajectory from q₁ = σ_w²·E[x²], with σ_w² = fan_in·Var(W)
 //! of the initialiser.
 use super::common::nets::{LayerStats, dense_stack};
-use super::engine_err;
 use crate::error::Result;
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer};
 use crate::scenario::Scenario;
 use engine::Activation;

@@ -6,9 +6,8 @@
 //! pre-activation variance, the activation variance and ‖∂L/∂h_l‖ from one MSE backward pass, over several
 //! seeds, beside mean field's variance trajectory and gradient factor.
 use super::common::nets::{LayerStats, dense_stack};
-use super::engine_err;
 use crate::error::Result;
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Scenario, Variant};
 use crate::stats::median;

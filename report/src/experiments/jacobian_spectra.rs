@@ -6,9 +6,8 @@
 //! SVD is nalgebra's (through `engine::theory::Jacobian`), and mean(s²) is held against mean field's
 //! ∏ χ₁(q_l) along the variance trajectory.
 use super::common::nets::record_net;
-use super::engine_err;
 use crate::error::Result;
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::{Scenario, Variant};
 use crate::stats::median;

@@ -6,9 +6,8 @@
 //! log10(‖∂L/∂h_1‖ / ‖∂L/∂h_L‖) of that pass. Mean-field theory predicts ∏ √χ₁(q_k) along the variance
 //! trajectory; its critical σ_w (χ₁ = 1) is drawn over the heatmap.
 use super::common::nets::record_net;
-use super::engine_err;
 use crate::error::Result;
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use crate::stats::median;

@@ -5,9 +5,8 @@
 //! problem's test MSE (against the 1/6 baseline of always predicting 1) and accuracy as the sequence grows,
 //! each length trained from scratch with Adam, several seeds. Every (cell, length, seed) run is independent
 //! and seeded, so the runs go in parallel and the results do not depend on the thread count.
-use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Scenario, Variant};
 use crate::stats::median;

@@ -7,9 +7,8 @@
 //! Beside the toy, the truth: variants with a `model` instead of a `factor` are real deep dense networks
 //! (see [`measure_real`]), whose per-layer gradient ratio is measured from one backward pass at initialisation and
 //! recorded under the same metric, so both stand on one chart.
-use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::{Scenario, Variant};
 use crate::stats::median;

@@ -5,9 +5,8 @@
 //! records ‖dL/dh_b‖ (the gradient at the block's output, from the tape), ‖dL/dW1_b‖ (the gathered weight
 //! gradient) and the mean forward norm ‖h_b‖ (what the slide plots), in float64 so that gradients far below
 //! float32's range stay measurable; then a short float32 Adam run records the training loss.
-use super::engine_err;
 use crate::error::{ReportError, Result};
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use crate::stats::median;

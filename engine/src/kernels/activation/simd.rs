@@ -140,7 +140,7 @@ fn backward_with<A: Act>(a: &A, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]
         gxb.copy_from_slice(&g.to_array());
     }
     for i in n / 8 * 8..n {
-        gx[i] = a.df(x[i], y[i]).mul_add(gy[i], gx[i]);
+        gx[i] = Lane::mul_add(a.df(x[i], y[i]), gy[i], gx[i]);
     }
 }
 

@@ -11,8 +11,8 @@ pub trait Lane:
     type Mask: Copy + BitAnd<Output = Self::Mask> + BitOr<Output = Self::Mask> + Not<Output = Self::Mask>;
 
     fn splat(v: f32) -> Self;
-    /// `self·a + b`, fused exactly where `wide` fuses it (AVX+FMA builds), so
-    /// that the scalar tail rounds like the SIMD lanes.
+    /// `self·a + b`, fused exactly where `wide` fuses it (see `kernels::fmadd`),
+    /// so that the scalar tail rounds like the SIMD lanes.
     fn mul_add(self, a: Self, b: Self) -> Self;
     fn round_even(self) -> Self;
     fn abs(self) -> Self;
@@ -41,11 +41,7 @@ impl Lane for f32 {
     }
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
-        if cfg!(all(target_feature = "avx", not(target_feature = "fma"))) {
-            self * a + b
-        } else {
-            f32::mul_add(self, a, b)
-        }
+        crate::kernels::fmadd(self, a, b)
     }
     #[inline(always)]
     fn round_even(self) -> Self {

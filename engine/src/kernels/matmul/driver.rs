@@ -6,6 +6,7 @@ use super::params::{
     DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
 };
 use std::cell::Cell;
+use std::sync::Mutex;
 use wide::f32x8;
 
 /// One product on raw memory: `C[i, j] (+)= Σ_p A[i, p]·B[p, j]` for `i < m`, `j < n`, `p < k`, with
@@ -54,10 +55,32 @@ thread_local! {
     static B_BUF: Cell<Vec<f32x8>> = const { Cell::new(Vec::new()) };
 }
 
+/// Packing buffers of the tasks of a parallel product, by task index. Which worker runs which
+/// task is up to rayon, so buffers kept per thread would grow whenever a worker first meets a
+/// larger task, at any step; kept per task index they see the same sizes every step, and a warm
+/// step allocates nothing whatever the scheduling.
+const SLOTS: usize = 64;
+static TASK_BUFS: [Mutex<(Vec<f32>, Vec<f32x8>)>; SLOTS] =
+    [const { Mutex::new((Vec::new(), Vec::new())) }; SLOTS];
+
 /// Runs `f` with this thread's packing buffers, grown (never shrunk) to the requested lengths.
 fn with_buffers<R>(a_need: usize, b_need: usize, f: impl FnOnce(&mut [f32], &mut [f32x8]) -> R) -> R {
     let mut a = A_BUF.take();
     let mut b = B_BUF.take();
+    let r = with_these(&mut a, &mut b, a_need, b_need, f);
+    A_BUF.set(a);
+    B_BUF.set(b);
+    r
+}
+
+/// Grows `a` and `b` to the requested lengths and runs `f` on them.
+fn with_these<R>(
+    a: &mut Vec<f32>,
+    b: &mut Vec<f32x8>,
+    a_need: usize,
+    b_need: usize,
+    f: impl FnOnce(&mut [f32], &mut [f32x8]) -> R,
+) -> R {
     if a.len() < a_need {
         a.resize(a_need, 0.0);
     }
@@ -67,10 +90,13 @@ fn with_buffers<R>(a_need: usize, b_need: usize, f: impl FnOnce(&mut [f32], &mut
     // Start the packed B panels on a 64-byte boundary: each 16-float row of a micro-panel is then
     // exactly one cache line, and no load in the micro-kernel straddles two.
     let skew = b.as_ptr().align_offset(64).min(1);
-    let r = f(&mut a, &mut b[skew..]);
-    A_BUF.set(a);
-    B_BUF.set(b);
-    r
+    f(a, &mut b[skew..])
+}
+
+/// Buffer lengths for a product.
+fn needs(p: &Problem) -> (usize, usize) {
+    let kc_max = k_step(p.k);
+    (a_len(MC.min(p.m), kc_max), b_len(kc_max, NC.min(p.n)))
 }
 
 /// Depth of the k blocks: at most KC, and equal blocks rather than a short last one (k = 784 runs as
@@ -86,12 +112,29 @@ fn k_step(k: usize) -> usize {
 /// `p` must describe live, readable A and B and writable, unaliased C of the stated sizes, with
 /// `m, n, k > 0`.
 pub(super) unsafe fn run_serial(p: &Problem) {
-    let kc_max = k_step(p.k);
-    let nc_max = NC.min(p.n);
-    let a_need = a_len(MC.min(p.m), kc_max);
-    let b_need = b_len(kc_max, nc_max);
+    let (a_need, b_need) = needs(p);
     // SAFETY: forwarded from the caller.
     with_buffers(a_need, b_need, |abuf, bbuf| unsafe { nest(p, abuf, bbuf) });
+}
+
+/// [`run_serial`] for task `task` of a parallel product, with that task index's buffers. A slot
+/// held by a concurrent product (products started on several threads at once) falls back to the
+/// thread's own buffers.
+///
+/// # Safety
+/// As for [`run_serial`].
+pub(super) unsafe fn run_task(p: &Problem, task: usize) {
+    let (a_need, b_need) = needs(p);
+    let slot = TASK_BUFS.get(task).and_then(|m| m.try_lock().ok());
+    match slot {
+        Some(mut bufs) => {
+            let (a, b) = &mut *bufs;
+            // SAFETY: forwarded from the caller.
+            with_these(a, b, a_need, b_need, |abuf, bbuf| unsafe { nest(p, abuf, bbuf) })
+        }
+        // SAFETY: forwarded from the caller.
+        None => unsafe { run_serial(p) },
+    }
 }
 
 /// The five loops around the micro-kernel.

@@ -42,7 +42,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     let mut sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add();
     for (&u, &v) in ta.iter().zip(tb) {
-        sum = u.mul_add(v, sum);
+        sum = crate::kernels::fmadd(u, v, sum);
     }
     sum
 }
@@ -83,7 +83,7 @@ pub(super) fn axpy_rows(mat: &[f32], x: &[f32], out: &mut [f32], accumulate: boo
     for (jj, o) in out.iter_mut().enumerate().skip(j) {
         let mut s = 0.0f32;
         for (p, &xp) in x.iter().enumerate() {
-            s = xp.mul_add(mat[p * n + jj], s);
+            s = crate::kernels::fmadd(xp, mat[p * n + jj], s);
         }
         put(o, s, accumulate);
     }

@@ -88,6 +88,11 @@ pub(super) unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32x8]) {
             }
             continue;
         }
+        if cols == NR && b.rs == 1 {
+            // SAFETY: forwarded: the panel's NR columns are inside the block.
+            unsafe { pack_b_panel_transposed(kc, b.offset(0, j0), b.cs, panel) };
+            continue;
+        }
         let flat = f32x8_as_flat(panel);
         if cols < NR {
             flat.fill(0.0);
@@ -100,6 +105,36 @@ pub(super) unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32x8]) {
             for (p, dst) in flat[j..].iter_mut().step_by(NR).take(kc).enumerate() {
                 *dst = unsafe { *col.at(p, 0) };
             }
+        }
+    }
+}
+
+/// One full micro-panel of a transposed B (column `j` of op(B) is the contiguous stored row at
+/// `b + j·cs`): 8 × 8 blocks loaded as eight rows and transposed in registers, instead of one scalar
+/// load and store per element (the scalar loop in [`pack_b`] is the reference; the tests compare
+/// the two through every product with `trans_b`). The last `kc mod 8` steps are scalar.
+///
+/// # Safety
+/// Elements `p < kc` of the NR stored rows must be readable.
+#[inline]
+unsafe fn pack_b_panel_transposed(kc: usize, b: View, cs: usize, panel: &mut [f32x8]) {
+    let full = kc / 8 * 8;
+    for half in 0..NR / 8 {
+        for p in (0..full).step_by(8) {
+            // SAFETY: rows half·8 + r < NR and columns p..p + 8 <= kc.
+            let rows: [f32x8; 8] = core::array::from_fn(|r| unsafe {
+                b.ptr.add((half * 8 + r) * cs + p).cast::<f32x8>().read_unaligned()
+            });
+            for (pp, v) in f32x8::transpose(rows).into_iter().enumerate() {
+                panel[(p + pp) * (NR / 8) + half] = v;
+            }
+        }
+    }
+    let flat = f32x8_as_flat(panel);
+    for j in 0..NR {
+        for p in full..kc {
+            // SAFETY: as above.
+            flat[p * NR + j] = unsafe { *b.ptr.add(j * cs + p) };
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Splits a large product into disjoint blocks of C for rayon. The shared dimension is never split, so
 //! each element of C is summed in the same order whatever the pool size: results are bit-identical
 //! on 1, 2 or 7 threads.
-use super::driver::{Problem, run_serial};
+use super::driver::{Problem, run_serial, run_task};
 use super::params::{MR, NR, PAR_MIN_FLOPS, PAR_MIN_TASK_FLOPS};
 use rayon::prelude::*;
 
@@ -63,7 +63,7 @@ pub(super) unsafe fn run(p: &Problem) {
             } else {
                 p.sub(start, split.step.min(p.m - start), 0, p.n)
             };
-            run_serial(&sub);
+            run_task(&sub, t);
         }
     });
 }

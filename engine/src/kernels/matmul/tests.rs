@@ -1,6 +1,7 @@
 //! Tests of the packed f32 product against the scalar reference: odd shapes in every transpose and
 //! accumulate combination, exact cases, untouched memory, empty dimensions and thread-count
 //! independence.
+use super::pack::{View, b_len, f32x8_as_flat, pack_b};
 use super::parallel::plan;
 use super::params::{KC, MC, MR, NR};
 use super::{Gemm, reference, sgemm};
@@ -251,6 +252,35 @@ fn parallel_split_covers_c_with_whole_tiles() {
         }
     }
     assert_eq!(plan(32, 64, 64, 8), None, "a 32x64x64 product must stay on the calling thread");
+}
+
+/// Packing is a copy: every B micro-panel, whether packed from rows of B (vector loads), from a
+/// transposed B (8 × 8 register transposes plus a scalar tail) or from a ragged edge (scalar),
+/// holds exactly `B[p, q·NR + j]` at `q·kc·NR + p·NR + j`, and zero past the last column.
+#[test]
+fn packed_b_panels_hold_b_exactly_in_every_layout() {
+    for &kc in &[1, 7, 8, 9, 16, 33, 64, KC] {
+        for &nc in &[1, 15, 16, 17, 32, 40] {
+            let b: Vec<f32> = (0..kc * nc).map(|i| i as f32 + 0.5).collect();
+            let bt = transpose(&b, kc, nc);
+            let want: Vec<f32> = (0..b_len(kc, nc) * 8)
+                .map(|i| {
+                    let (q, p, j) = (i / (kc * NR), i / NR % kc, i % NR);
+                    let col = q * NR + j;
+                    if col < nc { b[p * nc + col] } else { 0.0 }
+                })
+                .collect();
+            for (name, view) in [
+                ("rows", View { ptr: b.as_ptr(), rs: nc, cs: 1 }),
+                ("transposed", View { ptr: bt.as_ptr(), rs: 1, cs: kc }),
+            ] {
+                let mut out = vec![wide::f32x8::splat(f32::NAN); b_len(kc, nc)];
+                // SAFETY: the view covers exactly the kc × nc matrix held by `b` or `bt`.
+                unsafe { pack_b(kc, nc, view, &mut out) };
+                assert_eq!(f32x8_as_flat(&mut out), want.as_slice(), "kc={kc} nc={nc} {name}");
+            }
+        }
+    }
 }
 
 proptest! {

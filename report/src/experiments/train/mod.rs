@@ -11,7 +11,7 @@ mod session;
 mod weight_layers;
 
 use crate::error::{ReportError, Result};
-use crate::experiments::{Experiment, RunOptions, Runner};
+use crate::experiments::runner::{Experiment, RunOptions, Runner};
 use crate::record::Output;
 use crate::scenario::{Scenario, Variant};
 use data::DataSpec;
