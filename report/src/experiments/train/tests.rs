@@ -531,3 +531,12 @@ fn a_figure_needs_a_metric_or_a_ratio() {
     assert_eq!(line, line_of(&text, "reduce = "));
     assert!(msg.contains("count_above(X)"), "{msg}");
 }
+
+#[test]
+fn figures_in_a_scenario_of_another_kind_are_an_error() {
+    let fig = "\n[[figures]]\nkey = \"x\"\nwhat = \"w\"\nmetric = \"loss\"\n";
+    let text = format!("{XOR}{fig}").replace("kind = \"train\"", "kind = \"activations\"");
+    let Err(ReportError::Scenario { line, msg, .. }) = parse(&text) else { panic!("expected an error") };
+    assert_eq!(line, line_of(&text, "[[figures]]"));
+    assert!(msg.contains("`train` runner only"), "{msg}");
+}
