@@ -455,8 +455,8 @@ layers = [
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).unwrap();
     assert_eq!(figure(&out, "steps.gru"), 8.0, "2 epochs of 4 batches");
-    let names: std::collections::BTreeSet<&str> =
-        out.records.iter().flat_map(|r| r.layers.iter().map(String::as_str)).collect();
+    let rows = tidy(&out);
+    let names: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.layer).collect();
     assert!(names.contains("1:gru") && names.contains("2:lstm"), "{names:?}");
     // The wrong width is found before anything runs: the inputs, or a head that is not the recall window.
     let (_, msg) = check_error(&text.replace("inputs = 66", "inputs = 60"));
