@@ -21,17 +21,10 @@ pub struct RunOutcome {
     pub steps: u64,
 }
 
-/// A run as a unit's part: its table, and its figures as exact text in `data`.
+/// A run as a unit's part: its table, and where it stopped in `data` (the key figures are read from the
+/// records when the scenario finishes).
 pub fn to_part(r: RunOutcome) -> crate::experiments::runner::Part {
-    use crate::exact::{f, opt};
-    let data = serde_json::json!({
-        "final_loss": opt(r.final_loss),
-        "train_accuracy": opt(r.train_accuracy),
-        "test_loss": opt(r.test_loss),
-        "test_accuracy": opt(r.test_accuracy),
-        "stopped": r.stopped.map(|(step, msg)| serde_json::json!([step, msg])),
-        "predictions": r.predictions.iter().map(|&v| f(v)).collect::<Vec<_>>(),
-    });
+    let data = serde_json::json!({ "stopped": r.stopped.map(|(step, msg)| serde_json::json!([step, msg])) });
     crate::experiments::runner::Part {
         records: vec![r.records],
         key_figures: Vec::new(),
@@ -42,26 +35,17 @@ pub fn to_part(r: RunOutcome) -> crate::experiments::runner::Part {
 
 /// The run back from its part ([`to_part`]); a part that does not hold one run names what is missing.
 pub fn from_part(s: &Scenario, variant: usize, part: crate::experiments::runner::Part) -> Result<RunOutcome> {
-    use crate::exact::{get_opt, get_vec};
     let bad = |what: &str| ReportError::run(&s.name, format!("a unit's output lacks {what}"));
-    let d = &part.data;
     let mut records = part.records.into_iter();
     let (Some(records), None) = (records.next(), records.next()) else { return Err(bad("its one run")) };
-    let stopped = match &d["stopped"] {
+    let stopped = match &part.data["stopped"] {
         serde_json::Value::Null => None,
-        v => Some((v[0].as_u64().ok_or_else(|| bad("stopped"))?, v[1].as_str().unwrap_or("").to_string())),
+        v => match (v[0].as_u64(), v[1].as_str()) {
+            (Some(step), Some(msg)) => Some((step, msg.to_string())),
+            _ => return Err(bad("where it stopped ([step, message])")),
+        },
     };
-    Ok(RunOutcome {
-        variant,
-        records,
-        final_loss: get_opt(&d["final_loss"]).ok_or_else(|| bad("final_loss"))?,
-        train_accuracy: get_opt(&d["train_accuracy"]).ok_or_else(|| bad("train_accuracy"))?,
-        test_loss: get_opt(&d["test_loss"]).ok_or_else(|| bad("test_loss"))?,
-        test_accuracy: get_opt(&d["test_accuracy"]).ok_or_else(|| bad("test_accuracy"))?,
-        stopped,
-        predictions: get_vec(&d["predictions"]).ok_or_else(|| bad("predictions"))?,
-        steps: part.steps,
-    })
+    Ok(RunOutcome { variant, records, stopped, steps: part.steps })
 }
 
 /// Splitmix-style stream separation, so data, initialisation and shuffling never share a stream.
