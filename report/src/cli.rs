@@ -17,8 +17,18 @@ pub struct Cli {
     #[arg(long, num_args = 1.., value_name = "NAME")]
     pub only: Vec<String>,
 
-    /// Output directory; replaced only when the whole run succeeds.
-    #[arg(long, default_value = "out", value_name = "DIR")]
+    /// List the run's work units (id, estimated cost, coordinates) and exit; with --shard, only that
+    /// shard's.
+    #[arg(long)]
+    pub list_units: bool,
+
+    /// Run only shard I of N (I from 0): its units' outputs and a manifest go into --out, which is kept
+    /// between runs so a re-run resumes; `report merge` combines the N folders.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<report::shard::ShardSpec>,
+
+    /// Output directory; replaced only when the whole run succeeds (a shard's folder is kept and resumed).
+    #[arg(long, global = true, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
 
     /// Smaller sizes for a fast look.
@@ -26,7 +36,7 @@ pub struct Cli {
     pub quick: bool,
 
     /// Worker threads (default: RAYON_NUM_THREADS, else all logical CPUs). Results do not depend on it.
-    #[arg(long, value_name = "N")]
+    #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
 
     /// Use this one seed for every scenario instead of each scenario's seed list.
@@ -34,12 +44,20 @@ pub struct Cli {
     pub seed: Option<u64>,
 
     /// Folder of scenario files (default: ./scenarios).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Combine the folders of every shard of a run (`--shard I/N`, I = 0..N-1) into the page, data files
+    /// and SHA256SUMS a single run writes, in --out. Refuses shards of different scenario files, builds
+    /// or settings, and a missing or repeated shard.
+    Merge {
+        /// The shards' output folders, in any order.
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+    },
     /// Diagnose training runs from their records: prints each run's verdicts (what is wrong, where, the
     /// evidence, what to change). Exits non-zero only when the file cannot be read or parsed.
     Diagnose {

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod data;
 pub mod diagnosis;
 pub mod error;
+pub mod exact;
 pub mod experiments;
 pub mod format;
 pub mod html;
@@ -19,6 +20,7 @@ pub mod progress;
 pub mod record;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod stats;
 pub mod timings;
 pub mod zoo;
@@ -77,21 +79,42 @@ pub fn select(scenarios: Vec<Scenario>, only: &[String]) -> Result<Vec<Scenario>
     Ok(scenarios.into_iter().filter(|s| only.contains(&s.name)).collect())
 }
 
-/// Runs the selected scenarios on a pool of `opts.threads` threads and writes the report into
-/// `opts.out`, replacing it only if everything succeeded. `done` is told as each scenario finishes.
-pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> Result<Generated> {
-    let started = Instant::now();
+/// The thread pool a run uses: `threads` workers (at least one).
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| ReportError::Usage(format!("--threads {threads}: {e}")))
+}
+
+/// The selected scenarios of a run, in page order; none is an error.
+pub fn scenarios(opts: &Options) -> Result<Vec<Scenario>> {
     let scenarios = select(scenario::discover(&opts.scenarios_dir)?, &opts.only)?;
     if scenarios.is_empty() {
         return Err(ReportError::Usage(format!("no scenarios in {}", opts.scenarios_dir.display())));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.max(1))
-        .build()
-        .map_err(|e| ReportError::Usage(format!("--threads {}: {e}", opts.threads)))?;
-    let (runs, charts, kernels) = pool.install(|| -> Result<_> {
-        // Every scenario is prepared (params and variants checked) before any of them runs.
-        let runs = run::run_all(&scenarios, &opts.run, done)?;
+    Ok(scenarios)
+}
+
+/// Runs the selected scenarios on a pool of `opts.threads` threads and writes the report into
+/// `opts.out`, replacing it only if everything succeeded. `done` is told as each scenario finishes.
+pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> Result<Generated> {
+    let started = Instant::now();
+    let scenarios = scenarios(opts)?;
+    // Every scenario is prepared (params and variants checked) before any of them runs.
+    let runs = pool(opts.threads)?.install(|| run::run_all(&scenarios, &opts.run, done))?;
+    publish(opts, &scenarios, runs, started)
+}
+
+/// Charts, page, data files and checksums from finished scenarios (a single run's, or a merge of shards'),
+/// written into `opts.out` only if everything succeeded.
+pub fn publish(
+    opts: &Options,
+    scenarios: &[Scenario],
+    runs: Vec<(ScenarioResult, Duration)>,
+    started: Instant,
+) -> Result<Generated> {
+    let (charts, kernels) = pool(opts.threads)?.install(|| -> Result<_> {
         let charts = scenarios
             .par_iter()
             .zip(&runs)
@@ -99,7 +122,7 @@ pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> 
             .collect::<Result<Vec<_>>>()?;
         // Measured after the scenarios so the two never compete for the cores.
         let kernels = timings::measure_kernels(opts.run.quick)?;
-        Ok((runs, charts, kernels))
+        Ok((charts, kernels))
     })?;
     let chart_count = charts.iter().map(Vec::len).sum();
     let sections: Vec<html::SectionInput<'_>> = scenarios

@@ -6,7 +6,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use report::experiments::{REGISTRY, RunOptions};
 use report::progress::Progress;
-use report::{Options, scenario};
+use report::{Options, scenario, shard};
 use sha2::{Digest, Sha256};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -26,7 +26,15 @@ fn main() -> ExitCode {
             }
         };
     }
-    let result = if cli.list { list(&cli) } else { generate(&cli, started) };
+    let result = match &cli.command {
+        Some(Command::Merge { dirs }) => merge(&cli, dirs, started),
+        _ if cli.list => list(&cli),
+        _ if cli.list_units => list_units(&cli),
+        _ => match cli.shard {
+            Some(spec) => shard(&cli, spec, started),
+            None => generate(&cli, started),
+        },
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -55,22 +63,78 @@ fn list(cli: &Cli) -> report::error::Result<()> {
     Ok(())
 }
 
-fn generate(cli: &Cli, started: Instant) -> report::error::Result<()> {
-    // rayon's own default: RAYON_NUM_THREADS when set, else every logical CPU.
-    let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
-    let opts = Options {
+fn options(cli: &Cli) -> Options {
+    Options {
         scenarios_dir: scenarios_dir(cli),
         out: cli.out.clone(),
         only: cli.only.clone(),
         run: RunOptions { quick: cli.quick, seed: cli.seed },
-        threads,
-    };
+        // rayon's own default: RAYON_NUM_THREADS when set, else every logical CPU.
+        threads: cli.threads.unwrap_or_else(rayon::current_num_threads),
+    }
+}
+
+/// One line per unit: id, estimated cost, coordinates; then the total.
+fn list_units(cli: &Cli) -> report::error::Result<()> {
+    let opts = options(cli);
+    let scenarios = report::scenarios(&opts)?;
+    let prepared = shard::prepare(&scenarios, &opts)?;
+    let assigned = cli.shard.map(|spec| (spec, shard::assign(&prepared.units, spec.count)));
+    let width = prepared.units.iter().map(|u| u.id.len()).max().unwrap_or(0).max(4);
+    println!("{:width$}  {:>10}  coordinates", "unit", "est. cost");
+    let (mut n, mut total) = (0, 0.0);
+    for (i, u) in prepared.units.iter().enumerate() {
+        if let Some((spec, a)) = &assigned
+            && a[i] != spec.index
+        {
+            continue;
+        }
+        println!("{:width$}  {:>10.3e}  {}", u.id, u.cost, u.coords);
+        (n, total) = (n + 1, total + u.cost);
+    }
+    let of = assigned.map_or(String::new(), |(spec, _)| format!(" in shard {spec}"));
+    println!("{n} units{of}, estimated cost {total:.3e} multiply-adds in all");
+    Ok(())
+}
+
+fn shard(cli: &Cli, spec: shard::ShardSpec, started: Instant) -> report::error::Result<()> {
+    let opts = options(cli);
+    let run = shard::run_shard(&opts, spec, &|id, dt| match dt {
+        Some(dt) => eprintln!("unit {id}: {:.2} s", dt.as_secs_f64()),
+        None => eprintln!("unit {id}: already done (files verified), skipped"),
+    })?;
+    eprintln!(
+        "shard {spec}: {} units ({} skipped) in {:.2} s; manifest in {}",
+        run.manifest.units.len(),
+        run.skipped,
+        started.elapsed().as_secs_f64(),
+        opts.out.join(shard::MANIFEST).display()
+    );
+    Ok(())
+}
+
+fn merge(cli: &Cli, dirs: &[std::path::PathBuf], started: Instant) -> report::error::Result<()> {
+    let opts = options(cli);
+    let generated = shard::merge(&opts, dirs)?;
+    finished(&opts, &generated, generated.results.iter().any(|r| r.quick), started);
+    Ok(())
+}
+
+fn generate(cli: &Cli, started: Instant) -> report::error::Result<()> {
+    let opts = options(cli);
     // How many scenarios will run, for the progress bar (discover again is cheap and fails the same way).
     let total = report::select(scenario::discover(&opts.scenarios_dir)?, &opts.only)?.len();
     let progress = Progress::stderr(total);
     let generated = report::generate(&opts, &|s, dt| progress.scenario_done(s, dt));
     progress.finish();
     let generated = generated?;
+    finished(&opts, &generated, cli.quick, started);
+    Ok(())
+}
+
+/// What a run or a merge wrote, and the one digest of its checksums.
+fn finished(opts: &Options, generated: &report::Generated, quick: bool, started: Instant) {
+    let threads = opts.threads;
     eprintln!(
         "wrote {} ({} scenarios, {} charts, {} data files, checksums in {}; timings in {})",
         generated.page.display(),
@@ -88,7 +152,6 @@ fn generate(cli: &Cli, started: Instant) -> report::error::Result<()> {
         "report built in {:.2} s on {threads} thread{}{}",
         started.elapsed().as_secs_f64(),
         if threads == 1 { "" } else { "s" },
-        if cli.quick { " (--quick)" } else { "" }
+        if quick { " (--quick)" } else { "" }
     );
-    Ok(())
 }

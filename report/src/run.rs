@@ -4,7 +4,8 @@
 use crate::claims::{ClaimResult, judge};
 use crate::diagnosis::VariantDiagnosis;
 use crate::error::Result;
-use crate::experiments::{Experiment, RunOptions, runner_for};
+use crate::experiments::{Experiment, RunOptions, run_plan, runner_for};
+use crate::record::Output;
 use crate::record::{KeyFigure, Records};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
@@ -48,10 +49,15 @@ pub fn run_one(s: &Scenario, opts: &RunOptions) -> Result<ScenarioResult> {
     run_prepared(s, prepare(s, opts)?.as_ref(), opts)
 }
 
-/// Runs a scenario's plan, judges its claims and diagnoses its records.
+/// Runs a scenario's plan (every unit, see [`run_plan`]), judges its claims and diagnoses its records.
 fn run_prepared(s: &Scenario, plan: &dyn Experiment, opts: &RunOptions) -> Result<ScenarioResult> {
+    conclude(s, run_plan(plan)?, opts)
+}
+
+/// Judges a finished plan's claims and diagnoses its records: the same for a single run and a merge of
+/// shards.
+pub fn conclude(s: &Scenario, out: Output, opts: &RunOptions) -> Result<ScenarioResult> {
     let runner = runner_for(s)?;
-    let out = plan.run()?;
     let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     let diagnoses = crate::diagnosis::diagnose_records(s, &out.records)?;
     Ok(ScenarioResult {

@@ -17,7 +17,7 @@ pub mod train;
 
 use crate::error::Result;
 use crate::scenario::Scenario;
-pub use runner::{Experiment, RunOptions, Runner};
+pub use runner::{Experiment, Part, RunOptions, Runner, Unit, run_plan};
 
 pub const REGISTRY: &[Runner] = &[
     activations::RUNNER,

@@ -6,8 +6,9 @@
 //! log10(‖∂L/∂h_1‖ / ‖∂L/∂h_L‖) of that pass. Mean-field theory predicts ∏ √χ₁(q_k) along the variance
 //! trajectory; its critical σ_w (χ₁ = 1) is drawn over the heatmap.
 use super::common::nets::record_net;
-use crate::error::Result;
-use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
+use crate::error::{ReportError, Result};
+use crate::exact;
+use crate::experiments::runner::{Experiment, Part, RunOptions, Runner, Unit, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, point};
 use crate::scenario::Scenario;
 use crate::stats::median;
@@ -15,8 +16,8 @@ use engine::theory::{MeanField, critical_sigma_w, gaussian_matrix};
 use engine::{Activation, Tape};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use rayon::prelude::*;
 use serde::Deserialize;
+use std::sync::OnceLock;
 
 pub const RUNNER: Runner = Runner {
     kind: "phase_diagram",
@@ -58,6 +59,8 @@ struct Plan<'s> {
     seeds: Vec<u64>,
     /// Each variant's name and activation.
     acts: Vec<(String, Activation)>,
+    /// Each seed's draws, made by the first unit of that seed that runs in this process.
+    draws: Vec<OnceLock<Draws>>,
 }
 
 fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
@@ -91,8 +94,9 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
                 .ok_or_else(|| s.variant_error(i, &[], "needs an `activation`"))
         })
         .collect::<Result<_>>()?;
-    let plan = Plan { s, p, seeds: opts.seeds(s), acts };
-    Ok(Box::new(move || run(&plan)))
+    let seeds = opts.seeds(s);
+    let draws = seeds.iter().map(|_| OnceLock::new()).collect();
+    Ok(Box::new(Plan { s, p, seeds, acts, draws }))
 }
 
 /// One seed's random numbers: unit-normal weight matrices, inputs and the top seed, shared by every σ_w
@@ -154,28 +158,60 @@ pub(crate) fn zero_crossing(xs: &[f64], ys: &[f64]) -> Option<f64> {
     })
 }
 
-fn run(plan: &Plan<'_>) -> Result<Output> {
-    let Plan { s, p, seeds, acts } = plan;
+/// The diagram's units are its (seed, σ_w) points: every activation's backward pass at that σ_w on the
+/// seed's draws. A unit's numbers depend on its seed and σ_w alone; the records and key figures need the
+/// whole grid, so they are made in `finish`, from the units' norms.
+impl Experiment for Plan<'_> {
+    fn units(&self) -> Vec<Unit> {
+        let p = &self.p;
+        // Forward and backward through max_depth width² products, per activation.
+        let cost = (2 * p.batch * p.width * p.width * p.max_depth * self.acts.len()) as f64;
+        let sws = p.sigma_ws();
+        self.seeds
+            .iter()
+            .flat_map(|seed| {
+                sws.iter().map(move |sw| Unit { coords: format!("seed={seed} sigma_w={sw}"), cost })
+            })
+            .collect()
+    }
+
+    fn run_unit(&self, i: usize) -> Result<Part> {
+        let (p, sws) = (&self.p, self.p.sigma_ws());
+        let (si, k) = (i / sws.len(), i % sws.len());
+        let d = self.draws[si].get_or_init(|| draws(p, self.seeds[si]));
+        let mut tape = Tape::<f32>::new();
+        let norms: Vec<Vec<f64>> = self
+            .acts
+            .iter()
+            .map(|(_, act)| gradient_norms(&mut tape, p, d, *act, sws[k]))
+            .collect::<engine::Result<_>>()
+            .map_err(engine_err(self.s))?;
+        let data = serde_json::Value::Array(norms.iter().map(|n| exact::vec(n)).collect());
+        Ok(Part { data, ..Part::default() })
+    }
+
+    fn finish(&self, parts: Vec<Part>) -> Result<Output> {
+        let n_sw = self.p.sigma_ws().len();
+        // measured[variant][seed][σ_w index][l]
+        let mut measured = vec![vec![vec![Vec::new(); n_sw]; self.seeds.len()]; self.acts.len()];
+        for (i, part) in parts.iter().enumerate() {
+            for (a, m) in measured.iter_mut().enumerate() {
+                m[i / n_sw][i % n_sw] =
+                    exact::get_vec(&part.data[a]).filter(|v| v.len() == self.p.max_depth).ok_or_else(
+                        || ReportError::run(&self.s.name, format!("unit {i}: no norms for variant {a}")),
+                    )?;
+            }
+        }
+        finish(self, &measured)
+    }
+}
+
+fn finish(plan: &Plan<'_>, measured: &[Vec<Vec<Vec<f64>>>]) -> Result<Output> {
+    let Plan { s, p, seeds, acts, .. } = plan;
     let sws = p.sigma_ws();
     let depths = p.depths();
     let mut rec = Recorder::new(&s.name);
     let mut figures = Vec::new();
-    // measured[variant][seed][σ_w index][l]
-    let mut measured = vec![Vec::new(); acts.len()];
-    for &seed in seeds {
-        let d = draws(p, seed);
-        let jobs: Vec<(usize, usize)> =
-            (0..acts.len()).flat_map(|a| (0..sws.len()).map(move |k| (a, k))).collect();
-        // Each job is independent and collected in order: the numbers do not depend on the thread count.
-        let norms: Vec<Vec<f64>> = jobs
-            .par_iter()
-            .map_init(Tape::<f32>::new, |tape, &(a, k)| gradient_norms(tape, p, &d, acts[a].1, sws[k]))
-            .collect::<engine::Result<_>>()
-            .map_err(engine_err(s))?;
-        for (a, m) in measured.iter_mut().enumerate() {
-            m.push(norms[a * sws.len()..(a + 1) * sws.len()].to_vec());
-        }
-    }
     let top = (p.batch * p.width) as f64;
     for (a, (name, act)) in acts.iter().enumerate() {
         let theory: Vec<Vec<f64>> = sws
@@ -353,7 +389,8 @@ name = "relu"
 activation = "relu"
 "#;
         let s = Scenario::parse(std::path::Path::new("test.toml"), text.to_string()).unwrap();
-        let out = prepare(&s, &RunOptions::default()).unwrap().run().unwrap();
+        let out =
+            crate::experiments::run_plan(prepare(&s, &RunOptions::default()).unwrap().as_ref()).unwrap();
         let get =
             |k: &str| out.key_figures.iter().find(|f| f.key == k).unwrap_or_else(|| panic!("{k}")).value;
         for act in ["tanh", "relu"] {

@@ -1,10 +1,12 @@
 //! Scenario files: one TOML file in `scenarios/` per experiment, parsed into typed config. Unknown keys,
 //! wrong types and unknown names are errors that name the file, line and column and what was expected.
 mod chart;
+mod figure;
 mod model;
 mod params;
 
 pub use chart::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn};
+pub use figure::{FigureReduce, FigureSpec, Pick, Selection};
 pub use model::Variant;
 
 use crate::error::{ReportError, Result};
@@ -52,6 +54,9 @@ pub struct ScenarioSpec {
     pub charts: Vec<Spanned<ChartSpec>>,
     #[serde(default)]
     pub claims: Vec<Spanned<Claim>>,
+    /// Key figures read from the records (`train` scenarios): see `figure.rs`.
+    #[serde(default)]
+    pub figures: Vec<Spanned<FigureSpec>>,
     /// Overrides of the diagnosis thresholds (`engine::diagnose::DiagnoseConfig`), typed by `diagnosis`.
     #[serde(default)]
     pub diagnose: Option<toml::Table>,
@@ -172,6 +177,16 @@ impl Scenario {
                 return Err(self.error_at(c.span(), format!("duplicate chart id `{}`", c.get_ref().id)));
             }
             c.get_ref().check(&names).map_err(|msg| self.error_at(c.span(), msg))?;
+        }
+        let mut keys = BTreeSet::new();
+        for f in &s.figures {
+            if !keys.insert(f.get_ref().key.as_str()) {
+                return Err(self.error_at(f.span(), format!("duplicate figure key `{}`", f.get_ref().key)));
+            }
+            f.get_ref().check().map_err(|msg| self.error_at(f.span(), msg))?;
+        }
+        if let Some(f) = s.figures.first().filter(|_| s.kind.get_ref() != "train") {
+            return Err(self.error_at(f.span(), "`[[figures]]` are computed by the `train` runner only"));
         }
         for c in &s.claims {
             let claim = c.get_ref();

@@ -1,149 +1,203 @@
-//! Key figures of a `train` scenario: per variant, each quantity over its seeds as the median with the
+//! Key figures of a `train` scenario: per variant, each figure over its seeds as the median with the
 //! min–max spread (`KEY.VARIANT`, `KEY.VARIANT.min`, `KEY.VARIANT.max`), so a conclusion never rests on
-//! one lucky seed. Absolute gradient norms stand next to the first/last ratio.
+//! one lucky seed. Every figure, the runner's built-in ones and the scenario's `[[figures]]`, is read
+//! from the run's records the same way: a selection of cells, reduced to one number, optionally divided
+//! by another selection. Cross-variant figures (`ratio_of`) come last.
 use super::Params;
-use super::session::{RunOutcome, first_last_at_step0};
+use super::session::RunOutcome;
 use crate::record::{KeyFigure, number};
-use crate::scenario::Scenario;
-use crate::stats::spread;
+use crate::scenario::{FigureReduce as R, FigureSpec, Pick, Scenario, Selection};
+use crate::stats::{median, spread};
 use engine::diagnose::DiagnoseConfig;
-use engine::monitor::{GLOBAL, metric as m};
+use engine::monitor::{GLOBAL, Records, coordinate, layer_position, metric as m};
 
-struct Figures<'a> {
-    out: Vec<KeyFigure>,
-    variant: &'a str,
-    label: &'a str,
-    runs: usize,
-}
-
-impl Figures<'_> {
-    /// Adds `key.variant` (median) with its min and max, when any seed measured it.
-    fn add(&mut self, key: &str, what: &str, values: &[f64]) {
-        let Some((med, lo, hi)) = spread(values) else { return };
-        let n = values.iter().filter(|x| !x.is_nan()).count();
-        let of = if n == self.runs { format!("{n} seeds") } else { format!("{n} of {} seeds", self.runs) };
-        let label = if n == 1 {
-            format!("{}: {what}", self.label)
-        } else {
-            format!("{}: {what} (median of {of}; range {}–{})", self.label, number(lo), number(hi))
-        };
-        let v = self.variant;
-        self.out.push(KeyFigure { key: format!("{key}.{v}"), label, value: med });
-        self.out.push(KeyFigure {
-            key: format!("{key}.{v}.min"),
-            label: format!("{}: {what}, lowest seed", self.label),
-            value: lo,
-        });
-        self.out.push(KeyFigure {
-            key: format!("{key}.{v}.max"),
-            label: format!("{}: {what}, highest seed", self.label),
-            value: hi,
-        });
-    }
-
-    /// A count over seeds (not a median): how many runs had the property.
-    fn count(&mut self, key: &str, what: &str, n: usize) {
-        self.out.push(KeyFigure {
-            key: format!("{key}.{}", self.variant),
-            label: format!("{}: {what} (of {} seeds)", self.label, self.runs),
-            value: n as f64,
-        });
-    }
-}
-
-pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunOutcome]) -> Vec<KeyFigure> {
-    let mut out = Vec::new();
-    for (vi, v) in s.variants().enumerate() {
-        let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.variant == vi).collect();
-        let mut f = Figures { out: Vec::new(), variant: &v.name, label: v.label(), runs: mine.len() };
-        let get = |g: &dyn Fn(&RunOutcome) -> Option<f64>| -> Vec<f64> {
-            mine.iter().filter_map(|r| g(r)).collect()
-        };
-        f.add("final_loss", "training loss of the last epoch", &get(&|r| r.final_loss));
-        f.add("train_accuracy", "training accuracy of the last epoch", &get(&|r| r.train_accuracy));
-        f.add("test_accuracy", "test accuracy", &get(&|r| r.test_accuracy));
-        f.add("test_loss", "test loss", &get(&|r| r.test_loss));
-        let fl: Vec<(f64, f64)> = mine.iter().filter_map(|r| first_last_at_step0(&r.records)).collect();
-        let ratio: Vec<f64> = fl.iter().map(|(a, b)| a / b).collect();
-        f.add("grad_ratio0", "first/last layer weight-gradient norm at step 0", &ratio);
-        f.add(
+/// The runner's own figures, in the order the page lists them.
+fn built_in(p: &Params, diag: &DiagnoseConfig) -> Vec<FigureSpec> {
+    let (first, last, all, g) = (Pick::First, Pick::Last, Pick::All, Pick::Global);
+    let at_end = |key: &str, what: &str, metric: &str| FigureSpec::new(key, what, metric, last, g);
+    let thr = diag.explode_norm;
+    let mut out = vec![
+        at_end("final_loss", "training loss of the last epoch", "epoch_loss"),
+        at_end("train_accuracy", "training accuracy of the last epoch", "epoch_accuracy"),
+        at_end("test_accuracy", "test accuracy", "final_test_accuracy"),
+        at_end("test_loss", "test loss", "final_test_loss"),
+        FigureSpec::new(
+            "grad_ratio0",
+            "first/last layer weight-gradient norm at step 0",
+            m::GRAD_NORM,
+            first,
+            first,
+        )
+        .over(last),
+        FigureSpec::new(
             "grad_first0",
             "first layer weight-gradient norm at step 0",
-            &fl.iter().map(|x| x.0).collect::<Vec<_>>(),
-        );
-        f.add(
-            "grad_last0",
-            "last layer weight-gradient norm at step 0",
-            &fl.iter().map(|x| x.1).collect::<Vec<_>>(),
-        );
-        let global = |r: &RunOutcome| r.records.series(GLOBAL, m::GLOBAL_GRAD_NORM);
-        f.add(
+            m::GRAD_NORM,
+            first,
+            first,
+        ),
+        FigureSpec::new("grad_last0", "last layer weight-gradient norm at step 0", m::GRAD_NORM, first, last),
+        FigureSpec::new(
             "max_global_norm",
             "largest recorded global gradient norm",
-            &get(&|r| {
-                global(r).iter().map(|x| x.1).fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
-            }),
-        );
-        let events =
-            |r: &RunOutcome| global(r).into_iter().filter(|x| x.1 > diag.explode_norm).collect::<Vec<_>>();
-        f.add(
+            m::GLOBAL_GRAD_NORM,
+            all,
+            g,
+        )
+        .reduce(R::Max),
+        FigureSpec::new(
             "explosions",
-            &format!("recorded steps with global norm above {}", number(diag.explode_norm)),
-            &get(&|r| Some(events(r).len() as f64)),
-        );
-        f.add(
+            &format!("recorded steps with global norm above {}", number(thr)),
+            m::GLOBAL_GRAD_NORM,
+            all,
+            g,
+        )
+        .reduce(R::CountAbove(thr)),
+        FigureSpec::new(
             "first_explosion",
             "first step with global norm above the threshold",
-            &get(&|r| events(r).first().map(|x| x.0 as f64)),
-        );
-        f.count(
-            "nan_stops",
-            "runs stopped by a NaN or infinity",
-            mine.iter().filter(|r| r.stopped.is_some()).count(),
-        );
-        f.add(
-            "nan_step",
-            "step of the first NaN or infinity",
-            &get(&|r| r.stopped.as_ref().map(|x| x.0 as f64)),
-        );
-        let clip_acted = |r: &RunOutcome| {
-            let acted = r.records.series(GLOBAL, m::CLIP_ACTED);
-            (!acted.is_empty()).then(|| acted.iter().map(|x| x.1).sum::<f64>() / acted.len() as f64)
-        };
-        f.add("clip_acted", "share of steps where clipping acted", &get(&clip_acted));
-        let after_max = |r: &RunOutcome| {
-            r.records.series(GLOBAL, m::CLIP_NORM_AFTER).iter().map(|x| x.1).reduce(f64::max)
-        };
-        f.add("clip_norm_after_max", "largest global gradient norm after clipping", &get(&after_max));
-        let update = |r: &RunOutcome| {
-            let first = *r.records.layers_with(m::UPDATE_RATIO).first()?;
-            spread(&r.records.series(first, m::UPDATE_RATIO).iter().map(|x| x.1).collect::<Vec<_>>())
-                .map(|x| x.0)
-        };
-        f.add("update_ratio_first", "first layer's median update-to-weight ratio", &get(&update));
-        f.add("steps", "training steps", &get(&|r| Some(r.steps as f64)));
-        for (i, row) in p.predict.iter().enumerate() {
-            let input: Vec<String> = row.iter().map(|x| number(*x)).collect();
-            f.add(
-                &format!("prediction{i}"),
-                &format!("prediction for ({})", input.join(", ")),
-                &get(&|r| r.predictions.get(i).copied()),
-            );
-        }
-        out.extend(f.out);
+            m::GLOBAL_GRAD_NORM,
+            all,
+            g,
+        )
+        .reduce(R::FirstStepAbove(thr)),
+        FigureSpec::new("nan_step", "step of the first NaN or infinity", "stopped_non_finite", all, g)
+            .reduce(R::FirstStep),
+        FigureSpec::new("clip_acted", "share of steps where clipping acted", m::CLIP_ACTED, all, g)
+            .reduce(R::Mean),
+        FigureSpec::new(
+            "clip_norm_after_max",
+            "largest global gradient norm after clipping",
+            m::CLIP_NORM_AFTER,
+            all,
+            g,
+        )
+        .reduce(R::Max),
+        FigureSpec::new(
+            "update_ratio_first",
+            "first layer's median update-to-weight ratio",
+            m::UPDATE_RATIO,
+            all,
+            first,
+        )
+        .reduce(R::Median),
+    ];
+    for (i, row) in p.predict.iter().enumerate() {
+        let input: Vec<String> = row.iter().map(|x| number(*x)).collect();
+        let what = format!("prediction for ({})", input.join(", "));
+        let mut f = at_end(&format!("prediction{i}"), &what, "prediction");
+        f.point.insert("row".into(), i as f64);
+        out.push(f);
     }
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::spread;
+/// The cells a selection picks from one run, in step order (then the records' order), as (step, value).
+fn cells(r: &Records, sel: &Selection, step: Pick) -> Vec<(u64, f64)> {
+    let Some(metric) = sel.metric.as_deref().and_then(|x| r.metrics.iter().position(|n| n == x)) else {
+        return Vec::new();
+    };
+    let named: Vec<&str> = r.layers_with(&r.metrics[metric]).into_iter().filter(|l| *l != GLOBAL).collect();
+    let wanted = |name: &str| match sel.layer.unwrap_or(Pick::Global) {
+        Pick::Global => name == GLOBAL,
+        Pick::All => name != GLOBAL,
+        Pick::First => named.first() == Some(&name),
+        Pick::Last => named.last() == Some(&name),
+        Pick::At(n) => layer_position(name) == Some(n),
+    };
+    let mut out: Vec<(u64, f64)> = r
+        .rows
+        .iter()
+        .filter(|row| row.metric as usize == metric && wanted(&r.layers[row.layer as usize]))
+        .filter(|row| sel.point.iter().all(|(k, v)| coordinate(r.point_name(row.point), k) == Some(*v)))
+        .map(|row| (row.step, row.value))
+        .collect();
+    out.sort_by_key(|c| c.0);
+    let (lo, hi) = (out.first().map(|c| c.0), out.last().map(|c| c.0));
+    let keep = |s: u64| match step {
+        Pick::First => Some(s) == lo,
+        Pick::Last => Some(s) == hi,
+        Pick::At(n) => s as f64 == n,
+        Pick::All | Pick::Global => true,
+    };
+    out.retain(|c| keep(c.0));
+    out
+}
 
-    #[test]
-    fn median_and_range_over_seeds() {
-        assert_eq!(spread(&[3.0, 1.0, 2.0]), Some((2.0, 1.0, 3.0)));
-        assert_eq!(spread(&[4.0, 1.0, 2.0, 3.0]), Some((2.5, 1.0, 4.0)));
-        assert_eq!(spread(&[f64::NAN, 5.0]), Some((5.0, 5.0, 5.0)));
-        assert_eq!(spread(&[]), None);
+fn reduce(cells: &[(u64, f64)], how: Option<R>) -> f64 {
+    let values = || cells.iter().map(|c| c.1);
+    let first_step = |f: &dyn Fn(f64) -> bool| cells.iter().find(|c| f(c.1)).map_or(f64::NAN, |c| c.0 as f64);
+    match how {
+        None => cells.first().map_or(f64::NAN, |c| c.1),
+        Some(R::Max) => values().fold(f64::NAN, f64::max),
+        Some(R::Min) => values().fold(f64::NAN, f64::min),
+        Some(R::Mean) if cells.is_empty() => f64::NAN,
+        Some(R::Mean) => values().sum::<f64>() / cells.len() as f64,
+        Some(R::Median) => median(&values().collect::<Vec<_>>()),
+        Some(R::Sum) => values().sum(),
+        Some(R::Count) => cells.len() as f64,
+        Some(R::CountAbove(x)) => values().filter(|v| *v > x).count() as f64,
+        Some(R::FirstStep) => first_step(&|_| true),
+        Some(R::FirstStepAbove(x)) => first_step(&|v| v > x),
     }
+}
+
+/// One run's value of a figure (NaN when the run has none of its cells).
+fn value(r: &Records, f: &FigureSpec) -> f64 {
+    let sel = f.select();
+    let step = sel.step.unwrap_or(if f.reduce.is_some() { Pick::All } else { Pick::Last });
+    let num = reduce(&cells(r, &sel, step), f.reduce);
+    let Some(o) = &f.over else { return num };
+    let den = Selection {
+        metric: o.metric.clone().or(sel.metric.clone()),
+        step: o.step.or(sel.step),
+        layer: o.layer.or(sel.layer),
+        point: if o.point.is_empty() { sel.point.clone() } else { o.point.clone() },
+    };
+    num / reduce(&cells(r, &den, den.step.unwrap_or(step)), f.reduce)
+}
+
+/// Adds `key.variant` (median) with its min and max, when any seed measured it.
+fn add(out: &mut Vec<KeyFigure>, key: &str, (variant, label): (&str, &str), what: &str, values: &[f64]) {
+    let Some((med, lo, hi)) = spread(values) else { return };
+    let (n, runs) = (values.iter().filter(|x| !x.is_nan()).count(), values.len());
+    let of = if n == runs { format!("{n} seeds") } else { format!("{n} of {runs} seeds") };
+    let text = if n == 1 {
+        format!("{label}: {what}")
+    } else {
+        format!("{label}: {what} (median of {of}; range {}–{})", number(lo), number(hi))
+    };
+    out.push(KeyFigure { key: format!("{key}.{variant}"), label: text, value: med });
+    let lowest = format!("{label}: {what}, lowest seed");
+    out.push(KeyFigure { key: format!("{key}.{variant}.min"), label: lowest, value: lo });
+    let highest = format!("{label}: {what}, highest seed");
+    out.push(KeyFigure { key: format!("{key}.{variant}.max"), label: highest, value: hi });
+}
+
+pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunOutcome]) -> Vec<KeyFigure> {
+    let specs = built_in(p, diag);
+    let declared: Vec<&FigureSpec> = s.spec.figures.iter().map(|f| f.get_ref()).collect();
+    let mut out = Vec::new();
+    for (vi, v) in s.variants().enumerate() {
+        let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.variant == vi).collect();
+        let who = (v.name.as_str(), v.label());
+        let per_run = |f: &FigureSpec| mine.iter().map(|r| value(&r.records, f)).collect::<Vec<_>>();
+        for f in specs.iter().chain(declared.iter().copied()).filter(|f| f.ratio_of.is_none()) {
+            add(&mut out, &f.key, who, &f.what, &per_run(f));
+        }
+        // A count over seeds (not a median): how many runs had the property.
+        let n = mine.iter().filter(|r| r.stopped.is_some()).count();
+        let label = format!("{}: runs stopped by a NaN or infinity (of {} seeds)", who.1, mine.len());
+        out.push(KeyFigure { key: format!("nan_stops.{}", v.name), label, value: n as f64 });
+        let steps: Vec<f64> = mine.iter().map(|r| r.steps as f64).collect();
+        add(&mut out, "steps", who, "training steps", &steps);
+    }
+    for f in declared {
+        let Some([a, b]) = &f.ratio_of else { continue };
+        let get = |k: &str| out.iter().find(|x| x.key == *k).map(|x| x.value);
+        if let (Some(a), Some(b)) = (get(a), get(b)) {
+            out.push(KeyFigure::new(f.key.clone(), f.what.clone(), a / b));
+        }
+    }
+    out
 }

@@ -10,15 +10,14 @@ mod figures;
 mod session;
 mod weight_layers;
 
-use crate::error::{ReportError, Result};
-use crate::experiments::runner::{Experiment, RunOptions, Runner};
+use crate::error::Result;
+use crate::experiments::runner::{Experiment, Part, RunOptions, Runner, Unit, engine_err};
 use crate::record::Output;
 use crate::scenario::{Scenario, Variant};
 use data::DataSpec;
 use engine::diagnose::DiagnoseConfig;
 use engine::model::{LayerSpec, Loss, ModelSpec};
 use engine::optim::OptimizerSpec;
-use rayon::prelude::*;
 use serde::Deserialize;
 
 pub const RUNNER: Runner = Runner {
@@ -95,14 +94,19 @@ pub(crate) struct Trainee<'s> {
     /// The variant's `epochs`, capped by `max_epochs`; 0 measures at initialisation (one monitored
     /// forward and backward pass over the first batch, no update).
     pub epochs: usize,
+    /// Trainable scalars of the built model (for a unit's estimated cost).
+    pub params: usize,
 }
 
 struct Plan<'s> {
     s: &'s Scenario,
     p: Params,
     diag: DiagnoseConfig,
-    seeds: Vec<u64>,
     trainees: Vec<Trainee<'s>>,
+    /// The units: every (variant index, seed), variant-major.
+    jobs: Vec<(usize, u64)>,
+    /// The shipped data set (digits, mnist), loaded by the first unit that needs it.
+    shipped: std::sync::OnceLock<Option<engine::data::Dataset>>,
 }
 
 fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
@@ -121,9 +125,11 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     if s.spec.variants.is_empty() {
         return Err(s.error("the train runner needs at least one variant"));
     }
-    let trainees = s.variants().enumerate().map(|(i, v)| trainee(s, &p, i, v)).collect::<Result<_>>()?;
-    let plan = Plan { s, p, diag, seeds: opts.seeds(s), trainees };
-    Ok(Box::new(move || run(&plan)))
+    let trainees: Vec<Trainee<'s>> =
+        s.variants().enumerate().map(|(i, v)| trainee(s, &p, i, v)).collect::<Result<_>>()?;
+    let seeds = opts.seeds(s);
+    let jobs = (0..trainees.len()).flat_map(|v| seeds.iter().map(move |&seed| (v, seed))).collect();
+    Ok(Box::new(Plan { s, p, diag, trainees, jobs, shipped: std::sync::OnceLock::new() }))
 }
 
 /// Checks a variant: a model that builds and fits the data, a loss, a number of epochs and (unless it
@@ -177,31 +183,62 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
         ));
     }
     let epochs = p.max_epochs.map_or(epochs, |cap| epochs.min(cap));
-    Ok(Trainee { index: i, variant: v, model: m, optimizer, loss, epochs })
+    let params = model.params().count();
+    Ok(Trainee { index: i, variant: v, model: m, optimizer, loss, epochs, params })
 }
 
-fn run(plan: &Plan<'_>) -> Result<Output> {
-    let Plan { s, p, diag, seeds, trainees } = plan;
-    let shipped =
-        p.data.load_shipped().map_err(|e| ReportError::Engine { scenario: s.name.clone(), source: e })?;
-    let jobs: Vec<(usize, u64)> =
-        (0..trainees.len()).flat_map(|v| seeds.iter().map(move |&seed| (v, seed))).collect();
-    // Each run is deterministic by itself and results come back in job order, so the thread count
-    // changes nothing in the output.
-    let runs: Vec<session::RunOutcome> = jobs
-        .par_iter()
-        .map(|&(vi, seed)| session::train(s, p, shipped.as_ref(), &trainees[vi], seed))
-        .collect::<Result<_>>()?;
-    // Steps per second go to the timings section only: wall time never enters the data files.
-    let steps = runs.iter().map(|r| r.steps).sum();
-    let mut key_figures = figures::key_figures(s, p, diag, &runs);
-    let records: Vec<_> = runs.into_iter().map(|r| r.records).collect();
-    // A labelled zoo scores the diagnosis against each network's `expect`.
-    if s.variants().any(|v| v.expect.is_some()) {
-        let diagnoses = crate::diagnosis::diagnose_records(s, &records)?;
-        key_figures.extend(crate::zoo::key_figures(s, &diagnoses, seeds));
+/// A train scenario's units are its (variant, seed) runs: each is deterministic given its seed alone, so
+/// a unit's records are the same wherever and beside whichever others it runs.
+impl Experiment for Plan<'_> {
+    fn units(&self) -> Vec<Unit> {
+        let samples = self.p.data.samples.unwrap_or(1000) as f64;
+        self.jobs
+            .iter()
+            .map(|&(vi, seed)| {
+                let t = &self.trainees[vi];
+                // About three multiply-adds per parameter per sample (forward, backward, update).
+                let cost = 3.0 * t.params as f64 * samples * t.epochs.max(1) as f64;
+                Unit { coords: format!("variant={} seed={seed}", t.variant.name), cost }
+            })
+            .collect()
     }
-    Ok(Output { records, key_figures, steps })
+
+    fn run_unit(&self, i: usize) -> Result<Part> {
+        let (vi, seed) = self.jobs[i];
+        let shipped = match self.shipped.get() {
+            Some(d) => d,
+            None => {
+                let d = self.p.data.load_shipped().map_err(engine_err(self.s))?;
+                self.shipped.get_or_init(|| d)
+            }
+        };
+        let r = session::train(self.s, &self.p, shipped.as_ref(), &self.trainees[vi], seed)?;
+        Ok(session::to_part(r))
+    }
+
+    fn finish(&self, parts: Vec<Part>) -> Result<Output> {
+        let runs: Vec<session::RunOutcome> = parts
+            .into_iter()
+            .zip(&self.jobs)
+            .map(|(part, &(vi, _))| session::from_part(self.s, vi, part))
+            .collect::<Result<_>>()?;
+        // Steps per second go to the timings section only: wall time never enters the data files.
+        let steps = runs.iter().map(|r| r.steps).sum();
+        let mut key_figures = figures::key_figures(self.s, &self.p, &self.diag, &runs);
+        let records: Vec<_> = runs.into_iter().map(|r| r.records).collect();
+        // A labelled zoo scores the diagnosis against each network's `expect`.
+        if self.s.variants().any(|v| v.expect.is_some()) {
+            let mut seeds: Vec<u64> = Vec::new();
+            for &(_, seed) in &self.jobs {
+                if !seeds.contains(&seed) {
+                    seeds.push(seed);
+                }
+            }
+            let diagnoses = crate::diagnosis::diagnose_records(self.s, &records)?;
+            key_figures.extend(crate::zoo::key_figures(self.s, &diagnoses, &seeds));
+        }
+        Ok(Output { records, key_figures, steps })
+    }
 }
 
 #[cfg(test)]

@@ -11,21 +11,41 @@ use engine::model::{Data, EpochLog, FitConfig, StepHook, StepView};
 use engine::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m, point};
 use engine::params::ParamStore;
 
-/// What one run leaves behind: its rows and the figures the key figures aggregate.
+/// What one run leaves behind: its rows (the key figures are read from them), where it stopped, its steps.
 pub struct RunOutcome {
     pub variant: usize,
     /// The run's table: the monitor's rows and the runner's.
     pub records: Records,
-    /// Mean training loss and accuracy of the last completed epoch.
-    pub final_loss: Option<f64>,
-    pub train_accuracy: Option<f64>,
-    pub test_loss: Option<f64>,
-    pub test_accuracy: Option<f64>,
     /// Where training stopped on a non-finite value: (step, the engine's message).
     pub stopped: Option<(u64, String)>,
-    /// Predictions for `[params] predict`, one per row (first output).
-    pub predictions: Vec<f64>,
     pub steps: u64,
+}
+
+/// A run as a unit's part: its table, and where it stopped in `data` (the key figures are read from the
+/// records when the scenario finishes).
+pub fn to_part(r: RunOutcome) -> crate::experiments::runner::Part {
+    let data = serde_json::json!({ "stopped": r.stopped.map(|(step, msg)| serde_json::json!([step, msg])) });
+    crate::experiments::runner::Part {
+        records: vec![r.records],
+        key_figures: Vec::new(),
+        steps: r.steps,
+        data,
+    }
+}
+
+/// The run back from its part ([`to_part`]); a part that does not hold one run names what is missing.
+pub fn from_part(s: &Scenario, variant: usize, part: crate::experiments::runner::Part) -> Result<RunOutcome> {
+    let bad = |what: &str| ReportError::run(&s.name, format!("a unit's output lacks {what}"));
+    let mut records = part.records.into_iter();
+    let (Some(records), None) = (records.next(), records.next()) else { return Err(bad("its one run")) };
+    let stopped = match &part.data["stopped"] {
+        serde_json::Value::Null => None,
+        v => match (v[0].as_u64(), v[1].as_str()) {
+            (Some(step), Some(msg)) => Some((step, msg.to_string())),
+            _ => return Err(bad("where it stopped ([step, message])")),
+        },
+    };
+    Ok(RunOutcome { variant, records, stopped, steps: part.steps })
 }
 
 /// Splitmix-style stream separation, so data, initialisation and shuffling never share a stream.
@@ -142,24 +162,11 @@ pub fn train(
             extra(at, "", "test_accuracy", e.accuracy);
         }
     }
-    let mut out = RunOutcome {
-        variant: vi,
-        records: Records::default(),
-        final_loss: logs.last().map(|l| l.loss),
-        train_accuracy: logs.last().map(|l| l.accuracy),
-        test_loss: None,
-        test_accuracy: None,
-        stopped,
-        predictions: Vec::new(),
-        steps,
-    };
-    if let Some((step, _)) = &out.stopped {
+    if let Some((step, _)) = &stopped {
         extra(*step, "", "stopped_non_finite", 1.0);
     } else {
         if let Some(t) = &test_data {
             let e = model.evaluate(t, loss, batch).map_err(fail)?;
-            out.test_loss = Some(e.loss);
-            out.test_accuracy = Some(e.accuracy);
             extra(steps, "", "final_test_loss", e.loss);
             extra(steps, "", "final_test_accuracy", e.accuracy);
         }
@@ -168,14 +175,12 @@ pub fn train(
             let y = model.predict(&x).map_err(fail)?;
             let w = model.output_width();
             for (i, row) in y.chunks(w).enumerate() {
-                out.predictions.push(f64::from(row[0]));
                 // Which `[params] predict` row (from 0, as the `prediction{i}` key figures count).
                 extra(steps, &point(&[("row", i as f64)]), "prediction", f64::from(row[0]));
             }
         }
     }
-    out.records = records;
-    Ok(out)
+    Ok(RunOutcome { variant: vi, records, stopped, steps })
 }
 
 /// Per-layer metrics copied at the first and the last recorded step as `init_METRIC` and
@@ -205,11 +210,4 @@ fn snapshots(r: &mut Records) {
         }
         r.rows.extend(copies);
     }
-}
-
-/// Step-0 weight-gradient norms of the first and last layer that have weights.
-pub fn first_last_at_step0(r: &Records) -> Option<(f64, f64)> {
-    let layers = r.layers_with(m::GRAD_NORM);
-    let at0 = |l: &str| r.series(l, m::GRAD_NORM).into_iter().find(|&(s, _)| s == 0).map(|(_, v)| v);
-    Some((at0(layers.first()?)?, at0(layers.last()?)?))
 }

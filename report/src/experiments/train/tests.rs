@@ -78,7 +78,7 @@ fn parse(text: &str) -> Result<Scenario> {
 
 /// Prepares and runs the scenario, as `report` does.
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    prepare(s, opts)?.run()
+    crate::experiments::run_plan(prepare(s, opts)?.as_ref())
 }
 
 fn check(s: &Scenario) -> Result<()> {
@@ -455,12 +455,88 @@ layers = [
     check(&s).unwrap();
     let out = run(&s, &RunOptions::default()).unwrap();
     assert_eq!(figure(&out, "steps.gru"), 8.0, "2 epochs of 4 batches");
-    let names: std::collections::BTreeSet<&str> =
-        out.records.iter().flat_map(|r| r.layers.iter().map(String::as_str)).collect();
+    let rows = tidy(&out);
+    let names: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.layer).collect();
     assert!(names.contains("1:gru") && names.contains("2:lstm"), "{names:?}");
     // The wrong width is found before anything runs: the inputs, or a head that is not the recall window.
     let (_, msg) = check_error(&text.replace("inputs = 66", "inputs = 60"));
     assert!(msg.contains("66 features"), "{msg}");
     let (_, msg) = check_error(&text.replace("units = 12", "units = 4"));
     assert!(msg.contains("4 outputs"), "{msg}");
+}
+
+/// `[[figures]]` read the records: a cell, a reduction over steps, a ratio of two layers, a ratio of two
+/// variants' figures, each checked against a scan of the same records.
+#[test]
+fn declared_figures_read_the_records() {
+    let text = format!(
+        "{EXPLODING}
+[[figures]]
+key = \"sig_ratio\"
+what = \"first/last layer signal norm at step 0\"
+metric = \"signal_norm\"
+step = \"first\"
+layer = \"first\"
+over = {{ layer = \"last\" }}
+
+[[figures]]
+key = \"loss_max\"
+what = \"largest batch loss\"
+metric = \"loss\"
+reduce = \"max\"
+
+[[figures]]
+key = \"grad2_at5\"
+what = \"layer 2's gradient norm at step 5\"
+metric = \"grad_norm\"
+step = 5
+layer = 2
+
+[[figures]]
+key = \"big_over_tame\"
+what = \"largest loss, big / tame\"
+ratio_of = [\"loss_max.big\", \"loss_max.tame\"]
+"
+    );
+    let s = parse(&text).unwrap();
+    let out = run(&s, &RunOptions { seed: Some(0), ..RunOptions::default() }).unwrap();
+    for (vi, r) in out.records.iter().enumerate() {
+        let v = &r.variant;
+        let series = |layer: &str, metric: &str| r.series(layer, metric);
+        let sig = r.layers_with("signal_norm");
+        let ratio = series(sig[0], "signal_norm")[0].1 / series(sig[sig.len() - 1], "signal_norm")[0].1;
+        assert_eq!(figure(&out, &format!("sig_ratio.{v}")), ratio);
+        let max = series("*", "loss").iter().map(|x| x.1).fold(f64::NAN, f64::max);
+        assert_eq!(figure(&out, &format!("loss_max.{v}")), max, "variant {vi}");
+        let at5 = series("2:dense(relu)", "grad_norm").iter().find(|x| x.0 == 5).map(|x| x.1);
+        // The exploding net may stop before step 5; then the figure is absent.
+        match at5 {
+            Some(g) => assert_eq!(figure(&out, &format!("grad2_at5.{v}")), g),
+            None => assert!(!out.key_figures.iter().any(|f| f.key == format!("grad2_at5.{v}"))),
+        }
+    }
+    let ratio = figure(&out, "loss_max.big") / figure(&out, "loss_max.tame");
+    assert_eq!(figure(&out, "big_over_tame"), ratio);
+}
+
+#[test]
+fn a_figure_needs_a_metric_or_a_ratio() {
+    let text = format!("{XOR}\n[[figures]]\nkey = \"x\"\nwhat = \"nothing\"\n");
+    let (line, msg) = check_error(&text);
+    assert_eq!(line, line_of(&text, "[[figures]]"));
+    assert!(msg.contains("needs a `metric`"), "{msg}");
+    let text =
+        format!("{XOR}\n[[figures]]\nkey = \"x\"\nwhat = \"w\"\nmetric = \"loss\"\nreduce = \"biggest\"\n");
+    let (line, msg) = check_error(&text);
+    assert_eq!(line, line_of(&text, "reduce = "));
+    assert!(msg.contains("count_above(X)"), "{msg}");
+}
+
+#[test]
+fn figures_in_a_scenario_of_another_kind_are_an_error() {
+    let fig = "\n[[figures]]\nkey = \"x\"\nwhat = \"w\"\nmetric = \"loss\"\n";
+    let text = format!("{XOR}{fig}").replace("kind = \"train\"", "kind = \"activations\"");
+    let Err(ReportError::Scenario { line, msg, .. }) = parse(&text) else { panic!("expected an error") };
+    assert_eq!(line, line_of(&text, "[[figures]]"));
+    assert!(msg.contains("`train` runner only"), "{msg}");
 }
