@@ -7,6 +7,7 @@
 //! what was expected there.
 use super::record::{Records, fmt_coordinate};
 use crate::error::{Error, Result};
+use std::collections::HashMap;
 
 /// Required columns; `point` may be missing (no coordinates), others are ignored.
 const COLUMNS: [&str; 7] = ["scenario", "variant", "seed", "step", "layer", "metric", "value"];
@@ -52,11 +53,16 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Records>> {
     }
     let point_col = cols.iter().position(|c| *c == "point");
     let mut runs = Runs::default();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
+    // One record buffer for the whole file: the rows are read, checked and interned, never kept.
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let more = rdr.read_record(&mut rec).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line() as usize);
             err(file, line, format!("malformed CSV row: {e}"))
         })?;
+        if !more {
+            break;
+        }
         let line = rec.position().map_or(0, |p| p.line() as usize);
         if rec.len() != cols.len() {
             return Err(err(
@@ -222,10 +228,31 @@ fn canonical_point(text: &str) -> std::result::Result<String, String> {
     Ok(coords.iter().map(|(k, v)| format!("{k}={}", fmt_coordinate(*v))).collect::<Vec<_>>().join(";"))
 }
 
-/// Accumulates rows into runs, keeping first-seen order.
+/// Accumulates rows into runs, keeping first-seen order. Names are interned
+/// through hash maps (one set per run), so reading stays linear however many
+/// distinct layers, metrics or points a file holds.
 #[derive(Default)]
 struct Runs {
     runs: Vec<Records>,
+    ids: Vec<RunIds>,
+}
+
+/// A run's name → id maps, mirroring its `layers`, `metrics` and `points`.
+#[derive(Default)]
+struct RunIds {
+    layers: HashMap<String, u32>,
+    metrics: HashMap<String, u32>,
+    points: HashMap<String, u32>,
+}
+
+/// The id of `name` in `map`, interning it in the run through `add` on first sight.
+fn id_of(map: &mut HashMap<String, u32>, name: &str, add: impl FnOnce(&str) -> u32) -> u32 {
+    if let Some(&id) = map.get(name) {
+        return id;
+    }
+    let id = add(name);
+    map.insert(name.to_owned(), id);
+    id
 }
 
 impl Runs {
@@ -258,14 +285,16 @@ impl Runs {
             .runs
             .iter()
             .rposition(|r| r.scenario == f.scenario && r.variant == f.variant && r.seed == seed);
-        let run = match found {
-            Some(i) => &mut self.runs[i],
-            None => {
-                self.runs.push(Records::new(f.scenario, f.variant, seed));
-                self.runs.last_mut().expect("just pushed")
-            }
-        };
-        run.push_named_at(step, f.layer, f.point, f.metric, value);
+        let i = found.unwrap_or_else(|| {
+            self.runs.push(Records::new(f.scenario, f.variant, seed));
+            self.ids.push(RunIds::default());
+            self.runs.len() - 1
+        });
+        let (run, ids) = (&mut self.runs[i], &mut self.ids[i]);
+        let layer = id_of(&mut ids.layers, f.layer, |n| run.layer_id(n));
+        let metric = id_of(&mut ids.metrics, f.metric, |n| run.metric_id(n));
+        let point = if f.point.is_empty() { 0 } else { id_of(&mut ids.points, f.point, |n| run.point_id(n)) };
+        run.push_at(step, layer, point, metric, value);
         Ok(())
     }
 
@@ -285,12 +314,9 @@ fn parse_count(s: &str) -> Option<u64> {
 /// A value: a number, `NaN`/`nan`, `inf`/`Infinity` with either sign; `null`
 /// and the empty field are a missing value, read as NaN.
 fn parse_value(s: &str) -> Option<f64> {
-    match s.to_ascii_lowercase().as_str() {
-        "nan" | "null" | "" => Some(f64::NAN),
-        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        _ => s.parse().ok(),
-    }
+    // Rust's float parser already takes `NaN`, `inf` and `infinity` in any case and with a sign, and
+    // allocates nothing; only the missing-value spellings need saying.
+    if s.is_empty() || s.eq_ignore_ascii_case("null") { Some(f64::NAN) } else { s.parse().ok() }
 }
 
 #[cfg(test)]
