@@ -9,6 +9,11 @@ use crate::scenario::Scenario;
 use engine::diagnose::Kind;
 use std::collections::BTreeMap;
 
+/// Key-figure parts of the per-kind counts: `zoo.right.KIND`, `zoo.extra.KIND`, `zoo.missed.KIND`.
+pub const RIGHT: &str = "right";
+pub const EXTRA: &str = "extra";
+pub const MISSED: &str = "missed";
+
 /// Counts for one verdict kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -120,6 +125,17 @@ pub fn key_figures(s: &Scenario, diagnoses: &[VariantDiagnosis], seeds: &[u64]) 
         for (kind, c) in confusion(set.iter().copied()) {
             let name = kind.name();
             let what = kind.label();
+            // The counts behind the ratios, overall only: the page's confusion matrix reads them.
+            if tag.is_empty() {
+                for (part, n, says) in [
+                    (RIGHT, c.true_pos, "expected and given"),
+                    (EXTRA, c.false_pos, "given, not expected"),
+                    (MISSED, c.missed, "expected, not given"),
+                ] {
+                    let key = format!("zoo.{part}.{name}");
+                    k.push(KeyFigure::new(key, format!("`{what}`: {says}"), n as f64));
+                }
+            }
             // A ratio over nothing is left out rather than written as NaN.
             if c.true_pos + c.false_pos > 0 {
                 let key = format!("zoo.precision.{name}{tag}");

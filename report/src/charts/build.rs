@@ -2,8 +2,10 @@
 //! over seeds (with a min–max band when there are several) and calls the drawing functions.
 use super::{BarChart, Heatmap, Histogram, LineChart, Series, Table};
 use crate::error::{ReportError, Result};
+use crate::record::KeyFigure;
 use crate::run::ScenarioResult;
 use crate::scenario::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scenario, Variant};
+use crate::zoo::{EXTRA, MISSED, RIGHT};
 use engine::monitor::{coordinate, layer_position};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -65,11 +67,56 @@ pub fn render_all(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>
     for spec in s.spec.charts.iter().map(|c| c.get_ref()) {
         out.extend(render(s, r, spec)?);
     }
+    // A scenario whose variants carry verdict labels gets its diagnosis scored, drawn as a table.
+    if let Some(t) = confusion_table(&r.key_figures) {
+        let svg = super::table::table_svg(&t).map_err(|msg| ReportError::Chart {
+            scenario: s.name.clone(),
+            chart: "confusion".into(),
+            msg,
+        })?;
+        let caption = Some(
+            "right: expected and given; extra: given to a network not labelled with it; missed: expected, \
+             not given. Counted over every labelled network and seed."
+                .to_string(),
+        );
+        out.push(RenderedChart { id: "confusion".into(), title: t.title, caption, svg });
+    }
     Ok(out)
 }
 
 fn chart_err(s: &Scenario, spec: &ChartSpec, msg: impl Into<String>) -> ReportError {
     ReportError::Chart { scenario: s.name.clone(), chart: spec.id.clone(), msg: msg.into() }
+}
+
+/// The confusion matrix as a table, from a scenario's key figures (rows: verdict kinds in the order
+/// scored; columns: the counts over every seed, then precision and recall); `None` when the scenario
+/// scored no zoo.
+fn confusion_table(figures: &[KeyFigure]) -> Option<Table> {
+    let get = |key: String| figures.iter().find(|f| f.key == key).map(|f| f.value);
+    let prefix = format!("zoo.{RIGHT}.");
+    let kinds: Vec<&str> = figures.iter().filter_map(|f| f.key.strip_prefix(prefix.as_str())).collect();
+    if kinds.is_empty() {
+        return None;
+    }
+    let cell = |v: Option<f64>| v.map_or("–".to_string(), crate::format::fmt_figure);
+    let rows = kinds
+        .iter()
+        .map(|kind| {
+            let mut row = vec![kind.to_string()];
+            for part in [RIGHT, EXTRA, MISSED] {
+                row.push(cell(get(format!("zoo.{part}.{kind}"))));
+            }
+            row.push(cell(get(format!("zoo.precision.{kind}"))));
+            row.push(cell(get(format!("zoo.recall.{kind}"))));
+            row
+        })
+        .collect();
+    let header = ["verdict", "right", "extra", "missed", "precision", "recall"];
+    Some(Table {
+        title: "Confusion matrix of the diagnosis, every network and seed".into(),
+        header: header.map(String::from).to_vec(),
+        rows,
+    })
 }
 
 /// Ordered key for a float coordinate (records never hold NaN coordinates from our runners; NaN sorts last).
@@ -392,4 +439,32 @@ fn reduce_over_seeds(recs: &[Rec<'_>], how: Reduce) -> f64 {
         })
         .collect();
     if per_seed.is_empty() { f64::NAN } else { per_seed.iter().sum::<f64>() / per_seed.len() as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confusion_table_reads_the_zoo_counts_and_ratios() {
+        let f = |k: &str, v: f64| KeyFigure::new(k, k, v);
+        assert!(confusion_table(&[f("zoo.missed", 0.0), f("steps.a", 3.0)]).is_none());
+        let figures = [
+            f("zoo.right.vanishing", 6.0),
+            f("zoo.extra.vanishing", 2.0),
+            f("zoo.missed.vanishing", 1.0),
+            f("zoo.precision.vanishing", 0.75),
+            f("zoo.recall.vanishing", 6.0 / 7.0),
+            f("zoo.right.saturation", 0.0),
+            f("zoo.extra.saturation", 3.0),
+            f("zoo.missed.saturation", 0.0),
+            f("zoo.precision.saturation", 0.0),
+        ];
+        let t = confusion_table(&figures).unwrap();
+        assert_eq!(t.header, ["verdict", "right", "extra", "missed", "precision", "recall"]);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.rows[0][..5], ["vanishing", "6", "2", "1", "0.75"]);
+        // A kind never expected has no recall: a dash, not a made-up number.
+        assert_eq!(t.rows[1], ["saturation", "0", "3", "0", "0", "–"]);
+    }
 }
