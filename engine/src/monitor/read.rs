@@ -15,7 +15,15 @@ const COLUMNS: [&str; 7] = ["scenario", "variant", "seed", "step", "layer", "met
 /// Parses a records file; the format is chosen from the content (a line
 /// starting with `{` means JSON lines).
 pub fn parse_records(file: &str, text: &str) -> Result<Vec<Records>> {
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let (line, first) = text.lines().enumerate().find(|(_, l)| !l.trim().is_empty()).unwrap_or((0, ""));
+    if first.trim_start().starts_with('[') {
+        return Err(err(
+            file,
+            line + 1,
+            "a JSON array; expected JSON lines (one object per line, as pandas' \
+             `to_json(orient=\"records\", lines=True)` writes) or CSV with a header",
+        ));
+    }
     if first.trim_start().starts_with('{') { parse_json_lines(file, text) } else { parse_csv(file, text) }
 }
 
@@ -348,6 +356,13 @@ mod tests {
             assert_eq!((o.step, o.layer, o.point, o.metric), (g.step, g.layer, g.point, g.metric));
             assert!(o.value.to_bits() == g.value.to_bits() || (o.value.is_nan() && g.value.is_nan()));
         }
+    }
+
+    #[test]
+    fn a_json_array_is_refused_with_what_to_write_instead() {
+        let text = "\n[{\"scenario\":\"s\",\"variant\":\"v\",\"seed\":0,\"step\":0,\"layer\":\"*\",\"metric\":\"loss\",\"value\":1}]\n";
+        let e = parse_records("runs.json", text).unwrap_err().to_string();
+        assert!(e.contains("runs.json") && e.contains('2') && e.contains("JSON lines"), "{e}");
     }
 
     #[test]
