@@ -1,7 +1,7 @@
 //! The page: one self-contained HTML file (styles inline, charts inlined as SVG, no external fonts or
 //! scripts) rendered with minijinja from templates compiled into the binary.
 use crate::charts::build::RenderedChart;
-use crate::claims::ClaimVerdict;
+use crate::claims::{ClaimVerdict, Standing, Tally};
 use crate::error::Result;
 use crate::format::{fmt_figure, label};
 use crate::run::ScenarioResult;
@@ -73,6 +73,9 @@ struct Chart {
 struct Claim {
     label: String,
     source_says: Value,
+    quote: String,
+    source_setting: Value,
+    argument: Value,
     measured: String,
     criterion: Value,
     verdict: &'static str,
@@ -189,14 +192,25 @@ fn section(input: &SectionInput<'_>) -> Section {
                 }
                 (None, None, text) => text.clone().unwrap_or_default(),
             };
-            let (verdict, verdict_text) = match c.verdict {
-                ClaimVerdict::Agrees => ("agrees", "✓ agrees"),
-                ClaimVerdict::Contradicted => ("contradicted", "✗ contradicted"),
-                ClaimVerdict::NotTestable => ("untested", "– no number to test"),
+            // The verdict's colour says what it means for the source: a contradiction at a setting the
+            // source did not use is not held against it.
+            let (verdict, verdict_text) = match (c.verdict, c.standing) {
+                (ClaimVerdict::Agrees, Standing::SourceRight) => ("agrees", "✓ the source is right"),
+                (ClaimVerdict::Contradicted, Standing::SourceWrong) => {
+                    ("contradicted", "✗ the source is wrong")
+                }
+                (ClaimVerdict::Agrees, _) => ("untested", "✓ agrees, at a setting the source did not use"),
+                (ClaimVerdict::Contradicted, _) => {
+                    ("untested", "✗ contradicted, only at a setting the source did not use")
+                }
+                (ClaimVerdict::NotTestable, _) => ("untested", "– no number to test"),
             };
             Claim {
                 label: label(&c.label),
                 source_says: prose(&c.source_says),
+                quote: c.quote.clone(),
+                source_setting: prose(&c.source_setting),
+                argument: prose(&c.argument),
                 measured: fmt_figure(c.measured),
                 criterion: prose(&criterion),
                 verdict,
@@ -347,11 +361,13 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     let mut env = Environment::new();
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;
+    let tally = Tally::of(sections.iter().flat_map(|s| &s.result.claims));
     let sections: Vec<Section> = sections.iter().map(section).collect();
     let (matmul, scenario_times) = timing_rows(timings);
     let k = &timings.kernels;
     let page = env.get_template("report.html")?.render(context! {
         sections => Value::from(minijinja::value::Serde(&sections)),
+        tally => Value::from(minijinja::value::Serde(&tally)),
         machine => Value::from(minijinja::value::Serde(&timings.machine)),
         quick => timings.quick,
         total_seconds => format!("{:.2}", timings.total_seconds),
