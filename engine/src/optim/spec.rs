@@ -133,7 +133,6 @@ impl OptimizerSpec {
                     rho: self.beta2.unwrap_or(d.rho),
                     epsilon: self.epsilon.unwrap_or(d.epsilon),
                     regularization,
-                    ..d
                 };
                 Box::new(RmsProp::new(cfg)?)
             }
@@ -146,7 +145,6 @@ impl OptimizerSpec {
                     beta2: self.beta2.unwrap_or(d.beta2),
                     epsilon: self.epsilon.unwrap_or(d.epsilon),
                     regularization,
-                    ..d
                 };
                 Box::new(Adam::new(cfg)?)
             }
