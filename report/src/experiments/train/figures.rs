@@ -139,6 +139,9 @@ fn reduce(cells: &[(u64, f64)], how: Option<R>) -> f64 {
         Some(R::CountAbove(x)) => values().filter(|v| *v > x).count() as f64,
         Some(R::FirstStep) => first_step(&|_| true),
         Some(R::FirstStepAbove(x)) => first_step(&|v| v > x),
+        Some(R::MaxAbs) => values().fold(f64::NAN, |m, v| m.max(v.abs())),
+        Some(R::ShareWithin(_)) if cells.is_empty() => f64::NAN,
+        Some(R::ShareWithin(x)) => values().filter(|v| v.abs() <= x).count() as f64 / cells.len() as f64,
     }
 }
 
@@ -175,15 +178,24 @@ fn add(out: &mut Vec<KeyFigure>, key: &str, (variant, label): (&str, &str), what
 }
 
 pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunOutcome]) -> Vec<KeyFigure> {
-    let specs = built_in(p, diag);
+    let specs = if p.built_in_figures { built_in(p, diag) } else { Vec::new() };
     let declared: Vec<&FigureSpec> = s.spec.figures.iter().map(|f| f.get_ref()).collect();
     let mut out = Vec::new();
+    // Per `across` figure: each variant's median over seeds.
+    let mut medians = vec![Vec::new(); declared.len()];
     for (vi, v) in s.variants().enumerate() {
         let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.variant == vi).collect();
         let who = (v.name.as_str(), v.label());
         let per_run = |f: &FigureSpec| mine.iter().map(|r| value(&r.records, f)).collect::<Vec<_>>();
-        for f in specs.iter().chain(declared.iter().copied()).filter(|f| f.ratio_of.is_none()) {
+        let plain = |f: &&FigureSpec| f.ratio_of.is_none() && f.across.is_none();
+        for f in specs.iter().chain(declared.iter().copied()).filter(plain) {
             add(&mut out, &f.key, who, &f.what, &per_run(f));
+        }
+        for (k, f) in declared.iter().enumerate().filter(|(_, f)| f.across.is_some()) {
+            medians[k].extend(spread(&per_run(f)).map(|(med, ..)| (0, med)));
+        }
+        if !p.built_in_figures {
+            continue;
         }
         // A count over seeds (not a median): how many runs had the property.
         let n = mine.iter().filter(|r| r.stopped.is_some()).count();
@@ -191,6 +203,11 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         out.push(KeyFigure { key: format!("nan_stops.{}", v.name), label, value: n as f64 });
         let steps: Vec<f64> = mine.iter().map(|r| r.steps as f64).collect();
         add(&mut out, "steps", who, "training steps", &steps);
+    }
+    for (f, m) in declared.iter().zip(&medians) {
+        if f.across.is_some() {
+            out.push(KeyFigure::new(f.key.clone(), f.what.clone(), reduce(m, f.across)));
+        }
     }
     for f in declared {
         let Some([a, b]) = &f.ratio_of else { continue };

@@ -540,3 +540,103 @@ fn figures_in_a_scenario_of_another_kind_are_an_error() {
     assert_eq!(line, line_of(&text, "[[figures]]"));
     assert!(msg.contains("`train` runner only"), "{msg}");
 }
+
+/// A dense stack profiled at initialisation: the measured per-layer factor of real nets matches mean
+/// field (ReLU/He keeps χ₁ = 1, ReLU/Glorot halves the squared gradient per layer, tanh/Glorot sits just
+/// below 1; width 64, 3 seeds, 10 %), He keeps ReLU's activation variance within a factor 2 over 8 layers
+/// where random_normal(0.01) collapses it, the kernel draws have the initialiser's standard deviation, and
+/// a figure `across` the variants reduces their medians.
+#[test]
+fn a_profiled_dense_stack_matches_mean_field_at_initialisation() {
+    let mut text = String::from(
+        r#"title = "t"
+source = "s"
+experiment = "e"
+kind = "train"
+seeds = [0, 1, 2]
+
+[params]
+data = { name = "gaussian_regression", signal = false, noise_std = 1.0, features = 64, samples = 32, outputs = 4 }
+loss = "mse"
+epochs = 0
+profile = true
+mean_field = true
+built_in_figures = false
+kernel_draws = { shape = [200, 100], bins = 20 }
+
+[[figures]]
+key = "chi"
+what = "measured χ₁"
+metric = "chi_measured"
+
+[[figures]]
+key = "worst"
+what = "largest |measured / predicted − 1|"
+metric = "rel_error"
+across = "max_abs"
+
+[[figures]]
+key = "act_var_ratio"
+what = "activation variance, last / first layer"
+metric = "activation_variance"
+layer = "last"
+over = { layer = "first" }
+
+[[figures]]
+key = "weight_std"
+what = "std of the draws"
+metric = "weight_std"
+"#,
+    );
+    let nets = [
+        ("relu_he", "relu", "he_normal"),
+        ("relu_glorot", "relu", "glorot_normal"),
+        ("tanh_glorot", "tanh", "glorot_normal"),
+        ("relu_tiny", "relu", "random_normal(stddev=0.01)"),
+    ];
+    for (name, act, init) in nets {
+        text += &format!(
+            "\n[[variants]]\nname = \"{name}\"\nmodel = {{ inputs = 64, layers = [{{ type = \"dense\", units = 64, \
+             activation = \"{act}\", initializer = \"{init}\", repeat = 8 }}, {{ type = \"dense\", units = 4 }}] }}\n"
+        );
+    }
+    let out = run(&parse(&text).unwrap(), &RunOptions::default()).unwrap();
+    let global = |variant: &str, metric: &str| -> f64 {
+        let r = out.records.iter().find(|r| r.variant == variant).unwrap();
+        r.series("*", metric)[0].1
+    };
+    for (name, want) in [("relu_he", Some(1.0)), ("relu_glorot", Some(0.5)), ("tanh_glorot", None)] {
+        let (chi, pred) = (figure(&out, &format!("chi.{name}")), global(name, "chi_predicted"));
+        if let Some(w) = want {
+            assert!((pred - w).abs() < 0.02, "{name}: theory {pred}");
+        }
+        assert!((chi / pred - 1.0).abs() < 0.1, "{name}: measured {chi}, predicted {pred}");
+        let layers = out.records.iter().find(|r| r.variant == name).unwrap().layers_with("grad_h").len();
+        assert_eq!(layers, 8, "{name}: the profile covers the stack only");
+    }
+    let he = figure(&out, "act_var_ratio.relu_he");
+    assert!((0.5..2.0).contains(&he), "He: {he}");
+    // σ_w² = 64·10⁻⁴: the variance shrinks by σ_w²/2 = 0.0032 per layer, 7 layers.
+    assert!(figure(&out, "act_var_ratio.relu_tiny") < 1e-15);
+    let std = figure(&out, "weight_std.relu_he");
+    assert!((std / (2.0f64 / 200.0).sqrt() - 1.0).abs() < 0.01, "he_normal on 200 × 100: {std}");
+    let worst = ["relu_he", "relu_glorot", "tanh_glorot", "relu_tiny"]
+        .iter()
+        .map(|v| {
+            let f = |k: &str| out.key_figures.iter().find(|f| f.key == k).map(|f| f.value);
+            let per_seed: Vec<f64> =
+                out.records.iter().filter(|r| r.variant == *v).map(|r| r.series("*", "rel_error")[0].1).collect();
+            assert!(f(&format!("rel_error.{v}")).is_none(), "an `across` figure has no per-variant rows");
+            crate::stats::median(&per_seed).abs()
+        })
+        .fold(0.0, f64::max);
+    assert_eq!(figure(&out, "worst"), worst);
+}
+
+#[test]
+fn a_profile_needs_a_dense_stack_measured_at_initialisation() {
+    let text = XOR.replace("[params]\n", "[params]\nprofile = true\n");
+    let (line, msg) = check_error(&text);
+    assert_eq!(line, line_of(&text, "epochs = 50"));
+    assert!(msg.contains("initialisation"), "{msg}");
+}
