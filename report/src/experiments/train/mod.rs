@@ -84,7 +84,8 @@ pub(crate) struct Params {
     /// With the profile: mean-field theory beside it (square stack layers); off when absent.
     #[serde(default)]
     pub mean_field: bool,
-    /// At initialisation: the stack's kernel initialiser drawn on a matrix and binned; none when absent.
+    /// At initialisation, in the first seed's runs: the stack's kernel initialiser drawn on a matrix and
+    /// binned; none when absent.
     #[serde(default)]
     pub kernel_draws: Option<profile::KernelDraws>,
     /// Every variant's `loss`, `epochs` and `batch_size` where it gives none.
@@ -254,7 +255,9 @@ impl Experiment for Plan<'_> {
                 self.shipped.get_or_init(|| d)
             }
         };
-        let r = session::train(self.s, &self.p, shipped.as_ref(), &self.trainees[vi], seed)?;
+        // Kernel draws come from the first seed only: one matrix per variant, as slide 7 draws one.
+        let draws = self.p.kernel_draws.as_ref().filter(|_| seed == self.jobs[0].1);
+        let r = session::train(self.s, &self.p, shipped.as_ref(), &self.trainees[vi], (seed, draws))?;
         Ok(session::to_part(r))
     }
 

@@ -93,7 +93,7 @@ pub fn train(
     p: &Params,
     shipped: Option<&Dataset>,
     trainee: &Trainee<'_>,
-    seed: u64,
+    (seed, draws): (u64, Option<&super::profile::KernelDraws>),
 ) -> Result<RunOutcome> {
     let (v, vi) = (trainee.variant, trainee.index);
     let fail =
@@ -150,7 +150,7 @@ pub fn train(
         if p.profile || p.mean_field {
             super::profile::record(&model, st, x, p.mean_field, &mut records).map_err(fail)?;
         }
-        if let Some(kd) = &p.kernel_draws {
+        if let Some(kd) = draws {
             super::profile::record_draws(st, kd, seed, &mut records).map_err(fail)?;
         }
     }
