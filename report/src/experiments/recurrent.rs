@@ -11,8 +11,8 @@ use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Scenario, Variant};
 use crate::stats::median;
 use engine::Real;
-use engine::data::{Dataset, MatrixView};
 use engine::data::sequence::{ADDING_BASELINE_MSE, ADDING_WIDTH, adding_problem};
+use engine::data::{Dataset, MatrixView};
 use engine::model::spec::DenseSpec;
 use engine::model::{Data, FitConfig, FnHook, LayerSpec, Loss, Model, ModelSpec};
 use engine::optim::{Adam, AdamConfig};
@@ -175,7 +175,10 @@ fn build<T: Real>(cell: &Cell, features: usize, steps: usize, seed: u64) -> engi
 fn traces<T: Real>(model: &mut Model<T>, data: &Dataset) -> engine::Result<(Vec<f64>, Vec<f64>)> {
     let x: Vec<T> = data.x.iter().map(|&v| T::c(f64::from(v))).collect();
     let engine::data::Targets::Values { y, width } = &data.targets else {
-        return Err(engine::Error::InvalidArgument { op: "recurrent report", msg: "expected value targets".into() });
+        return Err(engine::Error::InvalidArgument {
+            op: "recurrent report",
+            msg: "expected value targets".into(),
+        });
     };
     let y: Vec<T> = y.iter().map(|&v| T::c(f64::from(v))).collect();
     let data = Data::values(MatrixView::new(&x, data.features)?, MatrixView::new(&y, *width)?);
@@ -379,9 +382,8 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     // Each cell against the first variant (the SimpleRNN in the scenario file), as ratios of the medians.
     let get = |k: String| figures.iter().find(|f| f.key == k).map_or(f64::NAN, |f| f.value);
     let index = |name: &str| variants.iter().position(|v| v.name == name).unwrap_or(0);
-    let pairs = (1..variants.len())
-        .map(|vi| (vi, 0))
-        .chain(p.ratios.iter().map(|[a, b]| (index(a), index(b))));
+    let pairs =
+        (1..variants.len()).map(|vi| (vi, 0)).chain(p.ratios.iter().map(|[a, b]| (index(a), index(b))));
     let mut ratios = Vec::new();
     for (vi, wi) in pairs {
         let (n, d) = (&variants[vi].name, &variants[wi].name);

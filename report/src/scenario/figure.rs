@@ -154,11 +154,6 @@ impl FigureSpec {
         }
     }
 
-    pub fn reduce(mut self, r: FigureReduce) -> FigureSpec {
-        self.reduce = Some(r);
-        self
-    }
-
     pub fn over(mut self, layer: Pick) -> FigureSpec {
         self.over = Some(Selection { metric: None, step: None, layer: Some(layer), point: BTreeMap::new() });
         self

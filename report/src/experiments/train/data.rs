@@ -302,7 +302,13 @@ const SPLIT_STREAM: u64 = 0x5EED_0002_5B11_7000;
 /// The sources' `X = N(0, 1)` with targets independent of it (seed 003: `y = N(0, 1)` in part 3, `y = 1`
 /// in part 2): rows of `features` normals, then each target `mean + noise_std·e`, all from one generator
 /// in that order.
-fn noise_targets(n: usize, (features, width): (usize, usize), mean: f64, noise_std: f64, seed: u64) -> Dataset {
+fn noise_targets(
+    n: usize,
+    (features, width): (usize, usize),
+    mean: f64,
+    noise_std: f64,
+    seed: u64,
+) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x: Vec<f32> = (0..n * features).map(|_| normal(&mut rng) as f32).collect();
     let y: Vec<f32> = (0..n * width).map(|_| (mean + noise_std * normal(&mut rng)) as f32).collect();

@@ -172,7 +172,10 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
     };
     let stack = if p.profile || p.mean_field || p.kernel_draws.is_some() {
         if epochs != 0 {
-            return Err(err(&["epochs"], "0: the profile and kernel draws are taken at initialisation".into()));
+            return Err(err(
+                &["epochs"],
+                "0: the profile and kernel draws are taken at initialisation".into(),
+            ));
         }
         let st = profile::Stack::of(m).map_err(|msg| err(&["model", "layers", "0"], msg))?;
         if p.mean_field {
@@ -285,6 +288,3 @@ impl Experiment for Plan<'_> {
         Ok(Output { records, key_figures, steps })
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -75,7 +75,13 @@ fn mean_square(v: &[f32]) -> f64 {
 
 /// Per stack layer after the probe's backward pass (and mean field beside it when asked); `x` is the
 /// probed batch's inputs.
-pub fn record(model: &Model<f32>, st: &Stack, x: &[f32], mean_field: bool, r: &mut Records) -> engine::Result<()> {
+pub fn record(
+    model: &Model<f32>,
+    st: &Stack,
+    x: &[f32],
+    mean_field: bool,
+    r: &mut Records,
+) -> engine::Result<()> {
     let missing = |what: &str| engine::Error::InvalidArgument { op: "layer profile", msg: what.into() };
     let tape = model.tape();
     let mut grads = Vec::with_capacity(st.depth);

@@ -1,9 +1,11 @@
 //! Tests of the `train` runner on tiny scenarios written inline: it trains and records, bad model specs
 //! are errors naming the file and line, a NaN stop is a result with its records kept, and the verdicts
 //! and thresholds come through.
-use super::*;
-use crate::error::ReportError;
-use crate::run::run_one;
+use report::error::{ReportError, Result};
+use report::experiments::{RunOptions, run_plan, runner_for};
+use report::record::Output;
+use report::run::run_one;
+use report::scenario::Scenario;
 use std::path::Path;
 
 const XOR: &str = r#"title = "t"
@@ -78,11 +80,11 @@ fn parse(text: &str) -> Result<Scenario> {
 
 /// Prepares and runs the scenario, as `report` does.
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    crate::experiments::run_plan(prepare(s, opts)?.as_ref())
+    run_plan((runner_for(s)?.prepare)(s, opts)?.as_ref())
 }
 
 fn check(s: &Scenario) -> Result<()> {
-    prepare(s, &RunOptions::default()).map(|_| ())
+    (runner_for(s)?.prepare)(s, &RunOptions::default()).map(|_| ())
 }
 
 /// The (line, message) of the scenario error that parsing or checking `text` gives.
@@ -225,7 +227,7 @@ fn verdicts_come_out_per_variant_and_thresholds_follow_the_scenario() {
     assert!(big.evidence.iter().any(|e| e.contains("non-finite")), "{:?}", big.evidence);
     assert_eq!(kinds("tame"), vec!["healthy".to_string()]);
     // The verdicts are part of the summary JSON the page is rendered from.
-    let json: serde_json::Value = serde_json::from_str(&crate::data::to_summary_json(&r)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&report::data::to_summary_json(&r)).unwrap();
     assert_eq!(json["diagnoses"][0]["verdicts"][0]["kind"], "exploding");
 
     // A [diagnose] threshold changes what counts as an explosion event.
@@ -271,7 +273,7 @@ fn a_bad_value_inside_params_data_names_its_line_and_column() {
     let s = parse(&text).unwrap();
     check(&s).unwrap();
     let Err(ReportError::Scenario { line, column, msg, .. }) =
-        prepare(&s, &RunOptions { quick: true, seed: None }).map(|_| ())
+        (runner_for(&s).unwrap().prepare)(&s, &RunOptions { quick: true, seed: None }).map(|_| ())
     else {
         panic!("expected an error in a quick run")
     };
@@ -281,8 +283,8 @@ fn a_bad_value_inside_params_data_names_its_line_and_column() {
 
 // ---------- the model language through the runner (fixtures in report/tests/fixtures/) ----------
 
-const MODEL_LANGUAGE: &str = include_str!("../../../tests/fixtures/model_language.toml");
-const LSTM_ADDING: &str = include_str!("../../../tests/fixtures/lstm_adding.toml");
+const MODEL_LANGUAGE: &str = include_str!("fixtures/model_language.toml");
+const LSTM_ADDING: &str = include_str!("fixtures/lstm_adding.toml");
 
 /// Every row of `variant`'s runs, all seeds, in the order written.
 fn rows<'a>(out: &'a Output, variant: &str) -> Vec<engine::monitor::record::TidyRow<'a>> {
@@ -299,13 +301,13 @@ fn at_step0(out: &Output, variant: &str, seed: u64, metric: &str) -> Vec<(String
         .collect()
 }
 
-fn fixture(text: &str) -> (Output, crate::run::ScenarioResult) {
+fn fixture(text: &str) -> (Output, report::run::ScenarioResult) {
     let s = parse(text).unwrap();
     check(&s).unwrap();
     (run(&s, &RunOptions::default()).unwrap(), run_one(&s, &RunOptions::default()).unwrap())
 }
 
-fn verdicts(r: &crate::run::ScenarioResult, variant: &str) -> Vec<String> {
+fn verdicts(r: &report::run::ScenarioResult, variant: &str) -> Vec<String> {
     let d = r.diagnoses.iter().find(|d| d.variant == variant).expect("a diagnosis per variant");
     assert_eq!(d.runs, 2, "{variant}: both seeds diagnosed");
     d.verdicts.iter().map(|v| v.kind.clone()).collect()
@@ -624,10 +626,14 @@ metric = "weight_std"
         .iter()
         .map(|v| {
             let f = |k: &str| out.key_figures.iter().find(|f| f.key == k).map(|f| f.value);
-            let per_seed: Vec<f64> =
-                out.records.iter().filter(|r| r.variant == *v).map(|r| r.series("*", "rel_error")[0].1).collect();
+            let per_seed: Vec<f64> = out
+                .records
+                .iter()
+                .filter(|r| r.variant == *v)
+                .map(|r| r.series("*", "rel_error")[0].1)
+                .collect();
             assert!(f(&format!("rel_error.{v}")).is_none(), "an `across` figure has no per-variant rows");
-            crate::stats::median(&per_seed).abs()
+            report::stats::median(&per_seed).abs()
         })
         .fold(0.0, f64::max);
     assert_eq!(figure(&out, "worst"), worst);
