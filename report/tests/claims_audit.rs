@@ -5,6 +5,14 @@ mod common;
 
 use std::path::Path;
 
+/// The page's scenarios and the sweeps beside them.
+fn all_scenarios() -> Vec<report::scenario::Scenario> {
+    let dir = common::scenarios_dir();
+    let mut all = report::scenario::discover(&dir).unwrap();
+    all.extend(report::scenario::discover(&dir.join("sweeps")).unwrap());
+    all
+}
+
 fn normalise(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -39,7 +47,7 @@ fn every_claim_quotes_a_source_verbatim() {
         }
     }
     let mut bad = Vec::new();
-    for s in report::scenario::discover(&common::scenarios_dir()).unwrap() {
+    for s in all_scenarios() {
         for c in &s.spec.claims {
             let c = c.get_ref();
             for part in missing_parts(&c.quote, &sources) {
@@ -48,4 +56,22 @@ fn every_claim_quotes_a_source_verbatim() {
         }
     }
     assert!(bad.is_empty(), "quotes not found in any source document:\n{}", bad.join("\n"));
+}
+
+/// A claim's argument is prose over the run's figures like the rest of the page: a number in it is a
+/// setting or a quotation (in `code`), or a template over the data, never a measurement typed by hand.
+#[test]
+fn no_claim_argument_types_a_measured_number() {
+    let mut found = Vec::new();
+    for s in all_scenarios() {
+        for c in &s.spec.claims {
+            let c = c.get_ref();
+            for field in [&c.argument, &c.source_setting] {
+                for lit in report::prose::measured_literals(field) {
+                    found.push(format!("{}: claim `{}`: {lit}", s.name, c.key));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "measured-looking numbers typed into claims:\n{}", found.join("\n"));
 }
