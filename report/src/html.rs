@@ -1,6 +1,7 @@
 //! The page: one self-contained HTML file (styles inline, charts inlined as SVG, no external fonts or
 //! scripts) rendered with minijinja from templates compiled into the binary.
 use crate::charts::build::RenderedChart;
+use crate::charts::svg::{Styles, compact};
 use crate::claims::ClaimVerdict;
 use crate::error::Result;
 use crate::format::{fmt_figure, label};
@@ -25,7 +26,10 @@ pub struct SectionInput<'a> {
 struct Section {
     id: String,
     title: String,
+    /// The source document's title (its file name when the table does not know it).
     source: String,
+    /// The source's footnote number, where it is one of the documents.
+    source_note: Option<usize>,
     experiment: String,
     kind: String,
     seeds: String,
@@ -165,7 +169,7 @@ fn variant_rows(s: &Scenario) -> Vec<(String, String)> {
         .collect()
 }
 
-fn section(input: &SectionInput<'_>) -> Result<Section> {
+fn section(input: &SectionInput<'_>, styles: &mut Styles) -> Result<Section> {
     let (s, r) = (input.scenario, input.result);
     let spec = &s.spec;
     let text = Prose::new(s, &r.key_figures, r.seeds.len());
@@ -218,8 +222,9 @@ fn section(input: &SectionInput<'_>) -> Result<Section> {
     Ok(Section {
         id: s.name.clone(),
         title: spec.title.clone(),
-        source: spec.source.clone(),
-        experiment: spec.experiment.clone(),
+        source: crate::sources::title(&spec.source).unwrap_or(&spec.source).to_string(),
+        source_note: crate::sources::number(&spec.source),
+        experiment: crate::sources::name_references(&spec.experiment),
         kind: r.kind.clone(),
         seeds: r.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         setup,
@@ -231,7 +236,7 @@ fn section(input: &SectionInput<'_>) -> Result<Section> {
             .map(|c| Chart {
                 id: c.id.clone(),
                 caption: c.caption.as_deref().map(prose),
-                svg: Value::from_safe_string(c.svg.clone()),
+                svg: Value::from_safe_string(compact(&c.svg, &c.title, styles)),
             })
             .collect(),
         explanation,
@@ -358,11 +363,14 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     let mut env = Environment::new();
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;
-    let sections = sections.iter().map(section).collect::<Result<Vec<Section>>>()?;
+    let mut styles = Styles::default();
+    let sections = sections.iter().map(|s| section(s, &mut styles)).collect::<Result<Vec<Section>>>()?;
     let (matmul, scenario_times) = timing_rows(timings);
     let k = &timings.kernels;
     let page = env.get_template("report.html")?.render(context! {
         sections => Value::from(minijinja::value::Serde(&sections)),
+        chart_css => styles.css(),
+        sources => crate::sources::SOURCES.to_vec(),
         machine => Value::from(minijinja::value::Serde(&timings.machine)),
         quick => timings.quick,
         total_seconds => format!("{:.2}", timings.total_seconds),
