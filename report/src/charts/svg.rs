@@ -255,11 +255,30 @@ fn as_path(e: &Element) -> Option<(Vec<(String, String)>, String)> {
             let (x1, y1, x2, y2) = (e.num("x1")?, e.num("y1")?, e.num("x2")?, e.num("y2")?);
             let mut style = style;
             style.insert(0, ("fill".into(), "none".into()));
-            return Some((style, format!("M{} {}L{} {}", n(x1), n(y1), n(x2), n(y2))));
+            return Some((style, relative(&[(x1, y1), (x2, y2)], false)?));
         }
         "rect" if e.get("stroke") == Some("none") || e.get("stroke").is_none() => {
             let (x, y, w, h) = (e.num("x")?, e.num("y")?, e.num("width")?, e.num("height")?);
             format!("M{} {}h{}v{}h{}z", n(x), n(y), n(w), n(h), n(-w))
+        }
+        // A filled marker is a zero-length line with round caps as wide as the disc: the same pixels in
+        // a quarter of the bytes.
+        "circle"
+            if e.get("stroke").is_none_or(|s| s == "none") && e.get("fill").is_some_and(|f| f != "none") =>
+        {
+            let (x, y, r) = (e.num("cx")?, e.num("cy")?, e.num("r")?);
+            let fill = e.get("fill")?.to_string();
+            let mut style: Vec<(String, String)> = style
+                .into_iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "fill" | "stroke" | "stroke-width"))
+                .collect();
+            style.extend([
+                ("fill".into(), "none".into()),
+                ("stroke".into(), fill),
+                ("stroke-width".into(), n(2.0 * r)),
+                ("stroke-linecap".into(), "round".into()),
+            ]);
+            return Some((style, format!("M{} {}h0", n(x), n(y))));
         }
         "circle" => {
             let (x, y, r) = (e.num("cx")?, e.num("cy")?, e.num("r")?);
@@ -283,21 +302,30 @@ fn relative(pts: &[(f64, f64)], close: bool) -> Option<String> {
     let (first, rest) = pts.split_first()?;
     let mut d = format!("M{} {}", n(first.0), n(first.1));
     let mut at = *first;
-    for (i, p) in rest.iter().enumerate() {
+    // After an `l`, further pairs need no letter (a minus sign separates as well as a space).
+    let mut in_l = false;
+    for p in rest {
         let (dx, dy) = (n(p.0 - at.0), n(p.1 - at.1));
-        d.push_str(if i == 0 {
-            "l"
-        } else if dx.starts_with('-') {
-            ""
+        at = *p;
+        // Axis-parallel steps (grid lines, dashes, ticks) need one number.
+        if dy == "0" || dx == "0" {
+            d.push_str(&if dy == "0" { format!("h{dx}") } else { format!("v{dy}") });
+            in_l = false;
+            continue;
+        }
+        if in_l {
+            if !dx.starts_with('-') {
+                d.push(' ');
+            }
         } else {
-            " "
-        });
+            d.push('l');
+            in_l = true;
+        }
         d.push_str(&dx);
         if !dy.starts_with('-') {
             d.push(' ');
         }
         d.push_str(&dy);
-        at = *p;
     }
     if close {
         d.push('z');
@@ -457,12 +485,19 @@ a &lt; b
         let mut styles = Styles::default();
         let out = compact(svg, "A & B", &mut styles);
         assert!(out.contains("<title>A &amp; B</title>") && out.contains("role=\"img\""), "{out}");
-        assert!(out.contains(r##"<path class="s0" d="M0 0l1 0M3 0l1 0"/>"##), "{out}");
+        assert!(out.contains(r##"<path class="s0" d="M0 0h1M3 0h1"/>"##), "{out}");
         assert!(out.contains(r##"<path class="s1" d="M0 0l1 1 1-1z"/>"##), "{out}");
         assert_eq!(out.matches("<path").count(), 3, "{out}");
+        assert!(out.contains(r##"d="M5 5h0M7 5h0""##), "markers as round-capped dots: {out}");
         assert!(out.contains(r##"<text x="1" y="2" dy="0.76em" class="s3">a &lt; b</text>"##), "{out}");
         let css = styles.css();
         assert!(css.contains("svg .s3{text-anchor:middle;font-size:12.9px}"), "{css}");
+    }
+
+    #[test]
+    fn path_data_is_relative_and_axis_steps_take_one_number() {
+        let d = relative(&[(0.0, 0.0), (3.0, 4.0), (5.0, 2.0), (5.0, 7.0), (6.0, 8.0)], true).unwrap();
+        assert_eq!(d, "M0 0l3 4 2-2v5l1 1z");
     }
 
     #[test]
