@@ -22,6 +22,7 @@ pub mod record;
 pub mod run;
 pub mod scenario;
 pub mod shard;
+pub mod sources;
 pub mod stats;
 pub mod timings;
 pub mod zoo;
