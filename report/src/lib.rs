@@ -18,6 +18,7 @@ pub mod machine;
 pub mod output;
 pub mod progress;
 pub mod record;
+pub mod remedy;
 pub mod run;
 pub mod scenario;
 pub mod shard;

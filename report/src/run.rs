@@ -24,6 +24,9 @@ pub struct ScenarioResult {
     /// Each variant's verdicts from `engine::diagnose`, for runs that recorded gradient norms.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<VariantDiagnosis>,
+    /// What the remedies did for each failing variant (a scenario with `[remedy] enabled = true`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<crate::remedy::Cure>,
     #[serde(skip)]
     pub records: Vec<Records>,
     /// Training steps the runner ran (timings only, not in the data).
@@ -60,6 +63,10 @@ pub fn conclude(s: &Scenario, out: Output, opts: &RunOptions) -> Result<Scenario
     let runner = runner_for(s)?;
     let claims = s.spec.claims.iter().map(|c| judge(s, c, &out.key_figures)).collect::<Result<_>>()?;
     let diagnoses = crate::diagnosis::diagnose_records(s, &out.records)?;
+    // The remedies' re-runs join the records (as variants of their own), so the panel is drawn from data.
+    let remedies = crate::remedy::panel::run(s, &out.records, opts)?;
+    let mut records = out.records;
+    records.extend(crate::remedy::panel::records(&remedies));
     Ok(ScenarioResult {
         scenario: s.name.clone(),
         kind: runner.kind.to_string(),
@@ -68,7 +75,8 @@ pub fn conclude(s: &Scenario, out: Output, opts: &RunOptions) -> Result<Scenario
         key_figures: out.key_figures,
         claims,
         diagnoses,
-        records: out.records,
+        remedies,
+        records,
         steps: out.steps,
     })
 }

@@ -60,6 +60,9 @@ pub struct ScenarioSpec {
     /// Overrides of the diagnosis thresholds (`engine::diagnose::DiagnoseConfig`), typed by `diagnosis`.
     #[serde(default)]
     pub diagnose: Option<toml::Table>,
+    /// `[remedy]`: try the remedies on the failing variants and show them on the page.
+    #[serde(default)]
+    pub remedy: Option<crate::remedy::RemedySpec>,
 }
 
 fn default_order() -> i32 {
