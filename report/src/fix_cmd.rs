@@ -12,7 +12,8 @@ const NOT_CURED: u8 = 3;
 pub fn run(cli: &Cli, scenario: &Path, variant: Option<&str>, max_remedies: usize) -> ExitCode {
     let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
     let opts = RunOptions::default();
-    let result = report::pool(threads).and_then(|p| p.install(|| fix::fix(scenario, variant, max_remedies, &opts)));
+    let result =
+        report::pool(threads).and_then(|p| p.install(|| fix::fix(scenario, variant, max_remedies, &opts)));
     let r = match result {
         Ok(r) => r,
         Err(e) => {

@@ -80,19 +80,30 @@ pub fn remedies(kind: Kind, cx: &Context<'_>) -> Vec<Remedy> {
     let named = alike(cx.model, &cx.named, &hidden);
     let candidates = match kind {
         Kind::Vanishing => {
-            vec![critical_init(cx.model, &named), relu_he(cx.model, &named), batch_norm(cx.model, &named), residual(cx.model, &named)]
+            vec![
+                critical_init(cx.model, &named),
+                relu_he(cx.model, &named),
+                batch_norm(cx.model, &named),
+                residual(cx.model, &named),
+            ]
         }
-        Kind::Saturation => vec![critical_init(cx.model, &named), batch_norm(cx.model, &named), relu_he(cx.model, &named)],
+        Kind::Saturation => {
+            vec![critical_init(cx.model, &named), batch_norm(cx.model, &named), relu_he(cx.model, &named)]
+        }
         Kind::Exploding | Kind::NonFinite => vec![
             critical_init(cx.model, &hidden),
             learning_rate(cx, false),
             clip(cx),
             batch_norm(cx.model, &hidden),
         ],
-        Kind::DeadUnits => vec![zero_bias(cx.model, &named), leaky(cx.model, &named), learning_rate(cx, false)],
+        Kind::DeadUnits => {
+            vec![zero_bias(cx.model, &named), leaky(cx.model, &named), learning_rate(cx, false)]
+        }
         Kind::UpdateRatioLow => vec![learning_rate(cx, true), critical_init(cx.model, &hidden)],
         Kind::UpdateRatioHigh => vec![learning_rate(cx, false), clip(cx)],
-        Kind::ClippingTooAggressive => vec![raise_clip(cx), cx.clip_threshold.map(|from| Remedy::RemoveClip { from })],
+        Kind::ClippingTooAggressive => {
+            vec![raise_clip(cx), cx.clip_threshold.map(|from| Remedy::RemoveClip { from })]
+        }
         Kind::InputScale => vec![
             cx.measured.input_std.map(|input_std| Remedy::Standardize { input_std }),
             batch_norm(cx.model, &hidden[..hidden.len().min(1)]),
@@ -116,7 +127,11 @@ fn hidden_entries(model: &ModelSpec) -> Vec<usize> {
         .filter(|&i| {
             matches!(
                 model.layers[i],
-                LayerSpec::Dense(_) | LayerSpec::Residual(_) | LayerSpec::SimpleRnn(_) | LayerSpec::Lstm(_) | LayerSpec::Gru(_)
+                LayerSpec::Dense(_)
+                    | LayerSpec::Residual(_)
+                    | LayerSpec::SimpleRnn(_)
+                    | LayerSpec::Lstm(_)
+                    | LayerSpec::Gru(_)
             )
         })
         .collect()
@@ -177,11 +192,17 @@ fn critical_for(model: &ModelSpec, i: usize) -> Option<String> {
         LayerSpec::Dense(_) if relu_family(&act) => (!init.starts_with("he_")).then(|| "he_normal".into()),
         LayerSpec::Dense(_) => {
             // Left out, the initialiser is glorot_uniform.
-            let ok = init.is_empty() || ["glorot_", "lecun_", "orthogonal"].iter().any(|p| init.starts_with(p));
+            let ok =
+                init.is_empty() || ["glorot_", "lecun_", "orthogonal"].iter().any(|p| init.starts_with(p));
             (!ok).then(|| "glorot_normal".into())
         }
         LayerSpec::Residual(r) => {
-            let blocks: usize = model.layers.iter().filter(|l| matches!(l, LayerSpec::Residual(_))).map(LayerSpec::repeat).sum();
+            let blocks: usize = model
+                .layers
+                .iter()
+                .filter(|l| matches!(l, LayerSpec::Residual(_)))
+                .map(LayerSpec::repeat)
+                .sum();
             let want = branch_init(&act, r.units?, blocks);
             (init != want).then_some(want)
         }
@@ -199,7 +220,8 @@ pub(super) fn branch_init(act: &str, units: usize, blocks: usize) -> String {
 }
 
 fn critical_init(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
-    let e: Vec<(usize, String)> = entries.iter().filter_map(|&i| Some((i, critical_for(model, i)?))).collect();
+    let e: Vec<(usize, String)> =
+        entries.iter().filter_map(|&i| Some((i, critical_for(model, i)?))).collect();
     (!e.is_empty()).then_some(Remedy::CriticalInit { entries: e })
 }
 
@@ -217,7 +239,9 @@ fn leaky(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
     let e: Vec<usize> = entries
         .iter()
         .copied()
-        .filter(|&i| matches!(model.layers[i], LayerSpec::Dense(_)) && activation_name(&model.layers[i]) == "relu")
+        .filter(|&i| {
+            matches!(model.layers[i], LayerSpec::Dense(_)) && activation_name(&model.layers[i]) == "relu"
+        })
         .collect();
     (!e.is_empty()).then_some(Remedy::LeakyRelu { entries: e })
 }
@@ -238,7 +262,9 @@ fn batch_norm(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
     let e: Vec<usize> = entries
         .iter()
         .copied()
-        .filter(|&i| matches!(model.layers[i], LayerSpec::Dense(_)) && activation_name(&model.layers[i]) != "linear")
+        .filter(|&i| {
+            matches!(model.layers[i], LayerSpec::Dense(_)) && activation_name(&model.layers[i]) != "linear"
+        })
         .filter(|&i| !matches!(model.layers.get(i + 1), Some(LayerSpec::BatchNormalization(_))))
         .collect();
     (!e.is_empty()).then_some(Remedy::BatchNorm { entries: e })
@@ -265,12 +291,18 @@ fn learning_rate(cx: &Context<'_>, raise: bool) -> Option<Remedy> {
     let target = (cx.cfg.update_low * cx.cfg.update_high).sqrt();
     let to = round2(from * target / u);
     let moves = if raise { to > from } else { to < from };
-    (moves && to > 0.0 && to.is_finite()).then_some(Remedy::LearningRate { from, to, update_ratio: u, target })
+    (moves && to > 0.0 && to.is_finite()).then_some(Remedy::LearningRate {
+        from,
+        to,
+        update_ratio: u,
+        target,
+    })
 }
 
 fn clip(cx: &Context<'_>) -> Option<Remedy> {
     let threshold = round2(cx.measured.calm_norm?);
-    (threshold > 0.0 && cx.clip_threshold.is_none_or(|t| t > threshold)).then_some(Remedy::ClipGlobalNorm { threshold })
+    (threshold > 0.0 && cx.clip_threshold.is_none_or(|t| t > threshold))
+        .then_some(Remedy::ClipGlobalNorm { threshold })
 }
 
 fn raise_clip(cx: &Context<'_>) -> Option<Remedy> {
@@ -380,17 +412,25 @@ impl Remedy {
                 .iter()
                 .map(|(i, init)| {
                     let act = activation_name(&model.layers[*i]);
-                    format!("{}: kernel initialiser `{init}` (the critical one for {act})", where_(model, &[*i]))
+                    format!(
+                        "{}: kernel initialiser `{init}` (the critical one for {act})",
+                        where_(model, &[*i])
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
             Remedy::ReluHe { entries } => {
-                format!("{}: activation `relu` with `he_normal` instead of a saturating one", where_(model, entries))
+                format!(
+                    "{}: activation `relu` with `he_normal` instead of a saturating one",
+                    where_(model, entries)
+                )
             }
             Remedy::LeakyRelu { entries } => {
                 format!("{}: `leaky_relu` instead of `relu`, so a unit cannot die", where_(model, entries))
             }
-            Remedy::ZeroBias { entries } => format!("{}: bias initialiser back to `zeros`", where_(model, entries)),
+            Remedy::ZeroBias { entries } => {
+                format!("{}: bias initialiser back to `zeros`", where_(model, entries))
+            }
             Remedy::BatchNorm { entries } => format!(
                 "{}: `batch_normalization` inserted between each dense layer and its activation",
                 where_(model, entries)

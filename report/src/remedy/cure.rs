@@ -33,9 +33,17 @@ impl SeedResult {
 
     /// What is still wrong, in words ("vanishing; the loss does not fall").
     pub fn problems(&self) -> String {
-        let mut p: Vec<String> = self.failures.iter().map(|k| Kind::from_name(k).map_or(k.clone(), |k| k.label().into())).collect();
+        let mut p: Vec<String> = self
+            .failures
+            .iter()
+            .map(|k| Kind::from_name(k).map_or(k.clone(), |k| k.label().into()))
+            .collect();
         if let (true, Some((a, b))) = (self.stalled, self.loss) {
-            p.push(format!("the loss does not fall ({} → {})", engine::diagnose::sci(a), engine::diagnose::sci(b)));
+            p.push(format!(
+                "the loss does not fall ({} → {})",
+                engine::diagnose::sci(a),
+                engine::diagnose::sci(b)
+            ));
         }
         p.join("; ")
     }
@@ -82,7 +90,11 @@ pub fn judge(runs: &[&Records], cfg: &DiagnoseConfig) -> Vec<SeedResult> {
         .iter()
         .filter(|r| has_gradient_data(r))
         .map(|r| {
-            let failures = diagnose(r, cfg).into_iter().filter(|v| v.kind.is_failure()).map(|v| v.kind.name().to_string()).collect();
+            let failures = diagnose(r, cfg)
+                .into_iter()
+                .filter(|v| v.kind.is_failure())
+                .map(|v| v.kind.name().to_string())
+                .collect();
             let loss = loss_trend(r);
             SeedResult { seed: r.seed, failures, loss, stalled: loss.is_some_and(|(a, b)| b >= a) }
         })
@@ -130,7 +142,8 @@ pub fn cure_variant(
         let mut named: Vec<usize> = Vec::new();
         for v in verdicts.iter().flatten().filter(|v| v.kind == k) {
             for l in &v.layers {
-                if let Some(e) = layer_position(l).and_then(|p| catalogue::entry_of(model, p.floor() as usize))
+                if let Some(e) =
+                    layer_position(l).and_then(|p| catalogue::entry_of(model, p.floor() as usize))
                     && !named.contains(&e)
                 {
                     named.push(e);
@@ -187,8 +200,14 @@ fn try_one(
     cfg: &DiagnoseConfig,
 ) -> Result<Attempt> {
     let change = variant.model.as_ref().map_or_else(|| r.name().to_string(), |m| r.describe(m));
-    let mut attempt =
-        Attempt { remedy: r.clone(), change, seeds: Vec::new(), cured: false, error: None, records: Vec::new() };
+    let mut attempt = Attempt {
+        remedy: r.clone(),
+        change,
+        seeds: Vec::new(),
+        cured: false,
+        error: None,
+        records: Vec::new(),
+    };
     let mut trial = patch::trial(doc, Some(&variant.name));
     if let Err(e) = patch::apply(&mut trial, &variant.name, r) {
         attempt.error = Some(e);

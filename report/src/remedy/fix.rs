@@ -11,6 +11,7 @@ use std::path::Path;
 use toml_edit::DocumentMut;
 
 /// What `report fix` found and changed.
+#[derive(Debug)]
 pub struct FixReport {
     pub scenario: String,
     /// One per variant that got a failure verdict, in file order.
@@ -38,7 +39,10 @@ pub fn fix(path: &Path, variant: Option<&str>, max_remedies: usize, opts: &RunOp
     if s.spec.kind.get_ref() != "train" {
         return Err(s.error_at(
             s.spec.kind.span(),
-            format!("`report fix` re-trains networks: it needs kind = \"train\", not \"{}\"", s.spec.kind.get_ref()),
+            format!(
+                "`report fix` re-trains networks: it needs kind = \"train\", not \"{}\"",
+                s.spec.kind.get_ref()
+            ),
         ));
     }
     if let Some(name) = variant
@@ -84,14 +88,20 @@ pub fn fix(path: &Path, variant: Option<&str>, max_remedies: usize, opts: &RunOp
 pub fn describe(r: &FixReport) -> String {
     let mut out = String::new();
     for c in &r.cures {
-        let failing: Vec<String> =
-            c.before.iter().filter(|s| !s.failures.is_empty()).map(|s| format!("seed {}: {}", s.seed, s.problems())).collect();
+        let failing: Vec<String> = c
+            .before
+            .iter()
+            .filter(|s| !s.failures.is_empty())
+            .map(|s| format!("seed {}: {}", s.seed, s.problems()))
+            .collect();
         out.push_str(&format!("== {} / {} ==\n  before: {}\n", r.scenario, c.variant, failing.join("; ")));
         for (k, a) in c.attempts.iter().enumerate() {
             out.push_str(&format!("  remedy {}: {}\n", k + 1, a.change));
             let result = match (&a.error, a.cured) {
                 (Some(e), _) => format!("could not be tried: {e}"),
-                (None, true) => format!("cured: no failure verdict and a falling loss on all {} seeds", a.seeds.len()),
+                (None, true) => {
+                    format!("cured: no failure verdict and a falling loss on all {} seeds", a.seeds.len())
+                }
                 (None, false) => {
                     let left: Vec<String> = a
                         .seeds
@@ -105,7 +115,11 @@ pub fn describe(r: &FixReport) -> String {
             out.push_str(&format!("    -> {result}\n"));
         }
         if c.cured_by.is_none() {
-            let why = if c.attempts.is_empty() { "no remedy in the catalogue applies to it" } else { "none of the remedies tried cured it" };
+            let why = if c.attempts.is_empty() {
+                "no remedy in the catalogue applies to it"
+            } else {
+                "none of the remedies tried cured it"
+            };
             out.push_str(&format!("  NOT CURED: {why}\n"));
         }
         for u in &c.untried {

@@ -55,13 +55,11 @@ fn one(records: &Records, cfg: &DiagnoseConfig) -> Measured {
             .filter(|v| *v > 0.0)
             .collect()
     };
-    let global = |metric: &str| -> Vec<f64> { r.series(GLOBAL, metric).into_iter().map(|(_, v)| v).collect() };
+    let global =
+        |metric: &str| -> Vec<f64> { r.series(GLOBAL, metric).into_iter().map(|(_, v)| v).collect() };
     let norms = r.series(GLOBAL, m::GLOBAL_GRAD_NORM);
-    let mut calm: Vec<f64> = norms
-        .iter()
-        .map(|&(_, v)| v)
-        .take_while(|v| v.is_finite() && *v <= cfg.explode_norm)
-        .collect();
+    let mut calm: Vec<f64> =
+        norms.iter().map(|&(_, v)| v).take_while(|v| v.is_finite() && *v <= cfg.explode_norm).collect();
     let time_steps = r
         .layers_with(m::HIDDEN_GRAD_NORM)
         .into_iter()

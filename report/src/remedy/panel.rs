@@ -97,8 +97,11 @@ fn first_grad_norms(r: &Records) -> Vec<(f64, f64)> {
 }
 
 fn seeds_text(results: &[super::SeedResult]) -> String {
-    let bad: Vec<String> =
-        results.iter().filter(|s| !s.healthy()).map(|s| format!("seed {}: {}", s.seed, s.problems())).collect();
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|s| !s.healthy())
+        .map(|s| format!("seed {}: {}", s.seed, s.problems()))
+        .collect();
     if bad.is_empty() { format!("healthy on all {} seeds", results.len()) } else { bad.join("; ") }
 }
 
@@ -120,13 +123,21 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
             rows.push(vec![format!("remedy {}", k + 1), a.change.replace('`', ""), outcome]);
         }
         let table = Table {
-            title: format!("Remedies for {label} ({})", engine::diagnose::Kind::from_name(&c.kind).map_or(c.kind.as_str(), |k| k.label())),
+            title: format!(
+                "Remedies for {label} ({})",
+                engine::diagnose::Kind::from_name(&c.kind).map_or(c.kind.as_str(), |k| k.label())
+            ),
             header: vec!["run".into(), "change".into(), "verdicts after".into()],
             rows,
         };
         let svg = table_svg(&table).map_err(|e| chart_err(s, &id("table"), e))?;
         let caption = match c.cure() {
-            Some(a) => format!("`{}` was cured by remedy {}: {}.", c.variant, c.cured_by.map_or(0, |k| k + 1), a.change),
+            Some(a) => format!(
+                "`{}` was cured by remedy {}: {}.",
+                c.variant,
+                c.cured_by.map_or(0, |k| k + 1),
+                a.change
+            ),
             None if c.attempts.is_empty() => {
                 format!("No remedy in the catalogue applies to `{}`: it is not cured.", c.variant)
             }
@@ -141,10 +152,20 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
         let Some(k) = c.cured_by.or(c.attempts.len().checked_sub(1)) else { continue };
         let after_name = variant_name(&c.variant, k);
         let after: Vec<&Records> = r.records.iter().filter(|x| x.variant == after_name).collect();
-        let after_label = if c.cured_by.is_some() { format!("after remedy {} (cured)", k + 1) } else { format!("after remedy {} (not cured)", k + 1) };
+        let after_label = if c.cured_by.is_some() {
+            format!("after remedy {} (cured)", k + 1)
+        } else {
+            format!("after remedy {} (not cured)", k + 1)
+        };
         for (what, title, x_label, y_label, f) in [
             ("loss", "loss", "step", "training loss", loss as fn(&Records) -> Vec<(f64, f64)>),
-            ("grad", "weight-gradient norm per layer at the first step", "layer", "‖dL/dW‖", first_grad_norms),
+            (
+                "grad",
+                "weight-gradient norm per layer at the first step",
+                "layer",
+                "‖dL/dW‖",
+                first_grad_norms,
+            ),
         ] {
             let chart = LineChart {
                 title: format!("{label}: {title}, before and {after_label}"),
@@ -155,7 +176,10 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
                 ..Default::default()
             };
             let svg = line_chart(&chart).map_err(|e| chart_err(s, &id(what), e))?;
-            let caption = format!("Median over seeds, band from the smallest to the largest seed; from the records of `{}` and `{after_name}`.", c.variant);
+            let caption = format!(
+                "Median over seeds, band from the smallest to the largest seed; from the records of `{}` and `{after_name}`.",
+                c.variant
+            );
             out.push(RenderedChart { id: id(what), title: chart.title.clone(), caption: Some(caption), svg });
         }
     }

@@ -16,9 +16,9 @@ pub fn trial(doc: &DocumentMut, variant: Option<&str>) -> DocumentMut {
     let named = |v: Option<&Item>| v.and_then(Item::as_str) == Some(variant);
     match d.get_mut("variants") {
         Some(Item::ArrayOfTables(a)) => a.retain(|t| named(t.get("name"))),
-        Some(Item::Value(Value::Array(a))) => {
-            a.retain(|v| v.as_inline_table().and_then(|t| t.get("name")).and_then(Value::as_str) == Some(variant))
-        }
+        Some(Item::Value(Value::Array(a))) => a.retain(|v| {
+            v.as_inline_table().and_then(|t| t.get("name")).and_then(Value::as_str) == Some(variant)
+        }),
         _ => {}
     }
     d
@@ -40,7 +40,10 @@ pub fn apply(doc: &mut DocumentMut, variant: &str, r: &Remedy) -> Result<(), Str
     let v = variant_mut(doc, variant)?;
     match r {
         Remedy::LearningRate { to, .. } => {
-            let o = v.get_mut("optimizer").and_then(Item::as_table_like_mut).ok_or("the variant has no `optimizer`")?;
+            let o = v
+                .get_mut("optimizer")
+                .and_then(Item::as_table_like_mut)
+                .ok_or("the variant has no `optimizer`")?;
             set(o, "learning_rate", Value::from(*to));
         }
         Remedy::ClipGlobalNorm { threshold } => {
@@ -58,7 +61,10 @@ pub fn apply(doc: &mut DocumentMut, variant: &str, r: &Remedy) -> Result<(), Str
             }
         }
         Remedy::RaiseClip { to, .. } => {
-            let c = v.get_mut("clipping").and_then(Item::as_table_like_mut).ok_or("the variant has no `clipping`")?;
+            let c = v
+                .get_mut("clipping")
+                .and_then(Item::as_table_like_mut)
+                .ok_or("the variant has no `clipping`")?;
             set(c, "threshold", Value::from(*to));
         }
         Remedy::RemoveClip { .. } => {
@@ -95,7 +101,10 @@ fn layers(v: &mut dyn TableLike, r: &Remedy) -> Result<(), String> {
             for &i in entries {
                 let e = ls.entry(i)?;
                 set(e, "activation", Value::from("leaky_relu"));
-                if !get_str(e, "kernel_initializer").or(get_str(e, "initializer")).is_some_and(|s| s.starts_with("he_")) {
+                if !get_str(e, "kernel_initializer")
+                    .or(get_str(e, "initializer"))
+                    .is_some_and(|s| s.starts_with("he_"))
+                {
                     set_init(e, "he_normal");
                 }
             }
@@ -202,7 +211,9 @@ fn set_init(t: &mut dyn TableLike, init: &str) {
 fn variant_mut<'d>(doc: &'d mut DocumentMut, name: &str) -> Result<&'d mut dyn TableLike, String> {
     let named = |v: Option<&Item>| v.and_then(Item::as_str) == Some(name);
     let found: Option<&mut dyn TableLike> = match doc.get_mut("variants") {
-        Some(Item::ArrayOfTables(a)) => a.iter_mut().find(|t| named(t.get("name"))).map(|t| t as &mut dyn TableLike),
+        Some(Item::ArrayOfTables(a)) => {
+            a.iter_mut().find(|t| named(t.get("name"))).map(|t| t as &mut dyn TableLike)
+        }
         Some(Item::Value(Value::Array(a))) => a
             .iter_mut()
             .filter_map(Value::as_inline_table_mut)
@@ -222,7 +233,9 @@ enum Layers<'d> {
 impl Layers<'_> {
     fn entry(&mut self, i: usize) -> Result<&mut dyn TableLike, String> {
         let e: Option<&mut dyn TableLike> = match self {
-            Layers::Inline(a) => a.get_mut(i).and_then(Value::as_inline_table_mut).map(|t| t as &mut dyn TableLike),
+            Layers::Inline(a) => {
+                a.get_mut(i).and_then(Value::as_inline_table_mut).map(|t| t as &mut dyn TableLike)
+            }
             Layers::Tables(t) => t.get_mut(i).map(|t| t as &mut dyn TableLike),
         };
         e.ok_or_else(|| format!("the model has no layer entry {i}"))
@@ -300,7 +313,8 @@ bias_initializer = "constant(-3)"
     fn an_edit_keeps_comments_and_layout_and_touches_only_its_variant() {
         let mut d = doc();
         apply(&mut d, "a", &Remedy::CriticalInit { entries: vec![(0, "glorot_normal".into())] }).unwrap();
-        apply(&mut d, "a", &Remedy::LearningRate { from: 0.05, to: 0.001, update_ratio: 0.05, target: 1e-3 }).unwrap();
+        apply(&mut d, "a", &Remedy::LearningRate { from: 0.05, to: 0.001, update_ratio: 0.05, target: 1e-3 })
+            .unwrap();
         let out = d.to_string();
         assert!(out.contains("# a user's file") && out.contains("# their rate"), "{out}");
         assert!(out.contains(r#"kernel_initializer = "glorot_normal", repeat = 2 }"#), "{out}");
