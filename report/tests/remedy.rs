@@ -158,11 +158,14 @@ fn a_network_no_remedy_cures_is_said_so_by_the_command_and_the_page() {
     assert!(stdout.contains("no change cured; nothing written") && !target.exists(), "{stdout}");
     // The page's panel: the same verdicts, the cured variants with their change, the uncured one said.
     let s = report::scenario::Scenario::load(&scenario).unwrap();
-    let r = report::run::run_one(&s, &RunOptions::default()).unwrap();
+    let mut r = report::run::run_one(&s, &RunOptions::default()).unwrap();
+    report::remedy::panel::attach(&s, &mut r, &RunOptions::default()).unwrap();
+    let cures: Vec<report::remedy::Cure> =
+        r.remedies.iter().map(|v| serde_json::from_value(v.clone()).unwrap()).collect();
     let cured: Vec<&str> =
-        r.remedies.iter().filter(|c| c.cured_by.is_some()).map(|c| c.variant.as_str()).collect();
+        cures.iter().filter(|c| c.cured_by.is_some()).map(|c| c.variant.as_str()).collect();
     assert_eq!(cured, ["tanh_small_init", "relu_negative_bias", "sgd_lr50", "clip_1e-4"]);
-    let charts = report::charts::build::render_all(&s, &r).unwrap();
+    let charts = report::remedy::panel::charts(&s, &r).unwrap();
     let captions: Vec<&str> = charts.iter().filter_map(|c| c.caption.as_deref()).collect();
     assert!(captions.iter().any(|c| c.starts_with("No remedy cured `relu_tiny_init`")), "{captions:?}");
     assert!(

@@ -67,8 +67,6 @@ pub fn render_all(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>
     for spec in s.spec.charts.iter().map(|c| c.get_ref()) {
         out.extend(render(s, r, spec)?);
     }
-    // A scenario with `[remedy] enabled = true` gets its remedy panel.
-    out.extend(crate::remedy::panel::charts(s, r)?);
     // A scenario whose variants carry verdict labels gets its diagnosis scored, drawn as a table.
     if let Some(t) = confusion_table(&r.key_figures) {
         let svg = super::table::table_svg(&t).map_err(|msg| ReportError::Chart {

@@ -5,11 +5,11 @@
 use super::measure::{Measured, round2};
 use engine::diagnose::{DiagnoseConfig, Kind};
 use engine::model::{LayerSpec, ModelSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One change to a variant, with the numbers it was derived from. Entries are indices into the
 /// variant's `model.layers` as written (before `repeat` is expanded).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Remedy {
     /// Each entry's kernel initialiser at its activation's critical point: `glorot_normal` for tanh,

@@ -11,11 +11,11 @@ use crate::experiments::RunOptions;
 use crate::scenario::{Scenario, Variant};
 use engine::diagnose::{DiagnoseConfig, Kind, diagnose, has_gradient_data};
 use engine::monitor::{Records, layer_position};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toml_edit::DocumentMut;
 
 /// What the diagnosis said of one run, and whether its loss fell.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedResult {
     pub seed: u64,
     /// Failure verdict kinds, causes first.
@@ -50,7 +50,7 @@ impl SeedResult {
 }
 
 /// One remedy tried.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
     pub remedy: Remedy,
     /// The change in words, with the numbers it was derived from.
@@ -65,7 +65,7 @@ pub struct Attempt {
 }
 
 /// A failing variant and what was tried on it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cure {
     pub variant: String,
     /// The failure kind treated first (the first, in the catalogue's treatment order, that any seed got).

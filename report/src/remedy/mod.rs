@@ -16,22 +16,7 @@ pub use cure::{Attempt, Cure, SeedResult};
 pub use diff::unified;
 pub use fix::{FixReport, fix};
 
-use serde::Deserialize;
-
-/// A scenario's `[remedy]` table: whether its failing variants get a remedy panel on the page.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemedySpec {
-    /// Run the remedies and show the panel (off when absent).
-    #[serde(default)]
-    pub enabled: bool,
-    /// At most this many remedies per variant (default 3).
-    #[serde(default)]
-    pub max_remedies: Option<usize>,
-    /// Only these variants (default: every variant with a failure verdict).
-    #[serde(default)]
-    pub variants: Option<Vec<String>>,
-}
+pub use crate::scenario::RemedySpec;
 
 /// Remedies tried per failing variant when neither the command line nor the scenario says.
 pub const DEFAULT_MAX_REMEDIES: usize = 3;

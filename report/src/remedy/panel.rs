@@ -34,6 +34,18 @@ pub fn run(s: &Scenario, records: &[Records], opts: &RunOptions) -> Result<Vec<C
     Ok(out)
 }
 
+/// Runs the remedies a scenario asks for and adds them to its result: the cures (as JSON) and the
+/// re-runs' records, as variants of their own, so the panel is drawn from data.
+pub fn attach(s: &Scenario, r: &mut ScenarioResult, opts: &RunOptions) -> Result<()> {
+    let cures = run(s, &r.records, opts)?;
+    r.records.extend(records(&cures));
+    r.remedies = cures
+        .iter()
+        .map(|c| serde_json::to_value(c).map_err(|e| ReportError::run(&s.name, e.to_string())))
+        .collect::<Result<_>>()?;
+    Ok(())
+}
+
 /// The name a remedy's re-run has in the data files: `VARIANT + remedy K` (K from 1).
 pub fn variant_name(variant: &str, k: usize) -> String {
     format!("{variant} + remedy {}", k + 1)
@@ -110,7 +122,12 @@ fn seeds_text(results: &[super::SeedResult]) -> String {
 /// the last one tried).
 pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
     let mut out = Vec::new();
-    for (i, c) in r.remedies.iter().enumerate() {
+    let cures: Vec<Cure> = r
+        .remedies
+        .iter()
+        .map(|v| serde_json::from_value(v.clone()).map_err(|e| chart_err(s, "remedy", e.to_string())))
+        .collect::<Result<_>>()?;
+    for (i, c) in cures.iter().enumerate() {
         let id = |what: &str| format!("remedy{i}-{what}");
         let label = s.variants().find(|v| v.name == c.variant).map_or(c.variant.as_str(), |v| v.label());
         let mut rows = vec![vec!["before".to_string(), "(as written)".to_string(), seeds_text(&c.before)]];
