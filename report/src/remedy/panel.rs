@@ -108,13 +108,34 @@ fn first_grad_norms(r: &Records) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// What is wrong after a run, grouped over seeds ("vanishing, the loss does not fall (seeds 0, 2)"),
+/// short enough for a table cell.
 fn seeds_text(results: &[super::SeedResult]) -> String {
-    let bad: Vec<String> = results
+    let mut groups: Vec<(String, Vec<u64>)> = Vec::new();
+    for s in results.iter().filter(|s| !s.healthy()) {
+        let mut what: Vec<&str> = s
+            .failures
+            .iter()
+            .map(|k| engine::diagnose::Kind::from_name(k).map_or(k.as_str(), |k| k.label()))
+            .collect();
+        if s.stalled {
+            what.push("the loss does not fall");
+        }
+        let what = what.join(", ");
+        match groups.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, seeds)) => seeds.push(s.seed),
+            None => groups.push((what, vec![s.seed])),
+        }
+    }
+    if groups.is_empty() {
+        return format!("healthy on all {} seeds", results.len());
+    }
+    let seeds = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    groups
         .iter()
-        .filter(|s| !s.healthy())
-        .map(|s| format!("seed {}: {}", s.seed, s.problems()))
-        .collect();
-    if bad.is_empty() { format!("healthy on all {} seeds", results.len()) } else { bad.join("; ") }
+        .map(|(w, v)| format!("{w} (seed{} {})", if v.len() > 1 { "s" } else { "" }, seeds(v)))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The panel's charts for one scenario: per failing variant, a table of the remedies tried and their
@@ -137,7 +158,9 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
                 (None, true) => format!("cured: {}", seeds_text(&a.seeds)),
                 (None, false) => format!("did not cure: {}", seeds_text(&a.seeds)),
             };
-            rows.push(vec![format!("remedy {}", k + 1), a.change.replace('`', ""), outcome]);
+            // The change's name here, in full (with its numbers) in the caption: a table as wide as the
+            // page stays legible.
+            rows.push(vec![format!("remedy {}", k + 1), a.remedy.name().to_string(), outcome]);
         }
         let table = Table {
             title: format!(
@@ -148,7 +171,9 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
             rows,
         };
         let svg = table_svg(&table).map_err(|e| chart_err(s, &id("table"), e))?;
-        let caption = match c.cure() {
+        let changes: Vec<String> =
+            c.attempts.iter().enumerate().map(|(k, a)| format!("remedy {}: {}", k + 1, a.change)).collect();
+        let verdict = match c.cure() {
             Some(a) => format!(
                 "`{}` was cured by remedy {}: {}.",
                 c.variant,
@@ -164,6 +189,11 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
                 c.attempts.len()
             ),
         };
+        let caption = if c.attempts.len() > 1 || c.cured_by.is_none() {
+            format!("{verdict} The changes tried, each on the network as written: {}.", changes.join("; "))
+        } else {
+            verdict
+        };
         out.push(RenderedChart { id: id("table"), title: table.title.clone(), caption: Some(caption), svg });
         let before: Vec<&Records> = r.records.iter().filter(|x| x.variant == c.variant).collect();
         let Some(k) = c.cured_by.or(c.attempts.len().checked_sub(1)) else { continue };
@@ -175,21 +205,20 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
             format!("after remedy {} (not cured)", k + 1)
         };
         for (what, title, x_label, y_label, f) in [
-            ("loss", "loss", "step", "training loss", loss as fn(&Records) -> Vec<(f64, f64)>),
-            (
-                "grad",
-                "weight-gradient norm per layer at the first step",
-                "layer",
-                "‖dL/dW‖",
-                first_grad_norms,
-            ),
+            ("loss", "training loss", "step", "training loss", loss as fn(&Records) -> Vec<(f64, f64)>),
+            ("grad", "gradient norm per layer, first step", "layer", "‖dL/dW‖", first_grad_norms),
         ] {
+            let series = vec![median_series("before", &before, f), median_series(&after_label, &after, f)];
+            // Gradient norms always span decades; a loss only when one of the runs blew up.
+            let values = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| *v > 0.0);
+            let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+            let y_scale = if what == "grad" || hi > 100.0 * lo { Scale::Log10 } else { Scale::Linear };
             let chart = LineChart {
-                title: format!("{label}: {title}, before and {after_label}"),
+                title: format!("{label}: {title}"),
                 x_label: x_label.into(),
                 y_label: y_label.into(),
-                y_scale: Scale::Log10,
-                series: vec![median_series("before", &before, f), median_series(&after_label, &after, f)],
+                y_scale,
+                series,
                 ..Default::default()
             };
             let svg = line_chart(&chart).map_err(|e| chart_err(s, &id(what), e))?;
