@@ -475,3 +475,66 @@ impl Remedy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(layers: &str) -> ModelSpec {
+        toml::from_str(&format!("inputs = 10\nlayers = [{layers}]")).unwrap()
+    }
+
+    fn cx<'a>(model: &'a ModelSpec, measured: &'a Measured, cfg: &'a DiagnoseConfig) -> Context<'a> {
+        Context { model, learning_rate: Some(0.1), clip_threshold: None, measured, cfg, named: vec![0] }
+    }
+
+    const TANH: &str = r#"{ type = "dense", units = 16, activation = "tanh", kernel_initializer = "random_normal(stddev=0.1)", repeat = 4 },
+                          { type = "dense", units = 1, activation = "sigmoid" }"#;
+
+    #[test]
+    fn vanishing_tanh_gets_its_critical_initialiser_first_and_the_output_layer_is_left_alone() {
+        let (m, x, cfg) = (model(TANH), Measured::default(), DiagnoseConfig::default());
+        let r = remedies(Kind::Vanishing, &Context { named: vec![0, 1], ..cx(&m, &x, &cfg) });
+        assert_eq!(r[0], Remedy::CriticalInit { entries: vec![(0, "glorot_normal".into())] });
+        assert_eq!(r[1], Remedy::ReluHe { entries: vec![0] });
+        assert!(matches!(&r[2], Remedy::BatchNorm { entries } if entries == &[0]));
+        assert_eq!(positions(&m), [(1, 4), (5, 5)]);
+        assert_eq!(entry_of(&m, 3), Some(0));
+    }
+
+    #[test]
+    fn the_learning_rate_is_scaled_by_the_measured_update_ratio_in_the_direction_asked() {
+        let (m, cfg) = (model(TANH), DiagnoseConfig::default());
+        let x = Measured { update_ratio: Some(0.05), calm_norm: Some(1.234), ..Default::default() };
+        let r = remedies(Kind::UpdateRatioHigh, &cx(&m, &x, &cfg));
+        // 0.1 · 1e-3 / 0.05 = 2e-3, the band's centre being sqrt(1e-5 · 1e-1).
+        assert_eq!(r[0], Remedy::LearningRate { from: 0.1, to: 0.002, update_ratio: 0.05, target: 1e-3 });
+        assert_eq!(r[1], Remedy::ClipGlobalNorm { threshold: 1.2 });
+        // Updates already small are never offered a lower rate.
+        let low = Measured { update_ratio: Some(1e-4), ..Default::default() };
+        assert!(
+            !remedies(Kind::UpdateRatioHigh, &cx(&m, &low, &cfg))
+                .iter()
+                .any(|r| matches!(r, Remedy::LearningRate { .. }))
+        );
+    }
+
+    #[test]
+    fn the_forget_gate_bias_follows_the_recorded_sequence_length() {
+        let m = model(
+            r#"{ type = "lstm", units = 8, features = 2, forget_bias = 0.0 }, { type = "dense", units = 1 }"#,
+        );
+        let cfg = DiagnoseConfig::default();
+        let bias = |t| {
+            let x = Measured { time_steps: Some(t), ..Default::default() };
+            match &remedies(Kind::VanishingOverTime, &cx(&m, &x, &cfg))[0] {
+                Remedy::ForgetBias { bias, .. } => *bias,
+                other => panic!("{other:?}"),
+            }
+        };
+        // σ(b)^(T-1) = sqrt(1e-3): b = 2.7 over 50 steps, more over 200; never under 1.
+        assert_eq!(bias(50), 2.7);
+        assert!(bias(200) > 4.0);
+        assert_eq!(bias(3), 1.0);
+    }
+}
