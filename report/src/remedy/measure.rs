@@ -8,7 +8,9 @@ use engine::monitor::{GLOBAL, RecordIndex, Records, coordinate, metric as m};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Measured {
-    /// Median update-to-weight ratio over every layer and recorded step.
+    /// Median update-to-weight ratio over every layer and the recorded steps before the global norm
+    /// first went over `explode_norm` (or non-finite): a ratio measured in a network that has blown up
+    /// says nothing about the step size that suits it. `None` when it was over from the first step.
     pub update_ratio: Option<f64>,
     /// Median finite global gradient norm over the steps before the first one over `explode_norm` (or
     /// non-finite): the gradient's own scale before anything blew up. `None` when the first recorded
@@ -46,18 +48,21 @@ fn finite_median(v: &mut [f64]) -> Option<f64> {
 
 fn one(records: &Records, cfg: &DiagnoseConfig) -> Measured {
     let r = RecordIndex::new(records);
+    let norms = r.series(GLOBAL, m::GLOBAL_GRAD_NORM);
+    // The first step at which the global norm was over the threshold or not finite.
+    let blown = norms.iter().find(|(_, v)| !(v.is_finite() && *v <= cfg.explode_norm)).map(|&(s, _)| s);
     let per_layer = |metric: &str| -> Vec<f64> {
         r.layers_with(metric)
             .into_iter()
             .filter(|l| *l != GLOBAL)
             .flat_map(|l| r.series(l, metric))
+            .filter(|(s, _)| blown.is_none_or(|b| *s < b))
             .map(|(_, v)| v)
             .filter(|v| *v > 0.0)
             .collect()
     };
     let global =
         |metric: &str| -> Vec<f64> { r.series(GLOBAL, metric).into_iter().map(|(_, v)| v).collect() };
-    let norms = r.series(GLOBAL, m::GLOBAL_GRAD_NORM);
     let mut calm: Vec<f64> =
         norms.iter().map(|&(_, v)| v).take_while(|v| v.is_finite() && *v <= cfg.explode_norm).collect();
     let time_steps = r
@@ -113,13 +118,14 @@ mod tests {
     #[test]
     fn calm_norm_stops_at_the_first_explosion_and_update_ratio_is_a_median() {
         let mut r = Records::new("s", "v", 0);
-        for (step, g) in [(0, 1.0), (1, 3.0), (2, 500.0), (3, 2.0)] {
+        for (step, g) in [(0, 1.0), (1, 4.0), (2, 500.0), (3, 2.0)] {
             r.push_named(step, GLOBAL, m::GLOBAL_GRAD_NORM, g);
             r.push_named(step, "1:dense(relu)", m::UPDATE_RATIO, 0.1 * (step + 1) as f64);
         }
         let x = measure(&[&r], &DiagnoseConfig::default());
-        assert_eq!(x.calm_norm, Some(2.0));
-        assert_eq!(x.update_ratio, Some(0.25));
+        assert_eq!(x.calm_norm, Some(2.5));
+        // Steps 0 and 1 only: the ratios after the blow-up at step 2 are left out.
+        assert_eq!(x.update_ratio, Some(0.15));
         assert_eq!(x.time_steps, None);
     }
 }
