@@ -120,12 +120,12 @@ mod tests {
         let mut r = Records::new("s", "v", 0);
         for (step, g) in [(0, 1.0), (1, 4.0), (2, 500.0), (3, 2.0)] {
             r.push_named(step, GLOBAL, m::GLOBAL_GRAD_NORM, g);
-            r.push_named(step, "1:dense(relu)", m::UPDATE_RATIO, 0.1 * (step + 1) as f64);
+            r.push_named(step, "1:dense(relu)", m::UPDATE_RATIO, [0.5, 0.25, 8.0, 1.0][step as usize]);
         }
         let x = measure(&[&r], &DiagnoseConfig::default());
         assert_eq!(x.calm_norm, Some(2.5));
         // Steps 0 and 1 only: the ratios after the blow-up at step 2 are left out.
-        assert_eq!(x.update_ratio, Some(0.15));
+        assert_eq!(x.update_ratio, Some(0.375));
         assert_eq!(x.time_steps, None);
     }
 }
