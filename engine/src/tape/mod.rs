@@ -7,12 +7,22 @@ mod backward;
 pub mod op;
 
 pub use backward::Backward;
-pub use op::{BinaryKind, Op, UnaryKind};
+pub use op::{BinaryKind, CellKind, Op, UnaryKind};
 
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
 use op::Node;
+
+/// What a node stores beyond its output: `values` kept after it for its own
+/// backward rule (a cell's gates; readers of the node see only the output),
+/// and gradient slots (see [`Node`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Extra {
+    pub values: usize,
+    pub grad_carry: usize,
+    pub grad_scratch: usize,
+}
 
 /// Index of a node on its tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,7 +129,8 @@ impl<T: Real> Tape<T> {
     /// parameters and intermediate values alike.
     pub fn grad(&self, id: NodeId) -> Option<&[T]> {
         let i = id.index();
-        (i < self.grads_valid && self.nodes[i].requires_grad).then(|| &self.grads[i][..])
+        let n = self.nodes.get(i)?.shape.len();
+        (i < self.grads_valid && self.nodes[i].requires_grad).then(|| &self.grads[i][..n])
     }
 
     pub(crate) fn any_grad(&self, ids: &[NodeId]) -> bool {
@@ -136,6 +147,20 @@ impl<T: Real> Tape<T> {
         requires_grad: bool,
         compute: impl FnOnce(&[Vec<T>], &[usize], &mut [T]),
     ) -> NodeId {
+        self.record_with(op, shape, Extra::default(), requires_grad, compute)
+    }
+
+    /// [`Tape::record`] for an op that keeps `extra.values` more values after
+    /// its output (`out` is that much longer) and has gradient slots beyond
+    /// its output's (see [`Node`]).
+    pub(crate) fn record_with(
+        &mut self,
+        op: Op,
+        shape: Shape,
+        extra: Extra,
+        requires_grad: bool,
+        compute: impl FnOnce(&[Vec<T>], &[usize], &mut [T]),
+    ) -> NodeId {
         let id = self.nodes.len();
         if self.values.len() == id {
             self.values.push(Vec::new());
@@ -143,9 +168,16 @@ impl<T: Real> Tape<T> {
         let (prev, rest) = self.values.split_at_mut(id);
         let out = &mut rest[0];
         out.clear();
-        out.resize(shape.len(), T::zero());
+        out.resize(shape.len() + extra.values, T::zero());
         compute(prev, &self.labels, out);
-        self.nodes.push(Node { op, shape, requires_grad });
+        let u = |n: usize| u32::try_from(n).expect("a node's extra slots fit in u32");
+        self.nodes.push(Node {
+            op,
+            shape,
+            requires_grad,
+            grad_carry: u(extra.grad_carry),
+            grad_scratch: u(extra.grad_scratch),
+        });
         self.grads_valid = self.grads_valid.min(id);
         NodeId(u32::try_from(id).expect("tape holds fewer than 2^32 nodes"))
     }

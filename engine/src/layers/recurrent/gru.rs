@@ -6,12 +6,11 @@
 //! Cho et al. form applies `r` before the product: `tanh(a_h + (r⊙h)·U_h)`.)
 use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
 use crate::error::Result;
-use crate::kernels::Activation;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::NodeId;
+use crate::tape::{CellKind, NodeId};
 use rand_chacha::ChaCha8Rng;
 
 pub struct Gru {
@@ -75,35 +74,9 @@ impl Gru {
         self.recorded.hidden.clear();
         let mut state = h0;
         for t in 0..steps {
-            let a = tape.slice_cols(xw, t * 3 * h, 3 * h)?;
-            // From a zero state `u` is the bias row alone, broadcast down the batch.
-            let u = match state {
-                Some(prev) => {
-                    let hu = tape.matmul(prev, recurrent)?;
-                    tape.add(hu, b_rec)?
-                }
-                None => b_rec,
-            };
-            let (a_zr, u_zr) = (tape.slice_cols(a, 0, 2 * h)?, tape.slice_cols(u, 0, 2 * h)?);
-            let zr_pre = tape.add(a_zr, u_zr)?;
-            let zr = tape.act(zr_pre, Activation::Sigmoid)?;
-            let (z, r) = (tape.slice_cols(zr, 0, h)?, tape.slice_cols(zr, h, h)?);
-            let (a_h, u_h) = (tape.slice_cols(a, 2 * h, h)?, tape.slice_cols(u, 2 * h, h)?);
-            let ru = tape.mul(r, u_h)?;
-            let cand_pre = tape.add(a_h, ru)?;
-            let cand = tape.act(cand_pre, Activation::Tanh)?;
-            // h_t = ĥ + z⊙(h_{t−1} − ĥ), which is ĥ − z⊙ĥ from a zero state.
-            let next = match state {
-                Some(prev) => {
-                    let diff = tape.sub(prev, cand)?;
-                    let zd = tape.mul(z, diff)?;
-                    tape.add(cand, zd)?
-                }
-                None => {
-                    let zc = tape.mul(z, cand)?;
-                    tape.sub(cand, zc)?
-                }
-            };
+            // From a zero state `u` is the bias row alone: the cell adds it either way.
+            let hu = state.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
+            let next = tape.cell(CellKind::Gru, h, xw, t * 3 * h, hu, state, Some(b_rec))?;
             self.recorded.hidden.push(next);
             state = Some(next);
         }

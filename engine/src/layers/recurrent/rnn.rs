@@ -3,12 +3,11 @@
 //! which is why its gradient over long spans vanishes (or explodes).
 use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
 use crate::error::Result;
-use crate::kernels::Activation;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::NodeId;
+use crate::tape::{CellKind, NodeId};
 use rand_chacha::ChaCha8Rng;
 
 pub struct SimpleRnn {
@@ -69,12 +68,8 @@ impl SimpleRnn {
         self.recorded.hidden.clear();
         let mut state = h0;
         for t in 0..steps {
-            let mut pre = tape.slice_cols(xw, t * h, h)?;
-            if let Some(prev) = state {
-                let hu = tape.matmul(prev, recurrent)?;
-                pre = tape.add(pre, hu)?;
-            }
-            let next = tape.act(pre, Activation::Tanh)?;
+            let hu = state.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
+            let next = tape.cell(CellKind::Rnn, h, xw, t * h, hu, None, None)?;
             self.recorded.hidden.push(next);
             state = Some(next);
         }
