@@ -93,9 +93,18 @@ impl<T: Real> Tape<T> {
             self.grads.push(Vec::new());
         }
         for (node, g) in self.nodes[..=last].iter().zip(&mut self.grads) {
-            g.clear();
             if node.requires_grad {
-                g.resize(node.grad_len(), T::zero());
+                // Rules accumulate into the output's gradient and the carried
+                // slots, which start at zero; a rule's scratch is overwritten.
+                let (zeroed, len) = (node.grad_zeroed(), node.grad_len());
+                if g.len() < len {
+                    g.resize(len, T::zero());
+                } else {
+                    g.truncate(len);
+                }
+                g[..zeroed].fill(T::zero());
+            } else {
+                g.clear();
             }
         }
         if !self.nodes[last].requires_grad {
