@@ -35,8 +35,8 @@ pub(crate) fn backward<T: Real>(op: Op, ctx: &mut Backward<'_, T>) {
         Op::BceLogits { logits, target } => loss::backward_bce(ctx, logits, target),
         Op::SoftmaxCe { logits, target } => loss::backward_softmax_ce(ctx, logits, target),
         Op::SparseSoftmaxCe { logits, start } => loss::backward_sparse_ce(ctx, logits, start),
-        Op::Cell { kind, xw, offset, hu, prev, bias } => {
-            recurrent::backward_cell(ctx, kind, xw, offset, hu, prev, bias)
+        Op::Cell { kind, xw, stride, offset, hu, prev, bias } => {
+            recurrent::backward_cell(ctx, kind, xw, (stride, offset), hu, prev, bias)
         }
         Op::CellState { cell } => recurrent::backward_cell_state(ctx, cell),
     }

@@ -62,85 +62,112 @@ fn carried_offset(op: Op, n: usize) -> usize {
     if matches!(op, Op::Cell { kind: CellKind::Lstm, .. }) { n } else { 0 }
 }
 
-/// One step's pieces, checked: rows, units, the projection's width.
+/// One step's pieces, checked: rows, units, where the step's rows sit in the
+/// projection (row `r` at `r·stride + offset`).
 #[derive(Clone, Copy)]
 struct Dims {
     rows: usize,
     units: usize,
-    xw_cols: usize,
+    stride: usize,
     offset: usize,
+}
+
+/// Where one step's block sits in the projection's values: row `r` of the
+/// step starts at element `r·stride + offset`. Columns `offset..` of a
+/// `rows × stride` projection, or step `t` of a `(rows·T) × G·H` product
+/// whose row `r·T + t` is sample `r`'s step `t` (`stride = T·G·H`,
+/// `offset = t·G·H`): the same layout, so no reshape is ever copied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepAt {
+    pub stride: usize,
+    pub offset: usize,
 }
 
 impl<T: Real> Tape<T> {
     /// One time step of a recurrent cell of `units` units (see the module
-    /// notes): the step's projection is columns `offset..offset + G·units` of
-    /// `xw`; `hu = h_{t−1}·U` is `rows × G·units`; `prev` is the LSTM's
-    /// `c_{t−1}` (an LSTM cell node stands for its cell state) or the GRU's
-    /// `h_{t−1}`; `bias` the GRU's `1 × 3·units` recurrent bias.
+    /// notes): the step's projection `a` is read from `xw` at `at`;
+    /// `hu = h_{t−1}·U` is `rows × G·units`; `prev` is the LSTM's `c_{t−1}`
+    /// (an LSTM cell node stands for its cell state) or the GRU's `h_{t−1}`.
+    /// `bias` is added to `a`: a `1 × G·units` row for the RNN and LSTM
+    /// (optional), and for the GRU (required) `2 × 3·units`, the input bias
+    /// row then the recurrent one.
+    #[allow(clippy::too_many_arguments)]
     pub fn cell(
         &mut self,
         kind: CellKind,
         units: usize,
         xw: NodeId,
-        offset: usize,
+        at: StepAt,
         hu: Option<NodeId>,
         prev: Option<NodeId>,
         bias: Option<NodeId>,
     ) -> Result<NodeId> {
-        let op = Op::Cell { kind, xw, offset: offset as u32, hu, prev, bias };
+        let u32_of = |v: usize| u32::try_from(v).ok();
+        let (stride, offset) = (at.stride, at.offset);
+        let op = Op::Cell {
+            kind,
+            xw,
+            stride: u32_of(stride).unwrap_or(u32::MAX),
+            offset: u32_of(offset).unwrap_or(u32::MAX),
+            hu,
+            prev,
+            bias,
+        };
         let name = op.name();
         for id in [Some(xw), hu, prev, bias].into_iter().flatten() {
             self.check_id(name, id)?;
         }
         let sx = self.shape(xw);
         let width = kind.gates() * units;
-        if units == 0
-            || offset.checked_add(width).is_none_or(|end| end > sx.cols)
-            || offset > u32::MAX as usize
-        {
-            return Err(Error::invalid(name, format!("columns {offset}..+{width} of the projection {sx}")));
+        let fits = units > 0
+            && stride > 0
+            && sx.len().is_multiple_of(stride)
+            && offset.checked_add(width).is_some_and(|end| end <= stride)
+            && u32_of(stride).is_some();
+        if !fits {
+            return Err(Error::invalid(
+                name,
+                format!("a step of {width} values at {offset} of every {stride} of the projection {sx}"),
+            ));
         }
-        let rows = sx.rows;
+        let rows = sx.len() / stride;
         let expect = |got: Shape, want: Shape| {
             if got == want { Ok(()) } else { Err(Error::ShapeMismatch { op: name, lhs: got, rhs: want }) }
         };
         if let Some(hu) = hu {
             expect(self.shape(hu), Shape::new(rows, width))?;
         }
-        match (kind, prev, bias) {
-            (CellKind::Rnn, None, None) => {}
-            (CellKind::Lstm, p, None) => {
-                if let Some(p) = p {
-                    expect(self.shape(p), Shape::new(rows, units))?;
-                }
+        if let Some(p) = prev {
+            if kind == CellKind::Rnn {
+                return Err(Error::invalid(name, "a SimpleRNN step carries no state besides h·U"));
             }
-            (CellKind::Gru, p, Some(b)) => {
-                if let Some(p) = p {
-                    expect(self.shape(p), Shape::new(rows, units))?;
-                }
-                expect(self.shape(b), Shape::new(1, width))?;
+            expect(self.shape(p), Shape::new(rows, units))?;
+        }
+        match (kind, bias) {
+            (CellKind::Gru, Some(b)) => expect(self.shape(b), Shape::new(2, width))?,
+            (CellKind::Gru, None) => {
+                return Err(Error::invalid(name, "a GRU step needs its [2, 3·units] bias"));
             }
-            _ => return Err(Error::invalid(name, "carried state or bias does not fit the cell kind")),
+            (_, Some(b)) => expect(self.shape(b), Shape::new(1, width))?,
+            (_, None) => {}
         }
         if kind == CellKind::Gru && prev.is_some() != hu.is_some() {
             return Err(Error::invalid(name, "a GRU step has both h_{t-1} and h_{t-1}·U or neither"));
         }
-        let d = Dims { rows, units, xw_cols: sx.cols, offset };
+        let d = Dims { rows, units, stride, offset };
         let n = rows * units;
         let carried = prev.map(|p| carried_offset(self.op(p), n));
         let rg =
             self.any_grad(&[xw]) || [hu, prev, bias].into_iter().flatten().any(|i| self.requires_grad(i));
         Ok(self.record_with(op, Shape::new(rows, units), kind.extra(n), rg, |v, _, out| {
-            let a = &v[xw.index()][..rows * sx.cols];
+            let a = &v[xw.index()][..sx.len()];
             let hu = hu.map(|i| &v[i.index()][..rows * width]);
             let prev = prev.map(|p| &v[p.index()][carried.unwrap_or(0)..][..n]);
+            let b = bias.map(|b| &v[b.index()][..]);
             match kind {
-                CellKind::Rnn => rnn_forward(d, a, hu, out),
-                CellKind::Lstm => lstm_forward(d, a, hu, prev, out),
-                CellKind::Gru => {
-                    let b = &v[bias.expect("checked").index()][..width];
-                    gru_forward(d, a, hu, prev, b, out)
-                }
+                CellKind::Rnn => rnn_forward(d, a, b, hu, out),
+                CellKind::Lstm => lstm_forward(d, a, b, hu, prev, out),
+                CellKind::Gru => gru_forward(d, a, hu, prev, &b.expect("checked")[..2 * width], out),
             }
         }))
     }
@@ -163,40 +190,48 @@ impl<T: Real> Tape<T> {
     }
 }
 
-/// The step's `G·H` projection columns of row `r`.
+/// The step's `G·H` projection values of row `r`.
 #[inline]
 fn a_row<T>(d: Dims, a: &[T], r: usize, width: usize) -> &[T] {
-    &a[r * d.xw_cols + d.offset..][..width]
+    &a[r * d.stride + d.offset..][..width]
 }
 
-fn rnn_forward<T: Real>(d: Dims, a: &[T], hu: Option<&[T]>, out: &mut [T]) {
-    let (h, units) = (d.units, d.units);
-    let n = d.rows * h;
-    let (hv, z) = out.split_at_mut(n);
-    for (r, zr) in z.chunks_exact_mut(units).enumerate() {
-        let ar = a_row(d, a, r, units);
-        match hu {
-            Some(hu) => zr.iter_mut().zip(ar).zip(&hu[r * units..]).for_each(|((o, &x), &y)| *o = x + y),
-            None => zr.copy_from_slice(ar),
+/// `z = (a + b) + hu` for every row of the step: the order of the unfused
+/// graph (the projection's bias first), in whole-row passes that vectorise.
+fn pre_activation<T: Real>(d: Dims, a: &[T], b: Option<&[T]>, hu: Option<&[T]>, z: &mut [T]) {
+    let width = z.len() / d.rows;
+    for (r, zr) in z.chunks_exact_mut(width).enumerate() {
+        zr.copy_from_slice(a_row(d, a, r, width));
+        if let Some(b) = b {
+            zr.iter_mut().zip(&b[..width]).for_each(|(o, &v)| *o = *o + v);
+        }
+        if let Some(hu) = hu {
+            zr.iter_mut().zip(&hu[r * width..(r + 1) * width]).for_each(|(o, &v)| *o = *o + v);
         }
     }
+}
+
+fn rnn_forward<T: Real>(d: Dims, a: &[T], b: Option<&[T]>, hu: Option<&[T]>, out: &mut [T]) {
+    let (hv, z) = out.split_at_mut(d.rows * d.units);
+    pre_activation(d, a, b, hu, z);
     T::act_forward(Activation::Tanh, z, hv);
 }
 
-fn lstm_forward<T: Real>(d: Dims, a: &[T], hu: Option<&[T]>, prev: Option<&[T]>, out: &mut [T]) {
+fn lstm_forward<T: Real>(
+    d: Dims,
+    a: &[T],
+    b: Option<&[T]>,
+    hu: Option<&[T]>,
+    prev: Option<&[T]>,
+    out: &mut [T],
+) {
     let h = d.units;
     let (n, w) = (d.rows * h, 4 * h);
     let (hv, rest) = out.split_at_mut(n);
     let (c, rest) = rest.split_at_mut(n);
     let (tc, rest) = rest.split_at_mut(n);
     let (gates, z) = rest.split_at_mut(4 * n);
-    for (r, zr) in z.chunks_exact_mut(w).enumerate() {
-        let ar = a_row(d, a, r, w);
-        match hu {
-            Some(hu) => zr.iter_mut().zip(ar).zip(&hu[r * w..]).for_each(|((o, &x), &y)| *o = x + y),
-            None => zr.copy_from_slice(ar),
-        }
-    }
+    pre_activation(d, a, b, hu, z);
     // One sigmoid pass over all four blocks (contiguous, so whole vectors),
     // then the candidate block's tanh over it, row by row.
     T::act_forward(Activation::Sigmoid, z, gates);
@@ -221,37 +256,39 @@ fn lstm_forward<T: Real>(d: Dims, a: &[T], hu: Option<&[T]>, prev: Option<&[T]>,
     }
 }
 
+/// `b` is the input bias row then the recurrent one (`2 × 3H`).
 fn gru_forward<T: Real>(d: Dims, a: &[T], hu: Option<&[T]>, prev: Option<&[T]>, b: &[T], out: &mut [T]) {
     let h = d.units;
     let (n, w) = (d.rows * h, 3 * h);
     let (hv, rest) = out.split_at_mut(n);
     let (gates, rest) = rest.split_at_mut(3 * n);
     let (uh, pre) = rest.split_at_mut(n);
+    let (b_in, b_rec) = b.split_at(w);
     for r in 0..d.rows {
         let ar = a_row(d, a, r, w);
         let (pr, gr, ur) =
             (&mut pre[r * w..(r + 1) * w], &mut gates[r * w..(r + 1) * w], &mut uh[r * h..(r + 1) * h]);
-        // u = hu + b first, then a + u: the order of the unfused graph.
+        // (a + b_in) + (hu + b_rec): the order of the unfused graph.
         match hu {
             Some(hu) => {
                 let hr = &hu[r * w..(r + 1) * w];
                 for j in 0..2 * h {
-                    pr[j] = ar[j] + (hr[j] + b[j]);
+                    pr[j] = (ar[j] + b_in[j]) + (hr[j] + b_rec[j]);
                 }
                 for j in 0..h {
-                    ur[j] = hr[2 * h + j] + b[2 * h + j];
+                    ur[j] = hr[2 * h + j] + b_rec[2 * h + j];
                 }
             }
             None => {
                 for j in 0..2 * h {
-                    pr[j] = ar[j] + b[j];
+                    pr[j] = (ar[j] + b_in[j]) + b_rec[j];
                 }
-                ur.copy_from_slice(&b[2 * h..]);
+                ur.copy_from_slice(&b_rec[2 * h..]);
             }
         }
         T::act_forward(Activation::Sigmoid, &pr[..2 * h], &mut gr[..2 * h]);
         for j in 0..h {
-            pr[2 * h + j] = ar[2 * h + j] + gr[h + j] * ur[j];
+            pr[2 * h + j] = (ar[2 * h + j] + b_in[2 * h + j]) + gr[h + j] * ur[j];
         }
         T::act_forward(Activation::Tanh, &pr[2 * h..], &mut gr[2 * h..]);
         let hr = &mut hv[r * h..(r + 1) * h];
@@ -273,12 +310,19 @@ fn gru_forward<T: Real>(d: Dims, a: &[T], hu: Option<&[T]>, prev: Option<&[T]>, 
     }
 }
 
-/// Adds the step's `rows × width` block `src` into columns `offset..` of the
-/// projection's gradient.
+/// Adds the step's `rows × width` block `src` into the projection's gradient
+/// where the step's rows sit.
 fn add_to_projection<T: Real>(d: Dims, width: usize, src: &[T], ga: &mut [T]) {
     for (r, sr) in src.chunks_exact(width).enumerate() {
-        let dst = &mut ga[r * d.xw_cols + d.offset..][..width];
+        let dst = &mut ga[r * d.stride + d.offset..][..width];
         dst.iter_mut().zip(sr).for_each(|(o, &s)| *o = *o + s);
+    }
+}
+
+/// `gb += Σ_r src[r]`, rows in order.
+fn add_row_sums<T: Real>(src: &[T], gb: &mut [T]) {
+    for sr in src.chunks_exact(gb.len()) {
+        gb.iter_mut().zip(sr).for_each(|(o, &s)| *o = *o + s);
     }
 }
 
@@ -287,7 +331,7 @@ pub(crate) fn backward_cell<T: Real>(
     ctx: &mut Backward<'_, T>,
     kind: CellKind,
     xw: NodeId,
-    offset: u32,
+    (stride, offset): (u32, u32),
     hu: Option<NodeId>,
     prev: Option<NodeId>,
     bias: Option<NodeId>,
@@ -296,7 +340,7 @@ pub(crate) fn backward_cell<T: Real>(
     let (h, rows) = (out.cols, out.rows);
     let n = rows * h;
     let width = kind.gates() * h;
-    let d = Dims { rows, units: h, xw_cols: ctx.shape(xw).cols, offset: offset as usize };
+    let d = Dims { rows, units: h, stride: stride as usize, offset: offset as usize };
     let carried = prev.map(|p| carried_offset(ctx.nodes[p.index()].op, n)).unwrap_or(0);
     let me = ctx.out;
     // Pass 1: the step's gradients into this node's scratch.
@@ -330,6 +374,9 @@ pub(crate) fn backward_cell<T: Real>(
             if let Some(hu) = hu.filter(|&i| wants(i)) {
                 T::axpy(T::one(), dz, &mut grads[hu.index()][..rows * width]);
             }
+            if let Some(b) = bias.filter(|&i| wants(i)) {
+                add_row_sums(dz, &mut grads[b.index()][..width]);
+            }
             if let Some(p) = prev.filter(|&i| wants(i)) {
                 let dcp = &scratch[4 * n..5 * n];
                 T::axpy(T::one(), dcp, &mut grads[p.index()][carried..carried + n]);
@@ -351,10 +398,11 @@ pub(crate) fn backward_cell<T: Real>(
                 }
             }
             if let Some(b) = bias.filter(|&i| wants(i)) {
-                let gb = &mut grads[b.index()][..width];
+                let (gb_in, gb_rec) = grads[b.index()][..2 * width].split_at_mut(width);
+                add_row_sums(da, gb_in);
                 for (dar, dur) in du_rows {
-                    gb[..2 * h].iter_mut().zip(&dar[..2 * h]).for_each(|(o, &s)| *o = *o + s);
-                    gb[2 * h..].iter_mut().zip(dur).for_each(|(o, &s)| *o = *o + s);
+                    gb_rec[..2 * h].iter_mut().zip(&dar[..2 * h]).for_each(|(o, &s)| *o = *o + s);
+                    gb_rec[2 * h..].iter_mut().zip(dur).for_each(|(o, &s)| *o = *o + s);
                 }
             }
             if let Some(p) = prev.filter(|&i| wants(i)) {
@@ -443,6 +491,7 @@ pub(crate) fn backward_cell_state<T: Real>(ctx: &mut Backward<'_, T>, cell: Node
 
 #[cfg(test)]
 mod tests {
+    use super::StepAt;
     use crate::error::Result;
     use crate::gradcheck::testing::{config, dim, values, verify};
     use crate::gradcheck::{CheckOptions, GradCheckFailure, check, check_tape};
@@ -454,8 +503,9 @@ mod tests {
     const KINDS: [CellKind; 3] = [CellKind::Rnn, CellKind::Lstm, CellKind::Gru];
 
     /// Inputs of an unrolled layer of `steps` steps: the projection (with
-    /// `pad` spare columns on each side, so offsets matter), `U`, the GRU's
-    /// recurrent bias, then the initial state(s) when `with_state`.
+    /// `pad` spare columns on each side, so offsets matter), `U`, the bias
+    /// (the GRU's input and recurrent rows), then the initial state(s) when
+    /// `with_state`.
     fn layer_inputs(
         kind: CellKind,
         rows: usize,
@@ -479,7 +529,7 @@ mod tests {
         let mut inputs = vec![
             (Shape::new(rows, xw_cols), take(rows * xw_cols)),
             (Shape::new(units, w), take(units * w).iter().map(|v| 0.5 * v).collect()),
-            (Shape::new(1, w), take(w)),
+            if kind == CellKind::Gru { (Shape::new(2, w), take(2 * w)) } else { (Shape::new(1, w), take(w)) },
         ];
         if with_state {
             inputs.push((Shape::new(rows, units), take(rows * units)));
@@ -504,12 +554,13 @@ mod tests {
         let mut outs = Vec::new();
         for s in 0..steps {
             let hu = h.map(|p| t.matmul(p, u)).transpose()?;
-            let (prev, bias) = match kind {
-                CellKind::Rnn => (None, None),
-                CellKind::Lstm => (c, None),
-                CellKind::Gru => (h, Some(b)),
+            let prev = match kind {
+                CellKind::Rnn => None,
+                CellKind::Lstm => c,
+                CellKind::Gru => h,
             };
-            let cell = t.cell(kind, units, xw, pad + s * w, hu, prev, bias)?;
+            let at = StepAt { stride: t.shape(xw).cols, offset: pad + s * w };
+            let cell = t.cell(kind, units, xw, at, hu, prev, Some(b))?;
             outs.push(cell);
             (h, c) = (Some(cell), Some(cell));
         }
@@ -532,10 +583,17 @@ mod tests {
     ) -> Result<NodeId> {
         let (xw, u, b) = (x[0], x[1], x[2]);
         let (hh, w) = (units, kind.gates() * units);
+        let (b_in, b_rec) = if kind == CellKind::Gru {
+            let flat = t.reshape(b, Shape::new(1, 2 * w))?;
+            (t.slice_cols(flat, 0, w)?, t.slice_cols(flat, w, w)?)
+        } else {
+            (b, b)
+        };
         let (mut h, mut c) = (x.get(3).copied(), x.get(4).copied());
         let mut outs = Vec::new();
         for s in 0..steps {
             let a = t.slice_cols(xw, pad + s * w, w)?;
+            let a = t.add(a, b_in)?;
             let hu = h.map(|p| t.matmul(p, u)).transpose()?;
             let next = match kind {
                 CellKind::Rnn => {
@@ -569,8 +627,8 @@ mod tests {
                 }
                 CellKind::Gru => {
                     let uu = match hu {
-                        Some(hu) => t.add(hu, b)?,
-                        None => b,
+                        Some(hu) => t.add(hu, b_rec)?,
+                        None => b_rec,
                     };
                     let uu = if hu.is_none() {
                         // The bias row broadcast down the batch.
@@ -712,11 +770,15 @@ mod tests {
         let mut t = Tape::<f64>::new();
         let xw = t.input(Shape::new(2, 8), &[0.0; 16]).unwrap();
         let hu = t.input(Shape::new(3, 8), &[0.0; 24]).unwrap();
-        let msg = t.cell(CellKind::Lstm, 2, xw, 2, None, None, None).unwrap_err().to_string();
-        assert!(msg.starts_with("lstm_cell:") && msg.contains("2..+8"), "{msg}");
-        let msg = t.cell(CellKind::Lstm, 2, xw, 0, Some(hu), None, None).unwrap_err().to_string();
+        let at = |offset| StepAt { stride: 8, offset };
+        let msg = t.cell(CellKind::Lstm, 2, xw, at(2), None, None, None).unwrap_err().to_string();
+        assert_eq!(msg, "lstm_cell: a step of 8 values at 2 of every 8 of the projection [2, 8]");
+        let msg = t.cell(CellKind::Lstm, 2, xw, StepAt { stride: 5, offset: 0 }, None, None, None);
+        assert!(msg.is_err(), "a stride that does not divide the projection");
+        let msg = t.cell(CellKind::Lstm, 2, xw, at(0), Some(hu), None, None).unwrap_err().to_string();
         assert_eq!(msg, "lstm_cell: shape mismatch: [3, 8] vs [2, 8]");
-        assert!(t.cell(CellKind::Gru, 2, xw, 0, None, None, None).is_err(), "a GRU step needs its bias");
+        assert!(t.cell(CellKind::Gru, 2, xw, at(0), None, None, None).is_err(), "a GRU step needs its bias");
+        assert!(t.cell(CellKind::Rnn, 2, xw, at(0), None, Some(xw), None).is_err());
         assert!(t.cell_state(xw).unwrap_err().to_string().starts_with("lstm_cell_state:"));
         assert_eq!(t.len(), 2, "a failed op records nothing");
     }

@@ -203,10 +203,14 @@ impl<T: Real> Tape<T> {
 mod tests {
     use super::*;
     use crate::kernels::Activation;
+    use crate::ops::recurrent::StepAt;
     use crate::shape::Axis;
 
+    /// Every node's value, then every node's gradient.
+    type Recorded = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
     /// A graph touching every op: its values and gradients, recorded on `t`.
-    fn every_op(t: &mut Tape<f64>) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+    fn every_op(t: &mut Tape<f64>) -> Result<Recorded> {
         t.clear();
         let wave = |n: usize, f: f64| (0..n).map(|i| (i as f64 * f).sin()).collect::<Vec<_>>();
         let x = t.param(Shape::new(3, 4), &wave(12, 0.7))?;
@@ -235,13 +239,14 @@ mod tests {
         let cat = t.concat_cols(&[a, sm, xw])?;
         let hu = t.matmul(x, w)?;
         let u = t.param(Shape::new(2, 8), &wave(16, 0.4))?;
-        let lstm = t.cell(CellKind::Lstm, 2, cat, 4, None, None, None)?;
+        let at = |stride, offset| StepAt { stride, offset };
+        let lstm = t.cell(CellKind::Lstm, 2, cat, at(24, 4), None, None, Some(row))?;
         let hu2 = t.matmul(lstm, u)?;
-        let lstm2 = t.cell(CellKind::Lstm, 2, cat, 12, Some(hu2), Some(lstm), None)?;
+        let lstm2 = t.cell(CellKind::Lstm, 2, cat, at(24, 12), Some(hu2), Some(lstm), None)?;
         let c2 = t.cell_state(lstm2)?;
-        let rnn = t.cell(CellKind::Rnn, 4, hu, 2, None, None, None)?;
-        let b = t.param(Shape::new(1, 6), &wave(6, 0.2))?;
-        let gru = t.cell(CellKind::Gru, 2, cat, 3, None, None, Some(b))?;
+        let rnn = t.cell(CellKind::Rnn, 4, hu, at(8, 2), None, None, None)?;
+        let b = t.param(Shape::new(2, 6), &wave(12, 0.2))?;
+        let gru = t.cell(CellKind::Gru, 2, cat, at(24, 3), None, None, Some(b))?;
         let parts = [t.mean(sl)?, t.sum(r0)?, t.sum(r1)?, t.sum(xt)?, t.sum(c2)?, t.sum(rnn)?, t.sum(gru)?];
         let target = t.input(Shape::new(3, 8), &wave(24, 0.5))?;
         let mse = t.mse(z, target)?;

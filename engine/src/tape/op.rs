@@ -97,13 +97,15 @@ pub enum Op {
         start: u32,
     },
     /// One time step of a recurrent cell's gate maths (see `ops::recurrent`):
-    /// the step's input projection is columns `offset..offset + G·H` of `xw`,
-    /// `hu` is `h_{t−1}·U` (absent from a zero state), `prev` the carried
-    /// state the cell reads besides `hu` (the LSTM's `c_{t−1}`, the GRU's
-    /// `h_{t−1}`) and `bias` the GRU's recurrent bias row.
+    /// row `r` of the step's input projection starts at value
+    /// `r·stride + offset` of `xw`, `hu` is `h_{t−1}·U` (absent from a zero
+    /// state), `prev` the carried state the cell reads besides `hu` (the
+    /// LSTM's `c_{t−1}`, the GRU's `h_{t−1}`) and `bias` the bias added to
+    /// the projection (the GRU's recurrent bias row after it).
     Cell {
         kind: CellKind,
         xw: NodeId,
+        stride: u32,
         offset: u32,
         hu: Option<NodeId>,
         prev: Option<NodeId>,

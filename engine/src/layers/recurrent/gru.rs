@@ -4,7 +4,7 @@
 //! `a = x_t·W + b₀`, `u = h_{t−1}·U + b₁`, `z, r = σ(a_z + u_z, a_r + u_r)`,
 //! `ĥ = tanh(a_h + r⊙u_h)`, `h_t = z⊙h_{t−1} + (1 − z)⊙ĥ`. (The classic
 //! Cho et al. form applies `r` before the product: `tanh(a_h + (r⊙h)·U_h)`.)
-use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project, step_at};
 use crate::error::Result;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
@@ -68,15 +68,14 @@ impl Gru {
         let (kernel, recurrent, bias) =
             (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
         let tape = &mut *ctx.tape;
-        let flat = tape.reshape(bias, Shape::new(1, 6 * h))?;
-        let (b_in, b_rec) = (tape.slice_cols(flat, 0, 3 * h)?, tape.slice_cols(flat, 3 * h, 3 * h)?);
-        let xw = project(tape, x, kernel, b_in, batch, steps, self.cfg.features)?;
+        let xw = project(tape, x, kernel, batch, steps, self.cfg.features)?;
         self.recorded.hidden.clear();
         let mut state = h0;
         for t in 0..steps {
-            // From a zero state `u` is the bias row alone: the cell adds it either way.
+            // From a zero state `u` is the recurrent bias row alone: the cell adds both rows.
             let hu = state.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
-            let next = tape.cell(CellKind::Gru, h, xw, t * 3 * h, hu, state, Some(b_rec))?;
+            let at = step_at(t, steps, 3 * h);
+            let next = tape.cell(CellKind::Gru, h, xw, at, hu, state, Some(bias))?;
             self.recorded.hidden.push(next);
             state = Some(next);
         }

@@ -2,7 +2,7 @@
 //! `z = x_t·W + h_{t−1}·U + b`, `i, f, o = σ(z_i, z_f, z_o)`, `g = tanh(z_c)`,
 //! `c_t = f⊙c_{t−1} + i⊙g`, `h_t = o⊙tanh(c_t)`. The additive cell path
 //! (`∂c_t/∂c_{t−1} = diag(f)`) is what carries gradient across long spans.
-use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project, step_at};
 use crate::error::Result;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
@@ -80,13 +80,14 @@ impl Lstm {
         let (kernel, recurrent, bias) =
             (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
         let tape = &mut *ctx.tape;
-        let xw = project(tape, x, kernel, bias, batch, steps, self.cfg.features)?;
+        let xw = project(tape, x, kernel, batch, steps, self.cfg.features)?;
         self.recorded.hidden.clear();
         let (mut hs, mut cs) = (initial.map(|s| s.0), initial.map(|s| s.1));
         for t in 0..steps {
             let hu = hs.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
             // The cell node is h_t and carries c_t for the next step.
-            let cell = tape.cell(CellKind::Lstm, h, xw, t * 4 * h, hu, cs, None)?;
+            let at = step_at(t, steps, 4 * h);
+            let cell = tape.cell(CellKind::Lstm, h, xw, at, hu, cs, Some(bias))?;
             self.recorded.hidden.push(cell);
             hs = Some(cell);
             cs = Some(cell);

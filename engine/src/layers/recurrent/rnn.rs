@@ -1,7 +1,7 @@
 //! SimpleRNN (Keras `SimpleRNN`): `h_t = tanh(x_t·W + h_{t−1}·U + b)`.
 //! Its Jacobian `∂h_t/∂h_{t−1} = diag(1 − h_t²)·Uᵀ` multiplies once per step,
 //! which is why its gradient over long spans vanishes (or explodes).
-use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project, step_at};
 use crate::error::Result;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
@@ -64,12 +64,12 @@ impl SimpleRnn {
         let (kernel, recurrent, bias) =
             (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
         let tape = &mut *ctx.tape;
-        let xw = project(tape, x, kernel, bias, batch, steps, self.cfg.features)?;
+        let xw = project(tape, x, kernel, batch, steps, self.cfg.features)?;
         self.recorded.hidden.clear();
         let mut state = h0;
         for t in 0..steps {
             let hu = state.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
-            let next = tape.cell(CellKind::Rnn, h, xw, t * h, hu, None, None)?;
+            let next = tape.cell(CellKind::Rnn, h, xw, step_at(t, steps, h), hu, None, Some(bias))?;
             self.recorded.hidden.push(next);
             state = Some(next);
         }
