@@ -19,6 +19,33 @@ pub fn fmt_figure(v: f64) -> String {
     format!("{} × 10{}", trim(m), superscript(e))
 }
 
+/// A measured number inside prose: `digits` significant digits, whole numbers from 100 to 99999 in
+/// full, exponent form outside [0.001, 100000): "0.15", "4.3", "3325", "3.6 × 10⁻⁷".
+pub fn fmt_prose(v: f64, digits: usize) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = digits.clamp(1, 17);
+    let a = v.abs();
+    if (100.0..1e5).contains(&a) && digits <= 5 && v.round().abs() < 1e5 {
+        return format!("{v:.0}");
+    }
+    // Round first, so 9.96 with two digits reads 10 and 0.000999 reads 0.001.
+    let e = a.log10().floor() as i32;
+    let scale = 10f64.powi(digits as i32 - 1 - e);
+    let r = (v * scale).round() / scale;
+    let e = r.abs().log10().floor() as i32;
+    if (1e-3..1e5).contains(&r.abs()) {
+        let decimals = (digits as i32 - 1 - e).max(0) as usize;
+        return trim(format!("{r:.decimals$}"));
+    }
+    let m = format!("{:.*}", digits - 1, r / 10f64.powi(e));
+    format!("{} × 10{}", trim(m), superscript(i64::from(e)))
+}
+
 /// A label from the data (`crate::record::number` markers `{=V}` inside plain text) with each number
 /// rendered by [`fmt_figure`]; text that is not a well-formed marker is kept as it is.
 pub fn label(text: &str) -> String {
@@ -93,6 +120,19 @@ mod tests {
         assert_eq!(fmt_figure(9.5367431640625e-7), "9.537 × 10⁻⁷");
         assert_eq!(fmt_figure(3325.256730079651), "3325");
         assert_eq!(fmt_figure(1e-40), "1 × 10⁻⁴⁰");
+    }
+
+    #[test]
+    fn prose_numbers_read_well() {
+        assert_eq!(fmt_prose(3.604e-7, 2), "3.6 × 10⁻⁷");
+        assert_eq!(fmt_prose(4.3125, 2), "4.3");
+        assert_eq!(fmt_prose(0.153, 2), "0.15");
+        assert_eq!(fmt_prose(9.96, 2), "10");
+        assert_eq!(fmt_prose(3325.26, 2), "3325");
+        assert_eq!(fmt_prose(-0.5, 2), "-0.5");
+        assert_eq!(fmt_prose(2.5e5, 2), "2.5 × 10⁵");
+        assert_eq!(fmt_prose(99999.7, 2), "1 × 10⁵");
+        assert_eq!(fmt_prose(0.25, 4), "0.25");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::charts::build::RenderedChart;
 use crate::claims::ClaimVerdict;
 use crate::error::Result;
 use crate::format::{fmt_figure, label};
+use crate::prose::Prose;
 use crate::run::ScenarioResult;
 use crate::scenario::Scenario;
 use crate::timings::Timings;
@@ -164,9 +165,19 @@ fn variant_rows(s: &Scenario) -> Vec<(String, String)> {
         .collect()
 }
 
-fn section(input: &SectionInput<'_>) -> Section {
+fn section(input: &SectionInput<'_>) -> Result<Section> {
     let (s, r) = (input.scenario, input.result);
     let spec = &s.spec;
+    let text = Prose::new(s, &r.key_figures, r.seeds.len());
+    let setup = paragraphs(&text.render("setup", &spec.setup)?);
+    let explanation = paragraphs(&text.render("explanation", &spec.explanation)?);
+    let errata = spec
+        .errata
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Ok(prose(&text.render(&format!("errata[{i}]"), e)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let pending = spec.pending.as_deref().map(|p| text.render("pending", p)).transpose()?.map(|p| prose(&p));
     let claims = r
         .claims
         .iter()
@@ -204,14 +215,14 @@ fn section(input: &SectionInput<'_>) -> Section {
             }
         })
         .collect();
-    Section {
+    Ok(Section {
         id: s.name.clone(),
         title: spec.title.clone(),
         source: spec.source.clone(),
         experiment: spec.experiment.clone(),
         kind: r.kind.clone(),
         seeds: r.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
-        setup: paragraphs(&spec.setup),
+        setup,
         params: spec.params.iter().flatten().map(|(k, v)| (k.clone(), inline(v))).collect(),
         variants: variant_rows(s),
         charts: input
@@ -223,9 +234,9 @@ fn section(input: &SectionInput<'_>) -> Section {
                 svg: Value::from_safe_string(c.svg.clone()),
             })
             .collect(),
-        explanation: paragraphs(&spec.explanation),
-        errata: spec.errata.iter().map(|e| prose(e)).collect(),
-        pending: spec.pending.as_deref().map(prose),
+        explanation,
+        errata,
+        pending,
         // A median's label already states its seed range; the `.min`/`.max` figures are for claims.
         figures: r
             .key_figures
@@ -236,7 +247,7 @@ fn section(input: &SectionInput<'_>) -> Section {
         claims,
         files: crate::data::scenario_files(r).into_iter().map(|(p, _)| p).collect(),
         diagnoses: diagnosis_views(s, r),
-    }
+    })
 }
 
 /// The verdicts as the page shows them: per variant, each kind with the seeds it came out for, the
@@ -347,7 +358,7 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     let mut env = Environment::new();
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;
-    let sections: Vec<Section> = sections.iter().map(section).collect();
+    let sections = sections.iter().map(section).collect::<Result<Vec<Section>>>()?;
     let (matmul, scenario_times) = timing_rows(timings);
     let k = &timings.kernels;
     let page = env.get_template("report.html")?.render(context! {

@@ -17,6 +17,7 @@ pub mod html;
 pub mod machine;
 pub mod output;
 pub mod progress;
+pub mod prose;
 pub mod record;
 pub mod run;
 pub mod scenario;

@@ -5,8 +5,6 @@
 //! the shared parts (`record`, `stats`, `common`), never each other.
 pub mod activations;
 pub mod common;
-pub mod gradient_factor_table;
-pub mod init_distributions;
 pub mod jacobian_spectra;
 pub mod phase_diagram;
 pub mod recurrent;
@@ -27,8 +25,6 @@ pub const REGISTRY: &[Runner] = &[
     train::RUNNER,
     phase_diagram::RUNNER,
     jacobian_spectra::RUNNER,
-    gradient_factor_table::RUNNER,
-    init_distributions::RUNNER,
 ];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.

@@ -10,8 +10,9 @@ use crate::experiments::runner::{Experiment, RunOptions, Runner, engine_err};
 use crate::record::{GLOBAL, KeyFigure, Output, Recorder, layer, point};
 use crate::scenario::{Scenario, Variant};
 use crate::stats::median;
-use engine::data::Dataset;
+use engine::Real;
 use engine::data::sequence::{ADDING_BASELINE_MSE, ADDING_WIDTH, adding_problem};
+use engine::data::{Dataset, MatrixView};
 use engine::model::spec::DenseSpec;
 use engine::model::{Data, FitConfig, FnHook, LayerSpec, Loss, Model, ModelSpec};
 use engine::optim::{Adam, AdamConfig};
@@ -48,6 +49,10 @@ struct Params {
     /// absent.
     #[serde(default)]
     trace_only: Vec<String>,
+    /// Pairs `[a, b]` whose surviving-gradient shares are compared as `a_over_b_gaussian` (and
+    /// `_trained` when both trained), beside every variant against the first; none when absent.
+    #[serde(default)]
+    ratios: Vec<[String; 2]>,
 }
 
 /// The recurrent layer a variant names in its `model` (the runner adds the read-out `dense(1)`): a
@@ -138,6 +143,12 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     if let Some(t) = p.trace_only.iter().find(|t| !variants.iter().any(|v| &&v.name == t)) {
         return Err(at.error(&["trace_only"], format!("variant names; `{t}` is not a variant")));
     }
+    for (k, pair) in p.ratios.iter().enumerate() {
+        if let Some(t) = pair.iter().find(|t| !variants.iter().any(|v| &&v.name == t)) {
+            let k = k.to_string();
+            return Err(at.error(&["ratios", &k], format!("variant names; `{t}` is not a variant")));
+        }
+    }
     at.ensure(
         !variants.iter().all(|v| p.trace_only.contains(&v.name)),
         &["trace_only"],
@@ -149,7 +160,7 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
 }
 
 /// The cell over sequences of `steps × features`, then a linear `dense(1)` read-out of its last state.
-fn build(cell: &Cell, features: usize, steps: usize, seed: u64) -> engine::Result<Model<f32>> {
+fn build<T: Real>(cell: &Cell, features: usize, steps: usize, seed: u64) -> engine::Result<Model<T>> {
     let mut layer = cell.clone();
     if let LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r) = &mut layer {
         r.features = Some(features);
@@ -159,9 +170,19 @@ fn build(cell: &Cell, features: usize, steps: usize, seed: u64) -> engine::Resul
 }
 
 /// Per step t: the mean over sequences of ‖h_t‖, and ‖dL/dh_t‖ (Frobenius, over the batch) after the
-/// backward sweep that `Model::gradients` leaves on the tape.
-fn traces(model: &mut Model<f32>, data: &Dataset) -> engine::Result<(Vec<f64>, Vec<f64>)> {
-    model.gradients(&Data::from(data), Loss::Mse)?;
+/// backward sweep that `Model::gradients` leaves on the tape. The slide's trace runs in float64: with its
+/// N(0, 0.01²) weights the SimpleRNN's gradient falls below float32's range long before step 1.
+fn traces<T: Real>(model: &mut Model<T>, data: &Dataset) -> engine::Result<(Vec<f64>, Vec<f64>)> {
+    let x: Vec<T> = data.x.iter().map(|&v| T::c(f64::from(v))).collect();
+    let engine::data::Targets::Values { y, width } = &data.targets else {
+        return Err(engine::Error::InvalidArgument {
+            op: "recurrent report",
+            msg: "expected value targets".into(),
+        });
+    };
+    let y: Vec<T> = y.iter().map(|&v| T::c(f64::from(v))).collect();
+    let data = Data::values(MatrixView::new(&x, data.features)?, MatrixView::new(&y, *width)?);
+    model.gradients(&data, Loss::Mse)?;
     let (tape, cell) = (model.tape(), &model.layers()[0]);
     let mut states = Vec::new();
     let mut grads = Vec::new();
@@ -170,14 +191,14 @@ fn traces(model: &mut Model<f32>, data: &Dataset) -> engine::Result<(Vec<f64>, V
         let rows: Vec<f64> = tape
             .value(h)
             .chunks_exact(units)
-            .map(|r| r.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt())
+            .map(|r| r.iter().map(|&v| v.as_f64().powi(2)).sum::<f64>().sqrt())
             .collect();
         states.push(rows.iter().sum::<f64>() / rows.len() as f64);
         let g = tape.grad(h).ok_or_else(|| engine::Error::InvalidArgument {
             op: "recurrent report",
             msg: "a hidden state has no gradient after the backward sweep".into(),
         })?;
-        grads.push(g.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt());
+        grads.push(g.iter().map(|&v| v.as_f64().powi(2)).sum::<f64>().sqrt());
     }
     Ok((states, grads))
 }
@@ -216,7 +237,7 @@ fn train(s: &Scenario, p: &Params, cell: &Cell, job: (usize, usize, u64), longes
     let test_set = adding_problem(p.test_samples, steps, data_seed ^ 0xA11_7E57).map_err(&err)?;
     // The same generator and seed with fewer samples gives the first `flow_samples` test sequences.
     let flow_set = adding_problem(p.flow_samples, steps, data_seed ^ 0xA11_7E57).map_err(&err)?;
-    let mut model = build(cell, ADDING_WIDTH, steps, seed).map_err(&err)?;
+    let mut model = build::<f32>(cell, ADDING_WIDTH, steps, seed).map_err(&err)?;
     let before = if steps == longest { Some(traces(&mut model, &flow_set).map_err(&err)?.1) } else { None };
     let adam =
         Adam::new(AdamConfig { learning_rate: p.learning_rate, ..AdamConfig::default() }).map_err(&err)?;
@@ -273,7 +294,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     for &seed in seeds {
         let data = gaussian_sequences(p, seed).map_err(&err)?;
         for (vi, (v, cell)) in variants.iter().zip(cells).enumerate() {
-            let mut model = build(cell, p.trace_features, p.trace_steps, seed).map_err(&err)?;
+            let mut model = build::<f64>(cell, p.trace_features, p.trace_steps, seed).map_err(&err)?;
             let (states, grads) = traces(&mut model, &data).map_err(&err)?;
             let (run, name) = (rec.run(&v.name, seed), cell_layer(cell));
             // Time steps counted from 1, as the slide draws them.
@@ -360,19 +381,21 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     }
     // Each cell against the first variant (the SimpleRNN in the scenario file), as ratios of the medians.
     let get = |k: String| figures.iter().find(|f| f.key == k).map_or(f64::NAN, |f| f.value);
-    let first = &variants[0].name;
+    let index = |name: &str| variants.iter().position(|v| v.name == name).unwrap_or(0);
+    let pairs =
+        (1..variants.len()).map(|vi| (vi, 0)).chain(p.ratios.iter().map(|[a, b]| (index(a), index(b))));
     let mut ratios = Vec::new();
-    for (vi, v) in variants.iter().enumerate().skip(1) {
-        let n = &v.name;
+    for (vi, wi) in pairs {
+        let (n, d) = (&variants[vi].name, &variants[wi].name);
         let mut keys = vec![("gaussian", "surviving_gaussian".to_string())];
-        if trained(vi) && trained(0) {
+        if trained(vi) && trained(wi) {
             keys.push(("trained", format!("surviving_trained_T{longest}")));
         }
         for (what, key) in keys {
             ratios.push(KeyFigure::new(
-                format!("{n}_over_{first}_{what}"),
-                format!("surviving gradient, {n} / {first} ({what})"),
-                get(format!("{key}.{n}")) / get(format!("{key}.{first}")),
+                format!("{n}_over_{d}_{what}"),
+                format!("surviving gradient, {n} / {d} ({what})"),
+                get(format!("{key}.{n}")) / get(format!("{key}.{d}")),
             ));
         }
     }
@@ -394,7 +417,7 @@ mod tests {
     fn traces_read_one_state_and_gradient_per_step() {
         let data = adding_problem(4, 12, 1).unwrap();
         for kind in ["simple_rnn", "lstm", "gru"] {
-            let mut m = build(&cell(kind, 8), ADDING_WIDTH, 12, 3).unwrap();
+            let mut m = build::<f32>(&cell(kind, 8), ADDING_WIDTH, 12, 3).unwrap();
             let (h, g) = traces(&mut m, &data).unwrap();
             assert_eq!((h.len(), g.len()), (12, 12), "{kind:?}");
             assert!(h.iter().chain(&g).all(|v| v.is_finite() && *v > 0.0), "{kind:?}: {h:?} {g:?}");
@@ -418,10 +441,11 @@ mod tests {
             tolerance: 0.04,
             loss_every: 1,
             trace_only: Vec::new(),
+            ratios: Vec::new(),
         };
         let data = gaussian_sequences(&p, 0).unwrap();
         let surviving = |kind| {
-            let mut m = build(&cell(kind, 20), 10, 100, 0).unwrap();
+            let mut m = build::<f64>(&cell(kind, 20), 10, 100, 0).unwrap();
             let g = traces(&mut m, &data).unwrap().1;
             g[0] / g[99]
         };

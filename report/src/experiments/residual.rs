@@ -283,45 +283,40 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     for (vi, n) in names.iter().enumerate() {
         let mine: Vec<&RunResult> = results.iter().filter(|r| r.variant == vi).collect();
         let med = |f: &dyn Fn(&RunResult) -> f64| median(&mine.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let fig =
+            |key: String, what: String, v| KeyFigure::new(format!("{key}.{n}"), format!("{n}: {what}"), v);
+        let grad_h = |b: usize| med(&|r| r.profile.grad_h[b - 1]);
+        let finished = |r: &RunResult| match r.diverged {
+            Some(_) => f64::NAN,
+            None => *r.losses.last().unwrap_or(&f64::NAN),
+        };
         figures.extend([
-            KeyFigure::new(
-                format!("grad_h1.{n}"),
-                format!("{n}: ‖dL/dh‖ at block 1 (median)"),
-                med(&|r| r.profile.grad_h[0]),
-            ),
-            KeyFigure::new(
-                format!("grad_h{last}.{n}"),
-                format!("{n}: ‖dL/dh‖ at block {last} (median)"),
-                med(&|r| r.profile.grad_h[last - 1]),
-            ),
-            KeyFigure::new(
-                format!("grad_ratio.{n}"),
-                format!("{n}: ‖dL/dh_1‖ / ‖dL/dh_{last}‖ (median)"),
+            fig("grad_h1".into(), "‖dL/dh‖ at block 1 (median)".into(), grad_h(1)),
+            fig(format!("grad_h{last}"), format!("‖dL/dh‖ at block {last} (median)"), grad_h(last)),
+            fig(
+                "grad_ratio".into(),
+                format!("‖dL/dh_1‖ / ‖dL/dh_{last}‖ (median)"),
                 med(&|r| r.profile.grad_h[0] / r.profile.grad_h[last - 1]),
             ),
-            KeyFigure::new(
-                format!("grad_w1.{n}"),
-                format!("{n}: ‖dL/dW‖ of block 1's first layer (median)"),
+            fig(
+                "grad_w1".into(),
+                "‖dL/dW‖ of block 1's first layer (median)".into(),
                 med(&|r| r.profile.grad_w[0]),
             ),
-            KeyFigure::new(
-                format!("act_ratio.{n}"),
-                format!("{n}: forward ‖h_{last}‖ / ‖h_1‖ (median)"),
+            fig(
+                "act_ratio".into(),
+                format!("forward ‖h_{last}‖ / ‖h_1‖ (median)"),
                 med(&|r| r.profile.act[last - 1] / r.profile.act[0]),
             ),
-            KeyFigure::new(
-                format!("loss_init.{n}"),
-                format!("{n}: loss at initialisation (median)"),
-                med(&|r| r.profile.loss),
+            fig("loss_init".into(), "loss at initialisation (median)".into(), med(&|r| r.profile.loss)),
+            fig(
+                "loss_final".into(),
+                "training loss at the last step (median; NaN if a seed diverged)".into(),
+                med(&finished),
             ),
-            KeyFigure::new(
-                format!("loss_final.{n}"),
-                format!("{n}: training loss at the last step (median; NaN if a seed diverged)"),
-                med(&|r| if r.diverged.is_some() { f64::NAN } else { *r.losses.last().unwrap_or(&f64::NAN) }),
-            ),
-            KeyFigure::new(
-                format!("diverged.{n}"),
-                format!("{n}: seeds whose training hit a NaN/Inf"),
+            fig(
+                "diverged".into(),
+                "seeds whose training hit a NaN/Inf".into(),
                 mine.iter().filter(|r| r.diverged.is_some()).count() as f64,
             ),
         ]);

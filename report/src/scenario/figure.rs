@@ -55,6 +55,10 @@ pub enum FigureReduce {
     FirstStep,
     /// The step of the first cell above the threshold.
     FirstStepAbove(f64),
+    /// The largest absolute value.
+    MaxAbs,
+    /// The share of values within ±x.
+    ShareWithin(f64),
 }
 
 impl FigureReduce {
@@ -70,13 +74,12 @@ impl FigureReduce {
             "sum" => FigureReduce::Sum,
             "count" => FigureReduce::Count,
             "first_step" => FigureReduce::FirstStep,
-            _ => {
-                if let Some(x) = arg("count_above") {
-                    FigureReduce::CountAbove(x)
-                } else {
-                    FigureReduce::FirstStepAbove(arg("first_step_above")?)
-                }
-            }
+            "max_abs" => FigureReduce::MaxAbs,
+            _ => match (arg("count_above"), arg("share_within")) {
+                (Some(x), _) => FigureReduce::CountAbove(x),
+                (_, Some(x)) => FigureReduce::ShareWithin(x),
+                _ => FigureReduce::FirstStepAbove(arg("first_step_above")?),
+            },
         })
     }
 }
@@ -87,7 +90,7 @@ impl<'de> Deserialize<'de> for FigureReduce {
         FigureReduce::parse(&s).ok_or_else(|| {
             D::Error::custom(format!(
                 "unknown reduce `{s}`, expected max, min, mean, median, sum, count, count_above(X), \
-                 first_step or first_step_above(X)"
+                 first_step, first_step_above(X), max_abs or share_within(X)"
             ))
         })
     }
@@ -128,6 +131,10 @@ pub struct FigureSpec {
     /// Instead of a selection: the ratio of two key figures, `["grad_h1.a", "grad_h1.b"]`.
     #[serde(default)]
     pub ratio_of: Option<[String; 2]>,
+    /// One figure for the whole scenario instead of one per variant: each variant's median over seeds,
+    /// reduced across the variants (e.g. `max_abs`, `share_within(0.1)`).
+    #[serde(default)]
+    pub across: Option<FigureReduce>,
 }
 
 impl FigureSpec {
@@ -143,12 +150,8 @@ impl FigureSpec {
             reduce: None,
             over: None,
             ratio_of: None,
+            across: None,
         }
-    }
-
-    pub fn reduce(mut self, r: FigureReduce) -> FigureSpec {
-        self.reduce = Some(r);
-        self
     }
 
     pub fn over(mut self, layer: Pick) -> FigureSpec {
@@ -170,8 +173,8 @@ impl FigureSpec {
         match (&self.ratio_of, &self.metric) {
             (Some(_), Some(_)) => Err(format!("figure `{k}`: give `metric` or `ratio_of`, not both")),
             (None, None) => Err(format!("figure `{k}`: needs a `metric` (or `ratio_of`)")),
-            (Some(_), None) if self.over.is_some() || self.reduce.is_some() => {
-                Err(format!("figure `{k}`: `ratio_of` takes no `over` or `reduce`"))
+            (Some(_), None) if self.over.is_some() || self.reduce.is_some() || self.across.is_some() => {
+                Err(format!("figure `{k}`: `ratio_of` takes no `over`, `reduce` or `across`"))
             }
             _ => Ok(()),
         }

@@ -1,14 +1,6 @@
 //! Networks measured at initialisation: a square random net recorded straight on a tape (no layers, so
-//! one set of unit matrices serves every σ_w through a gain), and a real `Sequential` dense stack with its
-//! per-layer statistics after one backward pass.
-use engine::data::MatrixView;
-use engine::init::Initializer;
-use engine::layers::Dense;
-use engine::model::{Data, Loss, Sequential};
-use engine::theory::gaussian_matrix;
+//! one set of unit matrices serves every σ_w through a gain).
 use engine::{Activation, NodeId, Real, Shape, Tape};
-use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
 
 /// A square random net recorded on a tape: `h_l = gain·x_(l-1)·W_l`, `x_l = φ(h_l)`, no biases, `x_0` a
 /// gradient-carrying leaf of `batch` rows. Returns the input, the pre-activations and the outputs. (A gain
@@ -41,48 +33,4 @@ pub fn record_net<T: Real>(
         post.push(cur);
     }
     Ok(SquareNet { input, pre, post })
-}
-
-/// Per layer of a real `Sequential` net at initialisation: the pre-activation's mean square q_l, the
-/// output's variance, and ‖∂L/∂h_l‖ (Frobenius over the batch), from one MSE backward pass.
-pub struct LayerStats {
-    pub q: Vec<f64>,
-    pub act_var: Vec<f64>,
-    pub grad_norm: Vec<f64>,
-}
-
-pub fn dense_stack(
-    act: Activation,
-    init: Initializer,
-    (width, depth, batch, outputs): (usize, usize, usize, usize),
-    seed: u64,
-) -> engine::Result<LayerStats> {
-    let mut model = (0..depth)
-        .fold(Sequential::<f32>::new(width), |m, _| {
-            m.add(Dense::new(width).act(act).kernel_initializer(init))
-        })
-        .add(Dense::new(outputs).kernel_initializer(init))
-        .seed(seed)
-        .build()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xD1B5_4A32_D192_ED03);
-    let f32s = |v: Vec<f64>| -> Vec<f32> { v.into_iter().map(|x| x as f32).collect() };
-    let x = f32s(gaussian_matrix(batch, width, 1.0, &mut rng));
-    let y = f32s(gaussian_matrix(batch, outputs, 1.0, &mut rng));
-    let data = Data::values(MatrixView::new(&x, width)?, MatrixView::new(&y, outputs)?);
-    model.gradients(&data, Loss::Mse)?;
-    let tape = model.tape();
-    let mut out = LayerStats { q: Vec::new(), act_var: Vec::new(), grad_norm: Vec::new() };
-    for layer in &model.layers()[..depth] {
-        let rec = layer.recorded();
-        let (h, o) = rec.pre_activation.zip(rec.output).expect("a dense layer records its nodes");
-        let sq = |v: &[f32]| v.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>();
-        let hv = tape.value(h);
-        out.q.push(sq(hv) / hv.len() as f64);
-        let ov = tape.value(o);
-        let mean = ov.iter().map(|&a| a as f64).sum::<f64>() / ov.len() as f64;
-        out.act_var.push(sq(ov) / ov.len() as f64 - mean * mean);
-        let g = tape.grad(h).expect("every pre-activation lies on the path to the loss");
-        out.grad_norm.push(sq(g).sqrt());
-    }
-    Ok(out)
 }

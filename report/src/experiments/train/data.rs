@@ -68,6 +68,9 @@ pub struct DataSpec {
     /// xor: copies of the four points (1).
     #[serde(default)]
     pub repeats: Option<usize>,
+    /// Regression without signal: targets per sample (1).
+    #[serde(default)]
+    pub outputs: Option<usize>,
     /// Regression only: whether the targets depend on the inputs (true).
     #[serde(default = "yes")]
     pub signal: bool,
@@ -142,7 +145,8 @@ impl DataSpec {
     pub fn fits_outputs(&self, width: usize) -> bool {
         match self.name {
             Source::Digits | Source::Mnist => width == 10,
-            Source::Xor | Source::GaussianRegression | Source::Adding => width == 1,
+            Source::Xor | Source::Adding => width == 1,
+            Source::GaussianRegression => width == self.outputs.unwrap_or(1),
             Source::Copy => {
                 let t = self.copy_task();
                 width == t.length * t.alphabet
@@ -193,6 +197,7 @@ impl DataSpec {
             matches!(self.name, Source::Xor | Source::GaussianRegression),
         )?;
         only(!self.signal, "signal", self.name == Source::GaussianRegression)?;
+        only(self.outputs.is_some(), "outputs", self.name == Source::GaussianRegression && !self.signal)?;
         only(
             self.target_mean.is_some(),
             "target_mean",
@@ -201,6 +206,7 @@ impl DataSpec {
         let counts = [
             ("samples", self.samples),
             ("features", self.features),
+            ("outputs", self.outputs),
             ("repeats", self.repeats),
             ("length", self.length),
             ("delay", self.delay),
@@ -261,7 +267,8 @@ impl DataSpec {
                 if self.signal {
                     synthetic::regression(n, self.features(), noise, seed)?.0
                 } else {
-                    noise_targets(n, self.features(), self.target_mean.unwrap_or(0.0), noise, seed)
+                    let (mean, outputs) = (self.target_mean.unwrap_or(0.0), self.outputs.unwrap_or(1));
+                    noise_targets(n, (self.features(), outputs), mean, noise, seed)
                 }
             }
         };
@@ -295,9 +302,15 @@ const SPLIT_STREAM: u64 = 0x5EED_0002_5B11_7000;
 /// The sources' `X = N(0, 1)` with targets independent of it (seed 003: `y = N(0, 1)` in part 3, `y = 1`
 /// in part 2): rows of `features` normals, then each target `mean + noise_std·e`, all from one generator
 /// in that order.
-fn noise_targets(n: usize, features: usize, mean: f64, noise_std: f64, seed: u64) -> Dataset {
+fn noise_targets(
+    n: usize,
+    (features, width): (usize, usize),
+    mean: f64,
+    noise_std: f64,
+    seed: u64,
+) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x: Vec<f32> = (0..n * features).map(|_| normal(&mut rng) as f32).collect();
-    let y: Vec<f32> = (0..n).map(|_| (mean + noise_std * normal(&mut rng)) as f32).collect();
-    Dataset { name: "gaussian_noise".into(), features, x, targets: Targets::Values { y, width: 1 } }
+    let y: Vec<f32> = (0..n * width).map(|_| (mean + noise_std * normal(&mut rng)) as f32).collect();
+    Dataset { name: "gaussian_noise".into(), features, x, targets: Targets::Values { y, width } }
 }

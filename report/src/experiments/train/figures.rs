@@ -14,80 +14,53 @@ use engine::monitor::{GLOBAL, Records, coordinate, layer_position, metric as m};
 /// The runner's own figures, in the order the page lists them.
 fn built_in(p: &Params, diag: &DiagnoseConfig) -> Vec<FigureSpec> {
     let (first, last, all, g) = (Pick::First, Pick::Last, Pick::All, Pick::Global);
-    let at_end = |key: &str, what: &str, metric: &str| FigureSpec::new(key, what, metric, last, g);
-    let thr = diag.explode_norm;
+    let f = |key: &str, what: &str, metric: &str, (step, layer): (Pick, Pick), reduce: Option<R>| {
+        FigureSpec { reduce, ..FigureSpec::new(key, what, metric, step, layer) }
+    };
+    let (end, step0, every) = ((last, g), (first, first), (all, g));
+    let (thr, norm) = (diag.explode_norm, m::GLOBAL_GRAD_NORM);
+    let above = format!("recorded steps with global norm above {}", number(thr));
     let mut out = vec![
-        at_end("final_loss", "training loss of the last epoch", "epoch_loss"),
-        at_end("train_accuracy", "training accuracy of the last epoch", "epoch_accuracy"),
-        at_end("test_accuracy", "test accuracy", "final_test_accuracy"),
-        at_end("test_loss", "test loss", "final_test_loss"),
-        FigureSpec::new(
-            "grad_ratio0",
-            "first/last layer weight-gradient norm at step 0",
-            m::GRAD_NORM,
-            first,
-            first,
-        )
-        .over(last),
-        FigureSpec::new(
-            "grad_first0",
-            "first layer weight-gradient norm at step 0",
-            m::GRAD_NORM,
-            first,
-            first,
-        ),
-        FigureSpec::new("grad_last0", "last layer weight-gradient norm at step 0", m::GRAD_NORM, first, last),
-        FigureSpec::new(
-            "max_global_norm",
-            "largest recorded global gradient norm",
-            m::GLOBAL_GRAD_NORM,
-            all,
-            g,
-        )
-        .reduce(R::Max),
-        FigureSpec::new(
-            "explosions",
-            &format!("recorded steps with global norm above {}", number(thr)),
-            m::GLOBAL_GRAD_NORM,
-            all,
-            g,
-        )
-        .reduce(R::CountAbove(thr)),
-        FigureSpec::new(
+        f("final_loss", "training loss of the last epoch", "epoch_loss", end, None),
+        f("train_accuracy", "training accuracy of the last epoch", "epoch_accuracy", end, None),
+        f("test_accuracy", "test accuracy", "final_test_accuracy", end, None),
+        f("test_loss", "test loss", "final_test_loss", end, None),
+        f("grad_ratio0", "first/last layer weight-gradient norm at step 0", m::GRAD_NORM, step0, None)
+            .over(last),
+        f("grad_first0", "first layer weight-gradient norm at step 0", m::GRAD_NORM, step0, None),
+        f("grad_last0", "last layer weight-gradient norm at step 0", m::GRAD_NORM, (first, last), None),
+        f("max_global_norm", "largest recorded global gradient norm", norm, every, Some(R::Max)),
+        f("explosions", &above, norm, every, Some(R::CountAbove(thr))),
+        f(
             "first_explosion",
             "first step with global norm above the threshold",
-            m::GLOBAL_GRAD_NORM,
-            all,
-            g,
-        )
-        .reduce(R::FirstStepAbove(thr)),
-        FigureSpec::new("nan_step", "step of the first NaN or infinity", "stopped_non_finite", all, g)
-            .reduce(R::FirstStep),
-        FigureSpec::new("clip_acted", "share of steps where clipping acted", m::CLIP_ACTED, all, g)
-            .reduce(R::Mean),
-        FigureSpec::new(
+            norm,
+            every,
+            Some(R::FirstStepAbove(thr)),
+        ),
+        f("nan_step", "step of the first NaN or infinity", "stopped_non_finite", every, Some(R::FirstStep)),
+        f("clip_acted", "share of steps where clipping acted", m::CLIP_ACTED, every, Some(R::Mean)),
+        f(
             "clip_norm_after_max",
             "largest global gradient norm after clipping",
             m::CLIP_NORM_AFTER,
-            all,
-            g,
-        )
-        .reduce(R::Max),
-        FigureSpec::new(
+            every,
+            Some(R::Max),
+        ),
+        f(
             "update_ratio_first",
             "first layer's median update-to-weight ratio",
             m::UPDATE_RATIO,
-            all,
-            first,
-        )
-        .reduce(R::Median),
+            (all, first),
+            Some(R::Median),
+        ),
     ];
     for (i, row) in p.predict.iter().enumerate() {
         let input: Vec<String> = row.iter().map(|x| number(*x)).collect();
         let what = format!("prediction for ({})", input.join(", "));
-        let mut f = at_end(&format!("prediction{i}"), &what, "prediction");
-        f.point.insert("row".into(), i as f64);
-        out.push(f);
+        let mut fig = f(&format!("prediction{i}"), &what, "prediction", end, None);
+        fig.point.insert("row".into(), i as f64);
+        out.push(fig);
     }
     out
 }
@@ -139,6 +112,9 @@ fn reduce(cells: &[(u64, f64)], how: Option<R>) -> f64 {
         Some(R::CountAbove(x)) => values().filter(|v| *v > x).count() as f64,
         Some(R::FirstStep) => first_step(&|_| true),
         Some(R::FirstStepAbove(x)) => first_step(&|v| v > x),
+        Some(R::MaxAbs) => values().fold(f64::NAN, |m, v| m.max(v.abs())),
+        Some(R::ShareWithin(_)) if cells.is_empty() => f64::NAN,
+        Some(R::ShareWithin(x)) => values().filter(|v| v.abs() <= x).count() as f64 / cells.len() as f64,
     }
 }
 
@@ -175,15 +151,24 @@ fn add(out: &mut Vec<KeyFigure>, key: &str, (variant, label): (&str, &str), what
 }
 
 pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunOutcome]) -> Vec<KeyFigure> {
-    let specs = built_in(p, diag);
+    let specs = if p.built_in_figures { built_in(p, diag) } else { Vec::new() };
     let declared: Vec<&FigureSpec> = s.spec.figures.iter().map(|f| f.get_ref()).collect();
     let mut out = Vec::new();
+    // Per `across` figure: each variant's median over seeds.
+    let mut medians = vec![Vec::new(); declared.len()];
     for (vi, v) in s.variants().enumerate() {
         let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.variant == vi).collect();
         let who = (v.name.as_str(), v.label());
         let per_run = |f: &FigureSpec| mine.iter().map(|r| value(&r.records, f)).collect::<Vec<_>>();
-        for f in specs.iter().chain(declared.iter().copied()).filter(|f| f.ratio_of.is_none()) {
+        let plain = |f: &&FigureSpec| f.ratio_of.is_none() && f.across.is_none();
+        for f in specs.iter().chain(declared.iter().copied()).filter(plain) {
             add(&mut out, &f.key, who, &f.what, &per_run(f));
+        }
+        for (k, f) in declared.iter().enumerate().filter(|(_, f)| f.across.is_some()) {
+            medians[k].extend(spread(&per_run(f)).map(|(med, ..)| (0, med)));
+        }
+        if !p.built_in_figures {
+            continue;
         }
         // A count over seeds (not a median): how many runs had the property.
         let n = mine.iter().filter(|r| r.stopped.is_some()).count();
@@ -191,6 +176,11 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         out.push(KeyFigure { key: format!("nan_stops.{}", v.name), label, value: n as f64 });
         let steps: Vec<f64> = mine.iter().map(|r| r.steps as f64).collect();
         add(&mut out, "steps", who, "training steps", &steps);
+    }
+    for (f, m) in declared.iter().zip(&medians) {
+        if f.across.is_some() {
+            out.push(KeyFigure::new(f.key.clone(), f.what.clone(), reduce(m, f.across)));
+        }
     }
     for f in declared {
         let Some([a, b]) = &f.ratio_of else { continue };

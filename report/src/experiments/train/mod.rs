@@ -7,6 +7,7 @@
 //! (median, min, max); the verdicts come from `crate::diagnosis`.
 mod data;
 mod figures;
+mod profile;
 mod session;
 mod weight_layers;
 
@@ -73,6 +74,27 @@ pub(crate) struct Params {
     /// Reshuffle the samples every epoch (Keras' default, and on when absent).
     #[serde(default = "yes")]
     pub shuffle: bool,
+    /// The runner's own key figures (losses, accuracies, step-0 gradients, explosions, steps); on when
+    /// absent, off where a scenario declares all it shows in `[[figures]]`.
+    #[serde(default = "yes")]
+    pub built_in_figures: bool,
+    /// At initialisation: the model's leading dense stack per layer (see `profile.rs`); off when absent.
+    #[serde(default)]
+    pub profile: bool,
+    /// With the profile: mean-field theory beside it (square stack layers); off when absent.
+    #[serde(default)]
+    pub mean_field: bool,
+    /// At initialisation, in the first seed's runs: the stack's kernel initialiser drawn on a matrix and
+    /// binned; none when absent.
+    #[serde(default)]
+    pub kernel_draws: Option<profile::KernelDraws>,
+    /// Every variant's `loss`, `epochs` and `batch_size` where it gives none.
+    #[serde(default)]
+    pub loss: Option<Loss>,
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    #[serde(default)]
+    pub batch_size: Option<usize>,
 }
 
 fn one_usize() -> usize {
@@ -96,6 +118,9 @@ pub(crate) struct Trainee<'s> {
     pub epochs: usize,
     /// Trainable scalars of the built model (for a unit's estimated cost).
     pub params: usize,
+    pub batch: usize,
+    /// The leading dense stack, where the scenario profiles it at initialisation.
+    pub stack: Option<profile::Stack>,
 }
 
 struct Plan<'s> {
@@ -116,6 +141,11 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     at.ensure(p.monitor.every >= 1, &["monitor", "every"], "at least 1")?;
     at.ensure(p.max_epochs.is_none_or(|e| e >= 1), &["max_epochs"], "at least 1")?;
     at.ensure(p.epoch_every >= 1, &["epoch_every"], "at least 1")?;
+    at.ensure(p.batch_size != Some(0), &["batch_size"], "at least 1")?;
+    if let Some(kd) = &p.kernel_draws {
+        at.ensure(!kd.shape.contains(&0), &["kernel_draws", "shape"], "a non-empty shape [fan_in, fan_out]")?;
+        at.ensure(kd.bins >= 2, &["kernel_draws", "bins"], "at least 2")?;
+    }
     let features = p.data.features();
     if let Some(k) = p.predict.iter().position(|r| r.len() != features) {
         let k = k.to_string();
@@ -137,8 +167,23 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
 fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Trainee<'s>> {
     let err = |key: &[&str], msg: String| s.variant_error(i, key, msg);
     let Some(m) = &v.model else { return Err(err(&[], "needs a `model` (inputs and layers)".into())) };
-    let (Some(loss), Some(epochs)) = (v.loss, v.epochs) else {
-        return Err(err(&[], "needs `loss` and `epochs`".into()));
+    let (Some(loss), Some(epochs)) = (v.loss.or(p.loss), v.epochs.or(p.epochs)) else {
+        return Err(err(&[], "needs `loss` and `epochs` (or both in `[params]` for every variant)".into()));
+    };
+    let stack = if p.profile || p.mean_field || p.kernel_draws.is_some() {
+        if epochs != 0 {
+            return Err(err(
+                &["epochs"],
+                "0: the profile and kernel draws are taken at initialisation".into(),
+            ));
+        }
+        let st = profile::Stack::of(m).map_err(|msg| err(&["model", "layers", "0"], msg))?;
+        if p.mean_field {
+            st.check_mean_field().map_err(|msg| err(&["model", "layers", "0"], msg))?;
+        }
+        Some(st)
+    } else {
+        None
     };
     let optimizer = v.optimizer.as_ref();
     if optimizer.is_none() && epochs > 0 {
@@ -184,7 +229,8 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
     }
     let epochs = p.max_epochs.map_or(epochs, |cap| epochs.min(cap));
     let params = model.params().count();
-    Ok(Trainee { index: i, variant: v, model: m, optimizer, loss, epochs, params })
+    let batch = v.batch_size.or(p.batch_size).unwrap_or(32);
+    Ok(Trainee { index: i, variant: v, model: m, optimizer, loss, epochs, params, batch, stack })
 }
 
 /// A train scenario's units are its (variant, seed) runs: each is deterministic given its seed alone, so
@@ -212,7 +258,9 @@ impl Experiment for Plan<'_> {
                 self.shipped.get_or_init(|| d)
             }
         };
-        let r = session::train(self.s, &self.p, shipped.as_ref(), &self.trainees[vi], seed)?;
+        // Kernel draws come from the first seed only: one matrix per variant, as slide 7 draws one.
+        let draws = self.p.kernel_draws.as_ref().filter(|_| seed == self.jobs[0].1);
+        let r = session::train(self.s, &self.p, shipped.as_ref(), &self.trainees[vi], (seed, draws))?;
         Ok(session::to_part(r))
     }
 
@@ -240,6 +288,3 @@ impl Experiment for Plan<'_> {
         Ok(Output { records, key_figures, steps })
     }
 }
-
-#[cfg(test)]
-mod tests;

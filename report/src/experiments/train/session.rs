@@ -93,7 +93,7 @@ pub fn train(
     p: &Params,
     shipped: Option<&Dataset>,
     trainee: &Trainee<'_>,
-    seed: u64,
+    (seed, draws): (u64, Option<&super::profile::KernelDraws>),
 ) -> Result<RunOutcome> {
     let (v, vi) = (trainee.variant, trainee.index);
     let fail =
@@ -102,7 +102,7 @@ pub fn train(
     let (spec, loss, epochs) = (trainee.model, trainee.loss, trainee.epochs);
     let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
     let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
-    let batch = v.batch_size.unwrap_or(32);
+    let batch = trainee.batch;
     let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
     let mut hook = Hook {
         monitor: MonitorHook::new(&model, config, Records::new(&s.name, &v.name, seed)),
@@ -144,6 +144,16 @@ pub fn train(
     };
     let Hook { monitor, epochs: logs, steps } = hook;
     let mut records = monitor.into_records();
+    if let (Some(st), None) = (&trainee.stack, &stopped) {
+        // The probe's tape still holds its batch: the stack's layers as they were measured.
+        let x = &train.x[..batch.min(train.len()) * train.features];
+        if p.profile || p.mean_field {
+            super::profile::record(&model, st, x, p.mean_field, &mut records).map_err(fail)?;
+        }
+        if let Some(kd) = draws {
+            super::profile::record_draws(st, kd, seed, &mut records).map_err(fail)?;
+        }
+    }
     snapshots(&mut records);
     super::weight_layers::add_weight_layer_snapshots(&mut records);
     let mut extra = |step: u64, at: &str, metric: &str, value: f64| {

@@ -1,9 +1,11 @@
 //! Tests of the `train` runner on tiny scenarios written inline: it trains and records, bad model specs
 //! are errors naming the file and line, a NaN stop is a result with its records kept, and the verdicts
 //! and thresholds come through.
-use super::*;
-use crate::error::ReportError;
-use crate::run::run_one;
+use report::error::{ReportError, Result};
+use report::experiments::{RunOptions, run_plan, runner_for};
+use report::record::Output;
+use report::run::run_one;
+use report::scenario::Scenario;
 use std::path::Path;
 
 const XOR: &str = r#"title = "t"
@@ -78,11 +80,11 @@ fn parse(text: &str) -> Result<Scenario> {
 
 /// Prepares and runs the scenario, as `report` does.
 fn run(s: &Scenario, opts: &RunOptions) -> Result<Output> {
-    crate::experiments::run_plan(prepare(s, opts)?.as_ref())
+    run_plan((runner_for(s)?.prepare)(s, opts)?.as_ref())
 }
 
 fn check(s: &Scenario) -> Result<()> {
-    prepare(s, &RunOptions::default()).map(|_| ())
+    (runner_for(s)?.prepare)(s, &RunOptions::default()).map(|_| ())
 }
 
 /// The (line, message) of the scenario error that parsing or checking `text` gives.
@@ -225,7 +227,7 @@ fn verdicts_come_out_per_variant_and_thresholds_follow_the_scenario() {
     assert!(big.evidence.iter().any(|e| e.contains("non-finite")), "{:?}", big.evidence);
     assert_eq!(kinds("tame"), vec!["healthy".to_string()]);
     // The verdicts are part of the summary JSON the page is rendered from.
-    let json: serde_json::Value = serde_json::from_str(&crate::data::to_summary_json(&r)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&report::data::to_summary_json(&r)).unwrap();
     assert_eq!(json["diagnoses"][0]["verdicts"][0]["kind"], "exploding");
 
     // A [diagnose] threshold changes what counts as an explosion event.
@@ -271,7 +273,7 @@ fn a_bad_value_inside_params_data_names_its_line_and_column() {
     let s = parse(&text).unwrap();
     check(&s).unwrap();
     let Err(ReportError::Scenario { line, column, msg, .. }) =
-        prepare(&s, &RunOptions { quick: true, seed: None }).map(|_| ())
+        (runner_for(&s).unwrap().prepare)(&s, &RunOptions { quick: true, seed: None }).map(|_| ())
     else {
         panic!("expected an error in a quick run")
     };
@@ -281,8 +283,8 @@ fn a_bad_value_inside_params_data_names_its_line_and_column() {
 
 // ---------- the model language through the runner (fixtures in report/tests/fixtures/) ----------
 
-const MODEL_LANGUAGE: &str = include_str!("../../../tests/fixtures/model_language.toml");
-const LSTM_ADDING: &str = include_str!("../../../tests/fixtures/lstm_adding.toml");
+const MODEL_LANGUAGE: &str = include_str!("fixtures/model_language.toml");
+const LSTM_ADDING: &str = include_str!("fixtures/lstm_adding.toml");
 
 /// Every row of `variant`'s runs, all seeds, in the order written.
 fn rows<'a>(out: &'a Output, variant: &str) -> Vec<engine::monitor::record::TidyRow<'a>> {
@@ -299,13 +301,13 @@ fn at_step0(out: &Output, variant: &str, seed: u64, metric: &str) -> Vec<(String
         .collect()
 }
 
-fn fixture(text: &str) -> (Output, crate::run::ScenarioResult) {
+fn fixture(text: &str) -> (Output, report::run::ScenarioResult) {
     let s = parse(text).unwrap();
     check(&s).unwrap();
     (run(&s, &RunOptions::default()).unwrap(), run_one(&s, &RunOptions::default()).unwrap())
 }
 
-fn verdicts(r: &crate::run::ScenarioResult, variant: &str) -> Vec<String> {
+fn verdicts(r: &report::run::ScenarioResult, variant: &str) -> Vec<String> {
     let d = r.diagnoses.iter().find(|d| d.variant == variant).expect("a diagnosis per variant");
     assert_eq!(d.runs, 2, "{variant}: both seeds diagnosed");
     d.verdicts.iter().map(|v| v.kind.clone()).collect()
@@ -539,4 +541,108 @@ fn figures_in_a_scenario_of_another_kind_are_an_error() {
     let Err(ReportError::Scenario { line, msg, .. }) = parse(&text) else { panic!("expected an error") };
     assert_eq!(line, line_of(&text, "[[figures]]"));
     assert!(msg.contains("`train` runner only"), "{msg}");
+}
+
+/// A dense stack profiled at initialisation: the measured per-layer factor of real nets matches mean
+/// field (ReLU/He keeps χ₁ = 1, ReLU/Glorot halves the squared gradient per layer, tanh/Glorot sits just
+/// below 1; width 64, 3 seeds, 10 %), He keeps ReLU's activation variance within a factor 2 over 8 layers
+/// where random_normal(0.01) collapses it, the kernel draws have the initialiser's standard deviation, and
+/// a figure `across` the variants reduces their medians.
+#[test]
+fn a_profiled_dense_stack_matches_mean_field_at_initialisation() {
+    let mut text = String::from(
+        r#"title = "t"
+source = "s"
+experiment = "e"
+kind = "train"
+seeds = [0, 1, 2]
+
+[params]
+data = { name = "gaussian_regression", signal = false, noise_std = 1.0, features = 64, samples = 32, outputs = 4 }
+loss = "mse"
+epochs = 0
+profile = true
+mean_field = true
+built_in_figures = false
+kernel_draws = { shape = [200, 100], bins = 20 }
+
+[[figures]]
+key = "chi"
+what = "measured χ₁"
+metric = "chi_measured"
+
+[[figures]]
+key = "worst"
+what = "largest |measured / predicted − 1|"
+metric = "rel_error"
+across = "max_abs"
+
+[[figures]]
+key = "act_var_ratio"
+what = "activation variance, last / first layer"
+metric = "activation_variance"
+layer = "last"
+over = { layer = "first" }
+
+[[figures]]
+key = "weight_std"
+what = "std of the draws"
+metric = "weight_std"
+"#,
+    );
+    let nets = [
+        ("relu_he", "relu", "he_normal"),
+        ("relu_glorot", "relu", "glorot_normal"),
+        ("tanh_glorot", "tanh", "glorot_normal"),
+        ("relu_tiny", "relu", "random_normal(stddev=0.01)"),
+    ];
+    for (name, act, init) in nets {
+        text += &format!(
+            "\n[[variants]]\nname = \"{name}\"\nmodel = {{ inputs = 64, layers = [{{ type = \"dense\", units = 64, \
+             activation = \"{act}\", initializer = \"{init}\", repeat = 8 }}, {{ type = \"dense\", units = 4 }}] }}\n"
+        );
+    }
+    let out = run(&parse(&text).unwrap(), &RunOptions::default()).unwrap();
+    let global = |variant: &str, metric: &str| -> f64 {
+        let r = out.records.iter().find(|r| r.variant == variant).unwrap();
+        r.series("*", metric)[0].1
+    };
+    for (name, want) in [("relu_he", Some(1.0)), ("relu_glorot", Some(0.5)), ("tanh_glorot", None)] {
+        let (chi, pred) = (figure(&out, &format!("chi.{name}")), global(name, "chi_predicted"));
+        if let Some(w) = want {
+            assert!((pred - w).abs() < 0.02, "{name}: theory {pred}");
+        }
+        assert!((chi / pred - 1.0).abs() < 0.1, "{name}: measured {chi}, predicted {pred}");
+        let layers = out.records.iter().find(|r| r.variant == name).unwrap().layers_with("grad_h").len();
+        assert_eq!(layers, 8, "{name}: the profile covers the stack only");
+    }
+    let he = figure(&out, "act_var_ratio.relu_he");
+    assert!((0.5..2.0).contains(&he), "He: {he}");
+    // σ_w² = 64·10⁻⁴: the variance shrinks by σ_w²/2 = 0.0032 per layer, 7 layers.
+    assert!(figure(&out, "act_var_ratio.relu_tiny") < 1e-15);
+    let std = figure(&out, "weight_std.relu_he");
+    assert!((std / (2.0f64 / 200.0).sqrt() - 1.0).abs() < 0.01, "he_normal on 200 × 100: {std}");
+    let worst = ["relu_he", "relu_glorot", "tanh_glorot", "relu_tiny"]
+        .iter()
+        .map(|v| {
+            let f = |k: &str| out.key_figures.iter().find(|f| f.key == k).map(|f| f.value);
+            let per_seed: Vec<f64> = out
+                .records
+                .iter()
+                .filter(|r| r.variant == *v)
+                .map(|r| r.series("*", "rel_error")[0].1)
+                .collect();
+            assert!(f(&format!("rel_error.{v}")).is_none(), "an `across` figure has no per-variant rows");
+            report::stats::median(&per_seed).abs()
+        })
+        .fold(0.0, f64::max);
+    assert_eq!(figure(&out, "worst"), worst);
+}
+
+#[test]
+fn a_profile_needs_a_dense_stack_measured_at_initialisation() {
+    let text = XOR.replace("[params]\n", "[params]\nprofile = true\n");
+    let (line, msg) = check_error(&text);
+    assert_eq!(line, line_of(&text, "epochs = 50"));
+    assert!(msg.contains("initialisation"), "{msg}");
 }

@@ -1,0 +1,200 @@
+//! What a `train` scenario measured at initialisation (`epochs = 0`) can add to the monitor's rows, for a
+//! model that starts with a dense stack (its first layer entry: `repeat` dense layers with one
+//! element-wise activation and kernel initialiser):
+//! - `profile`: per stack layer the pre-activation's mean square `q`, the output's `activation_variance`
+//!   and `grad_h` = ‖∂L/∂h_l‖ at the pre-activation (the monitor's `signal_norm` is at the output);
+//! - `mean_field`: beside them the theory of a wide random net, `q_theory` (the variance map from
+//!   q₁ = σ_w²·E[x²]) and `grad_h_theory` (the run's measured top gradient carried down by √χ₁(q_l) per
+//!   layer), and whole-network rows `chi_measured` ((‖∂L/∂h_1‖² / ‖∂L/∂h_L‖²)^(1/(L−1))),
+//!   `chi_predicted` (the geometric mean of χ₁(q_l), l < L), `chi_star` (χ₁ deep in an infinitely deep
+//!   net), `sigma_w2` and `rel_error` (measured / predicted − 1);
+//! - `kernel_draws`: the stack's kernel initialiser drawn on a `shape` matrix and binned over ±2.5
+//!   truncated standard deviations (`weight_density` at `bin=CENTRE`, beside `weight_density_theory`),
+//!   with `weight_std` and `weight_max_over_std` (largest |w| over the nominal standard deviation).
+use engine::init::{Initializer, TRUNCATED_STDDEV};
+use engine::layers::dense::DenseAct;
+use engine::model::{LayerSpec, Model, ModelSpec};
+use engine::monitor::{GLOBAL, Records, layer_name, point};
+use engine::theory::{MeanField, VarianceFixedPoint};
+use engine::{Activation, Shape};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelDraws {
+    /// fan_in × fan_out of the drawn matrix.
+    pub shape: [usize; 2],
+    pub bins: usize,
+}
+
+/// The dense stack a model starts with.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    act: Activation,
+    init: Initializer,
+    depth: usize,
+    /// σ_w² = fan_in·Var(W) on the stack's square layers (mean field needs it).
+    sigma_w2: Option<f64>,
+}
+
+impl Stack {
+    /// The model's leading dense stack, or what is missing.
+    pub fn of(m: &ModelSpec) -> Result<Stack, String> {
+        let Some(LayerSpec::Dense(d)) = m.layers.first() else {
+            return Err("a profile needs a model whose first layer is dense".into());
+        };
+        let Ok(DenseAct::Elementwise(act)) = d.activation() else {
+            return Err("a profile needs an element-wise activation (not softmax) on the first layer".into());
+        };
+        let init = d.kernel()?;
+        let sigma_w2 = (d.units == m.inputs).then(|| init.sigma_w2(d.units, d.units)).flatten();
+        Ok(Stack { act, init, depth: d.repeat, sigma_w2 })
+    }
+
+    /// Why mean field cannot describe the stack, if it cannot.
+    pub fn check_mean_field(&self) -> Result<(), String> {
+        match (self.sigma_w2, self.depth) {
+            (None, _) => Err("mean field needs square stack layers (units = inputs) and a zero-mean \
+                              kernel initialiser"
+                .into()),
+            (_, d) if d < 2 => Err("mean field needs a stack of at least 2 layers (`repeat`)".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn l2(v: &[f32]) -> f64 {
+    v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>().sqrt()
+}
+
+fn mean_square(v: &[f32]) -> f64 {
+    l2(v).powi(2) / v.len().max(1) as f64
+}
+
+/// Per stack layer after the probe's backward pass (and mean field beside it when asked); `x` is the
+/// probed batch's inputs.
+pub fn record(
+    model: &Model<f32>,
+    st: &Stack,
+    x: &[f32],
+    mean_field: bool,
+    r: &mut Records,
+) -> engine::Result<()> {
+    let missing = |what: &str| engine::Error::InvalidArgument { op: "layer profile", msg: what.into() };
+    let tape = model.tape();
+    let mut grads = Vec::with_capacity(st.depth);
+    let mut names = Vec::with_capacity(st.depth);
+    for (i, layer) in model.layers().iter().take(st.depth).enumerate() {
+        let rec = layer.recorded();
+        let (Some(h), Some(o)) = (rec.pre_activation, rec.output) else {
+            return Err(missing("a stack layer recorded no pre-activation"));
+        };
+        let g = tape.grad(h).ok_or_else(|| missing("a pre-activation off the path to the loss"))?;
+        let name = layer_name(&[i + 1], layer.as_ref());
+        let out = tape.value(o);
+        let mean = out.iter().map(|&a| f64::from(a)).sum::<f64>() / out.len().max(1) as f64;
+        r.push_named(0, &name, "q", mean_square(tape.value(h)));
+        r.push_named(0, &name, "activation_variance", mean_square(out) - mean * mean);
+        r.push_named(0, &name, "grad_h", l2(g));
+        grads.push(l2(g));
+        names.push(name);
+    }
+    let (Some(sw2), true) = (st.sigma_w2, mean_field) else { return Ok(()) };
+    let depth = st.depth;
+    let mf = MeanField::new(st.act, sw2.sqrt(), 0.0)?;
+    let qs = mf.variance_trajectory(sw2 * mean_square(x), depth)?;
+    // The measured top gradient carried down through √χ₁ per layer.
+    let mut g = grads[depth - 1];
+    for l in (0..depth).rev() {
+        r.push_named(0, &names[l], "q_theory", qs[l]);
+        r.push_named(0, &names[l], "grad_h_theory", g);
+        g *= mf.chi1_at(qs[l.saturating_sub(1)]).sqrt();
+    }
+    let per_layer = 1.0 / (depth - 1) as f64;
+    let measured = (grads[0] / grads[depth - 1]).powi(2).powf(per_layer);
+    let predicted = (qs[..depth - 1].iter().map(|&q| mf.chi1_at(q).ln()).sum::<f64>() * per_layer).exp();
+    let star = match mf.variance_fixed_point(1.0)? {
+        VarianceFixedPoint::Finite { q_star, .. } => Some(mf.chi1_at(q_star)),
+        // Marginal (ReLU at σ_w² = 2, where every q is a fixed point): χ₁ where the iteration stopped.
+        VarianceFixedPoint::Divergent { layers: None, last_q } => Some(mf.chi1_at(last_q)),
+        VarianceFixedPoint::Divergent { .. } => None,
+    };
+    r.push_named(0, GLOBAL, "sigma_w2", sw2);
+    r.push_named(0, GLOBAL, "chi_measured", measured);
+    r.push_named(0, GLOBAL, "chi_predicted", predicted);
+    if let Some(c) = star {
+        r.push_named(0, GLOBAL, "chi_star", c);
+    }
+    r.push_named(0, GLOBAL, "rel_error", measured / predicted - 1.0);
+    Ok(())
+}
+
+/// The stack's kernel initialiser drawn once on `kd.shape` from `seed`, binned, beside its density.
+pub fn record_draws(st: &Stack, kd: &KernelDraws, seed: u64, r: &mut Records) -> engine::Result<()> {
+    let [fan_in, fan_out] = kd.shape;
+    let nominal = (st.init.sigma_w2(fan_in, fan_out).unwrap_or(f64::NAN) / fan_in as f64).sqrt();
+    let reach = 2.5 * nominal / TRUNCATED_STDDEV;
+    let width = 2.0 * reach / kd.bins as f64;
+    let w: Vec<f64> = st.init.sample(Shape::new(fan_in, fan_out), &mut ChaCha8Rng::seed_from_u64(seed))?;
+    let mut counts = vec![0usize; kd.bins];
+    for &x in &w {
+        let k = ((x + reach) / width).floor();
+        if (0.0..kd.bins as f64).contains(&k) {
+            counts[k as usize] += 1;
+        }
+    }
+    for (k, &c) in counts.iter().enumerate() {
+        let centre = -reach + width * (k as f64 + 0.5);
+        let at = point(&[("bin", centre)]);
+        r.push_named_at(0, GLOBAL, &at, "weight_density", c as f64 / (w.len() as f64 * width));
+        r.push_named_at(0, GLOBAL, &at, "weight_density_theory", density(&st.init, nominal, centre));
+    }
+    let std = (w.iter().map(|x| x * x).sum::<f64>() / w.len() as f64).sqrt();
+    r.push_named(0, GLOBAL, "weight_std", std);
+    r.push_named(0, GLOBAL, "weight_max_over_std", w.iter().fold(0.0f64, |m, x| m.max(x.abs())) / nominal);
+    Ok(())
+}
+
+/// The density the engine's draws follow: normal initialisers are N(0, σ²) truncated to ±2σ with
+/// σ = nominal/0.8796 (Keras), uniform ones flat on ±√3·nominal, `random_normal` not truncated.
+fn density(init: &Initializer, nominal: f64, w: f64) -> f64 {
+    let normal = |s: f64| (-0.5 * (w / s).powi(2)).exp() / (s * (2.0 * std::f64::consts::PI).sqrt());
+    match init {
+        Initializer::GlorotUniform | Initializer::HeUniform | Initializer::LecunUniform => {
+            let a = 3f64.sqrt() * nominal;
+            if w.abs() <= a { 0.5 / a } else { 0.0 }
+        }
+        Initializer::RandomNormal { .. } => normal(nominal),
+        _ => {
+            let s = nominal / TRUNCATED_STDDEV;
+            // P(|z| <= 2) for a standard normal.
+            const MASS: f64 = 0.954_499_736_103_641_6;
+            if w.abs() > 2.0 * s { 0.0 } else { normal(s) / MASS }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The densities integrate to 1, and the truncated normal's is zero beyond 2σ = 2·nominal/0.8796.
+    #[test]
+    fn densities_are_normalised() {
+        for init in [
+            Initializer::GlorotNormal,
+            Initializer::HeUniform,
+            Initializer::RandomNormal { mean: 0.0, stddev: 0.1 },
+        ] {
+            let (nominal, h) = (0.1, 1e-4);
+            let total: f64 =
+                (-100_000..100_000).map(|i| density(&init, nominal, (i as f64 + 0.5) * h) * h).sum();
+            assert!((total - 1.0).abs() < 1e-3, "{init}: {total}");
+        }
+        let edge = 2.0 * 0.1 / TRUNCATED_STDDEV;
+        assert!(density(&Initializer::HeNormal, 0.1, edge * 0.999) > 0.0);
+        assert_eq!(density(&Initializer::HeNormal, 0.1, edge * 1.001), 0.0);
+    }
+}
