@@ -11,8 +11,7 @@ fn every_labelled_network_gets_its_verdict_and_no_healthy_one_a_failure() {
     let all = report::scenario::discover(&common::scenarios_dir()).unwrap();
     // The held-out zoo is scored on the page as it comes out, not required to be right (its labels were
     // fixed before its first run and nothing was tuned to it).
-    let zoo: Vec<_> =
-        all.iter().filter(|s| s.name.starts_with("zoo_") && s.name != "zoo_heldout").collect();
+    let zoo: Vec<_> = all.iter().filter(|s| s.name.starts_with("zoo_") && s.name != "zoo_heldout").collect();
     assert!(zoo.len() >= 3, "the zoo's scenario files");
     let mut runs: Vec<Outcome> = Vec::new();
     // What the diagnosis said of each network, to show beside a wrong verdict.

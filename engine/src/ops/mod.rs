@@ -20,6 +20,7 @@ pub(crate) fn backward<T: Real>(op: Op, ctx: &mut Backward<'_, T>) {
     match op {
         Op::Leaf => {}
         Op::MatMul { a, b, trans_a, trans_b } => matmul::backward(ctx, a, b, trans_a, trans_b),
+        Op::Linear { x, w, b } => matmul::backward_linear(ctx, x, w, b),
         Op::Binary { kind, a, b } => arith::backward_binary(ctx, kind, a, b),
         Op::Affine { x, scale, .. } => arith::backward_affine(ctx, x, scale),
         Op::Unary { kind, x } => unary::backward(ctx, kind, x),

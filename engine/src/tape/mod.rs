@@ -219,6 +219,7 @@ mod tests {
         let col = t.param(Shape::new(3, 1), &wave(3, 0.9).iter().map(|v| v + 2.0).collect::<Vec<_>>())?;
         let xw = t.matmul(x, w)?;
         let xt = t.matmul_tn(x, x)?;
+        let lin = t.linear(x, w, row)?;
         let z = t.add(xw, row)?;
         let z = t.div(z, col)?;
         let z = t.mul(z, z)?;
@@ -247,7 +248,16 @@ mod tests {
         let rnn = t.cell(CellKind::Rnn, 4, hu, at(8, 2), None, None, None)?;
         let b = t.param(Shape::new(2, 6), &wave(12, 0.2))?;
         let gru = t.cell(CellKind::Gru, 2, cat, at(24, 3), None, None, Some(b))?;
-        let parts = [t.mean(sl)?, t.sum(r0)?, t.sum(r1)?, t.sum(xt)?, t.sum(c2)?, t.sum(rnn)?, t.sum(gru)?];
+        let parts = [
+            t.mean(sl)?,
+            t.sum(r0)?,
+            t.sum(r1)?,
+            t.sum(xt)?,
+            t.sum(c2)?,
+            t.sum(rnn)?,
+            t.sum(gru)?,
+            t.sum(lin)?,
+        ];
         let target = t.input(Shape::new(3, 8), &wave(24, 0.5))?;
         let mse = t.mse(z, target)?;
         let probs = t.softmax(target)?;

@@ -31,6 +31,13 @@ pub enum Op {
         trans_a: bool,
         trans_b: bool,
     },
+    /// `x·w + b`: a product and its bias row in one node (a dense layer's
+    /// pre-activation), so the bias costs no pass and no node of its own.
+    Linear {
+        x: NodeId,
+        w: NodeId,
+        b: NodeId,
+    },
     /// `a ∘ b` where `b` is broadcast over `a`'s rows and/or columns.
     Binary {
         kind: BinaryKind,
@@ -134,6 +141,7 @@ impl Op {
         match self {
             Op::Leaf => "leaf",
             Op::MatMul { .. } => "matmul",
+            Op::Linear { .. } => "linear",
             Op::Binary { kind, .. } => match kind {
                 BinaryKind::Add => "add",
                 BinaryKind::Sub => "sub",
