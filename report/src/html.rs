@@ -1,6 +1,7 @@
 //! The page: one self-contained HTML file (styles inline, charts inlined as SVG, no external fonts or
 //! scripts) rendered with minijinja from templates compiled into the binary.
 use crate::charts::build::RenderedChart;
+use crate::charts::svg::{Styles, compact};
 use crate::claims::{ClaimVerdict, Standing, Tally};
 use crate::error::Result;
 use crate::format::{fmt_figure, label};
@@ -25,7 +26,10 @@ pub struct SectionInput<'a> {
 struct Section {
     id: String,
     title: String,
+    /// The source document's title (its file name when the table does not know it).
     source: String,
+    /// The source's footnote number, where it is one of the documents.
+    source_note: Option<usize>,
     experiment: String,
     kind: String,
     seeds: String,
@@ -36,11 +40,57 @@ struct Section {
     explanation: Vec<Value>,
     errata: Vec<Value>,
     pending: Option<Value>,
-    figures: Vec<(String, String)>,
+    /// Key figures in groups of a shared label prefix (a variant's label), each row (rest, value, range).
+    figures: Vec<FigureGroup>,
+    /// Whether any figure has a seed range (then the table gets its column).
+    figure_ranges: bool,
     claims: Vec<Claim>,
     files: Vec<String>,
     /// Each variant's verdicts (from `crate::diagnosis`), shown beside the charts.
     diagnoses: Vec<DiagnosisView>,
+}
+
+#[derive(Serialize)]
+struct FigureGroup {
+    /// The prefix the rows share (before ": "), empty for rows that share none.
+    head: String,
+    rows: Vec<(String, String, String)>,
+}
+
+/// A figure's label split into its text and its seed range: the runners end a median's label with
+/// "(median of N seeds; range {=lo}–{=hi})", which the page shows as a column ("lo – hi", with the
+/// seed count only where it differs from the scenario's). Other labels are kept whole.
+fn split_range(raw: &str, seeds: usize) -> (String, String) {
+    let parsed =
+        raw.strip_suffix(')').and_then(|r| r.rsplit_once(" (median of ")).and_then(|(text, inner)| {
+            let (of, range) = inner.split_once("; range ")?;
+            let (lo, hi) = range.split_once("}–{=")?;
+            let (lo, hi) =
+                (lo.strip_prefix("{=")?.parse::<f64>().ok()?, hi.strip_suffix('}')?.parse::<f64>().ok()?);
+            let mut shown = format!("{} – {}", fmt_figure(lo), fmt_figure(hi));
+            if of != format!("{seeds} seeds") {
+                shown.push_str(&format!(" ({of})"));
+            }
+            Some((label(text), shown))
+        });
+    parsed.unwrap_or_else(|| (label(raw), String::new()))
+}
+
+/// Consecutive figures whose labels start with the same "prefix: " go under one heading row, so a long
+/// variant label is printed once, not once per figure.
+fn group_figures(rows: Vec<(String, String, String)>) -> Vec<FigureGroup> {
+    let mut groups: Vec<FigureGroup> = Vec::new();
+    for (label, value, range) in rows {
+        let (head, rest) = match label.split_once(": ") {
+            Some((h, r)) => (h.to_string(), r.to_string()),
+            None => (String::new(), label),
+        };
+        match groups.last_mut() {
+            Some(g) if g.head == head => g.rows.push((rest, value, range)),
+            _ => groups.push(FigureGroup { head, rows: vec![(rest, value, range)] }),
+        }
+    }
+    groups
 }
 
 #[derive(Serialize)]
@@ -168,7 +218,7 @@ fn variant_rows(s: &Scenario) -> Vec<(String, String)> {
         .collect()
 }
 
-fn section(input: &SectionInput<'_>) -> Result<Section> {
+fn section(input: &SectionInput<'_>, styles: &mut Styles) -> Result<Section> {
     let (s, r) = (input.scenario, input.result);
     let spec = &s.spec;
     let text = Prose::new(s, &r.key_figures, r.seeds.len());
@@ -181,6 +231,27 @@ fn section(input: &SectionInput<'_>) -> Result<Section> {
         .map(|(i, e)| Ok(prose(&text.render(&format!("errata[{i}]"), e)?)))
         .collect::<Result<Vec<_>>>()?;
     let pending = spec.pending.as_deref().map(|p| text.render("pending", p)).transpose()?.map(|p| prose(&p));
+    // A median's label states its seed range; the `.min`/`.max` figures are for claims and prose.
+    let figures = group_figures(
+        r.key_figures
+            .iter()
+            .filter(|f| !f.key.ends_with(".min") && !f.key.ends_with(".max"))
+            .map(|f| {
+                let (text, range) = split_range(&f.label, r.seeds.len());
+                (text, fmt_figure(f.value), range)
+            })
+            .collect(),
+    );
+    let mut charts = Vec::with_capacity(input.charts.len());
+    for c in &input.charts {
+        let field = format!("caption of chart `{}`", c.id);
+        let caption = c.caption.as_deref().map(|t| text.render(&field, t)).transpose()?;
+        charts.push(Chart {
+            id: c.id.clone(),
+            caption: caption.as_deref().map(prose),
+            svg: Value::from_safe_string(compact(&c.svg, &c.title, styles)),
+        });
+    }
     let claims = r
         .claims
         .iter()
@@ -233,32 +304,20 @@ fn section(input: &SectionInput<'_>) -> Result<Section> {
     Ok(Section {
         id: s.name.clone(),
         title: spec.title.clone(),
-        source: spec.source.clone(),
-        experiment: spec.experiment.clone(),
+        source: crate::sources::title(&spec.source).unwrap_or(&spec.source).to_string(),
+        source_note: crate::sources::number(&spec.source),
+        experiment: crate::sources::name_references(&spec.experiment),
         kind: r.kind.clone(),
         seeds: r.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         setup,
         params: spec.params.iter().flatten().map(|(k, v)| (k.clone(), inline(v))).collect(),
         variants: variant_rows(s),
-        charts: input
-            .charts
-            .iter()
-            .map(|c| Chart {
-                id: c.id.clone(),
-                caption: c.caption.as_deref().map(prose),
-                svg: Value::from_safe_string(c.svg.clone()),
-            })
-            .collect(),
+        charts,
         explanation,
         errata,
         pending,
-        // A median's label already states its seed range; the `.min`/`.max` figures are for claims.
-        figures: r
-            .key_figures
-            .iter()
-            .filter(|f| !f.key.ends_with(".min") && !f.key.ends_with(".max"))
-            .map(|f| (label(&f.label), fmt_figure(f.value)))
-            .collect(),
+        figure_ranges: figures.iter().flat_map(|g| &g.rows).any(|r| !r.2.is_empty()),
+        figures,
         claims,
         files: crate::data::scenario_files(r).into_iter().map(|(p, _)| p).collect(),
         diagnoses: diagnosis_views(s, r),
@@ -374,11 +433,14 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;
     let tally = Tally::of(sections.iter().flat_map(|s| &s.result.claims));
-    let sections = sections.iter().map(section).collect::<Result<Vec<Section>>>()?;
+    let mut styles = Styles::default();
+    let sections = sections.iter().map(|s| section(s, &mut styles)).collect::<Result<Vec<Section>>>()?;
     let (matmul, scenario_times) = timing_rows(timings);
     let k = &timings.kernels;
     let page = env.get_template("report.html")?.render(context! {
         sections => Value::from(minijinja::value::Serde(&sections)),
+        chart_css => styles.css(),
+        sources => crate::sources::SOURCES.to_vec(),
         tally => Value::from(minijinja::value::Serde(&tally)),
         machine => Value::from(minijinja::value::Serde(&timings.machine)),
         quick => timings.quick,
@@ -390,12 +452,59 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
         checksums => crate::data::CHECKSUMS,
         timings_file => crate::timings::FILE,
     })?;
-    Ok(page)
+    Ok(squeeze(&page))
+}
+
+/// The page with each run of whitespace that holds a line break reduced to that line break and other
+/// runs to one space: the same rendering (the page has no `<pre>`), a few percent smaller.
+fn squeeze(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    let mut run = String::new();
+    for c in page.chars() {
+        if c.is_ascii_whitespace() {
+            run.push(c);
+            continue;
+        }
+        if !run.is_empty() {
+            out.push(if run.contains('\n') { '\n' } else { ' ' });
+            run.clear();
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_sharing_a_prefix_share_a_heading() {
+        let rows = ["a: x", "a: y", "b: z", "plain", "a: w"]
+            .map(|l| (l.to_string(), "1".to_string(), String::new()));
+        let g = group_figures(rows.to_vec());
+        let heads: Vec<(&str, usize)> = g.iter().map(|g| (g.head.as_str(), g.rows.len())).collect();
+        assert_eq!(heads, [("a", 2), ("b", 1), ("", 1), ("a", 1)]);
+        assert_eq!(g[0].rows[1].0, "y");
+    }
+
+    #[test]
+    fn a_medians_seed_range_becomes_its_own_column() {
+        let raw = format!(
+            "v: loss (median of 3 seeds; range {}–{})",
+            crate::record::number(0.5),
+            crate::record::number(2e-7)
+        );
+        assert_eq!(split_range(&raw, 3), ("v: loss".to_string(), "0.5 – 2 × 10⁻⁷".to_string()));
+        let raw = raw.replace("3 seeds", "2 of 3 seeds");
+        assert_eq!(split_range(&raw, 3).1, "0.5 – 2 × 10⁻⁷ (2 of 3 seeds)");
+        assert_eq!(split_range("v: loss (of 3 runs)", 3), ("v: loss (of 3 runs)".to_string(), String::new()));
+    }
+
+    #[test]
+    fn whitespace_runs_shrink_to_one_character() {
+        assert_eq!(squeeze("<p>a   b\n   <b>c</b>\n\n</p>\n"), "<p>a b\n<b>c</b>\n</p>");
+    }
 
     #[test]
     fn prose_escapes_and_marks_code() {

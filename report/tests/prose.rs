@@ -1,5 +1,5 @@
 //! Every measured number on the page is rendered from the data: each scenario's prose (setup,
-//! explanation, errata, pending) renders against its own run's key figures, and none of it types a
+//! explanation, errata, pending, chart captions) renders against its own run's key figures, and none of it types a
 //! measured-looking number (a decimal or a power of ten) outside `code`, "quotations" and template
 //! expressions.
 mod common;
@@ -16,6 +16,10 @@ fn fields(s: &Scenario) -> Vec<(String, String)> {
         vec![("setup".to_string(), spec.setup.clone()), ("explanation".into(), spec.explanation.clone())];
     out.extend(spec.errata.iter().enumerate().map(|(i, e)| (format!("errata[{i}]"), e.clone())));
     out.extend(spec.pending.iter().map(|p| ("pending".to_string(), p.clone())));
+    for c in &spec.charts {
+        let c = c.get_ref();
+        out.extend(c.caption.iter().map(|t| (format!("caption of chart `{}`", c.id), t.clone())));
+    }
     out
 }
 

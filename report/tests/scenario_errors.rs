@@ -295,11 +295,10 @@ fn a_wrong_type_nested_in_params_points_at_the_element() {
 fn a_failed_check_inside_a_params_subtable_points_at_its_entry() {
     let text = std::fs::read_to_string(common::scenarios_dir().join("residual.toml")).unwrap();
     prepares(&text, false);
-    let needle = "res_std = { skip = true, first = \"he_normal\"";
-    let bad = text.replace(needle, "res_std = { skip = true, first = \"he_nromal\"");
+    let bad = text.replace("samples = 480", "samples = 0");
     let (line, column, msg) = prepare_error(&bad, false);
-    assert_eq!((line, column), value_place(&bad, "res_std = {"), "{msg}");
-    assert!(msg.contains("[params] nets.res_std") && msg.contains("he_nromal"), "{msg}");
+    assert_eq!((line, column), value_place(&bad, "samples = 0"), "{msg}");
+    assert!(msg.contains("[params] data.samples = 0") && msg.contains("at least 1"), "{msg}");
 }
 
 #[test]

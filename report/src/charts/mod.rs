@@ -5,6 +5,7 @@ pub mod build;
 mod grid;
 mod heatmap;
 mod line;
+pub mod svg;
 mod table;
 
 pub use grid::{bar_chart, histogram};

@@ -60,6 +60,24 @@ pub struct ScenarioSpec {
     /// Overrides of the diagnosis thresholds (`engine::diagnose::DiagnoseConfig`), typed by `diagnosis`.
     #[serde(default)]
     pub diagnose: Option<toml::Table>,
+    /// `[remedy]`: try the remedies on the failing variants and show them on the page.
+    #[serde(default)]
+    pub remedy: Option<RemedySpec>,
+}
+
+/// A scenario's `[remedy]` table: whether its failing variants get a remedy panel on the page.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemedySpec {
+    /// Run the remedies and show the panel (off when absent).
+    #[serde(default)]
+    pub enabled: bool,
+    /// At most this many remedies per variant (default 3).
+    #[serde(default)]
+    pub max_remedies: Option<usize>,
+    /// Only these variants (default: every variant with a failure verdict).
+    #[serde(default)]
+    pub variants: Option<Vec<String>>,
 }
 
 fn default_order() -> i32 {

@@ -1,0 +1,526 @@
+//! Makes plotters' SVG small without changing what it draws: plotters writes one element per line
+//! segment, marker and heatmap cell, each with every attribute spelled out. The page holds about a
+//! hundred charts, so this module
+//! - drops attributes that repeat SVG's defaults (`opacity="1"`, text fill black), puts the font family
+//!   on the root once (it inherits) and rounds font sizes to the drawing's resolution (0.1 px);
+//! - thins polylines to the points that change a pixel: repeated pixels and points within half a pixel
+//!   of the line through their neighbours go (a gap in a series is a separate polyline, so it stays);
+//! - merges runs of consecutive opaque elements that share a style into one `<path>` (separate subpaths
+//!   of one opaque colour paint the same pixels as separate elements; translucent ones are kept apart,
+//!   since overlapping subpaths would blend once instead of twice);
+//! - gives each repeated style (fill, stroke, font size, ...) a class, written once as CSS for the page
+//!   ([`Styles::css`]);
+//! - names the chart for assistive technology (`role="img"` and a `<title>`).
+//!
+//! Input is what `plotters::backend::SVGBackend` writes; anything it does not recognise is kept as is.
+
+/// One element of plotters' output: its tag, its attributes in order, and its text content.
+#[derive(Debug, Clone)]
+struct Element {
+    tag: String,
+    attrs: Vec<(String, String)>,
+    text: Option<String>,
+}
+
+impl Element {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn num(&self, name: &str) -> Option<f64> {
+        self.get(name)?.parse().ok()
+    }
+
+    /// The attributes that are not geometry: what must match for two elements to merge.
+    fn style(&self) -> Vec<(String, String)> {
+        let geometry = ["x", "y", "width", "height", "cx", "cy", "r", "x1", "y1", "x2", "y2", "points"];
+        self.attrs.iter().filter(|(k, _)| !geometry.contains(&k.as_str())).cloned().collect()
+    }
+
+    fn write(&self, out: &mut String, styles: &mut Styles) {
+        out.push('<');
+        out.push_str(&self.tag);
+        write_attrs(out, &self.attrs, styles);
+        match &self.text {
+            Some(t) => out.push_str(&format!(">{t}</{}>", self.tag)),
+            None => out.push_str("/>"),
+        }
+    }
+}
+
+/// The attributes CSS can carry (the rest, like `dy` and `transform`, stay attributes).
+const CSS_PROPERTIES: [&str; 8] = [
+    "fill",
+    "stroke",
+    "stroke-width",
+    "opacity",
+    "font-size",
+    "text-anchor",
+    "font-family",
+    "stroke-dasharray",
+];
+
+/// Style sets seen across the page's charts, each with its class name.
+#[derive(Debug, Default)]
+pub struct Styles {
+    classes: Vec<(Vec<(String, String)>, String)>,
+}
+
+impl Styles {
+    /// The class of a style set (a new one on first sight).
+    fn class(&mut self, style: Vec<(String, String)>) -> String {
+        if let Some((_, c)) = self.classes.iter().find(|(s, _)| *s == style) {
+            return c.clone();
+        }
+        let name = format!("s{}", self.classes.len());
+        self.classes.push((style, name.clone()));
+        name
+    }
+
+    /// One CSS rule per class, scoped to the charts.
+    pub fn css(&self) -> String {
+        let mut out = String::new();
+        for (style, name) in &self.classes {
+            let decl: Vec<String> = style
+                .iter()
+                .map(|(k, v)| if k == "font-size" { format!("{k}:{v}px") } else { format!("{k}:{v}") })
+                .collect();
+            out.push_str(&format!("svg .{name}{{{}}}\n", decl.join(";")));
+        }
+        out
+    }
+}
+
+/// Writes attributes, the CSS-able ones as one class.
+fn write_attrs(out: &mut String, attrs: &[(String, String)], styles: &mut Styles) {
+    let (css, plain): (Vec<_>, Vec<_>) =
+        attrs.iter().cloned().partition(|(k, _)| CSS_PROPERTIES.contains(&k.as_str()));
+    for (k, v) in plain {
+        out.push_str(&format!(" {k}=\"{v}\""));
+    }
+    if !css.is_empty() {
+        out.push_str(&format!(" class=\"{}\"", styles.class(css)));
+    }
+}
+
+/// Reads plotters' SVG into the root's attributes and its elements; `None` when it is not that shape.
+fn parse(svg: &str) -> Option<(Vec<(String, String)>, Vec<Element>)> {
+    let start = svg.find("<svg")?;
+    let root_end = start + svg[start..].find('>')?;
+    let root = attrs(&svg[start + 4..root_end]);
+    let mut rest = &svg[root_end + 1..];
+    let mut elements = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with("</svg>") {
+            return Some((root, elements));
+        }
+        let body = rest.strip_prefix('<')?;
+        let tag_end = body.find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+        let tag = &body[..tag_end];
+        let close = body.find('>')?;
+        let self_closing = body[..close].ends_with('/');
+        let inner = body[tag_end..close].trim_end_matches('/');
+        let attrs = attrs(inner);
+        if self_closing {
+            elements.push(Element { tag: tag.into(), attrs, text: None });
+            rest = &body[close + 1..];
+        } else {
+            let end_tag = format!("</{tag}>");
+            let after = &body[close + 1..];
+            let end = after.find(&end_tag)?;
+            let text = after[..end].trim().to_string();
+            elements.push(Element { tag: tag.into(), attrs, text: Some(text) });
+            rest = &after[end + end_tag.len()..];
+        }
+    }
+}
+
+/// `k="v"` pairs in order (plotters writes every value in double quotes, escaped).
+fn attrs(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(eq) = rest.find("=\"") {
+        let key = rest[..eq].trim().to_string();
+        let after = &rest[eq + 2..];
+        let Some(end) = after.find('"') else { break };
+        out.push((key, after[..end].to_string()));
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+/// Drops default-valued attributes and rounds font sizes.
+fn tidy(e: &mut Element) {
+    let is_text = e.tag == "text";
+    e.attrs.retain(|(k, v)| {
+        !(k == "opacity" && v == "1"
+            || is_text && (k == "font-family" && v == super::FONT || k == "fill" && v == "#000000")
+            || k == "stroke-width" && v == "1" && e_is_unstroked(&e.tag))
+    });
+    for (k, v) in &mut e.attrs {
+        if k == "font-size"
+            && let Ok(size) = v.parse::<f64>()
+        {
+            *v = trim_num(size, 1);
+        }
+    }
+    // A circle or filled shape with no stroke needs no stroke width.
+    if e.get("stroke") == Some("none") {
+        e.attrs.retain(|(k, _)| k != "stroke-width");
+    }
+}
+
+fn e_is_unstroked(tag: &str) -> bool {
+    tag == "text"
+}
+
+/// A number with at most `decimals` decimals and no trailing zeros.
+fn trim_num(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if s == "-0" { "0".into() } else { s }
+}
+
+/// The polyline's points with only those that change a pixel: consecutive repeats dropped, then
+/// Douglas–Peucker at half a pixel (ends always kept).
+fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(points.len());
+    for &p in points {
+        if pts.last() != Some(&p) {
+            pts.push(p);
+        }
+    }
+    if pts.len() <= 2 {
+        return pts;
+    }
+    let mut keep = vec![false; pts.len()];
+    keep[0] = true;
+    keep[pts.len() - 1] = true;
+    let mut stack = vec![(0, pts.len() - 1)];
+    while let Some((a, b)) = stack.pop() {
+        let (mut far, mut dist) = (0, 0.0);
+        for i in a + 1..b {
+            let d = distance(pts[i], pts[a], pts[b]);
+            if d > dist {
+                (far, dist) = (i, d);
+            }
+        }
+        if dist > 0.5 {
+            keep[far] = true;
+            stack.push((a, far));
+            stack.push((far, b));
+        }
+    }
+    pts.into_iter().zip(keep).filter(|(_, k)| *k).map(|(p, _)| p).collect()
+}
+
+/// Distance from `p` to the segment `a`–`b`.
+fn distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 == 0.0 { 0.0 } else { (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0) };
+    let (x, y) = (a.0 + t * dx, a.1 + t * dy);
+    ((p.0 - x).powi(2) + (p.1 - y).powi(2)).sqrt()
+}
+
+fn points(s: &str) -> Option<Vec<(f64, f64)>> {
+    s.split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
+        })
+        .collect()
+}
+
+fn n(v: f64) -> String {
+    trim_num(v, 1)
+}
+
+/// The element as path data, with the style its path needs; `None` for what does not merge.
+fn as_path(e: &Element) -> Option<(Vec<(String, String)>, String)> {
+    let opaque = e.get("opacity").is_none_or(|o| o == "1");
+    if e.text.is_some() {
+        return None;
+    }
+    // A translucent shape becomes a path of its own: merged, overlaps would blend once, not twice.
+    if !opaque && e.tag != "polygon" {
+        return None;
+    }
+    let style = e.style();
+    let d = match e.tag.as_str() {
+        "polyline" if e.get("fill") == Some("none") => relative(&thin(&points(e.get("points")?)?), false)?,
+        "polygon" => relative(&thin(&points(e.get("points")?)?), true)?,
+        "line" => {
+            let (x1, y1, x2, y2) = (e.num("x1")?, e.num("y1")?, e.num("x2")?, e.num("y2")?);
+            let mut style = style;
+            style.insert(0, ("fill".into(), "none".into()));
+            return Some((style, relative(&[(x1, y1), (x2, y2)], false)?));
+        }
+        "rect" if e.get("stroke") == Some("none") || e.get("stroke").is_none() => {
+            let (x, y, w, h) = (e.num("x")?, e.num("y")?, e.num("width")?, e.num("height")?);
+            format!("M{} {}h{}v{}h{}z", n(x), n(y), n(w), n(h), n(-w))
+        }
+        // A filled marker is a zero-length line with round caps as wide as the disc: the same pixels in
+        // a quarter of the bytes.
+        "circle"
+            if e.get("stroke").is_none_or(|s| s == "none") && e.get("fill").is_some_and(|f| f != "none") =>
+        {
+            let (x, y, r) = (e.num("cx")?, e.num("cy")?, e.num("r")?);
+            let fill = e.get("fill")?.to_string();
+            let mut style: Vec<(String, String)> = style
+                .into_iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "fill" | "stroke" | "stroke-width"))
+                .collect();
+            style.extend([
+                ("fill".into(), "none".into()),
+                ("stroke".into(), fill),
+                ("stroke-width".into(), n(2.0 * r)),
+                ("stroke-linecap".into(), "round".into()),
+            ]);
+            return Some((style, format!("M{} {}h0", n(x), n(y))));
+        }
+        "circle" => {
+            let (x, y, r) = (e.num("cx")?, e.num("cy")?, e.num("r")?);
+            format!(
+                "M{} {}a{r} {r} 0 1 0 {} 0a{r} {r} 0 1 0 {} 0",
+                n(x - r),
+                n(y),
+                n(2.0 * r),
+                n(-2.0 * r),
+                r = n(r)
+            )
+        }
+        _ => return None,
+    };
+    Some((style, d))
+}
+
+/// Path data through these points, each after the first relative to the one before (shorter), closed
+/// for a polygon.
+fn relative(pts: &[(f64, f64)], close: bool) -> Option<String> {
+    let (first, rest) = pts.split_first()?;
+    let mut d = format!("M{} {}", n(first.0), n(first.1));
+    let mut at = *first;
+    // After an `l`, further pairs need no letter (a minus sign separates as well as a space).
+    let mut in_l = false;
+    for p in rest {
+        let (dx, dy) = (n(p.0 - at.0), n(p.1 - at.1));
+        at = *p;
+        // Axis-parallel steps (grid lines, dashes, ticks) need one number.
+        if dy == "0" || dx == "0" {
+            d.push_str(&if dy == "0" { format!("h{dx}") } else { format!("v{dy}") });
+            in_l = false;
+            continue;
+        }
+        if in_l {
+            if !dx.starts_with('-') {
+                d.push(' ');
+            }
+        } else {
+            d.push('l');
+            in_l = true;
+        }
+        d.push_str(&dx);
+        if !dy.starts_with('-') {
+            d.push(' ');
+        }
+        d.push_str(&dy);
+    }
+    if close {
+        d.push('z');
+    }
+    Some(d)
+}
+
+/// Rectangles as (x0, y0, x1, y1).
+fn rect_box(e: &Element) -> Option<(f64, f64, f64, f64)> {
+    let (x, y) = (e.num("x")?, e.num("y")?);
+    Some((x, y, x + e.num("width")?, y + e.num("height")?))
+}
+
+/// Whether any two of these rectangles with different styles overlap (then their order matters).
+fn rects_overlap(run: &[(Vec<(String, String)>, (f64, f64, f64, f64))]) -> bool {
+    for (i, (sa, a)) in run.iter().enumerate() {
+        for (sb, b) in &run[i + 1..] {
+            if sa != sb && a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The chart with the same picture in fewer bytes and elements; `title` names it for screen readers.
+/// Output that is not plotters' shape is returned unchanged (with its title).
+pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
+    let Some((mut root, mut elements)) = parse(svg) else { return svg.to_string() };
+    elements.iter_mut().for_each(tidy);
+    root.push(("font-family".into(), super::FONT.into()));
+    root.push(("role".into(), "img".into()));
+    let mut out = String::with_capacity(svg.len() / 3);
+    out.push_str("<svg");
+    for (k, v) in &root {
+        out.push_str(&format!(" {k}=\"{v}\""));
+    }
+    out.push_str(&format!("><title>{}</title>\n", escape(title)));
+    let mut i = 0;
+    while i < elements.len() {
+        // A run of opaque filled rectangles that do not overlap across colours (a heatmap's cells):
+        // one path per colour, in the order the colours first appear.
+        let mut j = i;
+        let mut run = Vec::new();
+        while j < elements.len() && elements[j].tag == "rect" {
+            match (as_path(&elements[j]), rect_box(&elements[j])) {
+                (Some((style, _)), Some(b)) => run.push((style, b)),
+                _ => break,
+            }
+            j += 1;
+        }
+        if run.len() > 1 && !rects_overlap(&run) {
+            let mut groups: Vec<(Vec<(String, String)>, String)> = Vec::new();
+            for e in &elements[i..j] {
+                let (style, d) = as_path(e).expect("checked above");
+                match groups.iter_mut().find(|g| g.0 == style) {
+                    Some(g) => g.1.push_str(&d),
+                    None => groups.push((style, d)),
+                }
+            }
+            for (style, d) in groups {
+                write_path(&mut out, &style, &d, styles);
+            }
+            i = j;
+            continue;
+        }
+        // Otherwise: consecutive elements of one style become one path. Text between them (an axis'
+        // tick labels between its tick marks) is written after the path: lines and labels beside each
+        // other do not overlap, and text stays above lines.
+        match as_path(&elements[i]) {
+            Some((style, mut d)) => {
+                let mut j = i + 1;
+                let mut texts = Vec::new();
+                loop {
+                    let mut k = j;
+                    while elements.get(k).is_some_and(|e| e.tag == "text") {
+                        k += 1;
+                    }
+                    let translucent = style.iter().any(|(k, v)| k == "opacity" && v != "1");
+                    match elements.get(k).and_then(as_path).filter(|(s, _)| *s == style && !translucent) {
+                        Some((_, more)) => {
+                            texts.extend(j..k);
+                            d.push_str(&more);
+                            j = k + 1;
+                        }
+                        None => break,
+                    }
+                }
+                write_path(&mut out, &style, &d, styles);
+                for t in texts {
+                    elements[t].write(&mut out, styles);
+                    out.push('\n');
+                }
+                i = j;
+            }
+            None => {
+                let e = &mut elements[i];
+                if (e.tag == "polyline" || e.tag == "polygon")
+                    && let Some(pts) = e.get("points").and_then(points)
+                {
+                    let thinned: Vec<String> =
+                        thin(&pts).iter().map(|p| format!("{},{}", n(p.0), n(p.1))).collect();
+                    let joined = thinned.join(" ");
+                    for (k, v) in &mut e.attrs {
+                        if k == "points" {
+                            *v = joined.clone();
+                        }
+                    }
+                }
+                e.write(&mut out, styles);
+                out.push('\n');
+                i += 1;
+            }
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn write_path(out: &mut String, style: &[(String, String)], d: &str, styles: &mut Styles) {
+    out.push_str("<path");
+    write_attrs(out, style, styles);
+    out.push_str(&format!(" d=\"{d}\"/>\n"));
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_every_point_that_changes_a_pixel() {
+        // Repeats and collinear points go; a corner stays; ends stay.
+        let pts = [(0.0, 0.0), (0.0, 0.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0), (3.0, 10.0)];
+        assert_eq!(thin(&pts), vec![(0.0, 0.0), (3.0, 3.0), (3.0, 10.0)]);
+        // A one-pixel bump is kept.
+        let bump = [(0.0, 0.0), (5.0, 1.0), (10.0, 0.0)];
+        assert_eq!(thin(&bump), bump.to_vec());
+    }
+
+    #[test]
+    fn same_style_runs_merge_and_translucent_and_text_stay_apart() {
+        let svg = r##"<svg width="10" height="10" viewBox="0 0 10 10" xmlns="http://www.w3.org/2000/svg">
+<polyline fill="none" opacity="1" stroke="#666666" stroke-width="1" points="0,0 1,0 "/>
+<polyline fill="none" opacity="1" stroke="#666666" stroke-width="1" points="3,0 4,0 "/>
+<polygon opacity="0.18" fill="#0072B2" points="0,0 1,1 2,0 "/>
+<circle cx="5" cy="5" r="3" opacity="1" fill="#D55E00" stroke="none" stroke-width="1"/>
+<circle cx="7" cy="5" r="3" opacity="1" fill="#D55E00" stroke="none" stroke-width="1"/>
+<text x="1" y="2" dy="0.76em" text-anchor="middle" font-family="sans-serif" font-size="12.903225806451614" opacity="1" fill="#000000">
+a &lt; b
+</text>
+</svg>
+"##;
+        let mut styles = Styles::default();
+        let out = compact(svg, "A & B", &mut styles);
+        assert!(out.contains("<title>A &amp; B</title>") && out.contains("role=\"img\""), "{out}");
+        assert!(out.contains(r##"<path class="s0" d="M0 0h1M3 0h1"/>"##), "{out}");
+        assert!(out.contains(r##"<path class="s1" d="M0 0l1 1 1-1z"/>"##), "{out}");
+        assert_eq!(out.matches("<path").count(), 3, "{out}");
+        assert!(out.contains(r##"d="M5 5h0M7 5h0""##), "markers as round-capped dots: {out}");
+        assert!(out.contains(r##"<text x="1" y="2" dy="0.76em" class="s3">a &lt; b</text>"##), "{out}");
+        let css = styles.css();
+        assert!(css.contains("svg .s3{text-anchor:middle;font-size:12.9px}"), "{css}");
+    }
+
+    #[test]
+    fn path_data_is_relative_and_axis_steps_take_one_number() {
+        let d = relative(&[(0.0, 0.0), (3.0, 4.0), (5.0, 2.0), (5.0, 7.0), (6.0, 8.0)], true).unwrap();
+        assert_eq!(d, "M0 0l3 4 2-2v5l1 1z");
+    }
+
+    #[test]
+    fn heatmap_cells_group_by_colour_unless_colours_overlap() {
+        let cell = |x: u32, fill: &str| {
+            format!(r#"<rect x="{x}" y="0" width="2" height="2" opacity="1" fill="{fill}" stroke="none"/>"#)
+        };
+        let grid = format!(
+            "<svg width=\"9\" height=\"9\">{}{}{}</svg>",
+            cell(0, "#111111"),
+            cell(2, "#222222"),
+            cell(4, "#111111")
+        );
+        let out = compact(&grid, "h", &mut Styles::default());
+        assert_eq!(out.matches("<path").count(), 2, "{out}");
+        assert!(out.contains("d=\"M0 0h2v2h-2zM4 0h2v2h-2z\""), "{out}");
+        // A later rectangle over an earlier one of another colour keeps the drawing order.
+        let over = format!(
+            "<svg width=\"9\" height=\"9\">{}{}{}</svg>",
+            cell(0, "#111111"),
+            cell(1, "#222222"),
+            cell(0, "#111111")
+        );
+        assert_eq!(compact(&over, "h", &mut Styles::default()).matches("<path").count(), 3);
+    }
+}
