@@ -8,7 +8,7 @@
 //! `cargo bench --bench matmul -- --warm-up-time 1 --measurement-time 2` (add a name filter such as
 //! `m128_k784` to run one shape).
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use gradlab::kernels::matmul::{Gemm, sgemm};
+use gradlab::kernels::matmul::{Gemm, sgemm, sgemm_split_above};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use std::hint::black_box;
@@ -225,6 +225,51 @@ fn matmul(cr: &mut Criterion) {
     }
 }
 
+/// (m, k, n) for the thread crossover, in rising flops: squares from 0.2 to 34 MFLOP and the products
+/// of the training benches (residual 64×100×100, the 784 net's layers and their backward forms).
+const CROSSOVER: &[(usize, usize, usize)] = &[
+    (48, 48, 48),
+    (64, 64, 64),
+    (80, 80, 80),
+    (64, 100, 100),
+    (96, 96, 96),
+    (128, 128, 128),
+    (160, 160, 160),
+    (192, 192, 192),
+    (128, 784, 128),
+    (256, 256, 256),
+];
+
+/// Where splitting a product across two threads starts to pay: per shape, one thread against two
+/// threads with the split forced (threshold 0). The shipped `PAR_MIN_FLOPS` should sit at the first
+/// shape where `split_2t` beats `serial_1t`. Run with `cargo bench --bench matmul -- par_crossover`.
+fn par_crossover(cr: &mut Criterion) {
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("1-thread pool");
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("2-thread pool");
+    for &(m, k, n) in CROSSOVER {
+        let flops = 2 * m * k * n;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (a, b) = (uniform(&mut rng, m * k), uniform(&mut rng, k * n));
+        let mut c = vec![0.0f32; m * n];
+        let g = Gemm::new(m, k, n);
+        let mut group = cr.benchmark_group(format!("par_crossover/m{m}_k{k}_n{n}"));
+        group.throughput(Throughput::Elements(flops as u64));
+        let id = |name: &str| BenchmarkId::new(name, format!("{m}x{k}x{n}"));
+        group.bench_function(id("serial_1t"), |bch| {
+            one.install(|| {
+                bch.iter(|| sgemm_split_above(&g, black_box(&a), black_box(&b), &mut c, usize::MAX))
+            })
+        });
+        group.bench_function(id("split_2t"), |bch| {
+            two.install(|| bch.iter(|| sgemm_split_above(&g, black_box(&a), black_box(&b), &mut c, 0)))
+        });
+        group.bench_function(id("shipped_2t"), |bch| {
+            two.install(|| bch.iter(|| sgemm(&g, black_box(&a), black_box(&b), &mut c)))
+        });
+        group.finish();
+    }
+}
+
 /// FMA steps per call of the peak loop.
 const PEAK_STEPS: usize = 4096;
 
@@ -251,6 +296,6 @@ fn fma_peak(cr: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
-    targets = fma_peak, matmul, matmul_transposed
+    targets = fma_peak, matmul, matmul_transposed, par_crossover
 }
 criterion_main!(benches);

@@ -56,6 +56,14 @@ impl Gemm {
 /// # Panics
 /// When a slice length does not match the dimensions (an internal invariant: ops check shapes).
 pub fn sgemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    sgemm_split_above(g, a, b, c, params::PAR_MIN_FLOPS)
+}
+
+/// [`sgemm`] with the parallel threshold given: products of at least `min_flops` flops are split
+/// across the pool. Only for measuring that threshold (`benches/matmul.rs`, `par_crossover`): the
+/// split never cuts the shared dimension, so the result is the same for any threshold.
+#[doc(hidden)]
+pub fn sgemm_split_above(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32], min_flops: usize) {
     g.check_lengths(a.len(), b.len(), c.len());
     let (m, n, k) = (g.m, g.n, g.k);
     if m == 0 || n == 0 {
@@ -97,5 +105,5 @@ pub fn sgemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
     let p = driver::Problem { m, n, k, a, b, c: c.as_mut_ptr(), ldc: n, accumulate: g.accumulate };
     // SAFETY: the lengths were checked against m, n, k above, the views' strides describe exactly
     // those row-major matrices, and `c` is borrowed mutably for the whole call.
-    unsafe { parallel::run(&p) };
+    unsafe { parallel::run(&p, min_flops) };
 }

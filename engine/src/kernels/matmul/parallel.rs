@@ -16,9 +16,16 @@ pub(super) struct Split {
 /// Chooses the split for `threads` workers, or `None` when the product should stay on the calling
 /// thread. Blocks are whole register tiles, and the dimension whose split leaves the least padded
 /// work in the largest block wins.
+#[cfg(test)]
 pub(super) fn plan(m: usize, n: usize, k: usize, threads: usize) -> Option<Split> {
+    plan_above(m, n, k, threads, PAR_MIN_FLOPS)
+}
+
+/// [`plan`] with the parallel threshold as an argument, so a benchmark can force the split below it
+/// and measure where it starts to pay.
+pub(super) fn plan_above(m: usize, n: usize, k: usize, threads: usize, min_flops: usize) -> Option<Split> {
     let flops = 2 * m * n * k;
-    if threads < 2 || flops < PAR_MIN_FLOPS {
+    if threads < 2 || flops < min_flops {
         return None;
     }
     let want = threads.min(flops / PAR_MIN_TASK_FLOPS).max(2);
@@ -42,14 +49,14 @@ pub(super) fn plan(m: usize, n: usize, k: usize, threads: usize) -> Option<Split
     (split.tasks >= 2).then_some(split)
 }
 
-/// Runs the problem, on the rayon pool when it is large enough.
+/// Runs the problem, on the rayon pool when it has at least `min_flops` flops.
 ///
 /// # Safety
 /// As for [`run_serial`].
-pub(super) unsafe fn run(p: &Problem) {
+pub(super) unsafe fn run(p: &Problem, min_flops: usize) {
     // Small products do not even ask rayon for the pool size (a registry lookup off the pool).
-    let threads = if 2 * p.m * p.n * p.k < PAR_MIN_FLOPS { 1 } else { rayon::current_num_threads() };
-    let Some(split) = plan(p.m, p.n, p.k, threads) else {
+    let threads = if 2 * p.m * p.n * p.k < min_flops { 1 } else { rayon::current_num_threads() };
+    let Some(split) = plan_above(p.m, p.n, p.k, threads, min_flops) else {
         // SAFETY: forwarded.
         return unsafe { run_serial(p) };
     };

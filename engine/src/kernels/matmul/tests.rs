@@ -4,7 +4,7 @@
 use super::pack::{View, b_len, f32x8_as_flat, pack_b};
 use super::parallel::plan;
 use super::params::{KC, MC, MR, NR};
-use super::{Gemm, reference, sgemm};
+use super::{Gemm, reference, sgemm, sgemm_split_above};
 use proptest::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -235,6 +235,34 @@ fn bit_identical_on_1_2_and_7_threads() {
                     let same = one.iter().zip(&many).all(|(x, y)| x.to_bits() == y.to_bits());
                     assert!(same, "{g:?}: {threads} threads differ from 1");
                 }
+            }
+        }
+    }
+}
+
+/// The parallel threshold only schedules: a small product forced onto two threads (threshold 0, the
+/// crossover bench's setting) gives the same bits as the same product kept on the caller.
+#[test]
+fn threshold_changes_no_bits() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("thread pool");
+    for &(m, k, n) in &[(48, 48, 48), (64, 100, 100), (13, 300, 40)] {
+        assert!(
+            super::parallel::plan_above(m, n, k, 2, 0).is_some(),
+            "({m},{k},{n}) should split when forced"
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (a, b, c0) = (uniform(&mut rng, m * k), uniform(&mut rng, k * n), uniform(&mut rng, m * n));
+        for (ta, tb) in COMBOS {
+            for acc in [false, true] {
+                let g = gemm(m, k, n, ta, tb, acc);
+                let run = |min| {
+                    let mut c = c0.clone();
+                    pool.install(|| sgemm_split_above(&g, &a, &b, &mut c, min));
+                    c
+                };
+                let (serial, split) = (run(usize::MAX), run(0));
+                let same = serial.iter().zip(&split).all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same, "{g:?}: the forced split differs from the serial product");
             }
         }
     }
