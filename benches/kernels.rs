@@ -153,5 +153,25 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = kernels; config = config(); targets = copy, activations, maps, sums }
+/// Where chunk-parallel summing starts to pay: per length, one thread against two threads with the
+/// split forced. `reduce::PAR_MIN` should sit at the first length where `split_2t` beats `serial_1t`.
+/// Run with `cargo bench --bench kernels -- par_crossover`.
+fn par_crossover(c: &mut Criterion) {
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("1-thread pool");
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("2-thread pool");
+    let mut g = c.benchmark_group("par_crossover/sum");
+    for n in [1 << 14, 1 << 15, 1 << 16, 1 << 17, 1 << 18, 1 << 19, 1 << 20] {
+        let x = data(n, -4.0, 4.0);
+        g.throughput(Throughput::Bytes(4 * n as u64));
+        g.bench_function(BenchmarkId::new("serial_1t", n), |b| {
+            one.install(|| b.iter(|| reduce::sum_f32_split_above(black_box(&x), usize::MAX)))
+        });
+        g.bench_function(BenchmarkId::new("split_2t", n), |b| {
+            two.install(|| b.iter(|| reduce::sum_f32_split_above(black_box(&x), 0)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group! { name = kernels; config = config(); targets = copy, activations, maps, sums, par_crossover }
 criterion_main!(kernels);

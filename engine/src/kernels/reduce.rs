@@ -19,10 +19,15 @@ use wide::{bytemuck::cast, f32x8, i32x8};
 
 /// Elements per chunk: the unit of summation order (and of parallel work).
 pub const CHUNK: usize = 4096;
-/// Slices at least this long are reduced chunk-parallel on rayon.
-pub const PAR_MIN: usize = 16 * CHUNK;
-/// Row/column reductions over at least this many elements split across rayon.
-const PAR_ROWS_MIN: usize = 1 << 16;
+/// Slices at least this long are reduced chunk-parallel on rayon. A sum is memory-bound and cheap per
+/// element, so the fork pays only on long slices: measured on the 2-core dev machine (`cargo bench
+/// --bench kernels -- par_crossover`, medians of 4 alternated rounds, 2-thread speed over 1-thread)
+/// 64K elements 0.36, 128K 0.87, 256K 0.92, 512K 1.01, 1M 1.30. The old 16·CHUNK (64K) made two
+/// threads three times slower than one there.
+pub const PAR_MIN: usize = 128 * CHUNK;
+/// Row/column reductions over at least this many elements split across rayon: the same cheap
+/// per-element work as a slice sum, so the same threshold.
+const PAR_ROWS_MIN: usize = PAR_MIN;
 
 // ---------------------------------------------------------------- references
 
@@ -175,10 +180,15 @@ fn chunk<R: Reduction>(x: &[f32]) -> f32 {
 }
 
 fn slice<R: Reduction>(x: &[f32]) -> f32 {
+    slice_above::<R>(x, PAR_MIN)
+}
+
+/// [`slice`] with the parallel threshold given; the chunks and their order are the same either way.
+fn slice_above<R: Reduction>(x: &[f32], par_min: usize) -> f32 {
     if x.len() <= CHUNK {
         return chunk::<R>(x);
     }
-    if x.len() < PAR_MIN {
+    if x.len() < par_min {
         return x.chunks(CHUNK).map(chunk::<R>).fold(R::ID, R::combine);
     }
     // The partials go to a buffer kept per calling thread, so a warm call allocates nothing.
@@ -244,6 +254,13 @@ fn columns<R: Reduction>(cols: usize, x: &[f32], out: &mut [f32]) {
 
 pub fn sum_f32(x: &[f32]) -> f32 {
     slice::<Sum>(x)
+}
+
+/// [`sum_f32`] with chunk-parallel reduction from `par_min` elements up. Only for measuring
+/// [`PAR_MIN`] (`benches/kernels.rs`, `par_crossover`): the result is the same for any threshold.
+#[doc(hidden)]
+pub fn sum_f32_split_above(x: &[f32], par_min: usize) -> f32 {
+    slice_above::<Sum>(x, par_min)
 }
 
 pub fn sum_sq_f32(x: &[f32]) -> f32 {
@@ -391,6 +408,18 @@ mod tests {
                     assert!((out[i] as f64 - want[i]).abs() <= bound(n, abs), "kernel {k} {r}x{c} [{i}]");
                 }
             }
+        }
+    }
+
+    /// The threshold only schedules: a forced chunk-parallel sum gives the bits of the serial one.
+    #[test]
+    fn threshold_changes_no_bits() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+        for n in [CHUNK + 1, 5 * CHUNK + 7, 40_003] {
+            let x = uniform_vec(7, n, -3.0, 3.0);
+            let (serial, split) =
+                pool.install(|| (sum_f32_split_above(&x, usize::MAX), sum_f32_split_above(&x, 0)));
+            assert_eq!(serial.to_bits(), split.to_bits(), "n = {n}: the forced split changed the sum");
         }
     }
 

@@ -2,7 +2,7 @@
 //! each element of C is summed in the same order whatever the pool size: results are bit-identical
 //! on 1, 2 or 7 threads.
 use super::driver::{Problem, run_serial, run_task};
-use super::params::{MR, NR, PAR_MIN_FLOPS, PAR_MIN_TASK_FLOPS};
+use super::params::{MR, NR, PAR_MIN_TASK_FLOPS};
 use rayon::prelude::*;
 
 /// How C is cut: `tasks` blocks of `step` rows (or columns when `by_cols`).
@@ -18,7 +18,7 @@ pub(super) struct Split {
 /// work in the largest block wins.
 #[cfg(test)]
 pub(super) fn plan(m: usize, n: usize, k: usize, threads: usize) -> Option<Split> {
-    plan_above(m, n, k, threads, PAR_MIN_FLOPS)
+    plan_above(m, n, k, threads, super::params::PAR_MIN_FLOPS)
 }
 
 /// [`plan`] with the parallel threshold as an argument, so a benchmark can force the split below it
