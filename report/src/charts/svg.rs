@@ -60,27 +60,57 @@ const CSS_PROPERTIES: [&str; 8] = [
     "stroke-dasharray",
 ];
 
-/// Style sets seen across the page's charts, each with its class name.
+/// Style sets seen across the page's charts. A page is compacted twice: a first pass counts how often
+/// each style set occurs ([`Styles::counting`]), then [`Styles::freeze`] names the frequent ones as
+/// classes; a style used only a few times (a heatmap cell's colour) stays inline, where it is shorter
+/// than a CSS rule plus a class.
 #[derive(Debug, Default)]
 pub struct Styles {
+    counts: Vec<(Vec<(String, String)>, usize)>,
     classes: Vec<(Vec<(String, String)>, String)>,
+    frozen: bool,
 }
 
 impl Styles {
-    /// The class of a style set (a new one on first sight).
-    fn class(&mut self, style: Vec<(String, String)>) -> String {
-        if let Some((_, c)) = self.classes.iter().find(|(s, _)| *s == style) {
-            return c.clone();
+    /// A first pass: every style set is counted and written inline.
+    pub fn counting() -> Styles {
+        Styles::default()
+    }
+
+    /// Names a class for each style set counted at least `min_uses` times; later passes use them.
+    pub fn freeze(&mut self, min_uses: usize) {
+        self.classes = self
+            .counts
+            .iter()
+            .filter(|(_, n)| *n >= min_uses)
+            .enumerate()
+            .map(|(i, (s, _))| (s.clone(), format!("s{i}")))
+            .collect();
+        self.frozen = true;
+    }
+
+    /// The class of a style set, if it has one (before freezing: counts it, and every set gets one).
+    fn class(&mut self, style: &[(String, String)]) -> Option<String> {
+        if !self.frozen {
+            match self.counts.iter_mut().find(|(s, _)| s == style) {
+                Some((_, n)) => *n += 1,
+                None => self.counts.push((style.to_vec(), 1)),
+            }
+            let i = self.counts.iter().position(|(s, _)| s == style).expect("just counted");
+            return Some(format!("s{i}"));
         }
-        let name = format!("s{}", self.classes.len());
-        self.classes.push((style, name.clone()));
-        name
+        self.classes.iter().find(|(s, _)| s == style).map(|(_, c)| c.clone())
     }
 
     /// One CSS rule per class, scoped to the charts.
     pub fn css(&self) -> String {
         let mut out = String::new();
-        for (style, name) in &self.classes {
+        let all: Vec<(Vec<(String, String)>, String)> = if self.frozen {
+            self.classes.clone()
+        } else {
+            self.counts.iter().enumerate().map(|(i, (s, _))| (s.clone(), format!("s{i}"))).collect()
+        };
+        for (style, name) in &all {
             let decl: Vec<String> = style
                 .iter()
                 .map(|(k, v)| if k == "font-size" { format!("{k}:{v}px") } else { format!("{k}:{v}") })
@@ -91,15 +121,23 @@ impl Styles {
     }
 }
 
-/// Writes attributes, the CSS-able ones as one class.
+/// Writes attributes, the CSS-able ones as a class where their set has one.
 fn write_attrs(out: &mut String, attrs: &[(String, String)], styles: &mut Styles) {
     let (css, plain): (Vec<_>, Vec<_>) =
         attrs.iter().cloned().partition(|(k, _)| CSS_PROPERTIES.contains(&k.as_str()));
     for (k, v) in plain {
         out.push_str(&format!(" {k}=\"{v}\""));
     }
-    if !css.is_empty() {
-        out.push_str(&format!(" class=\"{}\"", styles.class(css)));
+    if css.is_empty() {
+        return;
+    }
+    match styles.class(&css) {
+        Some(class) => out.push_str(&format!(" class=\"{class}\"")),
+        None => {
+            for (k, v) in css {
+                out.push_str(&format!(" {k}=\"{v}\""));
+            }
+        }
     }
 }
 
@@ -150,13 +188,13 @@ fn attrs(s: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Drops default-valued attributes and rounds font sizes.
+/// Drops default-valued attributes, rounds font sizes, and moves a text's `dy` given in em into its
+/// `y` (an em is the font size, so the glyphs land on the same pixels; `ex` depends on the font and stays).
 fn tidy(e: &mut Element) {
     let is_text = e.tag == "text";
     e.attrs.retain(|(k, v)| {
         !(k == "opacity" && v == "1"
-            || is_text && (k == "font-family" && v == super::FONT || k == "fill" && v == "#000000")
-            || k == "stroke-width" && v == "1" && e_is_unstroked(&e.tag))
+            || is_text && (k == "font-family" && v == super::FONT || k == "fill" && v == "#000000"))
     });
     for (k, v) in &mut e.attrs {
         if k == "font-size"
@@ -169,10 +207,19 @@ fn tidy(e: &mut Element) {
     if e.get("stroke") == Some("none") {
         e.attrs.retain(|(k, _)| k != "stroke-width");
     }
-}
-
-fn e_is_unstroked(tag: &str) -> bool {
-    tag == "text"
+    let em = e.get("dy").and_then(|d| d.strip_suffix("em")).and_then(|d| d.parse::<f64>().ok());
+    if is_text
+        && e.get("transform").is_none()
+        && let (Some(em), Some(size), Some(y)) = (em, e.num("font-size"), e.num("y"))
+    {
+        let y = trim_num(y + em * size, 1);
+        e.attrs.retain(|(k, _)| k != "dy");
+        for (k, v) in &mut e.attrs {
+            if k == "y" {
+                *v = y.clone();
+            }
+        }
+    }
 }
 
 /// A number with at most `decimals` decimals and no trailing zeros.
@@ -489,7 +536,8 @@ a &lt; b
         assert!(out.contains(r##"<path class="s1" d="M0 0l1 1 1-1z"/>"##), "{out}");
         assert_eq!(out.matches("<path").count(), 3, "{out}");
         assert!(out.contains(r##"d="M5 5h0M7 5h0""##), "markers as round-capped dots: {out}");
-        assert!(out.contains(r##"<text x="1" y="2" dy="0.76em" class="s3">a &lt; b</text>"##), "{out}");
+        // dy = 0.76em at 12.9 px moves y from 2 to 11.8.
+        assert!(out.contains(r##"<text x="1" y="11.8" class="s3">a &lt; b</text>"##), "{out}");
         let css = styles.css();
         assert!(css.contains("svg .s3{text-anchor:middle;font-size:12.9px}"), "{css}");
     }
@@ -498,6 +546,24 @@ a &lt; b
     fn path_data_is_relative_and_axis_steps_take_one_number() {
         let d = relative(&[(0.0, 0.0), (3.0, 4.0), (5.0, 2.0), (5.0, 7.0), (6.0, 8.0)], true).unwrap();
         assert_eq!(d, "M0 0l3 4 2-2v5l1 1z");
+    }
+
+    #[test]
+    fn rare_styles_stay_inline_after_freezing() {
+        let svg = r##"<svg width="9" height="9">
+<rect x="0" y="0" width="2" height="2" opacity="1" fill="#111111" stroke="none"/>
+<circle cx="5" cy="5" r="3" opacity="1" fill="none" stroke="#222222"/>
+<circle cx="5" cy="5" r="3" opacity="1" fill="none" stroke="#222222"/>
+<text x="1" y="2" font-size="12">a</text>
+<text x="1" y="4" font-size="12">b</text>
+</svg>"##;
+        let mut styles = Styles::counting();
+        compact(svg, "t", &mut styles);
+        styles.freeze(2);
+        let out = compact(svg, "t", &mut styles);
+        assert!(out.contains(r##"fill="#111111""##), "{out}");
+        assert_eq!(out.matches("class=\"s0\"").count(), 2, "{out}");
+        assert_eq!(styles.css(), "svg .s0{font-size:12px}\n");
     }
 
     #[test]
