@@ -14,6 +14,9 @@
 //!
 //! Input is what `plotters::backend::SVGBackend` writes; anything it does not recognise is kept as is.
 
+/// Attributes in order, as (name, value).
+type Attrs = Vec<(String, String)>;
+
 /// One element of plotters' output: its tag, its attributes in order, and its text content.
 #[derive(Debug, Clone)]
 struct Element {
@@ -142,7 +145,7 @@ fn write_attrs(out: &mut String, attrs: &[(String, String)], styles: &mut Styles
 }
 
 /// Reads plotters' SVG into the root's attributes and its elements; `None` when it is not that shape.
-fn parse(svg: &str) -> Option<(Vec<(String, String)>, Vec<Element>)> {
+fn parse(svg: &str) -> Option<(Attrs, Vec<Element>)> {
     let start = svg.find("<svg")?;
     let root_end = start + svg[start..].find('>')?;
     let root = attrs(&svg[start + 4..root_end]);
@@ -380,14 +383,17 @@ fn relative(pts: &[(f64, f64)], close: bool) -> Option<String> {
     Some(d)
 }
 
+/// A rectangle as (x0, y0, x1, y1).
+type Box4 = (f64, f64, f64, f64);
+
 /// Rectangles as (x0, y0, x1, y1).
-fn rect_box(e: &Element) -> Option<(f64, f64, f64, f64)> {
+fn rect_box(e: &Element) -> Option<Box4> {
     let (x, y) = (e.num("x")?, e.num("y")?);
     Some((x, y, x + e.num("width")?, y + e.num("height")?))
 }
 
 /// Whether any two of these rectangles with different styles overlap (then their order matters).
-fn rects_overlap(run: &[(Vec<(String, String)>, (f64, f64, f64, f64))]) -> bool {
+fn rects_overlap(run: &[(Attrs, Box4)]) -> bool {
     for (i, (sa, a)) in run.iter().enumerate() {
         for (sb, b) in &run[i + 1..] {
             if sa != sb && a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3 {
