@@ -191,8 +191,11 @@ fn attrs(s: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Drops default-valued attributes, rounds font sizes, and moves a text's `dy` given in em into its
-/// `y` (an em is the font size, so the glyphs land on the same pixels; `ex` depends on the font and stays).
+/// DejaVu Sans' x-height (1120 of 2048 units per em).
+const X_HEIGHT_EM: f64 = 1120.0 / 2048.0;
+
+/// Drops default-valued attributes, rounds font sizes, and moves a text's `dy` into its `y` (an em is
+/// the font size, so the glyphs land on the same pixels; an ex is the bundled font's x-height).
 fn tidy(e: &mut Element) {
     let is_text = e.tag == "text";
     e.attrs.retain(|(k, v)| {
@@ -210,7 +213,14 @@ fn tidy(e: &mut Element) {
     if e.get("stroke") == Some("none") {
         e.attrs.retain(|(k, _)| k != "stroke-width");
     }
-    let em = e.get("dy").and_then(|d| d.strip_suffix("em")).and_then(|d| d.parse::<f64>().ok());
+    // An ex is the font's x-height: 0.545 em in DejaVu Sans, the font plotters lays the text out with
+    // (a sans-serif fallback differs by a few hundredths of an em, a fraction of a pixel here).
+    let dy = e.get("dy").unwrap_or_default();
+    let em = match (dy.strip_suffix("em"), dy.strip_suffix("ex")) {
+        (Some(v), _) => v.parse::<f64>().ok(),
+        (_, Some(v)) => v.parse::<f64>().ok().map(|x| x * X_HEIGHT_EM),
+        _ => None,
+    };
     if is_text
         && e.get("transform").is_none()
         && let (Some(em), Some(size), Some(y)) = (em, e.num("font-size"), e.num("y"))
