@@ -18,6 +18,12 @@
 //! themselves allocate nothing once warm (tests/alloc.rs proves it for all
 //! eight models).
 //!
+//! With `GRADLAB_BENCH_CLOCK=thread-cpu` (Unix) each sample is the CPU time of the
+//! thread that ran the steps instead of wall time: on a machine shared with other
+//! work, a one-thread step's CPU time does not count the time the scheduler gave
+//! to others, so before/after ratios of `*/1t` stay readable under load. (For
+//! `*/nt` it leaves out the other workers' share: read those in wall time.)
+//!
 //! `cargo bench --bench train -- --warm-up-time 1 --measurement-time 3`
 mod models;
 
@@ -27,11 +33,26 @@ use gradlab::monitor::{MonitorConfig, MonitorHook, Records};
 use models::{Bench, NAMES};
 use std::time::{Duration, Instant};
 
-/// Times `steps` training steps of `bench` (see [`Bench::fit`]).
+/// Times `steps` training steps of `bench` (see [`Bench::fit`]), by the clock
+/// `GRADLAB_BENCH_CLOCK` names (wall time unless it says `thread-cpu`).
 fn timed(bench: &mut Bench, steps: u64, hook: &mut dyn gradlab::model::StepHook<f32>) -> Duration {
+    if std::env::var("GRADLAB_BENCH_CLOCK").is_ok_and(|c| c == "thread-cpu") {
+        let start = thread_cpu();
+        std::hint::black_box(bench.fit(steps as usize, hook));
+        return thread_cpu().saturating_sub(start);
+    }
     let start = Instant::now();
     std::hint::black_box(bench.fit(steps as usize, hook));
     start.elapsed()
+}
+
+/// CPU time of the calling thread so far (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "GRADLAB_BENCH_CLOCK=thread-cpu needs clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn train_step(c: &mut Criterion) {

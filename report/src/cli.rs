@@ -27,9 +27,10 @@ pub struct Cli {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<report::shard::ShardSpec>,
 
-    /// Output directory; replaced only when the whole run succeeds (a shard's folder is kept and resumed).
-    #[arg(long, global = true, default_value = "out", value_name = "DIR")]
-    pub out: PathBuf,
+    /// Output directory (default: out); replaced only when the whole run succeeds (a shard's folder is
+    /// kept and resumed). For `report fix`, the file to write the patched scenario to.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 
     /// Smaller sizes for a fast look.
     #[arg(long)]
@@ -75,5 +76,23 @@ pub enum Command {
         /// "suggestion"}]}]}`.
         #[arg(long)]
         json: bool,
+    },
+    /// Cure failing networks: runs a `train` scenario and, for every variant with a failure verdict,
+    /// applies the first remedy for its cause, re-runs it on the same seeds and data and diagnoses again;
+    /// while a failure verdict remains (or a new one appears, or the loss stops falling) it tries the
+    /// next. Writes the scenario with the changes that cured to --out (default: NAME.fixed.toml beside
+    /// it; the file itself is never changed) and prints what was tried and a unified diff. Exit status
+    /// 0 when every failing variant was cured (or none failed), 3 when some could not be, 1 on an error.
+    Fix {
+        /// The scenario file (TOML, `kind = "train"`).
+        scenario: PathBuf,
+
+        /// Only this variant.
+        #[arg(long, value_name = "NAME")]
+        variant: Option<String>,
+
+        /// Try at most K remedies per variant.
+        #[arg(long, default_value_t = report::remedy::DEFAULT_MAX_REMEDIES, value_name = "K")]
+        max_remedies: usize,
     },
 }

@@ -2,7 +2,7 @@
 //! scripts) rendered with minijinja from templates compiled into the binary.
 use crate::charts::build::RenderedChart;
 use crate::charts::svg::{Styles, compact};
-use crate::claims::ClaimVerdict;
+use crate::claims::{ClaimVerdict, Standing, Tally};
 use crate::error::Result;
 use crate::format::{fmt_figure, label};
 use crate::prose::Prose;
@@ -127,6 +127,9 @@ struct Chart {
 struct Claim {
     label: String,
     source_says: Value,
+    quote: String,
+    source_setting: Value,
+    argument: Value,
     measured: String,
     criterion: Value,
     verdict: &'static str,
@@ -286,7 +289,8 @@ fn section(input: &SectionInput<'_>, styles: &mut Styles, rules: &mut Rules) -> 
     let claims = r
         .claims
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             let criterion = match (c.expected, c.range, &c.criterion) {
                 (Some(e), _, text) => {
                     let t = text.clone().map(|t| format!(" — {t}")).unwrap_or_default();
@@ -305,21 +309,32 @@ fn section(input: &SectionInput<'_>, styles: &mut Styles, rules: &mut Rules) -> 
                 }
                 (None, None, text) => text.clone().unwrap_or_default(),
             };
-            let (verdict, verdict_text) = match c.verdict {
-                ClaimVerdict::Agrees => ("agrees", "✓ agrees"),
-                ClaimVerdict::Contradicted => ("contradicted", "✗ contradicted"),
-                ClaimVerdict::NotTestable => ("untested", "– no number to test"),
+            // The verdict's colour says what it means for the source: a contradiction at a setting the
+            // source did not use is not held against it.
+            let (verdict, verdict_text) = match (c.verdict, c.standing) {
+                (ClaimVerdict::Agrees, Standing::SourceRight) => ("agrees", "✓ the source is right"),
+                (ClaimVerdict::Contradicted, Standing::SourceWrong) => {
+                    ("contradicted", "✗ the source is wrong")
+                }
+                (ClaimVerdict::Agrees, _) => ("untested", "✓ agrees, at a setting the source did not use"),
+                (ClaimVerdict::Contradicted, _) => {
+                    ("untested", "✗ contradicted, only at a setting the source did not use")
+                }
+                (ClaimVerdict::NotTestable, _) => ("untested", "– no number to test"),
             };
-            Claim {
+            Ok(Claim {
                 label: label(&c.label),
                 source_says: prose(&c.source_says),
+                quote: c.quote.clone(),
+                source_setting: prose(&c.source_setting),
+                argument: prose(&text.render(&format!("claims[{i}].argument"), &c.argument)?),
                 measured: fmt_figure(c.measured),
                 criterion: prose(&criterion),
                 verdict,
                 verdict_text,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     Ok(Section {
         id: s.name.clone(),
         title: spec.title.clone(),
@@ -452,6 +467,7 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     let mut env = Environment::new();
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;
+    let tally = Tally::of(sections.iter().flat_map(|s| &s.result.claims));
     // Two passes over the charts: count the style sets, then name the frequent ones as classes.
     let mut styles = Styles::counting();
     for s in sections {
@@ -470,6 +486,7 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
         chart_css => styles.css(),
         rules => rules,
         sources => crate::sources::SOURCES.to_vec(),
+        tally => Value::from(minijinja::value::Serde(&tally)),
         machine => Value::from(minijinja::value::Serde(&timings.machine)),
         quick => timings.quick,
         total_seconds => format!("{:.2}", timings.total_seconds),

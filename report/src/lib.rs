@@ -19,6 +19,7 @@ pub mod output;
 pub mod progress;
 pub mod prose;
 pub mod record;
+pub mod remedy;
 pub mod run;
 pub mod scenario;
 pub mod shard;
@@ -104,7 +105,15 @@ pub fn generate(opts: &Options, done: &(dyn Fn(&Scenario, Duration) + Sync)) -> 
     let started = Instant::now();
     let scenarios = scenarios(opts)?;
     // Every scenario is prepared (params and variants checked) before any of them runs.
-    let runs = pool(opts.threads)?.install(|| run::run_all(&scenarios, &opts.run, done))?;
+    let mut runs = pool(opts.threads)?.install(|| run::run_all(&scenarios, &opts.run, done))?;
+    pool(opts.threads)?.install(|| -> Result<()> {
+        for (s, (r, dt)) in scenarios.iter().zip(runs.iter_mut()) {
+            let t = Instant::now();
+            remedy::panel::attach(s, r, &opts.run)?;
+            *dt += t.elapsed();
+        }
+        Ok(())
+    })?;
     publish(opts, &scenarios, runs, started)
 }
 
@@ -120,7 +129,11 @@ pub fn publish(
         let charts = scenarios
             .par_iter()
             .zip(&runs)
-            .map(|(s, (r, _))| charts::build::render_all(s, r))
+            .map(|(s, (r, _))| {
+                let mut c = charts::build::render_all(s, r)?;
+                c.extend(remedy::panel::charts(s, r)?);
+                Ok(c)
+            })
             .collect::<Result<Vec<_>>>()?;
         // Measured after the scenarios so the two never compete for the cores.
         let kernels = timings::measure_kernels(opts.run.quick)?;

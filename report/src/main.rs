@@ -1,6 +1,7 @@
 //! `report`: runs the scenarios in `scenarios/` and writes one static HTML page plus data files.
 mod cli;
 mod diagnose_cmd;
+mod fix_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -25,6 +26,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Some(Command::Fix { scenario, variant, max_remedies }) = &cli.command {
+        return fix_cmd::run(&cli, scenario, variant.as_deref(), *max_remedies);
     }
     let result = match &cli.command {
         Some(Command::Merge { dirs }) => merge(&cli, dirs, started),
@@ -66,7 +70,7 @@ fn list(cli: &Cli) -> report::error::Result<()> {
 fn options(cli: &Cli) -> Options {
     Options {
         scenarios_dir: scenarios_dir(cli),
-        out: cli.out.clone(),
+        out: cli.out.clone().unwrap_or_else(|| "out".into()),
         only: cli.only.clone(),
         run: RunOptions { quick: cli.quick, seed: cli.seed },
         // rayon's own default: RAYON_NUM_THREADS when set, else every logical CPU.

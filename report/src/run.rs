@@ -24,6 +24,10 @@ pub struct ScenarioResult {
     /// Each variant's verdicts from `engine::diagnose`, for runs that recorded gradient norms.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<VariantDiagnosis>,
+    /// What the remedies did for each failing variant (a scenario with `[remedy] enabled = true`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// (`remedy::Cure` as JSON: the remedy module builds on this one, not the other way round.)
+    pub remedies: Vec<serde_json::Value>,
     #[serde(skip)]
     pub records: Vec<Records>,
     /// Training steps the runner ran (timings only, not in the data).
@@ -68,6 +72,7 @@ pub fn conclude(s: &Scenario, out: Output, opts: &RunOptions) -> Result<Scenario
         key_figures: out.key_figures,
         claims,
         diagnoses,
+        remedies: Vec::new(),
         records: out.records,
         steps: out.steps,
     })

@@ -134,10 +134,31 @@ fn unknown_params_key_is_rejected_by_the_runner() {
     assert!(msg.contains("unknown field `x_mn`") && msg.contains("`x_min`"), "{msg}");
 }
 
+/// The audit fields every claim needs (quote, the source's setting, the argument).
+const AUDIT: &str = "quote = \"q\"\nsource_setting = \"s\"\nargument = \"a\"\n";
+
+#[test]
+fn a_claim_without_its_audit_is_an_error_at_the_field() {
+    let claim = |audit: &str| format!("{GOOD}\n[[claims]]\nkey = \"max_df.a\"\nsource_says = \"x\"\n{audit}");
+    let (line, _, msg) = error_of(&claim("quote = \"q\"\nargument = \"a\"\n"));
+    assert_eq!(line, 11, "a missing field points at the claim's table");
+    assert!(msg.contains("source_setting"), "{msg}");
+    let (line, column, msg) = error_of(&claim("quote = \"q\"\nsource_setting = \"s\"\nargument = \" \"\n"));
+    assert_eq!((line, column), (16, 1), "an empty one points at its own line");
+    assert!(msg.contains("`argument` is empty") && msg.contains("max_df.a"), "{msg}");
+    let (line, _, msg) = error_of(&claim("quote = \"x\"\nsource_setting = \"s\"\nargument = \"a\"\n"));
+    assert_eq!(line, 14, "{msg}");
+    assert!(msg.contains("repeats `source_says`"), "{msg}");
+    let (line, _, msg) = error_of(&claim(&format!("{AUDIT}rel_tol = 0.1\n")));
+    assert_eq!(line, 17, "{msg}");
+    assert!(msg.contains("`rel_tol` needs an `expected`"), "{msg}");
+}
+
 #[test]
 fn a_claim_about_an_unmeasured_figure_is_an_error() {
-    let text =
-        format!("{GOOD}\n[[claims]]\nkey = \"max_df.b\"\nsource_says = \"x\"\nexpected = 0.25\n{PARAMS}");
+    let text = format!(
+        "{GOOD}\n[[claims]]\nkey = \"max_df.b\"\nsource_says = \"x\"\n{AUDIT}expected = 0.25\n{PARAMS}"
+    );
     let s = Scenario::parse(Path::new("c.toml"), text).unwrap();
     let err = report::run::run_one(&s, &Default::default()).expect_err("unknown key");
     let ReportError::Scenario { line, msg, .. } = err else { panic!("{err}") };
@@ -274,11 +295,10 @@ fn a_wrong_type_nested_in_params_points_at_the_element() {
 fn a_failed_check_inside_a_params_subtable_points_at_its_entry() {
     let text = std::fs::read_to_string(common::scenarios_dir().join("residual.toml")).unwrap();
     prepares(&text, false);
-    let needle = "res_std = { skip = true, first = \"he_normal\"";
-    let bad = text.replace(needle, "res_std = { skip = true, first = \"he_nromal\"");
+    let bad = text.replace("samples = 480", "samples = 0");
     let (line, column, msg) = prepare_error(&bad, false);
-    assert_eq!((line, column), value_place(&bad, "res_std = {"), "{msg}");
-    assert!(msg.contains("[params] nets.res_std") && msg.contains("he_nromal"), "{msg}");
+    assert_eq!((line, column), value_place(&bad, "samples = 0"), "{msg}");
+    assert!(msg.contains("[params] data.samples = 0") && msg.contains("at least 1"), "{msg}");
 }
 
 #[test]

@@ -640,9 +640,75 @@ metric = "weight_std"
 }
 
 #[test]
-fn a_profile_needs_a_dense_stack_measured_at_initialisation() {
-    let text = XOR.replace("[params]\n", "[params]\nprofile = true\n");
+fn mean_field_needs_a_square_dense_stack() {
+    let text = XOR.replace("[params]\n", "[params]\nmean_field = true\n");
     let (line, msg) = check_error(&text);
-    assert_eq!(line, line_of(&text, "epochs = 50"));
-    assert!(msg.contains("initialisation"), "{msg}");
+    assert_eq!(line, line_of(&text, "{ type = \"dense\", units = 8"));
+    assert!(msg.contains("square"), "{msg}");
+}
+
+/// Residual and plain blocks profiled in float64 before training: one row per block; with the slide's
+/// tiny init the plain stack loses its gradient by orders of magnitude per block (far below float32's
+/// range) while the skip keeps it; with a standard init an un-normalised residual stack grows the
+/// gradient with depth and a plain one does not; the batch loss is recorded at every step.
+#[test]
+fn residual_and_plain_blocks_are_profiled_in_float64_before_training() {
+    let mut text = String::from(
+        r#"title = "t"
+source = "s"
+experiment = "e"
+kind = "train"
+seeds = [0]
+
+[params]
+data = { name = "gaussian_classification", samples = 32, classes = 2, features = 16, separation = 4.0 }
+loss = "sparse_categorical_crossentropy"
+epochs = 1
+batch_size = 8
+optimizer = { type = "adam", learning_rate = 0.001 }
+profile = true
+precision = "f64"
+profile_batch = 16
+batch_loss = true
+built_in_figures = false
+monitor = { every = 0 }
+
+[[figures]]
+key = "kept"
+what = "‖dL/dy_1‖ / ‖dL/dy_20‖"
+metric = "out_grad"
+layer = "first"
+over = { layer = "last" }
+"#,
+    );
+    let tiny = "random_normal(stddev=0.01)";
+    for (name, skip, first, second) in [
+        ("plain_tiny", false, tiny, tiny),
+        ("res_tiny", true, tiny, tiny),
+        ("plain_std", false, "he_normal", "glorot_normal"),
+        ("res_std", true, "he_normal", "glorot_normal"),
+    ] {
+        text += &format!(
+            "\n[[variants]]\nname = \"{name}\"\n[variants.model]\ninputs = 16\nlayers = [\n  \
+             {{ type = \"residual\", skip = {skip}, repeat = 20, layers = [\n    \
+             {{ type = \"dense\", units = 16, activation = \"relu\", initializer = \"{first}\" }},\n    \
+             {{ type = \"dense\", units = 16, initializer = \"{second}\" }},\n  ] }},\n  \
+             {{ type = \"dense\", units = 2 }},\n]\n"
+        );
+    }
+    let out = run(&parse(&text).unwrap(), &RunOptions::default()).unwrap();
+    for r in &out.records {
+        let blocks = r.layers_with("out_grad");
+        assert_eq!(blocks.len(), 20, "{}: one row per block", r.variant);
+        assert!(r.layers_with("kernel_grad").len() == 20 && r.layers_with("out_norm").len() == 20);
+        assert_eq!(r.series("*", "batch_loss").len(), 4, "{}: 32 samples in batches of 8", r.variant);
+        assert!(!r.tidy().any(|x| x.metric == "grad_norm"), "the monitor is off");
+    }
+    let plain_tiny = figure(&out, "kept.plain_tiny");
+    assert!(plain_tiny > 0.0 && plain_tiny < 1e-40, "plain, tiny init: {plain_tiny:e}");
+    let res_tiny = figure(&out, "kept.res_tiny");
+    assert!((0.9..1.1).contains(&res_tiny), "residual kept {res_tiny}");
+    let (res_std, plain_std) = (figure(&out, "kept.res_std"), figure(&out, "kept.plain_std"));
+    assert!(res_std > 100.0 && plain_std < 10.0, "standard init: residual {res_std}, plain {plain_std}");
+    assert!(res_std > 100.0 * plain_std);
 }

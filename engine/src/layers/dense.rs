@@ -181,11 +181,13 @@ impl<T: Real> Layer<T> for DenseLayer {
             return Err(Error::ShapeMismatch { op: KIND, lhs: s, rhs: Shape::new(self.input, self.units) });
         }
         let w = ctx.param(self.weight)?;
-        let mut z = ctx.tape.matmul(x, w)?;
-        if let Some(b) = self.bias {
-            let b = ctx.param(b)?;
-            z = ctx.tape.add(z, b)?;
-        }
+        let z = match self.bias {
+            Some(b) => {
+                let b = ctx.param(b)?;
+                ctx.tape.linear(x, w, b)?
+            }
+            None => ctx.tape.matmul(x, w)?,
+        };
         let y = match self.act {
             DenseAct::Elementwise(Activation::Linear) => z,
             DenseAct::Elementwise(Activation::Sigmoid) | DenseAct::Softmax if self.logits => z,

@@ -1,6 +1,7 @@
 //! `Residual`: y = F(x) + x around any stack of layers F. When F changes the
 //! width, the skip path is a learned linear projection x·P (P `[in, out]`,
-//! no bias), as in ResNet's projection shortcut. Names nest under the block:
+//! no bias), as in ResNet's projection shortcut. With the skip off, y = F(x):
+//! a plain block (kind `block`), so a plain net can repeat the same stack. Names nest under the block:
 //! `layers.{i}.residual.layers.{j}.dense.weight`, `layers.{i}.residual.projection.weight`.
 use super::{Buffer, Builder, InitArg, Layer, LayerConfig, Recorded, parse_init};
 use crate::error::{Error, Result};
@@ -15,6 +16,8 @@ const KIND: &str = "residual";
 pub struct Residual<T: Real> {
     pub layers: Vec<Box<dyn LayerConfig<T>>>,
     pub projection_initializer: InitArg,
+    /// Add the input to F(x) (on unless [`Residual::skip`] turns it off).
+    pub skip: bool,
 }
 
 impl<T: Real> Default for Residual<T> {
@@ -25,7 +28,13 @@ impl<T: Real> Default for Residual<T> {
 
 impl<T: Real> Residual<T> {
     pub fn new() -> Self {
-        Residual { layers: Vec::new(), projection_initializer: "glorot_uniform".into() }
+        Residual { layers: Vec::new(), projection_initializer: "glorot_uniform".into(), skip: true }
+    }
+
+    /// Whether the block adds its input (a plain block without).
+    pub fn skip(mut self, on: bool) -> Self {
+        self.skip = on;
+        self
     }
 
     /// Appends a layer to F (named after Keras' `model.add`).
@@ -63,7 +72,7 @@ impl<T: Real> LayerConfig<T> for Residual<T> {
             width = layer.output_width(width)?;
             inner.push(layer);
         }
-        let projection = if width != input_width {
+        let projection = if width != input_width && self.skip {
             let init = parse_init(b, KIND, "projection_initializer", &self.projection_initializer)?;
             Some(b.param(KIND, "projection.weight", Shape::new(input_width, width), &init)?)
         } else {
@@ -75,6 +84,7 @@ impl<T: Real> LayerConfig<T> for Residual<T> {
             output: width,
             inner,
             projection,
+            skip: self.skip,
             recorded: Recorded::default(),
         }))
     }
@@ -87,6 +97,7 @@ pub struct ResidualLayer<T: Real> {
     output: usize,
     inner: Vec<Box<dyn Layer<T>>>,
     projection: Option<ParamId>,
+    skip: bool,
     recorded: Recorded,
 }
 
@@ -98,7 +109,7 @@ impl<T: Real> ResidualLayer<T> {
 
 impl<T: Real> Layer<T> for ResidualLayer<T> {
     fn kind(&self) -> &'static str {
-        KIND
+        if self.skip { KIND } else { "block" }
     }
 
     fn output_width(&self, input_width: usize) -> Result<usize> {
@@ -116,14 +127,15 @@ impl<T: Real> Layer<T> for ResidualLayer<T> {
         for layer in &mut self.inner {
             h = layer.forward(ctx, h)?;
         }
-        let skip = match self.projection {
-            Some(p) => {
+        let y = match (self.skip, self.projection) {
+            (false, _) => h,
+            (true, Some(p)) => {
                 let p = ctx.param(p)?;
-                ctx.tape.matmul(x, p)?
+                let skip = ctx.tape.matmul(x, p)?;
+                ctx.tape.add(h, skip)?
             }
-            None => x,
+            (true, None) => ctx.tape.add(h, x)?,
         };
-        let y = ctx.tape.add(h, skip)?;
         // F(x) before the sum stands where other layers keep their pre-activation.
         self.recorded.pre_activation = Some(h);
         self.recorded.output = Some(y);

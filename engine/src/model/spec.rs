@@ -209,6 +209,9 @@ pub struct ResidualSpec {
     /// Of the skip's projection when F changes the width (default `glorot_uniform`).
     #[serde(default)]
     pub projection_initializer: Option<InitSpec>,
+    /// `false`: no skip, y = F(x), a plain block that `repeat` can stack (default true).
+    #[serde(default)]
+    pub skip: Option<bool>,
     #[serde(default = "one")]
     pub repeat: usize,
 }
@@ -418,6 +421,9 @@ impl LayerSpec {
                 }
                 if let Some(p) = &r.projection_initializer {
                     block = block.projection_initializer(p.init);
+                }
+                if let Some(skip) = r.skip {
+                    block = block.skip(skip);
                 }
                 Box::new(block)
             }

@@ -241,3 +241,19 @@ fn a_layer_over_the_memory_budget_is_an_error_naming_it_and_the_bytes() {
     let spec = parse(r#"{"inputs": 10, "layers": [{"type": "dense", "units": 1000}]}"#).unwrap();
     assert!(spec.build::<f32>(0).is_ok());
 }
+
+#[test]
+fn a_block_without_skip_is_its_branch_alone() {
+    // A zero branch: with the skip the block passes x through, without it the output is F(x) = 0.
+    let net = |skip: bool| {
+        let json = format!(
+            r#"{{"inputs": 3, "layers": [{{"type": "residual", "skip": {skip}, "repeat": 2, "layers": [
+                {{"type": "dense", "units": 3, "activation": "tanh", "kernel_initializer": "zeros"}}]}}]}}"#
+        );
+        let mut m: Model<f64> = parse(&json).unwrap().build(1).unwrap();
+        let kinds: Vec<&str> = m.layers().iter().map(|l| l.kind()).collect();
+        (m.predict(&[1.0, -2.0, 0.5]).unwrap(), kinds)
+    };
+    assert_eq!(net(true), (vec![1.0, -2.0, 0.5], vec!["residual", "residual"]));
+    assert_eq!(net(false), (vec![0.0, 0.0, 0.0], vec!["block", "block"]));
+}

@@ -1,5 +1,6 @@
 //! Matrix products. With Â = op(A) (m × k), B̂ = op(B) (k × n), C = Â·B̂:
 //! dÂ = G·B̂ᵀ and dB̂ = Âᵀ·G; a transposed operand receives the transpose.
+//! Linear, `Y = X·W + b` (b a row): the product's rules and db = Σ_rows G.
 use crate::error::{Error, Result};
 use crate::kernels::Gemm;
 use crate::real::Real;
@@ -37,6 +38,44 @@ impl<T: Real> Tape<T> {
         Ok(self.record(Op::MatMul { a, b, trans_a, trans_b }, Shape::new(g.m, g.n), rg, |v, _, out| {
             T::gemm(&g, &v[ia][..sa.len()], &v[ib][..sb.len()], out)
         }))
+    }
+}
+
+impl<T: Real> Tape<T> {
+    /// `x·w + b` with `b` a `1 × n` row, in one node: the output starts as
+    /// the bias in every row and the product accumulates onto it.
+    pub fn linear(&mut self, x: NodeId, w: NodeId, b: NodeId) -> Result<NodeId> {
+        for id in [x, w, b] {
+            self.check_id("linear", id)?;
+        }
+        let (sx, sw, sb) = (self.shape(x), self.shape(w), self.shape(b));
+        if sx.cols != sw.rows {
+            return Err(Error::ShapeMismatch { op: "linear", lhs: sx, rhs: sw });
+        }
+        if sb != Shape::new(1, sw.cols) {
+            return Err(Error::ShapeMismatch { op: "linear", lhs: Shape::new(1, sw.cols), rhs: sb });
+        }
+        let g = Gemm { m: sx.rows, k: sx.cols, n: sw.cols, trans_a: false, trans_b: false, accumulate: true };
+        let rg = self.any_grad(&[x, w, b]);
+        Ok(self.record(Op::Linear { x, w, b }, Shape::new(g.m, g.n), rg, |v, _, out| {
+            let bias = &v[b.index()][..g.n];
+            if g.n > 0 {
+                out.chunks_exact_mut(g.n).for_each(|row| row.copy_from_slice(bias));
+            }
+            T::gemm(&g, &v[x.index()][..sx.len()], &v[w.index()][..sw.len()], out)
+        }))
+    }
+}
+
+/// dX += G·Wᵀ, dW += Xᵀ·G (the product's rules), db += Σ_rows G in row order.
+pub(crate) fn backward_linear<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, w: NodeId, b: NodeId) {
+    backward(ctx, x, w, false, false);
+    let n = ctx.out_shape().cols;
+    let (_, gy, gb) = ctx.parts_for(b);
+    if let (Some(gb), true) = (gb, n > 0) {
+        for row in gy.chunks_exact(n) {
+            gb.iter_mut().zip(row).for_each(|(o, &g)| *o = *o + g);
+        }
     }
 }
 
@@ -127,6 +166,76 @@ mod tests {
                 prop_assert!((p - q).abs() <= 1e-12 * (1.0 + q.abs()), "{} vs {}", p, q);
             }
         }
+    }
+
+    /// The fused `x·w + b` against the product and the broadcast add it
+    /// replaces: values to rounding (the bias is added first, not last), and
+    /// gradients wrt all three by finite differences.
+    #[test]
+    fn linear_gradients_and_values() {
+        let mut runner = proptest::test_runner::TestRunner::new(config());
+        let strategy = ((dim(), dim(), dim()), values(81 + 81 + 9, -2.0, 2.0));
+        runner
+            .run(&strategy, |((m, k, n), seed)| {
+                let (x, w, b) =
+                    (seed[..m * k].to_vec(), seed[81..81 + k * n].to_vec(), seed[162..162 + n].to_vec());
+                let inputs = [(Shape::new(m, k), x), (Shape::new(k, n), w), (Shape::new(1, n), b)];
+                verify("linear", &inputs, |t, v| t.linear(v[0], v[1], v[2]))?;
+                let mut t = Tape::<f64>::new();
+                let ids: Vec<_> = inputs.iter().map(|(s, v)| t.input(*s, v).unwrap()).collect();
+                let fused = t.linear(ids[0], ids[1], ids[2])?;
+                let xw = t.matmul(ids[0], ids[1])?;
+                let plain = t.add(xw, ids[2])?;
+                for (p, q) in t.value(fused).iter().zip(t.value(plain)) {
+                    prop_assert!((p - q).abs() <= 1e-12 * (1.0 + q.abs()), "{} vs {}", p, q);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// The checker catches a wrong linear rule: the bias gradient averaged
+    /// over the rows instead of summed.
+    #[test]
+    fn checker_rejects_a_mean_bias_gradient() {
+        let (m, k, n) = (3, 4, 2);
+        let wave = |len: usize, f: f64| (0..len).map(|i| (i as f64 * f).sin()).collect::<Vec<f64>>();
+        let inputs = [
+            (Shape::new(m, k), wave(m * k, 0.7)),
+            (Shape::new(k, n), wave(k * n, 0.3)),
+            (Shape::new(1, n), wave(n, 1.1)),
+        ];
+        let run = |x: &[Vec<f64>]| {
+            let mut t = Tape::<f64>::new();
+            let ids: Vec<_> = inputs.iter().zip(x).map(|((s, _), v)| t.param(*s, v).unwrap()).collect();
+            let y = t.linear(ids[0], ids[1], ids[2]).unwrap();
+            let sq = t.square(y).unwrap();
+            let loss = t.sum(sq).unwrap();
+            t.backward(loss).unwrap();
+            (t.scalar(loss), ids.iter().map(|&i| t.grad(i).unwrap().to_vec()).collect::<Vec<_>>())
+        };
+        let opts = CheckOptions::default();
+        crate::gradcheck::check("linear", &inputs, |x| run(x).0, |x| run(x).1, &opts)
+            .expect("the rule is right");
+        let wrong = |x: &[Vec<f64>]| {
+            let mut g = run(x).1;
+            g[2].iter_mut().for_each(|v| *v /= m as f64);
+            g
+        };
+        let err = crate::gradcheck::check("linear", &inputs, |x| run(x).0, wrong, &opts)
+            .expect_err("a mean instead of a sum is caught");
+        assert!(err.to_string().contains("input 2"), "{err}");
+    }
+
+    #[test]
+    fn linear_shape_errors_name_the_op() {
+        let mut t = Tape::<f64>::new();
+        let x = t.input(Shape::new(2, 3), &[0.0; 6]).unwrap();
+        let w = t.input(Shape::new(3, 4), &[0.0; 12]).unwrap();
+        let b = t.input(Shape::new(1, 3), &[0.0; 3]).unwrap();
+        assert_eq!(t.linear(x, w, b).unwrap_err().to_string(), "linear: shape mismatch: [1, 4] vs [1, 3]");
+        assert_eq!(t.linear(w, x, b).unwrap_err().to_string(), "linear: shape mismatch: [3, 4] vs [2, 3]");
+        assert_eq!(t.len(), 3);
     }
 
     /// Operands too large for every coordinate: the random directions still

@@ -7,6 +7,7 @@ pub mod activation;
 pub mod arith;
 pub mod loss;
 pub mod matmul;
+pub mod recurrent;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
@@ -19,6 +20,7 @@ pub(crate) fn backward<T: Real>(op: Op, ctx: &mut Backward<'_, T>) {
     match op {
         Op::Leaf => {}
         Op::MatMul { a, b, trans_a, trans_b } => matmul::backward(ctx, a, b, trans_a, trans_b),
+        Op::Linear { x, w, b } => matmul::backward_linear(ctx, x, w, b),
         Op::Binary { kind, a, b } => arith::backward_binary(ctx, kind, a, b),
         Op::Affine { x, scale, .. } => arith::backward_affine(ctx, x, scale),
         Op::Unary { kind, x } => unary::backward(ctx, kind, x),
@@ -34,5 +36,9 @@ pub(crate) fn backward<T: Real>(op: Op, ctx: &mut Backward<'_, T>) {
         Op::BceLogits { logits, target } => loss::backward_bce(ctx, logits, target),
         Op::SoftmaxCe { logits, target } => loss::backward_softmax_ce(ctx, logits, target),
         Op::SparseSoftmaxCe { logits, start } => loss::backward_sparse_ce(ctx, logits, start),
+        Op::Cell { kind, xw, stride, offset, hu, prev, bias } => {
+            recurrent::backward_cell(ctx, kind, xw, (stride, offset), hu, prev, bias)
+        }
+        Op::CellState { cell } => recurrent::backward_cell_state(ctx, cell),
     }
 }

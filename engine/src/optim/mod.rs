@@ -21,9 +21,9 @@ pub mod spec;
 
 pub use adam::{Adam, AdamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
-pub use schedule::{LrSchedule, ReduceOnPlateau};
+pub use schedule::{LrSchedule, ReduceOnPlateau, Scheduled};
 pub use sgd::{Sgd, SgdConfig};
-pub use spec::{OptimizerKind, OptimizerSpec};
+pub use spec::{OptimizerKind, OptimizerSpec, ScheduleSpec};
 
 pub trait Optimizer<T: Real>: Send {
     /// One update of every parameter from its gathered gradient.

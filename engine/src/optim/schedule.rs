@@ -89,6 +89,36 @@ impl LrSchedule {
     }
 }
 
+/// An optimiser whose rate follows a schedule over its own steps: before
+/// update `t` (from 0) the rate is set to `schedule.at(t)`. Lets a schedule
+/// ride along wherever an optimiser goes (`fit`, a scenario's `optimizer`).
+pub struct Scheduled<O> {
+    inner: O,
+    schedule: LrSchedule,
+    t: usize,
+}
+
+impl<O> Scheduled<O> {
+    pub fn new(inner: O, schedule: LrSchedule) -> Self {
+        Scheduled { inner, schedule, t: 0 }
+    }
+}
+
+impl<T: Real, O: Optimizer<T>> Optimizer<T> for Scheduled<O> {
+    fn step(&mut self, params: &mut crate::params::ParamStore<T>) -> Result<()> {
+        self.schedule.apply(&mut self.inner, self.t);
+        self.t += 1;
+        self.inner.step(params)
+    }
+    fn learning_rate(&self) -> f64 {
+        self.inner.learning_rate()
+    }
+    /// Overridden by the schedule at the next step.
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.inner.set_learning_rate(lr)
+    }
+}
+
 /// Multiplies the rate by `factor` when a metric to be minimised has not
 /// improved by more than `min_delta` for `patience` observations in a row;
 /// after a reduction it waits `cooldown` observations before counting again,

@@ -19,7 +19,7 @@ pub struct Backward<'a, T: Real> {
     pub(crate) grads: &'a mut [Vec<T>],
     /// The node being differentiated.
     pub(crate) out: usize,
-    pub(crate) gy: &'a [T],
+    pub(crate) gy: &'a mut [T],
 }
 
 impl<T: Real> Backward<'_, T> {
@@ -40,21 +40,29 @@ impl<T: Real> Backward<'_, T> {
     }
 
     pub fn gy(&self) -> &[T] {
-        self.gy
+        &self.gy[..self.nodes[self.out].shape.len()]
+    }
+
+    /// Whole value buffers (outputs and the extra values after them) and the
+    /// node's whole gradient buffer, writable.
+    pub(crate) fn raw(&mut self) -> (&[Vec<T>], &mut [T]) {
+        (self.values, self.gy)
     }
 
     /// The gradient buffer of an input, or `None` when it needs none.
     pub fn grad_mut(&mut self, id: NodeId) -> Option<&mut [T]> {
         let i = id.index();
-        if self.nodes[i].requires_grad { Some(&mut self.grads[i][..]) } else { None }
+        let n = self.nodes[i].shape.len();
+        if self.nodes[i].requires_grad { Some(&mut self.grads[i][..n]) } else { None }
     }
 
     /// Splits into the pieces a rule needs at once: values, the output
     /// gradient, and one input's mutable gradient.
     pub fn parts_for(&mut self, id: NodeId) -> (&[Vec<T>], &[T], Option<&mut [T]>) {
         let i = id.index();
-        let g = if self.nodes[i].requires_grad { Some(&mut self.grads[i][..]) } else { None };
-        (self.values, self.gy, g)
+        let n = self.nodes[i].shape.len();
+        let g = if self.nodes[i].requires_grad { Some(&mut self.grads[i][..n]) } else { None };
+        (self.values, &self.gy[..self.nodes[self.out].shape.len()], g)
     }
 }
 
@@ -85,16 +93,25 @@ impl<T: Real> Tape<T> {
             self.grads.push(Vec::new());
         }
         for (node, g) in self.nodes[..=last].iter().zip(&mut self.grads) {
-            g.clear();
             if node.requires_grad {
-                g.resize(node.shape.len(), T::zero());
+                // Rules accumulate into the output's gradient and the carried
+                // slots, which start at zero; a rule's scratch is overwritten.
+                let (zeroed, len) = (node.grad_zeroed(), node.grad_len());
+                if g.len() < len {
+                    g.resize(len, T::zero());
+                } else {
+                    g.truncate(len);
+                }
+                g[..zeroed].fill(T::zero());
+            } else {
+                g.clear();
             }
         }
         if !self.nodes[last].requires_grad {
             // Nothing upstream needs a gradient; only the seed is meaningful.
             self.grads[last].resize(shape.len(), T::zero());
         }
-        self.grads[last].copy_from_slice(seed);
+        self.grads[last][..shape.len()].copy_from_slice(seed);
         for i in (0..=last).rev() {
             let node = self.nodes[i];
             if !node.requires_grad || matches!(node.op, Op::Leaf) {
@@ -108,7 +125,7 @@ impl<T: Real> Tape<T> {
                 parts: &self.parts,
                 grads: lower,
                 out: i,
-                gy: &upper[0],
+                gy: &mut upper[0],
             };
             ops::backward(node.op, &mut ctx);
         }

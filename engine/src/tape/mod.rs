@@ -7,12 +7,22 @@ mod backward;
 pub mod op;
 
 pub use backward::Backward;
-pub use op::{BinaryKind, Op, UnaryKind};
+pub use op::{BinaryKind, CellKind, Op, UnaryKind};
 
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
 use op::Node;
+
+/// What a node stores beyond its output: `values` kept after it for its own
+/// backward rule (a cell's gates; readers of the node see only the output),
+/// and gradient slots (see [`Node`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Extra {
+    pub values: usize,
+    pub grad_carry: usize,
+    pub grad_scratch: usize,
+}
 
 /// Index of a node on its tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,7 +129,8 @@ impl<T: Real> Tape<T> {
     /// parameters and intermediate values alike.
     pub fn grad(&self, id: NodeId) -> Option<&[T]> {
         let i = id.index();
-        (i < self.grads_valid && self.nodes[i].requires_grad).then(|| &self.grads[i][..])
+        let n = self.nodes.get(i)?.shape.len();
+        (i < self.grads_valid && self.nodes[i].requires_grad).then(|| &self.grads[i][..n])
     }
 
     pub(crate) fn any_grad(&self, ids: &[NodeId]) -> bool {
@@ -127,12 +138,27 @@ impl<T: Real> Tape<T> {
     }
 
     /// Appends a node and computes its value in place: `compute` sees the
-    /// values of every earlier node, the labels, and the fresh output buffer
-    /// (zero-filled, `shape.len()` long).
+    /// values of every earlier node, the labels, and the output buffer
+    /// (`shape.len()` long, holding stale values: `compute` must write every
+    /// element).
     pub(crate) fn record(
         &mut self,
         op: Op,
         shape: Shape,
+        requires_grad: bool,
+        compute: impl FnOnce(&[Vec<T>], &[usize], &mut [T]),
+    ) -> NodeId {
+        self.record_with(op, shape, Extra::default(), requires_grad, compute)
+    }
+
+    /// [`Tape::record`] for an op that keeps `extra.values` more values after
+    /// its output (`out` is that much longer) and has gradient slots beyond
+    /// its output's (see [`Node`]).
+    pub(crate) fn record_with(
+        &mut self,
+        op: Op,
+        shape: Shape,
+        extra: Extra,
         requires_grad: bool,
         compute: impl FnOnce(&[Vec<T>], &[usize], &mut [T]),
     ) -> NodeId {
@@ -142,10 +168,24 @@ impl<T: Real> Tape<T> {
         }
         let (prev, rest) = self.values.split_at_mut(id);
         let out = &mut rest[0];
-        out.clear();
-        out.resize(shape.len(), T::zero());
+        // The buffer keeps whatever the node at this position held last step:
+        // every op writes its whole output, so zeroing it first would only
+        // cost a pass over memory (most of a recurrent step's time, once).
+        let len = shape.len() + extra.values;
+        if out.len() < len {
+            out.resize(len, T::zero());
+        } else {
+            out.truncate(len);
+        }
         compute(prev, &self.labels, out);
-        self.nodes.push(Node { op, shape, requires_grad });
+        let u = |n: usize| u32::try_from(n).expect("a node's extra slots fit in u32");
+        self.nodes.push(Node {
+            op,
+            shape,
+            requires_grad,
+            grad_carry: u(extra.grad_carry),
+            grad_scratch: u(extra.grad_scratch),
+        });
         self.grads_valid = self.grads_valid.min(id);
         NodeId(u32::try_from(id).expect("tape holds fewer than 2^32 nodes"))
     }
@@ -155,6 +195,106 @@ impl<T: Real> Tape<T> {
             Ok(())
         } else {
             Err(Error::invalid(op, format!("node {} is not on this tape", id.index())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Activation;
+    use crate::ops::recurrent::StepAt;
+    use crate::shape::Axis;
+
+    /// Every node's value, then every node's gradient.
+    type Recorded = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
+    /// A graph touching every op: its values and gradients, recorded on `t`.
+    fn every_op(t: &mut Tape<f64>) -> Result<Recorded> {
+        t.clear();
+        let wave = |n: usize, f: f64| (0..n).map(|i| (i as f64 * f).sin()).collect::<Vec<_>>();
+        let x = t.param(Shape::new(3, 4), &wave(12, 0.7))?;
+        let w = t.param(Shape::new(4, 8), &wave(32, 0.3))?;
+        let row = t.param(Shape::new(1, 8), &wave(8, 1.1))?;
+        let col = t.param(Shape::new(3, 1), &wave(3, 0.9).iter().map(|v| v + 2.0).collect::<Vec<_>>())?;
+        let xw = t.matmul(x, w)?;
+        let xt = t.matmul_tn(x, x)?;
+        let lin = t.linear(x, w, row)?;
+        let z = t.add(xw, row)?;
+        let z = t.div(z, col)?;
+        let z = t.mul(z, z)?;
+        let z = t.sub(z, xw)?;
+        let z = t.affine(z, 0.5, 0.1)?;
+        let sq = t.square(z)?;
+        let e = t.exp(z)?;
+        let l = t.log(e)?;
+        let s = t.sqrt(sq)?;
+        let a = t.act(l, Activation::Tanh)?;
+        let sm = t.softmax(a)?;
+        let ls = t.log_softmax(s)?;
+        let r0 = t.sum_axis(sm, Axis::Rows)?;
+        let r1 = t.mean_axis(ls, Axis::Cols)?;
+        let rs = t.reshape(a, Shape::new(6, 4))?;
+        let tr = t.transpose(rs)?;
+        let sl = t.slice_cols(tr, 1, 3)?;
+        let cat = t.concat_cols(&[a, sm, xw])?;
+        let hu = t.matmul(x, w)?;
+        let u = t.param(Shape::new(2, 8), &wave(16, 0.4))?;
+        let at = |stride, offset| StepAt { stride, offset };
+        let lstm = t.cell(CellKind::Lstm, 2, cat, at(24, 4), None, None, Some(row))?;
+        let hu2 = t.matmul(lstm, u)?;
+        let lstm2 = t.cell(CellKind::Lstm, 2, cat, at(24, 12), Some(hu2), Some(lstm), None)?;
+        let c2 = t.cell_state(lstm2)?;
+        let rnn = t.cell(CellKind::Rnn, 4, hu, at(8, 2), None, None, None)?;
+        let b = t.param(Shape::new(2, 6), &wave(12, 0.2))?;
+        let gru = t.cell(CellKind::Gru, 2, cat, at(24, 3), None, None, Some(b))?;
+        let parts = [
+            t.mean(sl)?,
+            t.sum(r0)?,
+            t.sum(r1)?,
+            t.sum(xt)?,
+            t.sum(c2)?,
+            t.sum(rnn)?,
+            t.sum(gru)?,
+            t.sum(lin)?,
+        ];
+        let target = t.input(Shape::new(3, 8), &wave(24, 0.5))?;
+        let mse = t.mse(z, target)?;
+        let probs = t.softmax(target)?;
+        let ce = t.softmax_cross_entropy(z, probs)?;
+        let sce = t.sparse_softmax_cross_entropy(z, &[1, 7, 0])?;
+        let bce = t.bce_with_logits(z, probs)?;
+        let all = t.concat_cols(&parts)?;
+        let all = t.sum(all)?;
+        let all = t.add(all, mse)?;
+        let all = t.add(all, ce)?;
+        let all = t.add(all, sce)?;
+        let loss = t.add(all, bce)?;
+        t.backward(loss)?;
+        let ids = (0..t.len()).map(|i| NodeId(i as u32));
+        let values = ids.clone().map(|i| t.value(i).to_vec()).collect();
+        let grads = ids.map(|i| t.grad(i).map_or_else(Vec::new, <[f64]>::to_vec)).collect();
+        Ok((values, grads))
+    }
+
+    /// Buffers are reused without zeroing: whatever a node at a position
+    /// held before (NaN here) must never reach a value or a gradient.
+    #[test]
+    fn stale_buffers_never_leak_into_values_or_gradients() {
+        let mut t = Tape::<f64>::new();
+        let fresh = every_op(&mut t).unwrap();
+        for buf in t.values.iter_mut().chain(&mut t.grads) {
+            let len = buf.len();
+            buf.resize(len + 16, f64::NAN);
+            buf.fill(f64::NAN);
+        }
+        let reused = every_op(&mut t).unwrap();
+        assert!(fresh.0.iter().flatten().chain(fresh.1.iter().flatten()).all(|v| v.is_finite()));
+        for (i, (a, b)) in fresh.0.iter().zip(&reused.0).enumerate() {
+            assert_eq!(a, b, "value of node {i} ({})", t.op(NodeId(i as u32)).name());
+        }
+        for (i, (a, b)) in fresh.1.iter().zip(&reused.1).enumerate() {
+            assert_eq!(a, b, "gradient of node {i} ({})", t.op(NodeId(i as u32)).name());
         }
     }
 }

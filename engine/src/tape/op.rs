@@ -31,6 +31,13 @@ pub enum Op {
         trans_a: bool,
         trans_b: bool,
     },
+    /// `x·w + b`: a product and its bias row in one node (a dense layer's
+    /// pre-activation), so the bias costs no pass and no node of its own.
+    Linear {
+        x: NodeId,
+        w: NodeId,
+        b: NodeId,
+    },
     /// `a ∘ b` where `b` is broadcast over `a`'s rows and/or columns.
     Binary {
         kind: BinaryKind,
@@ -96,6 +103,36 @@ pub enum Op {
         logits: NodeId,
         start: u32,
     },
+    /// One time step of a recurrent cell's gate maths (see `ops::recurrent`):
+    /// row `r` of the step's input projection starts at value
+    /// `r·stride + offset` of `xw`, `hu` is `h_{t−1}·U` (absent from a zero
+    /// state), `prev` the carried state the cell reads besides `hu` (the
+    /// LSTM's `c_{t−1}`, the GRU's `h_{t−1}`) and `bias` the bias added to
+    /// the projection (the GRU's recurrent bias row after it).
+    Cell {
+        kind: CellKind,
+        xw: NodeId,
+        stride: u32,
+        offset: u32,
+        hu: Option<NodeId>,
+        prev: Option<NodeId>,
+        bias: Option<NodeId>,
+    },
+    /// The cell state `c_t` an LSTM cell node carries beside its output `h_t`.
+    CellState {
+        cell: NodeId,
+    },
+}
+
+/// The gate maths of one recurrent step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellKind {
+    /// `h = tanh(z)`.
+    Rnn,
+    /// Gates i, f, c, o; `c = f⊙c_{t−1} + i⊙tanh(z_c)`, `h = o⊙tanh(c)`.
+    Lstm,
+    /// Gates z, r, h (reset after the product); `h = ĥ + z⊙(h_{t−1} − ĥ)`.
+    Gru,
 }
 
 impl Op {
@@ -104,6 +141,7 @@ impl Op {
         match self {
             Op::Leaf => "leaf",
             Op::MatMul { .. } => "matmul",
+            Op::Linear { .. } => "linear",
             Op::Binary { kind, .. } => match kind {
                 BinaryKind::Add => "add",
                 BinaryKind::Sub => "sub",
@@ -130,6 +168,12 @@ impl Op {
             Op::BceLogits { .. } => "bce_with_logits",
             Op::SoftmaxCe { .. } => "softmax_cross_entropy",
             Op::SparseSoftmaxCe { .. } => "sparse_softmax_cross_entropy",
+            Op::Cell { kind, .. } => match kind {
+                CellKind::Rnn => "rnn_cell",
+                CellKind::Lstm => "lstm_cell",
+                CellKind::Gru => "gru_cell",
+            },
+            Op::CellState { .. } => "lstm_cell_state",
         }
     }
 }
@@ -139,4 +183,20 @@ pub(crate) struct Node {
     pub op: Op,
     pub shape: Shape,
     pub requires_grad: bool,
+    /// Gradient slots after the output's: leading `grad_carry` of them are
+    /// accumulated like the output's (an LSTM's `dL/dc`) and zeroed before
+    /// the sweep, the rest are the rule's scratch, which it overwrites.
+    pub grad_carry: u32,
+    pub grad_scratch: u32,
+}
+
+impl Node {
+    /// Gradient values zeroed before a backward sweep.
+    pub fn grad_zeroed(&self) -> usize {
+        self.shape.len() + self.grad_carry as usize
+    }
+
+    pub fn grad_len(&self) -> usize {
+        self.grad_zeroed() + self.grad_scratch as usize
+    }
 }

@@ -9,7 +9,6 @@ pub mod jacobian_spectra;
 pub mod phase_diagram;
 pub mod recurrent;
 pub mod repeated_multiplication;
-pub mod residual;
 pub mod runner;
 pub mod train;
 
@@ -21,7 +20,6 @@ pub const REGISTRY: &[Runner] = &[
     activations::RUNNER,
     repeated_multiplication::RUNNER,
     recurrent::RUNNER,
-    residual::RUNNER,
     train::RUNNER,
     phase_diagram::RUNNER,
     jacobian_spectra::RUNNER,

@@ -5,7 +5,7 @@
 //! every layer. The network of depth L is the first L layers, so cell (L, σ_w) holds
 //! log10(‖∂L/∂h_1‖ / ‖∂L/∂h_L‖) of that pass. Mean-field theory predicts ∏ √χ₁(q_k) along the variance
 //! trajectory; its critical σ_w (χ₁ = 1) is drawn over the heatmap.
-use super::common::nets::record_net;
+use super::common::nets::record_biased_net;
 use crate::error::{ReportError, Result};
 use crate::exact;
 use crate::experiments::runner::{Experiment, Part, RunOptions, Runner, Unit, engine_err};
@@ -38,6 +38,9 @@ struct Params {
     sigma_w_points: usize,
     /// Cells where the theory predicts |log10 ratio| at most this are compared with it.
     compare_within: f64,
+    /// Standard deviation of the biases, `b_l ~ N(0, σ_b²)` (default 0: no biases).
+    #[serde(default)]
+    sigma_b: f64,
 }
 
 impl Params {
@@ -82,6 +85,7 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     )?;
     at.ensure(p.sigma_w_points >= 2, &["sigma_w_points"], "at least 2")?;
     at.ensure(p.compare_within > 0.0, &["compare_within"], "a positive log10 distance")?;
+    at.ensure(p.sigma_b >= 0.0 && p.sigma_b.is_finite(), &["sigma_b"], "a finite σ_b ≥ 0")?;
     if s.spec.variants.is_empty() {
         return Err(s.error("phase_diagram needs at least one variant (an activation)"));
     }
@@ -105,6 +109,9 @@ struct Draws {
     z: Vec<Vec<f32>>,
     x: Vec<f32>,
     g: Vec<f32>,
+    /// Unit-normal bias rows, one per layer; drawn only when σ_b > 0, after the rest, so that a
+    /// diagram without biases draws the same numbers as before biases existed.
+    b: Vec<Vec<f32>>,
 }
 
 fn draws(p: &Params, seed: u64) -> Draws {
@@ -114,7 +121,12 @@ fn draws(p: &Params, seed: u64) -> Draws {
     let z = (0..p.max_depth).map(|_| f32s(gaussian_matrix(n, n, 1.0, &mut rng))).collect();
     let x = f32s(gaussian_matrix(p.batch, n, 1.0, &mut rng));
     let g = f32s(gaussian_matrix(p.batch, n, 1.0, &mut rng));
-    Draws { z, x, g }
+    let b = if p.sigma_b > 0.0 {
+        (0..p.max_depth).map(|_| f32s(gaussian_matrix(1, n, 1.0, &mut rng))).collect()
+    } else {
+        Vec::new()
+    };
+    Draws { z, x, g, b }
 }
 
 /// ‖∂L/∂h_l‖ for l = 1..=max_depth in one float32 backward pass of the net at σ_w, recorded on `tape`
@@ -127,7 +139,8 @@ fn gradient_norms(
     sigma_w: f64,
 ) -> engine::Result<Vec<f64>> {
     tape.clear();
-    let net = record_net(tape, &d.z, sigma_w / (p.width as f64).sqrt(), act, &d.x, p.batch)?;
+    let biases = (p.sigma_b > 0.0).then_some((d.b.as_slice(), p.sigma_b));
+    let net = record_biased_net(tape, &d.z, sigma_w / (p.width as f64).sqrt(), biases, act, &d.x, p.batch)?;
     let top = *net.pre.last().ok_or_else(|| engine::Error::InvalidArgument {
         op: "phase_diagram",
         msg: "a net without layers has no gradient to measure".into(),
@@ -143,10 +156,10 @@ fn gradient_norms(
 }
 
 /// log10 of the predicted ‖∂L/∂h_1‖ / ‖∂L/∂h_L‖ for every depth L = 1..=max_depth, along the mean-field
-/// variance trajectory from the first layer's q₁ = σ_w²·E[x²] = σ_w² (inputs are N(0, 1), no biases).
+/// variance trajectory from the first layer's q₁ = σ_w²·E[x²] + σ_b² = σ_w² + σ_b² (inputs are N(0, 1)).
 fn predicted(p: &Params, act: Activation, sigma_w: f64) -> engine::Result<Vec<f64>> {
-    let mf = MeanField::new(act, sigma_w, 0.0)?;
-    let q1 = sigma_w * sigma_w;
+    let mf = MeanField::new(act, sigma_w, p.sigma_b)?;
+    let q1 = sigma_w * sigma_w + p.sigma_b * p.sigma_b;
     let r = mf.gradient_norm_ratios(q1, p.max_depth)?;
     Ok(r.iter().map(|rl| (r[0] / rl).log10()).collect())
 }
@@ -249,7 +262,7 @@ fn finish(plan: &Plan<'_>, measured: &[Vec<Vec<Vec<f64>>>]) -> Result<Output> {
                 }
             }
         }
-        let crit = critical_sigma_w(*act, 0.0, p.sigma_w_min, p.sigma_w_max).map_err(engine_err(s))?;
+        let crit = critical_sigma_w(*act, p.sigma_b, p.sigma_w_min, p.sigma_w_max).map_err(engine_err(s))?;
         // The critical line, then (after a NaN break) where the theory predicts 10^-1 and 10^+1.
         let mut line = vec![(crit, depths[0] as f64), (crit, p.max_depth as f64), (f64::NAN, f64::NAN)];
         for target in [-1.0, 1.0] {

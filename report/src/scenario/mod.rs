@@ -60,6 +60,24 @@ pub struct ScenarioSpec {
     /// Overrides of the diagnosis thresholds (`engine::diagnose::DiagnoseConfig`), typed by `diagnosis`.
     #[serde(default)]
     pub diagnose: Option<toml::Table>,
+    /// `[remedy]`: try the remedies on the failing variants and show them on the page.
+    #[serde(default)]
+    pub remedy: Option<RemedySpec>,
+}
+
+/// A scenario's `[remedy]` table: whether its failing variants get a remedy panel on the page.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemedySpec {
+    /// Run the remedies and show the panel (off when absent).
+    #[serde(default)]
+    pub enabled: bool,
+    /// At most this many remedies per variant (default 3).
+    #[serde(default)]
+    pub max_remedies: Option<usize>,
+    /// Only these variants (default: every variant with a failure verdict).
+    #[serde(default)]
+    pub variants: Option<Vec<String>>,
 }
 
 fn default_order() -> i32 {
@@ -67,13 +85,26 @@ fn default_order() -> i32 {
 }
 
 /// What the source document claims about one key figure, and the criterion that turns the measurement
-/// into a verdict: an `expected` value (within `rel_tol`) or a `range` the claim implies.
+/// into a verdict: an `expected` value (within `rel_tol`) or a `range` the claim implies. Every claim is
+/// audited: it quotes the source's own words, states the setting the source made it at, and argues its
+/// criterion from those words, so that a reader can check that the number tested is the one claimed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claim {
     /// The key figure this claim is about (as produced by the runner).
     pub key: String,
+    /// The claim in a sentence (the page's first column).
     pub source_says: String,
+    /// The source's own words, verbatim (checked against the source document where it is at hand).
+    pub quote: String,
+    /// The setting the source made the claim at (network, data, budget), in its own terms.
+    pub source_setting: String,
+    /// Why the criterion follows from the quote: what the words commit the source to, and no more.
+    pub argument: String,
+    /// Whether the measured figure comes from a run at the source's setting. A contradiction at a
+    /// setting the source did not use is shown but not counted against the source.
+    #[serde(default = "yes")]
+    pub at_source_setting: bool,
     #[serde(default)]
     pub expected: Option<f64>,
     #[serde(default)]
@@ -83,6 +114,54 @@ pub struct Claim {
     /// Why `range` is what the claim implies.
     #[serde(default)]
     pub criterion: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Claim {
+    /// The audit fields are present and say something; a criterion comes with its number.
+    /// On error: the field at fault (where there is one) and what is wrong.
+    fn check(&self) -> std::result::Result<(), (Option<&'static str>, String)> {
+        let k = &self.key;
+        let at = |field: &'static str| move |msg: String| (Some(field), msg);
+        for (field, text) in
+            [("quote", &self.quote), ("source_setting", &self.source_setting), ("argument", &self.argument)]
+        {
+            if text.trim().is_empty() {
+                return Err(at(field)(format!(
+                    "claim about `{k}`: `{field}` is empty; {}",
+                    Claim::why(field)
+                )));
+            }
+        }
+        if self.quote.trim() == self.source_says.trim() {
+            return Err(at("quote")(format!(
+                "claim about `{k}`: `quote` repeats `source_says`; quote the source's own words there"
+            )));
+        }
+        if self.expected.is_some() && self.range.is_some() {
+            return Err(at("range")("a claim takes `expected` or `range`, not both".into()));
+        }
+        if self.rel_tol.is_some() && self.expected.is_none() {
+            return Err(at("rel_tol")(format!("claim about `{k}`: `rel_tol` needs an `expected` value")));
+        }
+        if let Some([lo, hi]) = self.range
+            && lo.partial_cmp(&hi).is_none_or(|o| o == Greater)
+        {
+            return Err(at("range")(format!("claim range [{lo}, {hi}] is empty")));
+        }
+        Ok(())
+    }
+
+    fn why(field: &str) -> &'static str {
+        match field {
+            "quote" => "give the source's own words, verbatim",
+            "source_setting" => "say at which setting (network, data, budget) the source made the claim",
+            _ => "say why the criterion follows from the quote",
+        }
+    }
 }
 
 /// An activation given by name in a scenario; unknown names are rejected with the list of valid ones.
@@ -155,6 +234,21 @@ impl Scenario {
         Ok(())
     }
 
+    /// Where `field = ...` starts inside the table at `span` (the table itself when it is not written
+    /// there), so that an error about one field points at its line.
+    fn field_span(&self, span: Range<usize>, field: Option<&str>) -> Range<usize> {
+        let Some(field) = field else { return span };
+        // A table's span may cover its header only: read on to the next table header.
+        let rest = self.text.get(span.start..).unwrap_or_default();
+        let end = rest.get(1..).and_then(|r| r.find("\n[")).map_or(rest.len(), |i| i + 1);
+        let body = &rest[..end.max(span.len()).min(rest.len())];
+        let found = body.match_indices(field).find(|&(i, _)| {
+            let line_start = body[..i].rfind('\n').map_or(0, |j| j + 1);
+            body[line_start..i].trim().is_empty() && body[i + field.len()..].trim_start().starts_with('=')
+        });
+        found.map_or(span.clone(), |(i, _)| span.start + i..span.start + i + field.len())
+    }
+
     pub fn variants(&self) -> impl Iterator<Item = &Variant> {
         self.spec.variants.iter().map(|v| v.get_ref())
     }
@@ -189,15 +283,9 @@ impl Scenario {
             return Err(self.error_at(f.span(), "`[[figures]]` are computed by the `train` runner only"));
         }
         for c in &s.claims {
-            let claim = c.get_ref();
-            if claim.expected.is_some() && claim.range.is_some() {
-                return Err(self.error_at(c.span(), "a claim takes `expected` or `range`, not both"));
-            }
-            if let Some([lo, hi]) = claim.range
-                && lo.partial_cmp(&hi).is_none_or(|o| o == Greater)
-            {
-                return Err(self.error_at(c.span(), format!("claim range [{lo}, {hi}] is empty")));
-            }
+            c.get_ref()
+                .check()
+                .map_err(|(field, msg)| self.error_at(self.field_span(c.span(), field), msg))?;
         }
         Ok(())
     }

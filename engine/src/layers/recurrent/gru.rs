@@ -4,14 +4,13 @@
 //! `a = x_t·W + b₀`, `u = h_{t−1}·U + b₁`, `z, r = σ(a_z + u_z, a_r + u_r)`,
 //! `ĥ = tanh(a_h + r⊙u_h)`, `h_t = z⊙h_{t−1} + (1 − z)⊙ĥ`. (The classic
 //! Cho et al. form applies `r` before the product: `tanh(a_h + (r⊙h)·U_h)`.)
-use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project, step_at};
 use crate::error::Result;
-use crate::kernels::Activation;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::NodeId;
+use crate::tape::{CellKind, NodeId};
 use rand_chacha::ChaCha8Rng;
 
 pub struct Gru {
@@ -69,41 +68,14 @@ impl Gru {
         let (kernel, recurrent, bias) =
             (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
         let tape = &mut *ctx.tape;
-        let flat = tape.reshape(bias, Shape::new(1, 6 * h))?;
-        let (b_in, b_rec) = (tape.slice_cols(flat, 0, 3 * h)?, tape.slice_cols(flat, 3 * h, 3 * h)?);
-        let xw = project(tape, x, kernel, b_in, batch, steps, self.cfg.features)?;
+        let xw = project(tape, x, kernel, batch, steps, self.cfg.features)?;
         self.recorded.hidden.clear();
         let mut state = h0;
         for t in 0..steps {
-            let a = tape.slice_cols(xw, t * 3 * h, 3 * h)?;
-            // From a zero state `u` is the bias row alone, broadcast down the batch.
-            let u = match state {
-                Some(prev) => {
-                    let hu = tape.matmul(prev, recurrent)?;
-                    tape.add(hu, b_rec)?
-                }
-                None => b_rec,
-            };
-            let (a_zr, u_zr) = (tape.slice_cols(a, 0, 2 * h)?, tape.slice_cols(u, 0, 2 * h)?);
-            let zr_pre = tape.add(a_zr, u_zr)?;
-            let zr = tape.act(zr_pre, Activation::Sigmoid)?;
-            let (z, r) = (tape.slice_cols(zr, 0, h)?, tape.slice_cols(zr, h, h)?);
-            let (a_h, u_h) = (tape.slice_cols(a, 2 * h, h)?, tape.slice_cols(u, 2 * h, h)?);
-            let ru = tape.mul(r, u_h)?;
-            let cand_pre = tape.add(a_h, ru)?;
-            let cand = tape.act(cand_pre, Activation::Tanh)?;
-            // h_t = ĥ + z⊙(h_{t−1} − ĥ), which is ĥ − z⊙ĥ from a zero state.
-            let next = match state {
-                Some(prev) => {
-                    let diff = tape.sub(prev, cand)?;
-                    let zd = tape.mul(z, diff)?;
-                    tape.add(cand, zd)?
-                }
-                None => {
-                    let zc = tape.mul(z, cand)?;
-                    tape.sub(cand, zc)?
-                }
-            };
+            // From a zero state `u` is the recurrent bias row alone: the cell adds both rows.
+            let hu = state.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
+            let at = step_at(t, steps, 3 * h);
+            let next = tape.cell(CellKind::Gru, h, xw, at, hu, state, Some(bias))?;
             self.recorded.hidden.push(next);
             state = Some(next);
         }

@@ -2,14 +2,13 @@
 //! `z = x_t·W + h_{t−1}·U + b`, `i, f, o = σ(z_i, z_f, z_o)`, `g = tanh(z_c)`,
 //! `c_t = f⊙c_{t−1} + i⊙g`, `h_t = o⊙tanh(c_t)`. The additive cell path
 //! (`∂c_t/∂c_{t−1} = diag(f)`) is what carries gradient across long spans.
-use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project, step_at};
 use crate::error::Result;
-use crate::kernels::Activation;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::NodeId;
+use crate::tape::{CellKind, NodeId};
 use rand_chacha::ChaCha8Rng;
 
 pub struct Lstm {
@@ -81,38 +80,20 @@ impl Lstm {
         let (kernel, recurrent, bias) =
             (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
         let tape = &mut *ctx.tape;
-        let xw = project(tape, x, kernel, bias, batch, steps, self.cfg.features)?;
+        let xw = project(tape, x, kernel, batch, steps, self.cfg.features)?;
         self.recorded.hidden.clear();
         let (mut hs, mut cs) = (initial.map(|s| s.0), initial.map(|s| s.1));
         for t in 0..steps {
-            let mut z = tape.slice_cols(xw, t * 4 * h, 4 * h)?;
-            if let Some(prev) = hs {
-                let hu = tape.matmul(prev, recurrent)?;
-                z = tape.add(z, hu)?;
-            }
-            // One sigmoid over all four blocks (the c block's is unused and
-            // gets zero gradient): fewer nodes than three separate ones.
-            let s = tape.act(z, Activation::Sigmoid)?;
-            let i = tape.slice_cols(s, 0, h)?;
-            let o = tape.slice_cols(s, 3 * h, h)?;
-            let zc = tape.slice_cols(z, 2 * h, h)?;
-            let g = tape.act(zc, Activation::Tanh)?;
-            let ig = tape.mul(i, g)?;
-            let c = match cs {
-                Some(prev) => {
-                    let f = tape.slice_cols(s, h, h)?;
-                    let fc = tape.mul(f, prev)?;
-                    tape.add(fc, ig)?
-                }
-                None => ig,
-            };
-            let tc = tape.act(c, Activation::Tanh)?;
-            let next = tape.mul(o, tc)?;
-            self.recorded.hidden.push(next);
-            hs = Some(next);
-            cs = Some(c);
+            let hu = hs.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
+            // The cell node is h_t and carries c_t for the next step.
+            let at = step_at(t, steps, 4 * h);
+            let cell = tape.cell(CellKind::Lstm, h, xw, at, hu, cs, Some(bias))?;
+            self.recorded.hidden.push(cell);
+            hs = Some(cell);
+            cs = Some(cell);
         }
-        self.last_cell = cs;
+        let last = *self.recorded.hidden.last().expect("at least one step was checked");
+        self.last_cell = Some(tape.cell_state(last)?);
         finish(tape, &mut self.recorded, self.cfg.return_sequences)
     }
 }

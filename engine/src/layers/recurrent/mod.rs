@@ -5,8 +5,9 @@
 //! A sequence of `T` steps of `F` features arrives as one `batch × (T·F)`
 //! node, step-major within a row. Each layer multiplies every step's input by
 //! its kernel in one product (the input does not depend on the state), then
-//! walks the steps in order, slicing step `t` out of that product and adding
-//! the recurrent term. Backpropagation through time is the tape's ordinary
+//! walks the steps in order, each step one product `h_{t−1}·U` and one cell
+//! node (`ops::recurrent`) that reads step `t`'s rows of that product in
+//! place and does all the gate maths. Backpropagation through time is the tape's ordinary
 //! reverse sweep over this unrolled graph; the hidden state of every step is
 //! a node of its own, listed in [`Recorded::hidden`], so `tape.grad(h_t)`
 //! reads `dL/dh_t` after backward.
@@ -29,6 +30,7 @@ pub use rnn::SimpleRnn;
 use crate::error::{Error, Result};
 use crate::init::Initializer;
 use crate::layers::Recorded;
+use crate::ops::recurrent::StepAt;
 use crate::real::Real;
 use crate::shape::Shape;
 use crate::tape::{NodeId, Tape};
@@ -223,22 +225,25 @@ fn check_state<T: Real>(
     Ok(())
 }
 
-/// `x_t·W + b` for every step at once, as `batch × (T·G)`: the packed input
-/// read as `(batch·T) × F` rows is exactly one row per (sample, step).
+/// `x_t·W` for every step at once, as `(batch·T) × G·H`: the packed input
+/// read as `(batch·T) × F` rows is exactly one row per (sample, step), and
+/// row `r·T + t` (sample `r`, step `t`) is where [`step_at`] points the cell.
+/// The bias is added inside each step's cell, not in a pass of its own.
 fn project<T: Real>(
     tape: &mut Tape<T>,
     x: NodeId,
     kernel: NodeId,
-    bias: NodeId,
     batch: usize,
     steps: usize,
     features: usize,
 ) -> Result<NodeId> {
-    let width = tape.shape(kernel).cols;
     let rows = tape.reshape(x, Shape::new(batch * steps, features))?;
-    let xw = tape.matmul(rows, kernel)?;
-    let xwb = tape.add(xw, bias)?;
-    tape.reshape(xwb, Shape::new(batch, steps * width))
+    tape.matmul(rows, kernel)
+}
+
+/// Where step `t` of `steps` sits in [`project`]'s product of width `width`.
+fn step_at(t: usize, steps: usize, width: usize) -> StepAt {
+    StepAt { stride: steps * width, offset: t * width }
 }
 
 /// The layer's output: every recorded hidden state side by side, or the last.

@@ -1,14 +1,13 @@
 //! SimpleRNN (Keras `SimpleRNN`): `h_t = tanh(x_t·W + h_{t−1}·U + b)`.
 //! Its Jacobian `∂h_t/∂h_{t−1} = diag(1 − h_t²)·Uᵀ` multiplies once per step,
 //! which is why its gradient over long spans vanishes (or explodes).
-use super::{RecurrentConfig, Weights, check_input, check_state, finish, project};
+use super::{RecurrentConfig, Weights, check_input, check_state, finish, project, step_at};
 use crate::error::Result;
-use crate::kernels::Activation;
 use crate::layers::{Ctx, Layer, Recorded};
 use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::NodeId;
+use crate::tape::{CellKind, NodeId};
 use rand_chacha::ChaCha8Rng;
 
 pub struct SimpleRnn {
@@ -65,16 +64,12 @@ impl SimpleRnn {
         let (kernel, recurrent, bias) =
             (ctx.param(self.w.kernel)?, ctx.param(self.w.recurrent)?, ctx.param(self.w.bias)?);
         let tape = &mut *ctx.tape;
-        let xw = project(tape, x, kernel, bias, batch, steps, self.cfg.features)?;
+        let xw = project(tape, x, kernel, batch, steps, self.cfg.features)?;
         self.recorded.hidden.clear();
         let mut state = h0;
         for t in 0..steps {
-            let mut pre = tape.slice_cols(xw, t * h, h)?;
-            if let Some(prev) = state {
-                let hu = tape.matmul(prev, recurrent)?;
-                pre = tape.add(pre, hu)?;
-            }
-            let next = tape.act(pre, Activation::Tanh)?;
+            let hu = state.map(|prev| tape.matmul(prev, recurrent)).transpose()?;
+            let next = tape.cell(CellKind::Rnn, h, xw, step_at(t, steps, h), hu, None, Some(bias))?;
             self.recorded.hidden.push(next);
             state = Some(next);
         }

@@ -30,7 +30,8 @@ pub const RUNNER: Runner = Runner {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MonitorSpec {
-    /// Record at steps 0, N, 2N, ... (every step when absent).
+    /// Record at steps 0, N, 2N, ... (every step when absent); 0 turns the per-step rows off (a scenario
+    /// that reads only its profile and losses).
     #[serde(default = "one")]
     pub every: u64,
     /// Also record log10 |g| histograms of each layer's weight gradient (off when absent).
@@ -78,19 +79,31 @@ pub(crate) struct Params {
     /// absent, off where a scenario declares all it shows in `[[figures]]`.
     #[serde(default = "yes")]
     pub built_in_figures: bool,
-    /// At initialisation: the model's leading dense stack per layer (see `profile.rs`); off when absent.
+    /// At initialisation, in a pass of its own before training: the model's leading repeated entry per
+    /// layer (see `profile.rs`); off when absent.
     #[serde(default)]
     pub profile: bool,
-    /// With the profile: mean-field theory beside it (square stack layers); off when absent.
+    /// With the profile: mean-field theory beside it (a square dense stack); off when absent.
     #[serde(default)]
     pub mean_field: bool,
+    /// The profile's precision (f32 when absent); training is float32.
+    #[serde(default)]
+    pub precision: profile::Precision,
+    /// Samples of the profile's pass (each variant's batch size when absent).
+    #[serde(default)]
+    pub profile_batch: Option<usize>,
+    /// Record every step's batch loss as `batch_loss` (the monitor's `loss` is at its steps only).
+    #[serde(default)]
+    pub batch_loss: bool,
     /// At initialisation, in the first seed's runs: the stack's kernel initialiser drawn on a matrix and
     /// binned; none when absent.
     #[serde(default)]
     pub kernel_draws: Option<profile::KernelDraws>,
-    /// Every variant's `loss`, `epochs` and `batch_size` where it gives none.
+    /// Every variant's `loss`, `epochs`, `batch_size` and `optimizer` where it gives none.
     #[serde(default)]
     pub loss: Option<Loss>,
+    #[serde(default)]
+    pub optimizer: Option<OptimizerSpec>,
     #[serde(default)]
     pub epochs: Option<usize>,
     #[serde(default)]
@@ -111,7 +124,7 @@ pub(crate) struct Trainee<'s> {
     pub variant: &'s Variant,
     pub model: &'s ModelSpec,
     /// Absent only at initialisation (`epochs = 0`), where nothing is updated.
-    pub optimizer: Option<&'s OptimizerSpec>,
+    pub optimizer: Option<OptimizerSpec>,
     pub loss: Loss,
     /// The variant's `epochs`, capped by `max_epochs`; 0 measures at initialisation (one monitored
     /// forward and backward pass over the first batch, no update).
@@ -138,10 +151,10 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     let p: Params = s.typed_params(opts.quick)?;
     let at = s.params_check(opts.quick);
     p.data.check().map_err(|(key, m)| at.error(&["data", key], m))?;
-    at.ensure(p.monitor.every >= 1, &["monitor", "every"], "at least 1")?;
     at.ensure(p.max_epochs.is_none_or(|e| e >= 1), &["max_epochs"], "at least 1")?;
     at.ensure(p.epoch_every >= 1, &["epoch_every"], "at least 1")?;
     at.ensure(p.batch_size != Some(0), &["batch_size"], "at least 1")?;
+    at.ensure(p.profile_batch != Some(0), &["profile_batch"], "at least 1")?;
     if let Some(kd) = &p.kernel_draws {
         at.ensure(!kd.shape.contains(&0), &["kernel_draws", "shape"], "a non-empty shape [fan_in, fan_out]")?;
         at.ensure(kd.bins >= 2, &["kernel_draws", "bins"], "at least 2")?;
@@ -171,21 +184,15 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
         return Err(err(&[], "needs `loss` and `epochs` (or both in `[params]` for every variant)".into()));
     };
     let stack = if p.profile || p.mean_field || p.kernel_draws.is_some() {
-        if epochs != 0 {
-            return Err(err(
-                &["epochs"],
-                "0: the profile and kernel draws are taken at initialisation".into(),
-            ));
-        }
         let st = profile::Stack::of(m).map_err(|msg| err(&["model", "layers", "0"], msg))?;
-        if p.mean_field {
-            st.check_mean_field().map_err(|msg| err(&["model", "layers", "0"], msg))?;
+        if p.mean_field || p.kernel_draws.is_some() {
+            st.check_theory(!p.mean_field).map_err(|msg| err(&["model", "layers", "0"], msg))?;
         }
         Some(st)
     } else {
         None
     };
-    let optimizer = v.optimizer.as_ref();
+    let optimizer = v.optimizer.clone().or_else(|| p.optimizer.clone());
     if optimizer.is_none() && epochs > 0 {
         return Err(err(
             &[],

@@ -1,22 +1,27 @@
-//! What a `train` scenario measured at initialisation (`epochs = 0`) can add to the monitor's rows, for a
-//! model that starts with a dense stack (its first layer entry: `repeat` dense layers with one
-//! element-wise activation and kernel initialiser):
-//! - `profile`: per stack layer the pre-activation's mean square `q`, the output's `activation_variance`
-//!   and `grad_h` = ‖∂L/∂h_l‖ at the pre-activation (the monitor's `signal_norm` is at the output);
-//! - `mean_field`: beside them the theory of a wide random net, `q_theory` (the variance map from
-//!   q₁ = σ_w²·E[x²]) and `grad_h_theory` (the run's measured top gradient carried down by √χ₁(q_l) per
-//!   layer), and whole-network rows `chi_measured` ((‖∂L/∂h_1‖² / ‖∂L/∂h_L‖²)^(1/(L−1))),
+//! What a `train` scenario can measure at initialisation besides the monitor's rows, on a model that
+//! starts with a repeated layer entry (a dense stack, or `repeat` residual or plain blocks): a separate
+//! forward and backward pass over the first `profile_batch` samples, in float32 or float64
+//! (`precision`; training itself stays float32), before any update.
+//! - `profile`: per layer of that entry `q` (its pre-activation's mean square; a block's F(x)),
+//!   `activation_variance` (of its output), `grad_h` = ‖∂L/∂h_l‖ at the pre-activation, `out_grad` =
+//!   ‖∂L/∂y_l‖ at the output, `out_norm` (the mean over samples of ‖y_l‖), `kernel_grad` (‖∂L/∂W‖ of its
+//!   first dense kernel), and the pass's loss as `profile_loss`;
+//! - `mean_field` (a square dense stack): beside them the theory of a wide random net, `q_theory` (the
+//!   variance map from q₁ = σ_w²·E[x²]) and `grad_h_theory` (the run's measured top gradient carried down
+//!   by √χ₁(q_l) per layer), and whole-network rows `chi_measured` ((‖∂L/∂h_1‖² / ‖∂L/∂h_L‖²)^(1/(L−1))),
 //!   `chi_predicted` (the geometric mean of χ₁(q_l), l < L), `chi_star` (χ₁ deep in an infinitely deep
 //!   net), `sigma_w2` and `rel_error` (measured / predicted − 1);
-//! - `kernel_draws`: the stack's kernel initialiser drawn on a `shape` matrix and binned over ±2.5
+//! - `kernel_draws` (a dense stack): its kernel initialiser drawn on a `shape` matrix and binned over ±2.5
 //!   truncated standard deviations (`weight_density` at `bin=CENTRE`, beside `weight_density_theory`),
 //!   with `weight_std` and `weight_max_over_std` (largest |w| over the nominal standard deviation).
+use engine::data::{Dataset, MatrixView, Targets};
 use engine::init::{Initializer, TRUNCATED_STDDEV};
+use engine::layers::Layer;
 use engine::layers::dense::DenseAct;
-use engine::model::{LayerSpec, Model, ModelSpec};
+use engine::model::{Data, LayerSpec, Loss, Model, ModelSpec};
 use engine::monitor::{GLOBAL, Records, layer_name, point};
 use engine::theory::{MeanField, VarianceFixedPoint};
-use engine::{Activation, Shape};
+use engine::{Activation, Real, Shape};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use serde::Deserialize;
@@ -29,82 +34,134 @@ pub struct KernelDraws {
     pub bins: usize,
 }
 
-/// The dense stack a model starts with.
+/// The precision of the profile's pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    /// For gradients below float32's range (a deep net at a tiny initialisation).
+    F64,
+}
+
+/// The repeated entry a model starts with.
 #[derive(Debug, Clone)]
 pub struct Stack {
-    act: Activation,
-    init: Initializer,
     depth: usize,
-    /// σ_w² = fan_in·Var(W) on the stack's square layers (mean field needs it).
-    sigma_w2: Option<f64>,
+    /// A dense stack's activation, kernel initialiser and σ_w² = fan_in·Var(W) (on square layers).
+    dense: Option<(Activation, Initializer, Option<f64>)>,
 }
 
 impl Stack {
-    /// The model's leading dense stack, or what is missing.
+    /// The model's leading entry, repeated `repeat` times.
     pub fn of(m: &ModelSpec) -> Result<Stack, String> {
-        let Some(LayerSpec::Dense(d)) = m.layers.first() else {
-            return Err("a profile needs a model whose first layer is dense".into());
+        let first = m.layers.first().ok_or("a profile needs a model with layers")?;
+        let dense = match first {
+            LayerSpec::Dense(d) => {
+                let Ok(DenseAct::Elementwise(act)) = d.activation() else {
+                    return Err(
+                        "a profile needs an element-wise activation (not softmax) on a dense stack".into()
+                    );
+                };
+                let init = d.kernel()?;
+                Some((act, init, (d.units == m.inputs).then(|| init.sigma_w2(d.units, d.units)).flatten()))
+            }
+            _ => None,
         };
-        let Ok(DenseAct::Elementwise(act)) = d.activation() else {
-            return Err("a profile needs an element-wise activation (not softmax) on the first layer".into());
-        };
-        let init = d.kernel()?;
-        let sigma_w2 = (d.units == m.inputs).then(|| init.sigma_w2(d.units, d.units)).flatten();
-        Ok(Stack { act, init, depth: d.repeat, sigma_w2 })
+        Ok(Stack { depth: first.repeat(), dense })
     }
 
-    /// Why mean field cannot describe the stack, if it cannot.
-    pub fn check_mean_field(&self) -> Result<(), String> {
-        match (self.sigma_w2, self.depth) {
-            (None, _) => Err("mean field needs square stack layers (units = inputs) and a zero-mean \
-                              kernel initialiser"
-                .into()),
-            (_, d) if d < 2 => Err("mean field needs a stack of at least 2 layers (`repeat`)".into()),
+    /// Why mean field (or the kernel draws, with `draws`) cannot describe the stack, if it cannot.
+    pub fn check_theory(&self, draws: bool) -> Result<(), String> {
+        match (self.dense, self.depth) {
+            (None, _) => {
+                Err("mean field and kernel draws need a model that starts with a dense stack".into())
+            }
+            (Some((.., None)), _) if !draws => Err(
+                "mean field needs square stack layers (units = inputs) and a zero-mean kernel initialiser"
+                    .into(),
+            ),
+            (_, d) if d < 2 && !draws => {
+                Err("mean field needs a stack of at least 2 layers (`repeat`)".into())
+            }
             _ => Ok(()),
         }
     }
 }
 
-fn l2(v: &[f32]) -> f64 {
-    v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>().sqrt()
+fn l2<T: Real>(v: &[T]) -> f64 {
+    v.iter().map(|&a| a.as_f64() * a.as_f64()).sum::<f64>().sqrt()
 }
 
-fn mean_square(v: &[f32]) -> f64 {
+fn mean_square<T: Real>(v: &[T]) -> f64 {
     l2(v).powi(2) / v.len().max(1) as f64
 }
 
-/// Per stack layer after the probe's backward pass (and mean field beside it when asked); `x` is the
-/// probed batch's inputs.
-pub fn record(
-    model: &Model<f32>,
+/// The first dense kernel of a layer or of its branch.
+fn kernel<T: Real>(layer: &dyn Layer<T>) -> Option<engine::params::ParamId> {
+    if layer.kind() == "dense" {
+        return layer.params().first().copied();
+    }
+    layer.children().iter().find_map(|c| kernel(c.as_ref()))
+}
+
+/// The profile's pass on `spec` built in `T` from `seed` (the training model's seed), over the first
+/// `rows` samples of `data`, and its rows (mean field beside them when asked).
+#[allow(clippy::too_many_arguments)]
+pub fn measure<T: Real>(
+    (spec, seed): (&ModelSpec, u64),
     st: &Stack,
-    x: &[f32],
+    data: &Dataset,
+    rows: usize,
+    loss: Loss,
     mean_field: bool,
     r: &mut Records,
 ) -> engine::Result<()> {
     let missing = |what: &str| engine::Error::InvalidArgument { op: "layer profile", msg: what.into() };
-    let tape = model.tape();
+    let mut model: Model<T> = spec.build(seed)?;
+    let rows = rows.min(data.len());
+    let widen = |v: &[f32]| -> Vec<T> { v.iter().map(|&a| T::c(f64::from(a))).collect() };
+    let x = widen(&data.x[..rows * data.features]);
+    let y = match &data.targets {
+        Targets::Values { y, width } => widen(&y[..rows * width]),
+        Targets::Classes { .. } => Vec::new(),
+    };
+    let xv = MatrixView::new(&x, data.features)?;
+    let batch = match &data.targets {
+        Targets::Classes { labels, classes } => Data::labels(xv, &labels[..rows], *classes),
+        Targets::Values { width, .. } => Data::values(xv, MatrixView::new(&y, *width)?),
+    };
+    r.push_named(0, GLOBAL, "profile_loss", model.gradients(&batch, loss)?);
+    let (tape, params) = (model.tape(), model.params());
     let mut grads = Vec::with_capacity(st.depth);
     let mut names = Vec::with_capacity(st.depth);
     for (i, layer) in model.layers().iter().take(st.depth).enumerate() {
         let rec = layer.recorded();
         let (Some(h), Some(o)) = (rec.pre_activation, rec.output) else {
-            return Err(missing("a stack layer recorded no pre-activation"));
+            return Err(missing("a profiled layer recorded no pre-activation"));
         };
         let g = tape.grad(h).ok_or_else(|| missing("a pre-activation off the path to the loss"))?;
         let name = layer_name(&[i + 1], layer.as_ref());
         let out = tape.value(o);
-        let mean = out.iter().map(|&a| f64::from(a)).sum::<f64>() / out.len().max(1) as f64;
+        let mean = out.iter().map(|a| a.as_f64()).sum::<f64>() / out.len().max(1) as f64;
         r.push_named(0, &name, "q", mean_square(tape.value(h)));
         r.push_named(0, &name, "activation_variance", mean_square(out) - mean * mean);
         r.push_named(0, &name, "grad_h", l2(g));
+        if let Some(go) = tape.grad(o) {
+            r.push_named(0, &name, "out_grad", l2(go));
+        }
+        let norms: Vec<f64> = out.chunks_exact(tape.shape(o).cols).map(l2).collect();
+        r.push_named(0, &name, "out_norm", norms.iter().sum::<f64>() / norms.len().max(1) as f64);
+        if let Some(w) = kernel(layer.as_ref()) {
+            r.push_named(0, &name, "kernel_grad", l2(&params.get(w).grad));
+        }
         grads.push(l2(g));
         names.push(name);
     }
-    let (Some(sw2), true) = (st.sigma_w2, mean_field) else { return Ok(()) };
+    let (Some((act, _, Some(sw2))), true) = (st.dense, mean_field) else { return Ok(()) };
     let depth = st.depth;
-    let mf = MeanField::new(st.act, sw2.sqrt(), 0.0)?;
-    let qs = mf.variance_trajectory(sw2 * mean_square(x), depth)?;
+    let mf = MeanField::new(act, sw2.sqrt(), 0.0)?;
+    let qs = mf.variance_trajectory(sw2 * mean_square(&x), depth)?;
     // The measured top gradient carried down through √χ₁ per layer.
     let mut g = grads[depth - 1];
     for l in (0..depth).rev() {
@@ -133,11 +190,12 @@ pub fn record(
 
 /// The stack's kernel initialiser drawn once on `kd.shape` from `seed`, binned, beside its density.
 pub fn record_draws(st: &Stack, kd: &KernelDraws, seed: u64, r: &mut Records) -> engine::Result<()> {
+    let Some((_, init, _)) = &st.dense else { return Ok(()) };
     let [fan_in, fan_out] = kd.shape;
-    let nominal = (st.init.sigma_w2(fan_in, fan_out).unwrap_or(f64::NAN) / fan_in as f64).sqrt();
+    let nominal = (init.sigma_w2(fan_in, fan_out).unwrap_or(f64::NAN) / fan_in as f64).sqrt();
     let reach = 2.5 * nominal / TRUNCATED_STDDEV;
     let width = 2.0 * reach / kd.bins as f64;
-    let w: Vec<f64> = st.init.sample(Shape::new(fan_in, fan_out), &mut ChaCha8Rng::seed_from_u64(seed))?;
+    let w: Vec<f64> = init.sample(Shape::new(fan_in, fan_out), &mut ChaCha8Rng::seed_from_u64(seed))?;
     let mut counts = vec![0usize; kd.bins];
     for &x in &w {
         let k = ((x + reach) / width).floor();
@@ -149,7 +207,7 @@ pub fn record_draws(st: &Stack, kd: &KernelDraws, seed: u64, r: &mut Records) ->
         let centre = -reach + width * (k as f64 + 0.5);
         let at = point(&[("bin", centre)]);
         r.push_named_at(0, GLOBAL, &at, "weight_density", c as f64 / (w.len() as f64 * width));
-        r.push_named_at(0, GLOBAL, &at, "weight_density_theory", density(&st.init, nominal, centre));
+        r.push_named_at(0, GLOBAL, &at, "weight_density_theory", density(init, nominal, centre));
     }
     let std = (w.iter().map(|x| x * x).sum::<f64>() / w.len() as f64).sqrt();
     r.push_named(0, GLOBAL, "weight_std", std);

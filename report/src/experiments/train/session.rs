@@ -2,6 +2,7 @@
 //! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the run's records: the monitor's
 //! table with the runner's own rows added to it (epoch losses, test accuracy, per-layer snapshots). A NaN
 //! or infinity stops the run with its records kept.
+use super::profile::{self, Precision};
 use super::{Params, Trainee};
 use crate::error::{ReportError, Result};
 use crate::scenario::Scenario;
@@ -56,16 +57,26 @@ fn stream(seed: u64, k: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The monitor plus the epoch logs `fit` reports, which a run that stops early never returns.
+/// The monitor plus the epoch logs `fit` reports, which a run that stops early never returns, and
+/// every step's batch loss when the scenario asks for it.
 struct Hook {
     monitor: MonitorHook,
     epochs: Vec<EpochLog>,
     steps: u64,
+    losses: Option<Vec<(u64, f64)>>,
+    /// `monitor.every = 0`: no per-step rows (a non-finite value still stops the fit, by its own check).
+    off: bool,
 }
 
 impl StepHook<f32> for Hook {
     fn on_step(&mut self, view: &StepView<'_, f32>) -> engine::Result<()> {
         self.steps = view.step as u64 + 1;
+        if let Some(l) = &mut self.losses {
+            l.push((view.step as u64, view.loss));
+        }
+        if self.off {
+            return Ok(());
+        }
         self.monitor.on_step(view)
     }
 
@@ -103,11 +114,13 @@ pub fn train(
     let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
     let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
     let batch = trainee.batch;
-    let config = MonitorConfig { every: p.monitor.every, histograms: p.monitor.histograms };
+    let config = MonitorConfig { every: p.monitor.every.max(1), histograms: p.monitor.histograms };
     let mut hook = Hook {
         monitor: MonitorHook::new(&model, config, Records::new(&s.name, &v.name, seed)),
         epochs: Vec::with_capacity(epochs),
         steps: 0,
+        losses: p.batch_loss.then(Vec::new),
+        off: p.monitor.every == 0,
     };
     let steps_per_epoch = train.len().div_ceil(batch);
     let train_data = Data::from(&train);
@@ -118,7 +131,7 @@ pub fn train(
         hook.steps = 0;
         probed
     } else {
-        let opt = trainee.optimizer.ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
+        let opt = trainee.optimizer.as_ref().ok_or_else(incomplete)?.build::<f32>().map_err(fail)?;
         let mut cfg = FitConfig::new(loss)
             .optimizer(opt)
             .epochs(epochs)
@@ -142,17 +155,27 @@ pub fn train(
         }
         Err(e) => return Err(fail(e)),
     };
-    let Hook { monitor, epochs: logs, steps } = hook;
+    let Hook { monitor, epochs: logs, steps, losses, .. } = hook;
+    let batch_losses = losses.unwrap_or_default();
     let mut records = monitor.into_records();
-    if let (Some(st), None) = (&trainee.stack, &stopped) {
-        // The probe's tape still holds its batch: the stack's layers as they were measured.
-        let x = &train.x[..batch.min(train.len()) * train.features];
+    if let Some(st) = &trainee.stack {
+        // A model of its own, built from the training model's seed: the weights before any update.
         if p.profile || p.mean_field {
-            super::profile::record(&model, st, x, p.mean_field, &mut records).map_err(fail)?;
+            let at = (spec, stream(seed, 2));
+            let rows = p.profile_batch.unwrap_or(batch);
+            let (mf, r) = (p.mean_field, &mut records);
+            match p.precision {
+                Precision::F32 => profile::measure::<f32>(at, st, &train, rows, loss, mf, r),
+                Precision::F64 => profile::measure::<f64>(at, st, &train, rows, loss, mf, r),
+            }
+            .map_err(fail)?;
         }
         if let Some(kd) = draws {
-            super::profile::record_draws(st, kd, seed, &mut records).map_err(fail)?;
+            profile::record_draws(st, kd, seed, &mut records).map_err(fail)?;
         }
+    }
+    for (step, loss) in batch_losses {
+        records.push_named(step, GLOBAL, "batch_loss", loss);
     }
     snapshots(&mut records);
     super::weight_layers::add_weight_layer_snapshots(&mut records);
