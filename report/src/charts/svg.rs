@@ -393,6 +393,80 @@ fn relative(pts: &[(f64, f64)], close: bool) -> Option<String> {
     Some(d)
 }
 
+/// Where a path from [`as_path`] (or a merge of them) leaves the pen: its commands are `M`/`m`, then
+/// relative `l` pairs, `h`, `v`,
+/// `a` (seven numbers) and `z` (back to the start).
+fn end_point(d: &str) -> Option<(f64, f64)> {
+    let mut tokens: Vec<(char, Vec<f64>)> = Vec::new();
+    let mut num = String::new();
+    let flush = |num: &mut String, tokens: &mut Vec<(char, Vec<f64>)>| -> Option<()> {
+        if !num.is_empty() {
+            tokens.last_mut()?.1.push(num.parse().ok()?);
+            num.clear();
+        }
+        Some(())
+    };
+    for c in d.chars() {
+        if c.is_ascii_alphabetic() {
+            flush(&mut num, &mut tokens)?;
+            tokens.push((c, Vec::new()));
+        } else if c == ' ' || (c == '-' && !num.is_empty()) {
+            flush(&mut num, &mut tokens)?;
+            if c == '-' {
+                num.push(c);
+            }
+        } else {
+            num.push(c);
+        }
+    }
+    flush(&mut num, &mut tokens)?;
+    let (mut start, mut at) = ((0.0, 0.0), (0.0, 0.0));
+    for (cmd, args) in tokens {
+        match cmd {
+            'M' => {
+                at = (*args.first()?, *args.get(1)?);
+                start = at;
+            }
+            'm' => {
+                at = (at.0 + args.first()?, at.1 + args.get(1)?);
+                start = at;
+            }
+            'l' => {
+                for pair in args.chunks(2) {
+                    at = (at.0 + pair.first()?, at.1 + pair.get(1)?);
+                }
+            }
+            'h' => at.0 += args.iter().sum::<f64>(),
+            'v' => at.1 += args.iter().sum::<f64>(),
+            'a' => {
+                for arc in args.chunks(7) {
+                    at = (at.0 + arc.get(5)?, at.1 + arc.get(6)?);
+                }
+            }
+            'z' => at = start,
+            _ => return None,
+        }
+    }
+    Some(at)
+}
+
+/// A path's leading `Mx y` rewritten as a move relative to `from` (shorter in a merged path).
+fn rebase(d: &str, from: (f64, f64)) -> Option<String> {
+    let body = d.strip_prefix('M')?;
+    let k = body.find(|c: char| c.is_ascii_alphabetic())?;
+    let (x, y) = body[..k].split_once(' ')?;
+    let (x, y) = (x.parse::<f64>().ok()?, y.parse::<f64>().ok()?);
+    Some(format!("m{} {}{}", n(x - from.0), n(y - from.1), &body[k..]))
+}
+
+/// Appends a subpath to a merged path, as a relative move from where the path left the pen.
+fn append(d: &mut String, more: &str) {
+    match end_point(d).and_then(|end| rebase(more, end)) {
+        Some(rel) => d.push_str(&rel),
+        None => d.push_str(more),
+    }
+}
+
 /// A rectangle as (x0, y0, x1, y1).
 type Box4 = (f64, f64, f64, f64);
 
@@ -445,7 +519,7 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
             for e in &elements[i..j] {
                 let (style, d) = as_path(e).expect("checked above");
                 match groups.iter_mut().find(|g| g.0 == style) {
-                    Some(g) => g.1.push_str(&d),
+                    Some(g) => append(&mut g.1, &d),
                     None => groups.push((style, d)),
                 }
             }
@@ -471,7 +545,7 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
                     match elements.get(k).and_then(as_path).filter(|(s, _)| *s == style && !translucent) {
                         Some((_, more)) => {
                             texts.extend(j..k);
-                            d.push_str(&more);
+                            append(&mut d, &more);
                             j = k + 1;
                         }
                         None => break,
@@ -548,10 +622,10 @@ a &lt; b
         let mut styles = Styles::default();
         let out = compact(svg, "A & B", &mut styles);
         assert!(out.contains("<title>A &amp; B</title>") && out.contains("role=\"img\""), "{out}");
-        assert!(out.contains(r##"<path class="s0" d="M0 0h1M3 0h1"/>"##), "{out}");
+        assert!(out.contains(r##"<path class="s0" d="M0 0h1m2 0h1"/>"##), "{out}");
         assert!(out.contains(r##"<path class="s1" d="M0 0l1 1 1-1z"/>"##), "{out}");
         assert_eq!(out.matches("<path").count(), 3, "{out}");
-        assert!(out.contains(r##"d="M5 5h0M7 5h0""##), "markers as round-capped dots: {out}");
+        assert!(out.contains(r##"d="M5 5h0m2 0h0""##), "markers as round-capped dots: {out}");
         // dy = 0.76em at 12.9 px moves y from 2 to 11.8.
         assert!(out.contains(r##"<text x="1" y="11.8" class="s3">a &lt; b</text>"##), "{out}");
         let css = styles.css();
@@ -583,6 +657,17 @@ a &lt; b
     }
 
     #[test]
+    fn merged_subpaths_move_relative_to_where_the_pen_is() {
+        assert_eq!(end_point("M1 2l3 4 2-2v5h-1z"), Some((1.0, 2.0)));
+        assert_eq!(end_point("M1 2l3 4 2-2v5h-1"), Some((5.0, 9.0)));
+        assert_eq!(end_point("M5 5a3 3 0 1 0 6 0a3 3 0 1 0 -6 0"), Some((5.0, 5.0)));
+        let mut d = "M76 343h0".to_string();
+        append(&mut d, "M87 345h0");
+        append(&mut d, "M80 340l2 2");
+        assert_eq!(d, "M76 343h0m11 2h0m-7 -5l2 2");
+    }
+
+    #[test]
     fn heatmap_cells_group_by_colour_unless_colours_overlap() {
         let cell = |x: u32, fill: &str| {
             format!(r#"<rect x="{x}" y="0" width="2" height="2" opacity="1" fill="{fill}" stroke="none"/>"#)
@@ -595,7 +680,7 @@ a &lt; b
         );
         let out = compact(&grid, "h", &mut Styles::default());
         assert_eq!(out.matches("<path").count(), 2, "{out}");
-        assert!(out.contains("d=\"M0 0h2v2h-2zM4 0h2v2h-2z\""), "{out}");
+        assert!(out.contains("d=\"M0 0h2v2h-2zm4 0h2v2h-2z\""), "{out}");
         // A later rectangle over an earlier one of another colour keeps the drawing order.
         let over = format!(
             "<svg width=\"9\" height=\"9\">{}{}{}</svg>",
