@@ -56,14 +56,22 @@ pub fn config(s: &Scenario) -> Result<DiagnoseConfig> {
     Ok(parsed.diagnose.unwrap_or_default())
 }
 
-/// Every variant's merged verdicts; empty when no run recorded gradient norms.
+/// Every variant's merged verdicts; empty when no run recorded gradient norms. Runs of variants the
+/// scenario does not declare (a remedy's re-run, `VARIANT + remedy K`) are diagnosed too, after the
+/// declared ones, so the page shows every records file's verdicts.
 pub fn diagnose_records(s: &Scenario, runs: &[Records]) -> Result<Vec<VariantDiagnosis>> {
     let cfg = config(s)?;
     let mut out: Vec<VariantDiagnosis> = Vec::new();
-    // Scenario order of variants, so the page lists them as the charts do.
-    for v in s.variants() {
-        let mine: Vec<&Records> =
-            runs.iter().filter(|r| r.variant == v.name && has_gradient_data(r)).collect();
+    // Scenario order of variants, so the page lists them as the charts do; then the others in the
+    // order their runs come.
+    let mut names: Vec<&str> = s.variants().map(|v| v.name.as_str()).collect();
+    for r in runs {
+        if !names.contains(&r.variant.as_str()) {
+            names.push(&r.variant);
+        }
+    }
+    for name in names {
+        let mine: Vec<&Records> = runs.iter().filter(|r| r.variant == name && has_gradient_data(r)).collect();
         if mine.is_empty() {
             continue;
         }
@@ -75,7 +83,7 @@ pub fn diagnose_records(s: &Scenario, runs: &[Records]) -> Result<Vec<VariantDia
                 merge(&mut merged, verdict, run.seed);
             }
         }
-        out.push(VariantDiagnosis { variant: v.name.clone(), runs: mine.len(), verdicts: merged });
+        out.push(VariantDiagnosis { variant: name.to_string(), runs: mine.len(), verdicts: merged });
     }
     Ok(out)
 }

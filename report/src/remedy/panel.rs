@@ -39,6 +39,8 @@ pub fn run(s: &Scenario, records: &[Records], opts: &RunOptions) -> Result<Vec<C
 pub fn attach(s: &Scenario, r: &mut ScenarioResult, opts: &RunOptions) -> Result<()> {
     let cures = run(s, &r.records, opts)?;
     r.records.extend(records(&cures));
+    // The re-runs' verdicts beside the others', so the page and `report diagnose` agree on every run.
+    r.diagnoses = crate::diagnosis::diagnose_records(s, &r.records)?;
     r.remedies = cures
         .iter()
         .map(|c| serde_json::to_value(c).map_err(|e| ReportError::run(&s.name, e.to_string())))
