@@ -196,9 +196,43 @@ fn paragraphs(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A setting as a reader scans it: strings bare, a typed table as `type(units, activation, k = v) ×N`,
+/// a model as `inputs → layer → layer`, so a variant's network reads like a Keras summary line.
 fn inline(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        toml::Value::Table(t) => {
+            let layers = |v: &toml::Value| match v {
+                toml::Value::Array(ls) => ls.iter().map(inline).collect::<Vec<_>>().join(" → "),
+                other => inline(other),
+            };
+            if let (Some(inputs), Some(ls)) = (t.get("inputs"), t.get("layers")) {
+                let rest: Vec<String> = t
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "inputs" | "layers"))
+                    .map(|(k, v)| format!("{k} = {}", inline(v)))
+                    .collect();
+                let tail = if rest.is_empty() { String::new() } else { format!(" ({})", rest.join(", ")) };
+                return format!("{} → {}{tail}", inline(inputs), layers(ls));
+            }
+            let Some(kind) = t.get("type").map(inline) else {
+                let kv: Vec<String> = t.iter().map(|(k, v)| format!("{k} = {}", inline(v))).collect();
+                return format!("{{ {} }}", kv.join(", "));
+            };
+            // Units and activation are what a layer is read by: bare, first.
+            let mut args: Vec<String> =
+                ["units", "activation"].iter().filter_map(|k| t.get(*k)).map(inline).collect();
+            for (k, v) in t {
+                match k.as_str() {
+                    "type" | "units" | "activation" | "repeat" => {}
+                    "layers" => args.push(format!("[{}]", layers(v))),
+                    _ => args.push(format!("{k} = {}", inline(v))),
+                }
+            }
+            let repeat = t.get("repeat").map_or(String::new(), |n| format!(" ×{}", inline(n)));
+            format!("{kind}({}){repeat}", args.join(", "))
+        }
         other => other.to_string(),
     }
 }
@@ -523,6 +557,27 @@ fn squeeze(page: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_reads_as_a_chain_of_layers() {
+        let v: toml::Value = toml::from_str(
+            r#"model = { inputs = 10, layers = [
+                { type = "dense", units = 16, activation = "tanh", kernel_initializer = "glorot_normal", repeat = 3 },
+                { type = "residual", repeat = 2, layers = [{ type = "layer_normalization" }, { type = "dense", units = 16 }] },
+                { type = "dense", units = 1, activation = "sigmoid" },
+            ] }
+            optimizer = { type = "sgd", learning_rate = 0.05 }
+            clipping = { threshold = 1.0 }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            inline(&v["model"]),
+            "10 → dense(16, tanh, kernel_initializer = glorot_normal) ×3 → \
+             residual([layer_normalization() → dense(16)]) ×2 → dense(1, sigmoid)"
+        );
+        assert_eq!(inline(&v["optimizer"]), "sgd(learning_rate = 0.05)");
+        assert_eq!(inline(&v["clipping"]), "{ threshold = 1.0 }");
+    }
 
     #[test]
     fn figures_sharing_a_prefix_share_a_heading() {
