@@ -147,4 +147,35 @@ mod tests {
         assert_eq!(Standing::of(Agrees, false), Standing::NotTestable);
         assert_eq!(Standing::of(NotTestable, true), Standing::NotTestable);
     }
+
+    #[test]
+    fn the_tally_counts_each_standing_and_the_measurements_elsewhere() {
+        use ClaimVerdict::*;
+        let claim = |verdict, at_source_setting| ClaimResult {
+            key: "k".into(),
+            label: "l".into(),
+            source_says: "s".into(),
+            quote: "q".into(),
+            source_setting: "t".into(),
+            argument: "a".into(),
+            at_source_setting,
+            measured: 1.0,
+            expected: None,
+            range: None,
+            criterion: None,
+            verdict,
+            standing: Standing::of(verdict, at_source_setting),
+        };
+        let all = [
+            claim(Contradicted, true),
+            claim(Contradicted, false),
+            claim(Agrees, true),
+            claim(Agrees, true),
+            claim(Agrees, false),
+            claim(NotTestable, true),
+            claim(NotTestable, false),
+        ];
+        let t = Tally::of(&all);
+        assert_eq!(t, Tally { source_wrong: 1, source_right: 2, not_testable: 4, elsewhere: 2 });
+    }
 }
