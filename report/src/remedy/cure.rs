@@ -229,7 +229,7 @@ fn try_one(
     opts: &RunOptions,
     cfg: &DiagnoseConfig,
 ) -> Result<Attempt> {
-    let change = variant.model.as_ref().map_or_else(|| r.name().to_string(), |m| r.describe(m));
+    let change = variant.model.as_ref().map_or_else(|| r.name(), |m| r.describe(m));
     let mut attempt = Attempt {
         remedy: r.clone(),
         change,
@@ -289,10 +289,12 @@ mod tests {
         .unwrap();
         let raise = Remedy::RaiseClip { from: 1e-3, to: 0.23 };
         let init = Remedy::CriticalInit { entries: vec![(0, "orthogonal(gain=4)".into())] };
-        assert_eq!(
-            escalate(&m, &attempt(raise.clone(), &[], true)),
-            Some(Remedy::Bundle { parts: vec![raise.clone(), init] })
-        );
+        let bundle = Remedy::Bundle { parts: vec![raise.clone(), init] };
+        assert_eq!(escalate(&m, &attempt(raise.clone(), &[], true)), Some(bundle.clone()));
+        // The page reads the attempts back from the summary: a bundle survives the round trip.
+        let json = serde_json::to_value(&bundle).unwrap();
+        assert_eq!(serde_json::from_value::<Remedy>(json).unwrap(), bundle);
+        assert_eq!(bundle.name(), "raise the clipping threshold + critical initialiser");
         // A verdict left, a loss that fell, or a change to the layers themselves: nothing to add.
         assert_eq!(escalate(&m, &attempt(raise.clone(), &["saturation"], true)), None);
         assert_eq!(escalate(&m, &attempt(raise, &[], false)), None);
