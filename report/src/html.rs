@@ -35,6 +35,8 @@ struct Section {
     seeds: String,
     setup: Vec<Value>,
     params: Vec<(String, String)>,
+    /// Settings every variant has in common, written once.
+    variants_shared: String,
     variants: Vec<(String, String)>,
     charts: Vec<Chart>,
     explanation: Vec<Value>,
@@ -110,7 +112,8 @@ struct VerdictView {
     place: String,
     evidence: Vec<String>,
     suggestion: String,
-    rule: String,
+    /// 1-based number of the rule in the page's list of diagnosis rules (each rule is written once).
+    rule: usize,
 }
 
 #[derive(Serialize)]
@@ -193,35 +196,100 @@ fn paragraphs(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A setting as a reader scans it: strings bare, a typed table as `type(units, activation, k = v) ×N`,
+/// a model as `inputs → layer → layer`, so a variant's network reads like a Keras summary line.
 fn inline(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        toml::Value::Table(t) => {
+            let layers = |v: &toml::Value| match v {
+                toml::Value::Array(ls) => ls.iter().map(inline).collect::<Vec<_>>().join(" → "),
+                other => inline(other),
+            };
+            if let (Some(inputs), Some(ls)) = (t.get("inputs"), t.get("layers")) {
+                let rest: Vec<String> = t
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "inputs" | "layers"))
+                    .map(|(k, v)| format!("{k} = {}", inline(v)))
+                    .collect();
+                let tail = if rest.is_empty() { String::new() } else { format!(" ({})", rest.join(", ")) };
+                return format!("{} → {}{tail}", inline(inputs), layers(ls));
+            }
+            let Some(kind) = t.get("type").map(inline) else {
+                let kv: Vec<String> = t.iter().map(|(k, v)| format!("{k} = {}", inline(v))).collect();
+                return format!("{{ {} }}", kv.join(", "));
+            };
+            // Units and activation are what a layer is read by: bare, first.
+            let mut args: Vec<String> =
+                ["units", "activation"].iter().filter_map(|k| t.get(*k)).map(inline).collect();
+            for (k, v) in t {
+                match k.as_str() {
+                    "type" | "units" | "activation" | "repeat" => {}
+                    "layers" => args.push(format!("[{}]", layers(v))),
+                    _ => args.push(format!("{k} = {}", inline(v))),
+                }
+            }
+            let repeat = t.get("repeat").map_or(String::new(), |n| format!(" ×{}", inline(n)));
+            format!("{kind}({}){repeat}", args.join(", "))
+        }
         other => other.to_string(),
     }
 }
 
-/// The variants as "name → key = value, ..." from the file's own text, so any field shows up as written.
-fn variant_rows(s: &Scenario) -> Vec<(String, String)> {
+/// The variants as "name → key = value, ..." from the file's own text, so any field shows up as written;
+/// settings every variant shares come first, once ("Every variant: ..."), and each row lists the rest.
+fn variant_rows(s: &Scenario) -> (String, Vec<(String, String)>) {
     let raw: toml::Table = toml::from_str(&s.text).unwrap_or_default();
-    let Some(toml::Value::Array(vs)) = raw.get("variants") else { return Vec::new() };
-    vs.iter()
+    let Some(toml::Value::Array(vs)) = raw.get("variants") else { return (String::new(), Vec::new()) };
+    let rows: Vec<(String, Vec<String>)> = vs
+        .iter()
         .filter_map(|v| v.as_table())
         .map(|t| {
             let name = t.get("name").map(inline).unwrap_or_default();
-            let rest: Vec<String> = t
+            let rest = t
                 .iter()
                 .filter(|(k, _)| k.as_str() != "name" && k.as_str() != "label")
                 .map(|(k, v)| format!("{k} = {}", inline(v)))
                 .collect();
-            (name, rest.join(", "))
+            (name, rest)
         })
-        .collect()
+        .collect();
+    let shared: Vec<String> = match rows.as_slice() {
+        [first, _, ..] => {
+            first.1.iter().filter(|kv| rows.iter().all(|r| r.1.contains(kv))).cloned().collect()
+        }
+        _ => Vec::new(),
+    };
+    let rows = rows
+        .into_iter()
+        .map(|(name, rest)| {
+            (name, rest.into_iter().filter(|kv| !shared.contains(kv)).collect::<Vec<_>>().join(", "))
+        })
+        .collect();
+    (shared.join(", "), rows)
 }
 
-fn section(input: &SectionInput<'_>, styles: &mut Styles) -> Result<Section> {
+/// The diagnosis rules the page's verdicts cite, as (verdict label, rule), in order of first use.
+type Rules = Vec<(String, String)>;
+
+/// The rule's number in the page's list, added on first use.
+fn rule_number(rules: &mut Rules, label: &str, rule: &str) -> usize {
+    let entry = (label.to_string(), rule.to_string());
+    match rules.iter().position(|r| *r == entry) {
+        Some(i) => i + 1,
+        None => {
+            rules.push(entry);
+            rules.len()
+        }
+    }
+}
+
+fn section(input: &SectionInput<'_>, styles: &mut Styles, rules: &mut Rules) -> Result<Section> {
     let (s, r) = (input.scenario, input.result);
     let spec = &s.spec;
     let text = Prose::new(s, &r.key_figures, r.seeds.len());
+    let (variants_shared, variants) = variant_rows(s);
     let setup = paragraphs(&text.render("setup", &spec.setup)?);
     let explanation = paragraphs(&text.render("explanation", &spec.explanation)?);
     let errata = spec
@@ -311,7 +379,8 @@ fn section(input: &SectionInput<'_>, styles: &mut Styles) -> Result<Section> {
         seeds: r.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         setup,
         params: spec.params.iter().flatten().map(|(k, v)| (k.clone(), inline(v))).collect(),
-        variants: variant_rows(s),
+        variants_shared,
+        variants,
         charts,
         explanation,
         errata,
@@ -320,13 +389,13 @@ fn section(input: &SectionInput<'_>, styles: &mut Styles) -> Result<Section> {
         figures,
         claims,
         files: crate::data::scenario_files(r).into_iter().map(|(p, _)| p).collect(),
-        diagnoses: diagnosis_views(s, r),
+        diagnoses: diagnosis_views(s, r, rules),
     })
 }
 
 /// The verdicts as the page shows them: per variant, each kind with the seeds it came out for, the
 /// evidence of the first such seed, and what to change.
-fn diagnosis_views(s: &Scenario, r: &ScenarioResult) -> Vec<DiagnosisView> {
+fn diagnosis_views(s: &Scenario, r: &ScenarioResult, rules: &mut Rules) -> Vec<DiagnosisView> {
     r.diagnoses
         .iter()
         .map(|d| DiagnosisView {
@@ -366,7 +435,7 @@ fn diagnosis_views(s: &Scenario, r: &ScenarioResult) -> Vec<DiagnosisView> {
                             .map(|(i, e)| if i == 0 { format!("{e}{shown}") } else { e.clone() })
                             .collect(),
                         suggestion: v.suggestion.clone(),
-                        rule: v.rule.clone(),
+                        rule: rule_number(rules, &v.label, &v.rule),
                     }
                 })
                 .collect(),
@@ -433,13 +502,23 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     env.add_template("report.html", PAGE)?;
     env.add_template("style.css", STYLE)?;
     let tally = Tally::of(sections.iter().flat_map(|s| &s.result.claims));
-    let mut styles = Styles::default();
-    let sections = sections.iter().map(|s| section(s, &mut styles)).collect::<Result<Vec<Section>>>()?;
+    // Two passes over the charts: count the style sets, then name the frequent ones as classes.
+    let mut styles = Styles::counting();
+    for s in sections {
+        for c in &s.charts {
+            compact(&c.svg, &c.title, &mut styles);
+        }
+    }
+    styles.freeze(3);
+    let mut rules = Rules::new();
+    let sections =
+        sections.iter().map(|s| section(s, &mut styles, &mut rules)).collect::<Result<Vec<Section>>>()?;
     let (matmul, scenario_times) = timing_rows(timings);
     let k = &timings.kernels;
     let page = env.get_template("report.html")?.render(context! {
         sections => Value::from(minijinja::value::Serde(&sections)),
         chart_css => styles.css(),
+        rules => rules,
         sources => crate::sources::SOURCES.to_vec(),
         tally => Value::from(minijinja::value::Serde(&tally)),
         machine => Value::from(minijinja::value::Serde(&timings.machine)),
@@ -452,7 +531,8 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
         checksums => crate::data::CHECKSUMS,
         timings_file => crate::timings::FILE,
     })?;
-    Ok(squeeze(&page))
+    // minijinja escapes `/` and `'` as entities; in text and double-quoted attributes they need none.
+    Ok(squeeze(&page).replace("&#x2f;", "/").replace("&#x27;", "'"))
 }
 
 /// The page with each run of whitespace that holds a line break reduced to that line break and other
@@ -477,6 +557,27 @@ fn squeeze(page: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_reads_as_a_chain_of_layers() {
+        let v: toml::Value = toml::from_str(
+            r#"model = { inputs = 10, layers = [
+                { type = "dense", units = 16, activation = "tanh", kernel_initializer = "glorot_normal", repeat = 3 },
+                { type = "residual", repeat = 2, layers = [{ type = "layer_normalization" }, { type = "dense", units = 16 }] },
+                { type = "dense", units = 1, activation = "sigmoid" },
+            ] }
+            optimizer = { type = "sgd", learning_rate = 0.05 }
+            clipping = { threshold = 1.0 }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            inline(&v["model"]),
+            "10 → dense(16, tanh, kernel_initializer = glorot_normal) ×3 → \
+             residual([layer_normalization() → dense(16)]) ×2 → dense(1, sigmoid)"
+        );
+        assert_eq!(inline(&v["optimizer"]), "sgd(learning_rate = 0.05)");
+        assert_eq!(inline(&v["clipping"]), "{ threshold = 1.0 }");
+    }
 
     #[test]
     fn figures_sharing_a_prefix_share_a_heading() {

@@ -121,7 +121,7 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
         chart
             .draw_series(cells.map(|(r, c)| {
                 let fill = match drawn[r * nc + c] {
-                    Some(v) => cmap((v - lo) / (hi - lo)).filled(),
+                    Some(v) => cmap(level((v - lo) / (hi - lo))).filled(),
                     None => RGBColor(0xE8, 0xE8, 0xE8).filled(),
                 };
                 Rectangle::new([(xe[c], ye[r]), (xe[c + 1], ye[r + 1])], fill)
@@ -163,6 +163,16 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
     Ok(svg)
 }
 
+/// The colour bar's levels: a cell takes the colour of the bar step its value falls in, so the eye
+/// reads it off the bar exactly, and cells of one level share one SVG path (the page stays small).
+const LEVELS: usize = 64;
+
+/// The centre of the bar step that holds `t` (0..=1, clamped).
+fn level(t: f64) -> f64 {
+    let k = (t.clamp(0.0, 1.0) * LEVELS as f64).floor().min(LEVELS as f64 - 1.0);
+    (k + 0.5) / LEVELS as f64
+}
+
 fn colour_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     lo: f64,
@@ -173,7 +183,7 @@ fn colour_bar<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    const STEPS: usize = 64;
+    const STEPS: usize = LEVELS;
     let mut bar = ChartBuilder::on(area)
         .margin_top(40)
         .margin_bottom(54)
@@ -210,6 +220,15 @@ mod tests {
         assert_eq!(edges(&[0.0, 1.0, 2.0]), vec![-0.5, 0.5, 1.5, 2.5]);
         assert_eq!(diverging(0.5), RGBColor(247, 247, 247));
         assert_eq!(diverging(0.0), RGBColor(33, 102, 172));
+    }
+
+    #[test]
+    fn a_cell_takes_the_colour_of_its_bar_step() {
+        assert_eq!(level(0.0), 0.5 / 64.0);
+        assert_eq!(level(1.0), 63.5 / 64.0);
+        assert_eq!(level(0.5), 32.5 / 64.0);
+        assert_eq!(level(0.49), 31.5 / 64.0);
+        assert_eq!(level(-3.0), level(0.0));
     }
 
     #[test]

@@ -14,6 +14,9 @@
 //!
 //! Input is what `plotters::backend::SVGBackend` writes; anything it does not recognise is kept as is.
 
+/// Attributes in order, as (name, value).
+type Attrs = Vec<(String, String)>;
+
 /// One element of plotters' output: its tag, its attributes in order, and its text content.
 #[derive(Debug, Clone)]
 struct Element {
@@ -60,27 +63,57 @@ const CSS_PROPERTIES: [&str; 8] = [
     "stroke-dasharray",
 ];
 
-/// Style sets seen across the page's charts, each with its class name.
+/// Style sets seen across the page's charts. A page is compacted twice: a first pass counts how often
+/// each style set occurs ([`Styles::counting`]), then [`Styles::freeze`] names the frequent ones as
+/// classes; a style used only a few times (a heatmap cell's colour) stays inline, where it is shorter
+/// than a CSS rule plus a class.
 #[derive(Debug, Default)]
 pub struct Styles {
+    counts: Vec<(Vec<(String, String)>, usize)>,
     classes: Vec<(Vec<(String, String)>, String)>,
+    frozen: bool,
 }
 
 impl Styles {
-    /// The class of a style set (a new one on first sight).
-    fn class(&mut self, style: Vec<(String, String)>) -> String {
-        if let Some((_, c)) = self.classes.iter().find(|(s, _)| *s == style) {
-            return c.clone();
+    /// A first pass: every style set is counted and written inline.
+    pub fn counting() -> Styles {
+        Styles::default()
+    }
+
+    /// Names a class for each style set counted at least `min_uses` times; later passes use them.
+    pub fn freeze(&mut self, min_uses: usize) {
+        self.classes = self
+            .counts
+            .iter()
+            .filter(|(_, n)| *n >= min_uses)
+            .enumerate()
+            .map(|(i, (s, _))| (s.clone(), format!("s{i}")))
+            .collect();
+        self.frozen = true;
+    }
+
+    /// The class of a style set, if it has one (before freezing: counts it, and every set gets one).
+    fn class(&mut self, style: &[(String, String)]) -> Option<String> {
+        if !self.frozen {
+            match self.counts.iter_mut().find(|(s, _)| s == style) {
+                Some((_, n)) => *n += 1,
+                None => self.counts.push((style.to_vec(), 1)),
+            }
+            let i = self.counts.iter().position(|(s, _)| s == style).expect("just counted");
+            return Some(format!("s{i}"));
         }
-        let name = format!("s{}", self.classes.len());
-        self.classes.push((style, name.clone()));
-        name
+        self.classes.iter().find(|(s, _)| s == style).map(|(_, c)| c.clone())
     }
 
     /// One CSS rule per class, scoped to the charts.
     pub fn css(&self) -> String {
         let mut out = String::new();
-        for (style, name) in &self.classes {
+        let all: Vec<(Vec<(String, String)>, String)> = if self.frozen {
+            self.classes.clone()
+        } else {
+            self.counts.iter().enumerate().map(|(i, (s, _))| (s.clone(), format!("s{i}"))).collect()
+        };
+        for (style, name) in &all {
             let decl: Vec<String> = style
                 .iter()
                 .map(|(k, v)| if k == "font-size" { format!("{k}:{v}px") } else { format!("{k}:{v}") })
@@ -91,20 +124,28 @@ impl Styles {
     }
 }
 
-/// Writes attributes, the CSS-able ones as one class.
+/// Writes attributes, the CSS-able ones as a class where their set has one.
 fn write_attrs(out: &mut String, attrs: &[(String, String)], styles: &mut Styles) {
     let (css, plain): (Vec<_>, Vec<_>) =
         attrs.iter().cloned().partition(|(k, _)| CSS_PROPERTIES.contains(&k.as_str()));
     for (k, v) in plain {
         out.push_str(&format!(" {k}=\"{v}\""));
     }
-    if !css.is_empty() {
-        out.push_str(&format!(" class=\"{}\"", styles.class(css)));
+    if css.is_empty() {
+        return;
+    }
+    match styles.class(&css) {
+        Some(class) => out.push_str(&format!(" class=\"{class}\"")),
+        None => {
+            for (k, v) in css {
+                out.push_str(&format!(" {k}=\"{v}\""));
+            }
+        }
     }
 }
 
 /// Reads plotters' SVG into the root's attributes and its elements; `None` when it is not that shape.
-fn parse(svg: &str) -> Option<(Vec<(String, String)>, Vec<Element>)> {
+fn parse(svg: &str) -> Option<(Attrs, Vec<Element>)> {
     let start = svg.find("<svg")?;
     let root_end = start + svg[start..].find('>')?;
     let root = attrs(&svg[start + 4..root_end]);
@@ -150,13 +191,16 @@ fn attrs(s: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Drops default-valued attributes and rounds font sizes.
+/// DejaVu Sans' x-height (1120 of 2048 units per em).
+const X_HEIGHT_EM: f64 = 1120.0 / 2048.0;
+
+/// Drops default-valued attributes, rounds font sizes, and moves a text's `dy` into its `y` (an em is
+/// the font size, so the glyphs land on the same pixels; an ex is the bundled font's x-height).
 fn tidy(e: &mut Element) {
     let is_text = e.tag == "text";
     e.attrs.retain(|(k, v)| {
         !(k == "opacity" && v == "1"
-            || is_text && (k == "font-family" && v == super::FONT || k == "fill" && v == "#000000")
-            || k == "stroke-width" && v == "1" && e_is_unstroked(&e.tag))
+            || is_text && (k == "font-family" && v == super::FONT || k == "fill" && v == "#000000"))
     });
     for (k, v) in &mut e.attrs {
         if k == "font-size"
@@ -169,10 +213,26 @@ fn tidy(e: &mut Element) {
     if e.get("stroke") == Some("none") {
         e.attrs.retain(|(k, _)| k != "stroke-width");
     }
-}
-
-fn e_is_unstroked(tag: &str) -> bool {
-    tag == "text"
+    // An ex is the font's x-height: 0.545 em in DejaVu Sans, the font plotters lays the text out with
+    // (a sans-serif fallback differs by a few hundredths of an em, a fraction of a pixel here).
+    let dy = e.get("dy").unwrap_or_default();
+    let em = match (dy.strip_suffix("em"), dy.strip_suffix("ex")) {
+        (Some(v), _) => v.parse::<f64>().ok(),
+        (_, Some(v)) => v.parse::<f64>().ok().map(|x| x * X_HEIGHT_EM),
+        _ => None,
+    };
+    if is_text
+        && e.get("transform").is_none()
+        && let (Some(em), Some(size), Some(y)) = (em, e.num("font-size"), e.num("y"))
+    {
+        let y = trim_num(y + em * size, 1);
+        e.attrs.retain(|(k, _)| k != "dy");
+        for (k, v) in &mut e.attrs {
+            if k == "y" {
+                *v = y.clone();
+            }
+        }
+    }
 }
 
 /// A number with at most `decimals` decimals and no trailing zeros.
@@ -333,14 +393,91 @@ fn relative(pts: &[(f64, f64)], close: bool) -> Option<String> {
     Some(d)
 }
 
+/// Where a path from [`as_path`] (or a merge of them) leaves the pen: its commands are `M`/`m`, then
+/// relative `l` pairs, `h`, `v`,
+/// `a` (seven numbers) and `z` (back to the start).
+fn end_point(d: &str) -> Option<(f64, f64)> {
+    let mut tokens: Vec<(char, Vec<f64>)> = Vec::new();
+    let mut num = String::new();
+    let flush = |num: &mut String, tokens: &mut Vec<(char, Vec<f64>)>| -> Option<()> {
+        if !num.is_empty() {
+            tokens.last_mut()?.1.push(num.parse().ok()?);
+            num.clear();
+        }
+        Some(())
+    };
+    for c in d.chars() {
+        if c.is_ascii_alphabetic() {
+            flush(&mut num, &mut tokens)?;
+            tokens.push((c, Vec::new()));
+        } else if c == ' ' || (c == '-' && !num.is_empty()) {
+            flush(&mut num, &mut tokens)?;
+            if c == '-' {
+                num.push(c);
+            }
+        } else {
+            num.push(c);
+        }
+    }
+    flush(&mut num, &mut tokens)?;
+    let (mut start, mut at) = ((0.0, 0.0), (0.0, 0.0));
+    for (cmd, args) in tokens {
+        match cmd {
+            'M' => {
+                at = (*args.first()?, *args.get(1)?);
+                start = at;
+            }
+            'm' => {
+                at = (at.0 + args.first()?, at.1 + args.get(1)?);
+                start = at;
+            }
+            'l' => {
+                for pair in args.chunks(2) {
+                    at = (at.0 + pair.first()?, at.1 + pair.get(1)?);
+                }
+            }
+            'h' => at.0 += args.iter().sum::<f64>(),
+            'v' => at.1 += args.iter().sum::<f64>(),
+            'a' => {
+                for arc in args.chunks(7) {
+                    at = (at.0 + arc.get(5)?, at.1 + arc.get(6)?);
+                }
+            }
+            'z' => at = start,
+            _ => return None,
+        }
+    }
+    Some(at)
+}
+
+/// A path's leading `Mx y` rewritten as a move relative to `from` (shorter in a merged path).
+fn rebase(d: &str, from: (f64, f64)) -> Option<String> {
+    let body = d.strip_prefix('M')?;
+    let k = body.find(|c: char| c.is_ascii_alphabetic())?;
+    let (x, y) = body[..k].split_once(' ')?;
+    let (x, y) = (x.parse::<f64>().ok()?, y.parse::<f64>().ok()?);
+    Some(format!("m{} {}{}", n(x - from.0), n(y - from.1), &body[k..]))
+}
+
+/// Appends a subpath to a merged path, as a relative move from where the path left the pen.
+fn append(d: &mut String, more: &str) {
+    match end_point(d).and_then(|end| rebase(more, end)) {
+        Some(rel) => d.push_str(&rel),
+        None => d.push_str(more),
+    }
+}
+
+/// A rectangle as (x0, y0, x1, y1).
+type Box4 = (f64, f64, f64, f64);
+
 /// Rectangles as (x0, y0, x1, y1).
-fn rect_box(e: &Element) -> Option<(f64, f64, f64, f64)> {
+fn rect_box(e: &Element) -> Option<Box4> {
     let (x, y) = (e.num("x")?, e.num("y")?);
     Some((x, y, x + e.num("width")?, y + e.num("height")?))
 }
 
 /// Whether any two of these rectangles with different styles overlap (then their order matters).
-fn rects_overlap(run: &[(Vec<(String, String)>, (f64, f64, f64, f64))]) -> bool {
+fn rects_overlap(run: &[(Attrs, Box4)]) -> bool {
     for (i, (sa, a)) in run.iter().enumerate() {
         for (sb, b) in &run[i + 1..] {
             if sa != sb && a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3 {
@@ -382,7 +519,7 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
             for e in &elements[i..j] {
                 let (style, d) = as_path(e).expect("checked above");
                 match groups.iter_mut().find(|g| g.0 == style) {
-                    Some(g) => g.1.push_str(&d),
+                    Some(g) => append(&mut g.1, &d),
                     None => groups.push((style, d)),
                 }
             }
@@ -408,7 +545,7 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
                     match elements.get(k).and_then(as_path).filter(|(s, _)| *s == style && !translucent) {
                         Some((_, more)) => {
                             texts.extend(j..k);
-                            d.push_str(&more);
+                            append(&mut d, &more);
                             j = k + 1;
                         }
                         None => break,
@@ -485,11 +622,12 @@ a &lt; b
         let mut styles = Styles::default();
         let out = compact(svg, "A & B", &mut styles);
         assert!(out.contains("<title>A &amp; B</title>") && out.contains("role=\"img\""), "{out}");
-        assert!(out.contains(r##"<path class="s0" d="M0 0h1M3 0h1"/>"##), "{out}");
+        assert!(out.contains(r##"<path class="s0" d="M0 0h1m2 0h1"/>"##), "{out}");
         assert!(out.contains(r##"<path class="s1" d="M0 0l1 1 1-1z"/>"##), "{out}");
         assert_eq!(out.matches("<path").count(), 3, "{out}");
-        assert!(out.contains(r##"d="M5 5h0M7 5h0""##), "markers as round-capped dots: {out}");
-        assert!(out.contains(r##"<text x="1" y="2" dy="0.76em" class="s3">a &lt; b</text>"##), "{out}");
+        assert!(out.contains(r##"d="M5 5h0m2 0h0""##), "markers as round-capped dots: {out}");
+        // dy = 0.76em at 12.9 px moves y from 2 to 11.8.
+        assert!(out.contains(r##"<text x="1" y="11.8" class="s3">a &lt; b</text>"##), "{out}");
         let css = styles.css();
         assert!(css.contains("svg .s3{text-anchor:middle;font-size:12.9px}"), "{css}");
     }
@@ -498,6 +636,35 @@ a &lt; b
     fn path_data_is_relative_and_axis_steps_take_one_number() {
         let d = relative(&[(0.0, 0.0), (3.0, 4.0), (5.0, 2.0), (5.0, 7.0), (6.0, 8.0)], true).unwrap();
         assert_eq!(d, "M0 0l3 4 2-2v5l1 1z");
+    }
+
+    #[test]
+    fn rare_styles_stay_inline_after_freezing() {
+        let svg = r##"<svg width="9" height="9">
+<rect x="0" y="0" width="2" height="2" opacity="1" fill="#111111" stroke="none"/>
+<circle cx="5" cy="5" r="3" opacity="1" fill="none" stroke="#222222"/>
+<circle cx="5" cy="5" r="3" opacity="1" fill="none" stroke="#222222"/>
+<text x="1" y="2" font-size="12">a</text>
+<text x="1" y="4" font-size="12">b</text>
+</svg>"##;
+        let mut styles = Styles::counting();
+        compact(svg, "t", &mut styles);
+        styles.freeze(2);
+        let out = compact(svg, "t", &mut styles);
+        assert!(out.contains(r##"fill="#111111""##), "{out}");
+        assert_eq!(out.matches("class=\"s0\"").count(), 2, "{out}");
+        assert_eq!(styles.css(), "svg .s0{font-size:12px}\n");
+    }
+
+    #[test]
+    fn merged_subpaths_move_relative_to_where_the_pen_is() {
+        assert_eq!(end_point("M1 2l3 4 2-2v5h-1z"), Some((1.0, 2.0)));
+        assert_eq!(end_point("M1 2l3 4 2-2v5h-1"), Some((5.0, 9.0)));
+        assert_eq!(end_point("M5 5a3 3 0 1 0 6 0a3 3 0 1 0 -6 0"), Some((5.0, 5.0)));
+        let mut d = "M76 343h0".to_string();
+        append(&mut d, "M87 345h0");
+        append(&mut d, "M80 340l2 2");
+        assert_eq!(d, "M76 343h0m11 2h0m-7 -5l2 2");
     }
 
     #[test]
@@ -513,7 +680,7 @@ a &lt; b
         );
         let out = compact(&grid, "h", &mut Styles::default());
         assert_eq!(out.matches("<path").count(), 2, "{out}");
-        assert!(out.contains("d=\"M0 0h2v2h-2zM4 0h2v2h-2z\""), "{out}");
+        assert!(out.contains("d=\"M0 0h2v2h-2zm4 0h2v2h-2z\""), "{out}");
         // A later rectangle over an earlier one of another colour keeps the drawing order.
         let over = format!(
             "<svg width=\"9\" height=\"9\">{}{}{}</svg>",

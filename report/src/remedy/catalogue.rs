@@ -18,8 +18,11 @@ pub enum Remedy {
     CriticalInit { entries: Vec<(usize, String)> },
     /// Saturating activations replaced by ReLU with `he_normal`.
     ReluHe { entries: Vec<usize> },
-    /// ReLU replaced by leaky ReLU (`he_normal`), whose units cannot die.
-    LeakyRelu { entries: Vec<usize> },
+    /// ReLU or a saturating activation replaced by leaky ReLU, whose units neither die nor saturate, with an orthogonal kernel at leaky ReLU's
+    /// critical gain ([`leaky_kernel`]): the pre-activations' norm kept exactly at every layer, not
+    /// only on average over draws as `he_normal` keeps it, so a deep stack neither dies nor blows up on
+    /// an unlucky seed.
+    LeakyRelu { entries: Vec<usize>, kernel: String },
     /// Bias initialisers back to zeros.
     ZeroBias { entries: Vec<usize> },
     /// `dense(act)` split into `dense` → `batch_normalization` → `activation(act)`.
@@ -44,6 +47,10 @@ pub enum Remedy {
     /// SimpleRNN or GRU replaced by an LSTM with the derived forget-gate bias and its default
     /// (orthogonal) recurrent kernel.
     ToLstm { entries: Vec<usize>, forget_bias: f64, steps: usize },
+    /// A change that removed every verdict but left the loss flat, kept, with the critical initialiser
+    /// of the layers that lack it: the network no longer has the problem, but is too far from the edge
+    /// of chaos to learn ([`super::cure`] builds it from what a re-run measured).
+    Bundle { parts: Vec<Remedy> },
 }
 
 /// What the catalogue needs to know about the failing variant.
@@ -82,7 +89,11 @@ pub fn remedies(kind: Kind, cx: &Context<'_>) -> Vec<Remedy> {
         Kind::Vanishing => {
             vec![
                 critical_init(cx.model, &named),
-                relu_he(cx.model, &named),
+                // A saturating activation replaced, and ReLU units pushed to the critical scale (which
+                // can still die: a unit's pre-activations negative on every input), by leaky ReLU at
+                // its critical kernel, which neither saturates nor dies: ReLU with he_normal left dead
+                // units on some seed of deep stacks, where this did not.
+                leaky(cx.model, &named),
                 batch_norm(cx.model, &named),
                 residual(cx.model, &named),
             ]
@@ -121,7 +132,7 @@ pub fn remedies(kind: Kind, cx: &Context<'_>) -> Vec<Remedy> {
 }
 
 /// Entries with weights, every one but the output layer.
-fn hidden_entries(model: &ModelSpec) -> Vec<usize> {
+pub(super) fn hidden_entries(model: &ModelSpec) -> Vec<usize> {
     let n = model.layers.len();
     (0..n.saturating_sub(1))
         .filter(|&i| {
@@ -190,6 +201,15 @@ fn critical_for(model: &ModelSpec, i: usize) -> Option<String> {
     let init = kernel_init(l);
     match l {
         LayerSpec::Dense(_) if relu_family(&act) => (!init.starts_with("he_")).then(|| "he_normal".into()),
+        // Sigmoid's slope at the origin is 1/4: Glorot's scale, critical for tanh (slope 1), shrinks the
+        // signal and the gradient by 4 per layer. The gain 1/σ'(0) makes the small-signal Jacobian
+        // norm-preserving (Glorot and Bengio's 4× for sigmoid). Not mean field's edge of chaos for
+        // sigmoid, which sigmoid's mean of 1/2 pushes to a scale that saturates every unit.
+        LayerSpec::Dense(_) if act == "sigmoid" => {
+            let want =
+                format!("orthogonal(gain={})", round2(1.0 / slope_at_origin(engine::Activation::Sigmoid)));
+            (init != want).then_some(want)
+        }
         LayerSpec::Dense(_) => {
             // Left out, the initialiser is glorot_uniform.
             let ok =
@@ -219,7 +239,21 @@ pub(super) fn branch_init(act: &str, units: usize, blocks: usize) -> String {
     format!("random_normal(stddev={std})")
 }
 
-fn critical_init(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
+/// φ'(0), from the engine's own backward kernel.
+fn slope_at_origin(act: engine::Activation) -> f64 {
+    let (x, mut y, mut g) = ([0.0f32], [0.0f32], [0.0f32]);
+    engine::kernels::activation::forward_f32(act, &x, &mut y);
+    engine::kernels::activation::backward_f32(act, &x, &y, &[1.0], &mut g);
+    f64::from(g[0])
+}
+
+/// The σ_w at the edge of chaos (χ₁ = 1 at the variance fixed point, no bias) by mean-field theory:
+/// an orthogonal kernel with this gain keeps the gradient's norm from layer to layer.
+fn critical_gain(act: engine::Activation) -> Option<f64> {
+    engine::theory::critical_sigma_w(act, 0.0, 0.5, 16.0).ok()
+}
+
+pub(super) fn critical_init(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
     let e: Vec<(usize, String)> =
         entries.iter().filter_map(|&i| Some((i, critical_for(model, i)?))).collect();
     (!e.is_empty()).then_some(Remedy::CriticalInit { entries: e })
@@ -240,10 +274,19 @@ fn leaky(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
         .iter()
         .copied()
         .filter(|&i| {
-            matches!(model.layers[i], LayerSpec::Dense(_)) && activation_name(&model.layers[i]) == "relu"
+            let act = activation_name(&model.layers[i]);
+            matches!(model.layers[i], LayerSpec::Dense(_)) && (act == "relu" || saturating(&act))
         })
         .collect();
-    (!e.is_empty()).then_some(Remedy::LeakyRelu { entries: e })
+    (!e.is_empty()).then_some(Remedy::LeakyRelu { entries: e, kernel: leaky_kernel()? })
+}
+
+/// Leaky ReLU's critical kernel: orthogonal with gain √(2/(1+α²)) (α the engine's default slope; the
+/// mean-field edge of chaos). An orthogonal map keeps the input's norm, leaky ReLU keeps (1+α²)/2 of
+/// its second moment, and the gain gives that back.
+fn leaky_kernel() -> Option<String> {
+    let act = engine::Activation::from_name("leaky_relu")?;
+    Some(format!("orthogonal(gain={})", round2(critical_gain(act)?)))
 }
 
 fn zero_bias(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
@@ -386,8 +429,8 @@ fn sci(v: f64) -> String {
 
 impl Remedy {
     /// A short name of the change, for tables.
-    pub fn name(&self) -> &'static str {
-        match self {
+    pub fn name(&self) -> String {
+        let name = match self {
             Remedy::CriticalInit { .. } => "critical initialiser",
             Remedy::ReluHe { .. } => "ReLU with he_normal",
             Remedy::LeakyRelu { .. } => "leaky ReLU",
@@ -402,7 +445,11 @@ impl Remedy {
             Remedy::ForgetBias { .. } => "forget-gate bias",
             Remedy::OrthogonalRecurrent { .. } => "orthogonal recurrent kernel",
             Remedy::ToLstm { .. } => "LSTM instead",
-        }
+            Remedy::Bundle { parts } => {
+                return parts.iter().map(Remedy::name).collect::<Vec<_>>().join(" + ");
+            }
+        };
+        name.to_string()
     }
 
     /// The change in words, with the numbers it was derived from.
@@ -425,9 +472,11 @@ impl Remedy {
                     where_(model, entries)
                 )
             }
-            Remedy::LeakyRelu { entries } => {
-                format!("{}: `leaky_relu` instead of `relu`, so a unit cannot die", where_(model, entries))
-            }
+            Remedy::LeakyRelu { entries, kernel } => format!(
+                "{}: `leaky_relu` instead of `{}`, so a unit can neither die nor saturate, with kernel initialiser `{kernel}` (its critical gain)",
+                where_(model, entries),
+                activation_name(&model.layers[entries[0]])
+            ),
             Remedy::ZeroBias { entries } => {
                 format!("{}: bias initialiser back to `zeros`", where_(model, entries))
             }
@@ -472,6 +521,9 @@ impl Remedy {
                 "{}: an `lstm` with `forget_bias = {forget_bias}` (for `{steps}` time steps) and an orthogonal recurrent kernel instead",
                 where_(model, entries)
             ),
+            Remedy::Bundle { parts } => {
+                parts.iter().map(|p| p.describe(model)).collect::<Vec<_>>().join("; together with it, ")
+            }
         }
     }
 }
@@ -496,7 +548,7 @@ mod tests {
         let (m, x, cfg) = (model(TANH), Measured::default(), DiagnoseConfig::default());
         let r = remedies(Kind::Vanishing, &Context { named: vec![0, 1], ..cx(&m, &x, &cfg) });
         assert_eq!(r[0], Remedy::CriticalInit { entries: vec![(0, "glorot_normal".into())] });
-        assert_eq!(r[1], Remedy::ReluHe { entries: vec![0] });
+        assert_eq!(r[1], Remedy::LeakyRelu { entries: vec![0], kernel: "orthogonal(gain=1.4)".into() });
         assert!(matches!(&r[2], Remedy::BatchNorm { entries } if entries == &[0]));
         assert_eq!(positions(&m), [(1, 4), (5, 5)]);
         assert_eq!(entry_of(&m, 3), Some(0));
@@ -536,5 +588,27 @@ mod tests {
         assert_eq!(bias(50), 2.7);
         assert!(bias(200) > 4.0);
         assert_eq!(bias(3), 1.0);
+    }
+
+    #[test]
+    fn sigmoid_gets_the_gain_that_undoes_its_slope_and_leaky_relu_its_edge_of_chaos() {
+        let m = model(
+            r#"{ type = "dense", units = 16, activation = "sigmoid", kernel_initializer = "glorot_uniform", repeat = 3 },
+               { type = "dense", units = 16, activation = "relu", repeat = 2 },
+               { type = "dense", units = 1, activation = "sigmoid" }"#,
+        );
+        let (x, cfg) = (Measured::default(), DiagnoseConfig::default());
+        let r = remedies(Kind::Vanishing, &Context { named: vec![0, 1], ..cx(&m, &x, &cfg) });
+        // σ'(0) = 1/4; √(2/(1+0.3²)) = 1.35 (1.4 to two digits) for the engine's leaky slope 0.3.
+        // The output layer is not rebuilt; a sigmoid layer already at its gain is left alone.
+        let crit = vec![(0, "orthogonal(gain=4)".to_string()), (1, "he_normal".to_string())];
+        assert_eq!(r[0], Remedy::CriticalInit { entries: crit });
+        assert_eq!(r[1], Remedy::LeakyRelu { entries: vec![0, 1], kernel: "orthogonal(gain=1.4)".into() });
+        let at = model(
+            r#"{ type = "dense", units = 16, activation = "sigmoid", kernel_initializer = "orthogonal(gain=4)" },
+               { type = "dense", units = 1 }"#,
+        );
+        assert_eq!(critical_for(&at, 0), None);
+        assert_eq!(critical_for(&m, 2), Some("orthogonal(gain=4)".into()));
     }
 }

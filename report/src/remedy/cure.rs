@@ -173,21 +173,51 @@ pub fn cure_variant(
         cured_by: None,
         untried: Vec::new(),
     };
-    for (k, r) in list.into_iter().enumerate() {
-        if cure.cured_by.is_some() {
-            break;
-        }
-        if k >= max_remedies {
+    let mut k = 0;
+    while k < list.len() && cure.cured_by.is_none() {
+        let r = list[k].clone();
+        k += 1;
+        if cure.attempts.len() >= max_remedies {
             cure.untried.push(r.describe(model));
             continue;
         }
         let attempt = try_one(s, doc, variant, &r, opts, &cfg)?;
         if attempt.cured {
             cure.cured_by = Some(cure.attempts.len());
+        } else if let Some(next) = escalate(model, &attempt).filter(|n| !list.contains(n)) {
+            list.insert(k, next);
         }
         cure.attempts.push(attempt);
     }
     Ok(Some(cure))
+}
+
+/// The next change after `a` when `a` removed every failure verdict on every seed and only a flat loss
+/// is left: `a` kept, with the critical initialiser of the hidden layers that lack it. The diagnosis
+/// has nothing left to say, and a network far from the edge of chaos (sigmoid at Glorot's scale) may
+/// train too slowly to show a falling loss.
+fn escalate(model: &engine::model::ModelSpec, a: &Attempt) -> Option<Remedy> {
+    let only_flat = a.error.is_none()
+        && !a.seeds.is_empty()
+        && a.seeds.iter().all(|s| s.failures.is_empty())
+        && a.seeds.iter().any(|s| s.stalled);
+    // Only after a change that leaves the layers' activations and kernels as written: the initialiser
+    // is derived from them.
+    let keeps_layers = matches!(
+        a.remedy,
+        Remedy::LearningRate { .. }
+            | Remedy::ClipGlobalNorm { .. }
+            | Remedy::RaiseClip { .. }
+            | Remedy::RemoveClip { .. }
+            | Remedy::Standardize { .. }
+            | Remedy::ZeroBias { .. }
+            | Remedy::ForgetBias { .. }
+    );
+    if !(only_flat && keeps_layers) {
+        return None;
+    }
+    let init = catalogue::critical_init(model, &catalogue::hidden_entries(model))?;
+    Some(Remedy::Bundle { parts: vec![a.remedy.clone(), init] })
 }
 
 /// Applies `r` to the variant alone and re-runs it on the scenario's seeds.
@@ -199,7 +229,7 @@ fn try_one(
     opts: &RunOptions,
     cfg: &DiagnoseConfig,
 ) -> Result<Attempt> {
-    let change = variant.model.as_ref().map_or_else(|| r.name().to_string(), |m| r.describe(m));
+    let change = variant.model.as_ref().map_or_else(|| r.name(), |m| r.describe(m));
     let mut attempt = Attempt {
         remedy: r.clone(),
         change,
@@ -226,4 +256,56 @@ fn try_one(
     attempt.cured = !attempt.seeds.is_empty() && attempt.seeds.iter().all(SeedResult::healthy);
     attempt.records = result.records.into_iter().filter(|r| r.variant == variant.name).collect();
     Ok(attempt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(remedy: Remedy, failures: &[&str], stalled: bool) -> Attempt {
+        let seed = |seed| SeedResult {
+            seed,
+            failures: failures.iter().map(|f| f.to_string()).collect(),
+            loss: Some((0.7, 0.71)),
+            stalled: stalled && seed == 2,
+        };
+        Attempt {
+            remedy,
+            change: String::new(),
+            seeds: (0..3).map(seed).collect(),
+            cured: false,
+            error: None,
+            records: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_change_that_left_nothing_but_a_flat_loss_is_kept_with_the_critical_initialiser() {
+        let m: engine::model::ModelSpec = toml::from_str(
+            r#"inputs = 10
+               layers = [{ type = "dense", units = 16, activation = "sigmoid", repeat = 3 },
+                         { type = "dense", units = 1, activation = "sigmoid" }]"#,
+        )
+        .unwrap();
+        let raise = Remedy::RaiseClip { from: 1e-3, to: 0.23 };
+        let init = Remedy::CriticalInit { entries: vec![(0, "orthogonal(gain=4)".into())] };
+        let bundle = Remedy::Bundle { parts: vec![raise.clone(), init] };
+        assert_eq!(escalate(&m, &attempt(raise.clone(), &[], true)), Some(bundle.clone()));
+        // The page reads the attempts back from the summary: a bundle survives the round trip.
+        let json = serde_json::to_value(&bundle).unwrap();
+        assert_eq!(serde_json::from_value::<Remedy>(json).unwrap(), bundle);
+        assert_eq!(bundle.name(), "raise the clipping threshold + critical initialiser");
+        // A verdict left, a loss that fell, or a change to the layers themselves: nothing to add.
+        assert_eq!(escalate(&m, &attempt(raise.clone(), &["saturation"], true)), None);
+        assert_eq!(escalate(&m, &attempt(raise, &[], false)), None);
+        assert_eq!(escalate(&m, &attempt(Remedy::ReluHe { entries: vec![0] }, &[], true)), None);
+        // Layers already at their critical initialiser: nothing either.
+        let he: engine::model::ModelSpec = toml::from_str(
+            r#"inputs = 10
+               layers = [{ type = "dense", units = 16, activation = "relu", kernel_initializer = "he_normal" },
+                         { type = "dense", units = 1 }]"#,
+        )
+        .unwrap();
+        assert_eq!(escalate(&he, &attempt(Remedy::RemoveClip { from: 1e-3 }, &[], true)), None);
+    }
 }

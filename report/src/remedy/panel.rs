@@ -162,7 +162,7 @@ pub fn charts(s: &Scenario, r: &ScenarioResult) -> Result<Vec<RenderedChart>> {
             };
             // The change's name here, in full (with its numbers) in the caption: a table as wide as the
             // page stays legible.
-            rows.push(vec![format!("remedy {}", k + 1), a.remedy.name().to_string(), outcome]);
+            rows.push(vec![format!("remedy {}", k + 1), a.remedy.name(), outcome]);
         }
         let table = Table {
             title: format!(

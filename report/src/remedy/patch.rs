@@ -26,6 +26,9 @@ pub fn trial(doc: &DocumentMut, variant: Option<&str>) -> DocumentMut {
 
 /// Applies one remedy to `variant` of the document.
 pub fn apply(doc: &mut DocumentMut, variant: &str, r: &Remedy) -> Result<(), String> {
+    if let Remedy::Bundle { parts } = r {
+        return parts.iter().try_for_each(|p| apply(doc, variant, p));
+    }
     if let Remedy::Standardize { .. } = r {
         let data = doc
             .get_mut("params")
@@ -97,16 +100,11 @@ fn layers(v: &mut dyn TableLike, r: &Remedy) -> Result<(), String> {
                 set_init(e, "he_normal");
             }
         }
-        Remedy::LeakyRelu { entries } => {
+        Remedy::LeakyRelu { entries, kernel } => {
             for &i in entries {
                 let e = ls.entry(i)?;
                 set(e, "activation", Value::from("leaky_relu"));
-                if !get_str(e, "kernel_initializer")
-                    .or(get_str(e, "initializer"))
-                    .is_some_and(|s| s.starts_with("he_"))
-                {
-                    set_init(e, "he_normal");
-                }
+                set_init(e, kernel);
             }
         }
         Remedy::ZeroBias { entries } => {
@@ -187,10 +185,6 @@ fn layers(v: &mut dyn TableLike, r: &Remedy) -> Result<(), String> {
 fn bare(mut v: Value) -> Value {
     v.decor_mut().clear();
     v
-}
-
-fn get_str(t: &dyn TableLike, key: &str) -> Option<String> {
-    t.get(key).and_then(Item::as_str).map(str::to_string)
 }
 
 /// Sets `key`, keeping the spacing of the value it replaces.
