@@ -77,17 +77,9 @@ fn labelled_failing_networks_are_cured_by_their_first_or_second_remedy() {
             let tried: Vec<String> = c
                 .attempts
                 .iter()
-                .map(|a| {
-                    let left: Vec<String> = a
-                        .seeds
-                        .iter()
-                        .filter(|s| !s.healthy())
-                        .map(|s| format!("seed {}: {}", s.seed, s.problems()))
-                        .collect();
-                    match a.cured {
-                        true => format!("{} (cured)", a.remedy.name()),
-                        false => format!("{} (not cured: {})", a.remedy.name(), left.join(", ")),
-                    }
+                .map(|a| match a.cured {
+                    true => format!("{} (cured)", a.remedy.name()),
+                    false => format!("{} (not cured: {})", a.remedy.name(), a.left().join(", ")),
                 })
                 .collect();
             lines.push(format!("{}/{}: {}", s.name, v.name, tried.join(", then ")));

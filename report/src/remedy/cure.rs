@@ -64,6 +64,17 @@ pub struct Attempt {
     pub records: Vec<Records>,
 }
 
+impl Attempt {
+    /// What is still wrong, one entry per failing seed ("seed 2: vanishing; the loss does not fall").
+    pub fn left(&self) -> Vec<String> {
+        self.seeds
+            .iter()
+            .filter(|s| !s.healthy())
+            .map(|s| format!("seed {}: {}", s.seed, s.problems()))
+            .collect()
+    }
+}
+
 /// A failing variant and what was tried on it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cure {

@@ -102,15 +102,7 @@ pub fn describe(r: &FixReport) -> String {
                 (None, true) => {
                     format!("cured: no failure verdict and a falling loss on all {} seeds", a.seeds.len())
                 }
-                (None, false) => {
-                    let left: Vec<String> = a
-                        .seeds
-                        .iter()
-                        .filter(|s| !s.healthy())
-                        .map(|s| format!("seed {}: {}", s.seed, s.problems()))
-                        .collect();
-                    format!("not cured: {}", left.join("; "))
-                }
+                (None, false) => format!("not cured: {}", a.left().join("; ")),
             };
             out.push_str(&format!("    -> {result}\n"));
         }
