@@ -8,6 +8,11 @@
 //! - merges runs of consecutive opaque elements that share a style into one `<path>` (separate subpaths
 //!   of one opaque colour paint the same pixels as separate elements; translucent ones are kept apart,
 //!   since overlapping subpaths would blend once instead of twice);
+//! - writes a straight dashed line (plotters draws each dash as an element of its own) as one segment
+//!   with `stroke-dasharray`, when its dashes and gaps are regular to the pixel;
+//! - joins a heatmap's touching cells of one colour into larger rectangles;
+//! - wraps consecutive texts of one class in a `<g>` carrying the class (every property a class holds
+//!   for text is inherited), and leaves out the whitespace between elements;
 //! - gives each repeated style (fill, stroke, font size, ...) a class, written once as CSS for the page
 //!   ([`Styles::css`]);
 //! - names the chart for assistive technology (`role="img"` and a `<title>`).
@@ -40,14 +45,72 @@ impl Element {
         self.attrs.iter().filter(|(k, _)| !geometry.contains(&k.as_str())).cloned().collect()
     }
 
-    fn write(&self, out: &mut String, styles: &mut Styles) {
-        out.push('<');
+    fn write(&self, items: &mut Vec<Item>, styles: &mut Styles) {
+        if self.tag == "text"
+            && let Some(text) = &self.text
+        {
+            let (css, plain): (Vec<_>, Vec<_>) =
+                self.attrs.iter().cloned().partition(|(k, _)| CSS_PROPERTIES.contains(&k.as_str()));
+            // Opacity is the one property a group does not pass on (it would fade the group as a whole).
+            if !css.is_empty()
+                && !css.iter().any(|(k, _)| k == "opacity")
+                && let Some(class) = styles.class(&css)
+            {
+                let attrs = plain.iter().map(|(k, v)| format!(" {k}=\"{v}\"")).collect();
+                items.push(Item::Text { class, attrs, text: text.clone() });
+                return;
+            }
+        }
+        let mut out = String::from("<");
         out.push_str(&self.tag);
-        write_attrs(out, &self.attrs, styles);
+        write_attrs(&mut out, &self.attrs, styles);
         match &self.text {
             Some(t) => out.push_str(&format!(">{t}</{}>", self.tag)),
             None => out.push_str("/>"),
         }
+        items.push(Item::Raw(out));
+    }
+}
+
+/// What the compacted chart is written as, before runs of texts of one class are grouped.
+enum Item {
+    /// A text whose style is a class: its other attributes (written) and its content.
+    Text {
+        class: String,
+        attrs: String,
+        text: String,
+    },
+    Raw(String),
+}
+
+/// The items as markup: two or more consecutive texts of one class go in a `<g>` that carries it.
+fn serialise(items: &[Item], out: &mut String) {
+    let mut i = 0;
+    while i < items.len() {
+        let Item::Text { class, .. } = &items[i] else {
+            if let Item::Raw(s) = &items[i] {
+                out.push_str(s);
+            }
+            i += 1;
+            continue;
+        };
+        let run = items[i..].iter().take_while(|it| matches!(it, Item::Text { class: c, .. } if c == class));
+        let run: Vec<(&String, &String)> = run
+            .filter_map(|it| match it {
+                Item::Text { attrs, text, .. } => Some((attrs, text)),
+                Item::Raw(_) => None,
+            })
+            .collect();
+        if let [(attrs, text)] = run[..] {
+            out.push_str(&format!("<text{attrs} class=\"{class}\">{text}</text>"));
+        } else {
+            out.push_str(&format!("<g class=\"{class}\">"));
+            for (attrs, text) in &run {
+                out.push_str(&format!("<text{attrs}>{text}</text>"));
+            }
+            out.push_str("</g>");
+        }
+        i += run.len();
     }
 }
 
@@ -107,7 +170,7 @@ impl Styles {
 
     /// One CSS rule per class, scoped to the charts.
     pub fn css(&self) -> String {
-        let mut out = String::new();
+        let mut out = format!("svg[role=img]{{font-family:{}}}\n", super::FONT);
         let all: Vec<(Vec<(String, String)>, String)> = if self.frozen {
             self.classes.clone()
         } else {
@@ -493,14 +556,17 @@ fn rects_overlap(run: &[(Attrs, Box4)]) -> bool {
 pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
     let Some((mut root, mut elements)) = parse(svg) else { return svg.to_string() };
     elements.iter_mut().for_each(tidy);
-    root.push(("font-family".into(), super::FONT.into()));
+    // Inline in HTML, the parser puts `<svg>` in the SVG namespace; the font family is the page's CSS
+    // ([`Styles::css`]) rather than an attribute on every chart.
+    root.retain(|(k, _)| k != "xmlns");
     root.push(("role".into(), "img".into()));
     let mut out = String::with_capacity(svg.len() / 3);
     out.push_str("<svg");
     for (k, v) in &root {
         out.push_str(&format!(" {k}=\"{v}\""));
     }
-    out.push_str(&format!("><title>{}</title>\n", escape(title)));
+    out.push_str(&format!("><title>{}</title>", escape(title)));
+    let mut items = Vec::new();
     let mut i = 0;
     while i < elements.len() {
         // A run of opaque filled rectangles that do not overlap across colours (a heatmap's cells):
@@ -515,16 +581,21 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
             j += 1;
         }
         if run.len() > 1 && !rects_overlap(&run) {
-            let mut groups: Vec<(Vec<(String, String)>, String)> = Vec::new();
-            for e in &elements[i..j] {
-                let (style, d) = as_path(e).expect("checked above");
+            let mut groups: Vec<(Attrs, Vec<Box4>)> = Vec::new();
+            for (style, b) in run {
                 match groups.iter_mut().find(|g| g.0 == style) {
-                    Some(g) => append(&mut g.1, &d),
-                    None => groups.push((style, d)),
+                    Some(g) => g.1.push(b),
+                    None => groups.push((style, vec![b])),
                 }
             }
-            for (style, d) in groups {
-                write_path(&mut out, &style, &d, styles);
+            for (style, boxes) in groups {
+                let mut d = String::new();
+                for b in join_boxes(boxes) {
+                    let cell =
+                        format!("M{} {}h{}v{}h{}z", n(b.0), n(b.1), n(b.2 - b.0), n(b.3 - b.1), n(b.0 - b.2));
+                    if d.is_empty() { d = cell } else { append(&mut d, &cell) }
+                }
+                write_path(&mut items, &style, &d, styles);
             }
             i = j;
             continue;
@@ -536,6 +607,7 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
             Some((style, mut d)) => {
                 let mut j = i + 1;
                 let mut texts = Vec::new();
+                let mut merged = vec![i];
                 loop {
                     let mut k = j;
                     while elements.get(k).is_some_and(|e| e.tag == "text") {
@@ -546,15 +618,39 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
                         Some((_, more)) => {
                             texts.extend(j..k);
                             append(&mut d, &more);
+                            merged.push(k);
                             j = k + 1;
                         }
                         None => break,
                     }
                 }
-                write_path(&mut out, &style, &d, styles);
+                // Dashed lines among the merged elements (two event markers in one colour) become one
+                // segment each, with a dash array; the rest stays one path.
+                let lines = collinear_runs(merged.iter().map(|&m| &elements[m]).collect());
+                let dashed_lines: Vec<(Attrs, String)> = lines
+                    .iter()
+                    .filter_map(|run| {
+                        let (a, b, dash, gap) = dashed(run)?;
+                        let mut style = style.clone();
+                        style.push(("stroke-dasharray".into(), format!("{} {}", n(dash), n(gap))));
+                        Some((style, relative(&[a, b], false)?))
+                    })
+                    .collect();
+                if !dashed_lines.is_empty() {
+                    d = String::new();
+                    for e in lines.iter().filter(|run| dashed(run).is_none()).flatten() {
+                        let (_, more) = as_path(e).expect("merged above");
+                        if d.is_empty() { d = more } else { append(&mut d, &more) }
+                    }
+                }
+                if !d.is_empty() {
+                    write_path(&mut items, &style, &d, styles);
+                }
+                for (style, line) in dashed_lines {
+                    write_path(&mut items, &style, &line, styles);
+                }
                 for t in texts {
-                    elements[t].write(&mut out, styles);
-                    out.push('\n');
+                    elements[t].write(&mut items, styles);
                 }
                 i = j;
             }
@@ -572,20 +668,115 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
                         }
                     }
                 }
-                e.write(&mut out, styles);
-                out.push('\n');
+                e.write(&mut items, styles);
                 i += 1;
             }
         }
     }
+    serialise(&items, &mut out);
     out.push_str("</svg>");
     out
 }
 
-fn write_path(out: &mut String, style: &[(String, String)], d: &str, styles: &mut Styles) {
-    out.push_str("<path");
-    write_attrs(out, style, styles);
-    out.push_str(&format!(" d=\"{d}\"/>\n"));
+fn write_path(items: &mut Vec<Item>, style: &[(String, String)], d: &str, styles: &mut Styles) {
+    let mut out = String::from("<path");
+    write_attrs(&mut out, style, styles);
+    out.push_str(&format!(" d=\"{d}\"/>"));
+    items.push(Item::Raw(out));
+}
+
+/// Rectangles of one colour with touching neighbours joined: along rows first (same top and bottom),
+/// then the rows' runs down columns (same left and right). Coordinates compare exactly: plotters draws
+/// on whole pixels, and what does not touch exactly stays apart.
+fn join_boxes(mut boxes: Vec<Box4>) -> Vec<Box4> {
+    boxes.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.3.total_cmp(&b.3)).then(a.0.total_cmp(&b.0)));
+    let mut rows: Vec<Box4> = Vec::new();
+    for b in boxes {
+        match rows.last_mut() {
+            Some(r) if r.1 == b.1 && r.3 == b.3 && r.2 == b.0 => r.2 = b.2,
+            _ => rows.push(b),
+        }
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.total_cmp(&b.2)).then(a.1.total_cmp(&b.1)));
+    let mut out: Vec<Box4> = Vec::new();
+    for b in rows {
+        match out.last_mut() {
+            Some(r) if r.0 == b.0 && r.2 == b.2 && r.3 == b.1 => r.3 = b.3,
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
+/// The elements in runs of consecutive segments on one line (the line through the run's first segment,
+/// in its direction); anything that is not a segment is a run of its own.
+fn collinear_runs(elements: Vec<&Element>) -> Vec<Vec<&Element>> {
+    const EPS: f64 = 1e-6;
+    let mut runs: Vec<Vec<&Element>> = Vec::new();
+    for e in elements {
+        let on_line = |run: &Vec<&Element>| -> Option<bool> {
+            let (a, b) = segment(run.first()?)?;
+            let (p, q) = segment(e)?;
+            let len = (b.0 - a.0).hypot(b.1 - a.1);
+            let u = ((b.0 - a.0) / len, (b.1 - a.1) / len);
+            let off = |p: (f64, f64)| ((p.0 - a.0) * u.1 - (p.1 - a.1) * u.0).abs();
+            let forward = (q.0 - p.0) * u.0 + (q.1 - p.1) * u.1 > EPS;
+            Some(len > EPS && forward && off(p) < EPS && off(q) < EPS)
+        };
+        match runs.last_mut() {
+            Some(run) if on_line(run) == Some(true) => run.push(e),
+            _ => runs.push(vec![e]),
+        }
+    }
+    runs
+}
+
+/// A line or a two-point polyline as its ends.
+fn segment(e: &Element) -> Option<((f64, f64), (f64, f64))> {
+    match e.tag.as_str() {
+        "line" => Some(((e.num("x1")?, e.num("y1")?), (e.num("x2")?, e.num("y2")?))),
+        "polyline" => match thin(&points(e.get("points")?)?)[..] {
+            [a, b] => Some((a, b)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A straight dashed line that plotters drew dash by dash, as (start, end, dash, gap): at least three
+/// dashes on one line, in one direction, each as long as the first (the last may be shorter: the line
+/// ended inside it) and evenly spaced, so `stroke-dasharray` paints the same pixels. `None` otherwise.
+fn dashed(elements: &[&Element]) -> Option<((f64, f64), (f64, f64), f64, f64)> {
+    const EPS: f64 = 1e-6;
+    if elements.len() < 3 {
+        return None;
+    }
+    let segs: Vec<((f64, f64), (f64, f64))> = elements.iter().map(|e| segment(e)).collect::<Option<_>>()?;
+    let (a, b) = segs[0];
+    let dash = (b.0 - a.0).hypot(b.1 - a.1);
+    if dash < EPS {
+        return None;
+    }
+    let u = ((b.0 - a.0) / dash, (b.1 - a.1) / dash);
+    // Position along the first dash's line, and distance from that line.
+    let along = |p: (f64, f64)| (p.0 - a.0) * u.0 + (p.1 - a.1) * u.1;
+    let off = |p: (f64, f64)| ((p.0 - a.0) * u.1 - (p.1 - a.1) * u.0).abs();
+    let gap = along(segs[1].0) - dash;
+    if gap < EPS {
+        return None;
+    }
+    for (k, &(p, q)) in segs.iter().enumerate() {
+        let length = along(q) - along(p);
+        let fits = if k + 1 == segs.len() {
+            length > EPS && length < dash + EPS
+        } else {
+            (length - dash).abs() < EPS
+        };
+        if !fits || off(p) > EPS || off(q) > EPS || (along(p) - k as f64 * (dash + gap)).abs() > EPS {
+            return None;
+        }
+    }
+    Some((a, segs[segs.len() - 1].1, dash, gap))
 }
 
 fn escape(s: &str) -> String {
@@ -652,8 +843,12 @@ a &lt; b
         styles.freeze(2);
         let out = compact(svg, "t", &mut styles);
         assert!(out.contains(r##"fill="#111111""##), "{out}");
-        assert_eq!(out.matches("class=\"s0\"").count(), 2, "{out}");
-        assert_eq!(styles.css(), "svg .s0{font-size:12px}\n");
+        // The two texts share the class, written once on their group.
+        assert!(
+            out.contains(r#"<g class="s0"><text x="1" y="2">a</text><text x="1" y="4">b</text></g>"#),
+            "{out}"
+        );
+        assert_eq!(styles.css(), "svg[role=img]{font-family:sans-serif}\nsvg .s0{font-size:12px}\n");
     }
 
     #[test]
@@ -689,5 +884,112 @@ a &lt; b
             cell(0, "#111111")
         );
         assert_eq!(compact(&over, "h", &mut Styles::default()).matches("<path").count(), 3);
+    }
+
+    /// A chart of plotters' dashes: `dashes` polylines of length `dash` every `dash + gap` pixels down
+    /// from (10, 100), the last `last` long.
+    fn dashes(count: u32, dash: u32, gap: u32, last: u32) -> String {
+        let mut svg = String::from("<svg width=\"200\" height=\"200\">");
+        for k in 0..count {
+            let y0 = 100 - k * (dash + gap);
+            let len = if k + 1 == count { last } else { dash };
+            svg.push_str(&format!(
+                r##"<polyline fill="none" opacity="1" stroke="#888888" stroke-width="1" points="10,{y0} 10,{} "/>"##,
+                y0 - len
+            ));
+        }
+        svg + "</svg>"
+    }
+
+    #[test]
+    fn a_regular_dashed_line_is_one_segment_with_a_dash_array() {
+        let out = compact(&dashes(10, 3, 3, 2), "d", &mut Styles::default());
+        assert_eq!(out.matches("<path").count(), 1, "{out}");
+        assert!(out.contains(r#"d="M10 100v-56""#), "{out}");
+        let mut styles = Styles::default();
+        compact(&dashes(10, 3, 3, 3), "d", &mut styles);
+        assert!(styles.css().contains("stroke-dasharray:3 3"), "{}", styles.css());
+        // Uneven dashes or gaps are drawn as they are: a dash array would move pixels.
+        let mut uneven = dashes(10, 3, 3, 3);
+        uneven = uneven.replacen("points=\"10,100 10,97 \"", "points=\"10,100 10,96 \"", 1);
+        assert!(!compact(&uneven, "d", &mut Styles::default()).contains("dasharray"));
+        let mut uneven = dashes(10, 3, 3, 3);
+        uneven = uneven.replacen("points=\"10,94 10,91 \"", "points=\"10,93 10,90 \"", 1);
+        assert!(!compact(&uneven, "d", &mut Styles::default()).contains("dasharray"));
+        // Parallel ticks, evenly spaced but not on one line, stay ticks.
+        let tick = |y: u32| {
+            format!(
+                r##"<polyline fill="none" opacity="1" stroke="#888888" stroke-width="1" points="10,{y} 13,{y} "/>"##
+            )
+        };
+        let ticks =
+            format!("<svg width=\"20\" height=\"20\">{}{}{}{}</svg>", tick(1), tick(5), tick(9), tick(13));
+        let out = compact(&ticks, "d", &mut Styles::default());
+        assert!(out.contains(r#"d="M10 1h3m-3 4h3m-3 4h3m-3 4h3""#), "{out}");
+        // Two dashed lines of one colour side by side (plotters' elements merge into one run): one
+        // segment each.
+        let second = dashes(10, 3, 3, 2).replace("points=\"10,", "points=\"40,").replace(" 10,", " 40,");
+        let both = dashes(10, 3, 3, 2).replace("</svg>", "")
+            + second.trim_start_matches("<svg width=\"200\" height=\"200\">");
+        let out = compact(&both, "d", &mut Styles::default());
+        assert!(out.contains(r#"d="M10 100v-56""#) && out.contains(r#"d="M40 100v-56""#), "{out}");
+        assert_eq!(out.matches("<path").count(), 2, "{out}");
+        // Too few dashes to tell a pattern.
+        assert!(!compact(&dashes(2, 3, 3, 3), "d", &mut Styles::default()).contains("dasharray"));
+    }
+
+    #[test]
+    fn plotters_dashed_threshold_and_events_become_dash_arrays() {
+        let chart = super::super::LineChart {
+            series: vec![super::super::Series {
+                name: "s".into(),
+                points: (0..50).map(|i| (i as f64, (i as f64 * 0.3).sin())).collect(),
+                band: vec![],
+            }],
+            threshold: Some((0.5, "threshold".into())),
+            events: vec![(10.0, "a".into()), (30.0, "b".into())],
+            ..Default::default()
+        };
+        let raw = super::super::line_chart(&chart).unwrap();
+        let mut styles = Styles::default();
+        let out = compact(&raw, "c", &mut styles);
+        let css = styles.css();
+        // The threshold (6 on, 4 off) and both events (3 on, 3 off) are single dashed segments.
+        assert!(css.contains("stroke-dasharray:6 4") && css.contains("stroke-dasharray:3 3"), "{css}");
+        assert!(out.len() * 3 < raw.len(), "{} of {} bytes", out.len(), raw.len());
+        for text in ["threshold", ">a<", ">b<", ">s<"] {
+            assert!(out.contains(text), "{text} kept: {out}");
+        }
+    }
+
+    #[test]
+    fn touching_cells_of_one_colour_join_and_others_stay() {
+        let cell = |x: u32, y: u32, fill: &str| {
+            format!(r#"<rect x="{x}" y="{y}" width="2" height="2" opacity="1" fill="{fill}" stroke="none"/>"#)
+        };
+        // A 2 × 2 block of one colour, a cell of another beside it, and one of the first colour apart.
+        let grid = format!(
+            "<svg width=\"9\" height=\"9\">{}{}{}{}{}{}</svg>",
+            cell(0, 0, "#111111"),
+            cell(2, 0, "#111111"),
+            cell(4, 0, "#222222"),
+            cell(0, 2, "#111111"),
+            cell(2, 2, "#111111"),
+            cell(6, 2, "#111111")
+        );
+        let out = compact(&grid, "h", &mut Styles::default());
+        assert!(out.contains(r#"d="M0 0h4v4h-4zm6 2h2v2h-2z""#), "{out}");
+        assert!(out.contains(r#"d="M4 0h2v2h-2z""#), "{out}");
+    }
+
+    #[test]
+    fn translucent_texts_are_not_grouped() {
+        let svg = r##"<svg width="9" height="9">
+<text x="1" y="2" font-size="12" opacity="0.5">a</text>
+<text x="1" y="4" font-size="12" opacity="0.5">b</text>
+</svg>"##;
+        let out = compact(svg, "t", &mut Styles::default());
+        assert!(!out.contains("<g"), "{out}");
+        assert_eq!(out.matches("class=\"s0\"").count(), 2, "{out}");
     }
 }
