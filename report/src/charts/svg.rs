@@ -731,6 +731,9 @@ fn collinear_runs(elements: Vec<&Element>) -> Vec<Vec<&Element>> {
     runs
 }
 
+/// A dashed line as its start, its end, and the lengths of a dash and of a gap.
+type Dashes = ((f64, f64), (f64, f64), f64, f64);
+
 /// A line or a two-point polyline as its ends.
 fn segment(e: &Element) -> Option<((f64, f64), (f64, f64))> {
     match e.tag.as_str() {
@@ -746,7 +749,7 @@ fn segment(e: &Element) -> Option<((f64, f64), (f64, f64))> {
 /// A straight dashed line that plotters drew dash by dash, as (start, end, dash, gap): at least three
 /// dashes on one line, in one direction, each as long as the first (the last may be shorter: the line
 /// ended inside it) and evenly spaced, so `stroke-dasharray` paints the same pixels. `None` otherwise.
-fn dashed(elements: &[&Element]) -> Option<((f64, f64), (f64, f64), f64, f64)> {
+fn dashed(elements: &[&Element]) -> Option<Dashes> {
     const EPS: f64 = 1e-6;
     if elements.len() < 3 {
         return None;
