@@ -32,8 +32,13 @@ pub fn name_references(text: &str) -> String {
         let mut rest = out.as_str();
         while let Some(i) = rest.find(prefix) {
             let before = rest[..i].chars().next_back();
-            let after = rest[i + 3..].chars().next();
-            let alone = !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            let mut next = rest[i + 3..].chars();
+            let after = next.next();
+            // Part of a number ("0.001", "001.5") is not a reference; a full stop that ends a sentence is.
+            let decimal =
+                before == Some('.') || after == Some('.') && next.next().is_some_and(|c| c.is_ascii_digit());
+            let alone = !decimal
+                && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
                 && !after.is_some_and(|c| c.is_alphanumeric() || c == '_');
             result.push_str(&rest[..i]);
             result.push_str(if alone { title } else { prefix });
@@ -75,6 +80,10 @@ mod tests {
         assert_eq!(
             name_references("part 4; also 001 slide 9, not 0010 or 001_x"),
             "part 4; also Vanishing and Exploding Gradients in Deep Learning with Python slide 9, not 0010 or 001_x"
+        );
+        assert_eq!(
+            name_references("Adam(learning_rate=0.001), 001.5 and 001."),
+            "Adam(learning_rate=0.001), 001.5 and Vanishing and Exploding Gradients in Deep Learning with Python."
         );
     }
 
