@@ -1,8 +1,9 @@
 //! Makes plotters' SVG small without changing what it draws: plotters writes one element per line
 //! segment, marker and heatmap cell, each with every attribute spelled out. The page holds about a
 //! hundred charts, so this module
-//! - drops attributes that repeat SVG's defaults (`opacity="1"`, text fill black), puts the font family
-//!   on the root once (it inherits) and rounds font sizes to the drawing's resolution (0.1 px);
+//! - drops attributes that repeat SVG's defaults (`opacity="1"`, text fill black), leaves the font family
+//!   and the white background to the page's CSS ([`Styles::css`]), rounds font sizes to 0.1 px and text
+//!   baselines to whole pixels;
 //! - thins polylines to the points that change a pixel: repeated pixels and points within half a pixel
 //!   of the line through their neighbours go (a gap in a series is a separate polyline, so it stays);
 //! - merges runs of consecutive opaque elements that share a style into one `<path>` (separate subpaths
@@ -170,7 +171,7 @@ impl Styles {
 
     /// One CSS rule per class, scoped to the charts.
     pub fn css(&self) -> String {
-        let mut out = format!("svg[role=img]{{font-family:{}}}\n", super::FONT);
+        let mut out = format!("svg[role=img]{{font-family:{};background:#fff}}\n", super::FONT);
         let all: Vec<(Vec<(String, String)>, String)> = if self.frozen {
             self.classes.clone()
         } else {
@@ -288,7 +289,8 @@ fn tidy(e: &mut Element) {
         && e.get("transform").is_none()
         && let (Some(em), Some(size), Some(y)) = (em, e.num("font-size"), e.num("y"))
     {
-        let y = trim_num(y + em * size, 1);
+        // Whole pixels: the drawing's resolution (a baseline moves by at most half a pixel).
+        let y = trim_num(y + em * size, 0);
         e.attrs.retain(|(k, _)| k != "dy");
         for (k, v) in &mut e.attrs {
             if k == "y" {
@@ -559,6 +561,19 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
     // Inline in HTML, the parser puts `<svg>` in the SVG namespace; the font family is the page's CSS
     // ([`Styles::css`]) rather than an attribute on every chart.
     root.retain(|(k, _)| k != "xmlns");
+    // A white rectangle over the whole drawing is the background the page's CSS gives every chart.
+    let whole = |e: &Element| {
+        let root_num = |k: &str| root.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.parse::<f64>().ok());
+        e.tag == "rect"
+            && e.get("fill").is_some_and(|f| f.eq_ignore_ascii_case("#FFFFFF"))
+            && e.get("opacity").is_none_or(|o| o == "1")
+            && e.get("stroke").is_none_or(|s| s == "none")
+            && (e.num("x"), e.num("y")) == (Some(0.0), Some(0.0))
+            && (e.num("width"), e.num("height")) == (root_num("width"), root_num("height"))
+    };
+    if elements.first().is_some_and(whole) {
+        elements.remove(0);
+    }
     root.push(("role".into(), "img".into()));
     let mut out = String::with_capacity(svg.len() / 3);
     out.push_str("<svg");
@@ -820,8 +835,8 @@ a &lt; b
         assert!(out.contains(r##"<path class="s1" d="M0 0l1 1 1-1z"/>"##), "{out}");
         assert_eq!(out.matches("<path").count(), 3, "{out}");
         assert!(out.contains(r##"d="M5 5h0m2 0h0""##), "markers as round-capped dots: {out}");
-        // dy = 0.76em at 12.9 px moves y from 2 to 11.8.
-        assert!(out.contains(r##"<text x="1" y="11.8" class="s3">a &lt; b</text>"##), "{out}");
+        // dy = 0.76em at 12.9 px moves y from 2 to 11.8, on the pixel grid 12.
+        assert!(out.contains(r##"<text x="1" y="12" class="s3">a &lt; b</text>"##), "{out}");
         let css = styles.css();
         assert!(css.contains("svg .s3{text-anchor:middle;font-size:12.9px}"), "{css}");
     }
@@ -851,7 +866,10 @@ a &lt; b
             out.contains(r#"<g class="s0"><text x="1" y="2">a</text><text x="1" y="4">b</text></g>"#),
             "{out}"
         );
-        assert_eq!(styles.css(), "svg[role=img]{font-family:sans-serif}\nsvg .s0{font-size:12px}\n");
+        assert_eq!(
+            styles.css(),
+            "svg[role=img]{font-family:sans-serif;background:#fff}\nsvg .s0{font-size:12px}\n"
+        );
     }
 
     #[test]
@@ -983,6 +1001,21 @@ a &lt; b
         let out = compact(&grid, "h", &mut Styles::default());
         assert!(out.contains(r#"d="M0 0h4v4h-4zm6 2h2v2h-2z""#), "{out}");
         assert!(out.contains(r#"d="M4 0h2v2h-2z""#), "{out}");
+    }
+
+    #[test]
+    fn the_white_background_is_the_pages_css() {
+        let bg = r##"<rect x="0" y="0" width="9" height="9" opacity="1" fill="#FFFFFF" stroke="none"/>"##;
+        let svg = format!("<svg width=\"9\" height=\"9\">{bg}<text x=\"1\" y=\"2\">a</text></svg>");
+        let mut styles = Styles::default();
+        let out = compact(&svg, "t", &mut styles);
+        assert!(!out.contains("<path") && !out.contains("<rect"), "{out}");
+        assert!(styles.css().starts_with("svg[role=img]{font-family:sans-serif;background:#fff}"));
+        // A smaller or coloured rectangle is drawn.
+        let part = svg.replace("width=\"9\" height=\"9\" opacity", "width=\"8\" height=\"9\" opacity");
+        assert!(compact(&part, "t", &mut Styles::default()).contains("<path"));
+        let grey = svg.replace("#FFFFFF", "#EEEEEE");
+        assert!(compact(&grey, "t", &mut Styles::default()).contains("<path"));
     }
 
     #[test]
