@@ -158,6 +158,11 @@ impl DataSpec {
         }
     }
 
+    /// Whether the targets are real values (not classes).
+    pub fn real_valued(&self) -> bool {
+        matches!(self.name, Source::GaussianRegression | Source::Adding)
+    }
+
     /// Why the description does not hold together: the key at fault (below `[params.data]`) and what
     /// was expected of it.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
