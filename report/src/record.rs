@@ -5,12 +5,6 @@ use serde::Serialize;
 
 pub use engine::monitor::{GLOBAL, Records, point};
 
-/// A layer's name as the engine writes it: its position in the network (from 1) and what it is,
-/// `3:dense(sigmoid)`; charts over the layer index read the position back.
-pub fn layer(position: usize, kind: &str) -> String {
-    format!("{position}:{kind}")
-}
-
 /// A number the section leads with, computed by the runner from its measurements.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyFigure {

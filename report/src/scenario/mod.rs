@@ -117,8 +117,13 @@ pub struct Claim {
     pub criterion: Option<String>,
 }
 
-fn yes() -> bool {
+/// Serde defaults shared by the typed tables: `true`, and 1 of any integer type.
+pub(crate) fn yes() -> bool {
     true
+}
+
+pub(crate) fn one<T: From<u8>>() -> T {
+    T::from(1)
 }
 
 impl Claim {

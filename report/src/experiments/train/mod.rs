@@ -32,7 +32,7 @@ pub const RUNNER: Runner = Runner {
 pub(crate) struct MonitorSpec {
     /// Record at steps 0, N, 2N, ... (every step when absent); 0 turns the per-step rows off (a scenario
     /// that reads only its profile and losses).
-    #[serde(default = "one")]
+    #[serde(default = "crate::scenario::one")]
     pub every: u64,
     /// Also record log10 |g| histograms of each layer's weight gradient (off when absent).
     #[serde(default)]
@@ -41,12 +41,8 @@ pub(crate) struct MonitorSpec {
 
 impl Default for MonitorSpec {
     fn default() -> Self {
-        MonitorSpec { every: one(), histograms: false }
+        MonitorSpec { every: 1, histograms: false }
     }
-}
-
-fn one() -> u64 {
-    1
 }
 
 /// `[params]` of a `train` scenario. Only `data` is required; the rest are optional knobs whose
@@ -63,7 +59,7 @@ pub(crate) struct Params {
     #[serde(default)]
     pub max_epochs: Option<usize>,
     /// Record the epoch's loss and accuracy at every N-th epoch and the last (every epoch when absent).
-    #[serde(default = "one_usize")]
+    #[serde(default = "crate::scenario::one")]
     pub epoch_every: usize,
     /// Also evaluate the test part at the end of each recorded epoch (`test_loss`, `test_accuracy`); off
     /// when absent.
@@ -73,11 +69,11 @@ pub(crate) struct Params {
     #[serde(default)]
     pub predict: Vec<Vec<f64>>,
     /// Reshuffle the samples every epoch (Keras' default, and on when absent).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::scenario::yes")]
     pub shuffle: bool,
     /// The runner's own key figures (losses, accuracies, step-0 gradients, explosions, steps); on when
     /// absent, off where a scenario declares all it shows in `[[figures]]`.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::scenario::yes")]
     pub built_in_figures: bool,
     /// At initialisation, in a pass of its own before training: the model's leading repeated entry per
     /// layer (see `profile.rs`); off when absent.
@@ -119,14 +115,6 @@ pub(crate) struct Params {
     pub epochs: Option<usize>,
     #[serde(default)]
     pub batch_size: Option<usize>,
-}
-
-fn one_usize() -> usize {
-    1
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// One run setting as it trains, every field it needs checked: a variant, at one value of its sweep.
