@@ -293,8 +293,14 @@ impl Experiment for Plan<'_> {
             .map(|&(ti, seed)| {
                 let t = &self.trainees[ti];
                 let samples = t.p.data.samples.unwrap_or(1000) as f64;
-                // About three multiply-adds per parameter per sample (forward, backward, update).
-                let cost = 3.0 * t.params as f64 * samples * t.epochs.max(1) as f64;
+                // About three multiply-adds per parameter per sample (forward, backward, update), and per
+                // time step where the model starts with a recurrent layer.
+                let steps = match t.model.layers.first() {
+                    Some(LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)) => r.features,
+                    _ => None,
+                };
+                let steps = steps.map_or(1, |f| t.model.inputs / f.max(1));
+                let cost = 3.0 * t.params as f64 * samples * (t.epochs.max(1) * steps) as f64;
                 let at: String = t.point.iter().map(|(c, x)| format!(" {c}={x}")).collect();
                 Unit { coords: format!("variant={}{at} seed={seed}", t.variant.name), cost }
             })

@@ -1,11 +1,13 @@
-//! What a `train` scenario can measure at initialisation besides the monitor's rows, on a model that
-//! starts with a repeated layer entry (a dense stack, or `repeat` residual or plain blocks): a separate
-//! forward and backward pass over the first `profile_batch` samples, in float32 or float64
-//! (`precision`; training itself stays float32), before any update.
-//! - `profile`: per layer of that entry `q` (its pre-activation's mean square; a block's F(x)),
-//!   `activation_variance` (of its output), `grad_h` = ‖∂L/∂h_l‖ at the pre-activation, `out_grad` =
-//!   ‖∂L/∂y_l‖ at the output, `out_norm` (the mean over samples of ‖y_l‖), `kernel_grad` (‖∂L/∂W‖ of its
-//!   first dense kernel), and the pass's loss as `profile_loss`;
+//! What a `train` scenario can measure besides the monitor's rows: a separate forward and backward pass
+//! over the first `profile_batch` samples of the part `profile_on` names, in float32 or float64
+//! (`precision`; training itself stays float32), before any update, and with `profile_after` once more on
+//! the trained weights (rows `final_METRIC`).
+//! - `profile`: per layer of the model's leading repeated entry (a dense stack, or `repeat` residual or
+//!   plain blocks) `q` (its pre-activation's mean square; a block's F(x)), `activation_variance` (of its
+//!   output), `grad_h` = ‖∂L/∂h_l‖ at the pre-activation, `out_grad` = ‖∂L/∂y_l‖ at the output, `out_norm`
+//!   (the mean over samples of ‖y_l‖), `kernel_grad` (‖∂L/∂W‖ of its first dense kernel); per time step t
+//!   of every recurrent layer (point `t=K`, from 0) `state_norm` (the mean over samples of ‖h_t‖) and
+//!   `state_grad` (‖∂L/∂h_t‖ from the backward sweep through time); and the pass's loss as `profile_loss`;
 //! - `mean_field` (a square dense stack): beside them the theory of a wide random net, `q_theory` (the
 //!   variance map from q₁ = σ_w²·E[x²]) and `grad_h_theory` (the run's measured top gradient carried down
 //!   by √χ₁(q_l) per layer), and whole-network rows `chi_measured` ((‖∂L/∂h_1‖² / ‖∂L/∂h_L‖²)^(1/(L−1))),
