@@ -883,6 +883,9 @@ fn a_variants_own_params_and_sweep_values_are_checked_where_they_are_written() {
     let (line, msg) = check_error(&text);
     assert!(msg.contains("profile_on"), "{msg}");
     assert_eq!(line, line_of(&text, "profile_on = \"test\""));
+    // A sweep coordinate that the rows already use.
+    let text = SWEEP.replacen("coordinate = \"T\"", "coordinate = \"t\"", 1);
+    assert!(check_error(&text).1.contains("sweep coordinate `t`"));
     // A figure over a variant that does not exist.
     let text = SWEEP.replacen("variants = [\"lstm\", \"rnn\"]", "variants = [\"lstm\", \"gru\"]", 1);
     assert!(check_error(&text).1.contains("`gru` is not a variant"));

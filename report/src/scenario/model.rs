@@ -75,6 +75,10 @@ pub struct Sweep {
     pub values: Vec<f64>,
 }
 
+/// Coordinates of the `point` column that rows already carry: time steps, histogram bins, `predict`
+/// rows, weight layers.
+const RESERVED: [&str; 4] = ["t", "bin", "row", "weight_layer"];
+
 impl Sweep {
     /// The `[params]` key path the sweep sets.
     pub fn path(&self) -> Vec<&str> {
@@ -85,6 +89,10 @@ impl Sweep {
         let c = &self.coordinate;
         if c.is_empty() || c.contains(['=', ';', ' ']) {
             return Err(format!("sweep coordinate `{c}`: a name without `=`, `;` or spaces"));
+        }
+        // The coordinates the records already use: a run's own coordinate stands beside them.
+        if RESERVED.contains(&c.as_str()) {
+            return Err(format!("sweep coordinate `{c}`: a name other than {}", RESERVED.join(", ")));
         }
         if self.param.is_empty()
             || self.path().iter().any(|k| k.is_empty())

@@ -4,7 +4,9 @@
 //! histograms), clips as the variant's `clipping` says, evaluates on the held-out part and turns the
 //! engine's records into the report's. A run that meets a NaN or infinity stops cleanly: its records up
 //! to the stop are kept and the stop is a result, not an error. Key figures aggregate over seeds
-//! (median, min, max); the verdicts come from `crate::diagnosis`.
+//! (median, min, max); the verdicts come from `crate::diagnosis`. A variant may lay its own `params` over
+//! the scenario's and sweep one `[params]` key (`sweep`): each value is a run setting of its own (a
+//! `Trainee`), its coordinate written on every record of the run.
 mod data;
 mod figures;
 mod profile;
