@@ -958,3 +958,18 @@ reduce = "first_over_last"
     assert_eq!(norms.len(), 200);
     assert!(norms.iter().all(|&h| h > 0.0 && h <= 20f64.sqrt()), "{norms:?}");
 }
+
+/// A swept run is diagnosed as a run of its own: its sweep coordinate is on every row, and the diagnosis
+/// reads its per-layer rows without it (before, every rule saw no gradient series and called it healthy
+/// on no evidence).
+#[test]
+fn a_swept_run_is_diagnosed_from_its_own_gradient_rows() {
+    let s = parse(&SWEEP.replace("every = 0", "every = 1")).unwrap();
+    let result = run_one(&s, &RunOptions::default()).unwrap();
+    for v in ["lstm", "rnn"] {
+        let d = result.diagnoses.iter().find(|d| d.variant == v).unwrap();
+        assert_eq!(d.runs, 4, "two T values × two seeds");
+        let evidence: Vec<&String> = d.verdicts.iter().flat_map(|x| &x.evidence).collect();
+        assert!(evidence.iter().any(|e| e.contains("gradient norm")), "{v}: {evidence:?}");
+    }
+}
