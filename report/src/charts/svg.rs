@@ -4,8 +4,9 @@
 //! - drops attributes that repeat SVG's defaults (`opacity="1"`, text fill black), leaves the font family
 //!   and the white background to the page's CSS ([`Styles::css`]), rounds font sizes to 0.1 px and text
 //!   baselines to whole pixels;
-//! - thins polylines to the points that change a pixel: repeated pixels and points within half a pixel
-//!   of the line through their neighbours go (a gap in a series is a separate polyline, so it stays);
+//! - thins polylines to the points that change what is drawn: repeated pixels go, and points within
+//!   half a pixel (a stroked line: half its width, inside the stroke) of the line through their
+//!   neighbours (a gap in a series is a separate polyline, so it stays);
 //! - merges runs of consecutive opaque elements that share a style into one `<path>` (separate subpaths
 //!   of one opaque colour paint the same pixels as separate elements; translucent ones are kept apart,
 //!   since overlapping subpaths would blend once instead of twice);
@@ -144,15 +145,15 @@ impl Styles {
         Styles::default()
     }
 
-    /// Names a class for each style set counted at least `min_uses` times; later passes use them.
+    /// Names a class for each style set counted at least `min_uses` times; later passes use them. The
+    /// most used sets get the shortest names (one letter, then two), since each use writes the name.
     pub fn freeze(&mut self, min_uses: usize) {
-        self.classes = self
-            .counts
-            .iter()
-            .filter(|(_, n)| *n >= min_uses)
-            .enumerate()
-            .map(|(i, (s, _))| (s.clone(), format!("s{i}")))
-            .collect();
+        let mut ranked: Vec<(usize, &(Vec<(String, String)>, usize))> =
+            self.counts.iter().enumerate().filter(|(_, (_, n))| *n >= min_uses).collect();
+        // By uses, most first; ties in the order first seen, so the names are the same every run.
+        ranked.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0)));
+        self.classes =
+            ranked.into_iter().enumerate().map(|(rank, (_, (s, _)))| (s.clone(), class_name(rank))).collect();
         self.frozen = true;
     }
 
@@ -185,6 +186,20 @@ impl Styles {
             out.push_str(&format!("svg .{name}{{{}}}\n", decl.join(";")));
         }
         out
+    }
+}
+
+/// The class name of the `rank`-th most used style: `a`–`z`, `A`–`Z`, then a letter and a letter or digit.
+fn class_name(rank: usize) -> String {
+    const FIRST: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const NEXT: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    if rank < FIRST.len() {
+        return char::from(FIRST[rank]).to_string();
+    }
+    let k = rank - FIRST.len();
+    match FIRST.get(k / NEXT.len()) {
+        Some(&a) => format!("{}{}", char::from(a), char::from(NEXT[k % NEXT.len()])),
+        None => format!("s{rank}"),
     }
 }
 
@@ -307,9 +322,19 @@ fn trim_num(v: f64, decimals: usize) -> String {
     if s == "-0" { "0".into() } else { s }
 }
 
-/// The polyline's points with only those that change a pixel: consecutive repeats dropped, then
-/// Douglas–Peucker at half a pixel (ends always kept).
-fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+/// How far a point may lie from the line through its neighbours and still go: half a pixel (it would
+/// not move a pixel's edge), or for a stroked line half its width, where the point lies inside the
+/// stroke drawn without it (plotters has already rounded every point to a whole pixel, so a series
+/// drawn 2 px wide zigzags by a pixel where the data run straight).
+fn tolerance(e: &Element) -> f64 {
+    let open = e.tag == "polyline" && e.get("fill") == Some("none");
+    let width = if open { e.num("stroke-width").unwrap_or(1.0) } else { 0.0 };
+    (width / 2.0).max(0.5)
+}
+
+/// The polyline's points with only those that change what is drawn: consecutive repeats dropped, then
+/// Douglas–Peucker at `tol` pixels (ends always kept).
+fn thin(points: &[(f64, f64)], tol: f64) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = Vec::with_capacity(points.len());
     for &p in points {
         if pts.last() != Some(&p) {
@@ -331,7 +356,7 @@ fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
                 (far, dist) = (i, d);
             }
         }
-        if dist > 0.5 {
+        if dist > tol {
             keep[far] = true;
             stack.push((a, far));
             stack.push((far, b));
@@ -374,8 +399,10 @@ fn as_path(e: &Element) -> Option<(Vec<(String, String)>, String)> {
     }
     let style = e.style();
     let d = match e.tag.as_str() {
-        "polyline" if e.get("fill") == Some("none") => relative(&thin(&points(e.get("points")?)?), false)?,
-        "polygon" => relative(&thin(&points(e.get("points")?)?), true)?,
+        "polyline" if e.get("fill") == Some("none") => {
+            relative(&thin(&points(e.get("points")?)?, tolerance(e)), false)?
+        }
+        "polygon" => relative(&thin(&points(e.get("points")?)?, tolerance(e)), true)?,
         "line" => {
             let (x1, y1, x2, y2) = (e.num("x1")?, e.num("y1")?, e.num("x2")?, e.num("y2")?);
             let mut style = style;
@@ -675,7 +702,7 @@ pub fn compact(svg: &str, title: &str, styles: &mut Styles) -> String {
                     && let Some(pts) = e.get("points").and_then(points)
                 {
                     let thinned: Vec<String> =
-                        thin(&pts).iter().map(|p| format!("{},{}", n(p.0), n(p.1))).collect();
+                        thin(&pts, tolerance(e)).iter().map(|p| format!("{},{}", n(p.0), n(p.1))).collect();
                     let joined = thinned.join(" ");
                     for (k, v) in &mut e.attrs {
                         if k == "points" {
@@ -753,7 +780,7 @@ type Dashes = ((f64, f64), (f64, f64), f64, f64);
 fn segment(e: &Element) -> Option<((f64, f64), (f64, f64))> {
     match e.tag.as_str() {
         "line" => Some(((e.num("x1")?, e.num("y1")?), (e.num("x2")?, e.num("y2")?))),
-        "polyline" => match thin(&points(e.get("points")?)?)[..] {
+        "polyline" => match thin(&points(e.get("points")?)?, 0.5)[..] {
             [a, b] => Some((a, b)),
             _ => None,
         },
@@ -809,10 +836,23 @@ mod tests {
     fn thinning_keeps_every_point_that_changes_a_pixel() {
         // Repeats and collinear points go; a corner stays; ends stay.
         let pts = [(0.0, 0.0), (0.0, 0.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0), (3.0, 10.0)];
-        assert_eq!(thin(&pts), vec![(0.0, 0.0), (3.0, 3.0), (3.0, 10.0)]);
+        assert_eq!(thin(&pts, 0.5), vec![(0.0, 0.0), (3.0, 3.0), (3.0, 10.0)]);
         // A one-pixel bump is kept.
         let bump = [(0.0, 0.0), (5.0, 1.0), (10.0, 0.0)];
-        assert_eq!(thin(&bump), bump.to_vec());
+        assert_eq!(thin(&bump, 0.5), bump.to_vec());
+        // A one-pixel zigzag is inside a 2 px stroke: the line drawn through its ends covers it.
+        let zigzag = [(0.0, 0.0), (3.0, 1.0), (6.0, 0.0), (9.0, 1.0), (12.0, 0.0)];
+        assert_eq!(thin(&zigzag, 1.0), vec![(0.0, 0.0), (12.0, 0.0)]);
+        assert_eq!(thin(&zigzag, 0.5), zigzag.to_vec());
+        let line = |width: &str, fill: &str| Element {
+            tag: "polyline".into(),
+            attrs: vec![("fill".into(), fill.into()), ("stroke-width".into(), width.into())],
+            text: None,
+        };
+        assert_eq!(tolerance(&line("2", "none")), 1.0);
+        assert_eq!(tolerance(&line("1", "none")), 0.5);
+        // A filled shape's edge has no stroke to hide a point in.
+        assert_eq!(tolerance(&line("2", "#0072B2")), 0.5);
     }
 
     #[test]
@@ -863,13 +903,37 @@ a &lt; b
         assert!(out.contains(r##"fill="#111111""##), "{out}");
         // The two texts share the class, written once on their group.
         assert!(
-            out.contains(r#"<g class="s0"><text x="1" y="2">a</text><text x="1" y="4">b</text></g>"#),
+            out.contains(r#"<g class="a"><text x="1" y="2">a</text><text x="1" y="4">b</text></g>"#),
             "{out}"
         );
         assert_eq!(
             styles.css(),
-            "svg[role=img]{font-family:sans-serif;background:#fff}\nsvg .s0{font-size:12px}\n"
+            "svg[role=img]{font-family:sans-serif;background:#fff}\nsvg .a{font-size:12px}\n"
         );
+    }
+
+    #[test]
+    fn the_most_used_styles_get_the_shortest_class_names() {
+        let svg = r##"<svg width="9" height="9">
+<text x="1" y="2" font-size="10">a</text>
+<path d="M0 0h1" fill="none" stroke="#111111"/>
+<text x="1" y="4" font-size="12">b</text>
+<path d="M0 0h1" fill="none" stroke="#111111"/>
+<text x="1" y="6" font-size="12">c</text>
+</svg>"##;
+        let mut styles = Styles::counting();
+        compact(svg, "t", &mut styles);
+        styles.freeze(1);
+        let css = styles.css();
+        // Used twice before once; of the two used twice, the one seen first (the path's) first.
+        assert!(css.contains("svg .a{fill:none;stroke:#111111}"), "{css}");
+        assert!(css.contains("svg .b{font-size:12px}") && css.contains("svg .c{font-size:10px}"), "{css}");
+        assert_eq!(class_name(0), "a");
+        assert_eq!(class_name(51), "Z");
+        assert_eq!(class_name(52), "aa");
+        assert_eq!(class_name(52 + 61), "a9");
+        assert_eq!(class_name(52 + 62), "ba");
+        assert_eq!(class_name(52 + 52 * 62), "s3276");
     }
 
     #[test]
