@@ -148,7 +148,7 @@ impl Styles {
     /// Names a class for each style set counted at least `min_uses` times; later passes use them. The
     /// most used sets get the shortest names (one letter, then two), since each use writes the name.
     pub fn freeze(&mut self, min_uses: usize) {
-        let mut ranked: Vec<(usize, &(Vec<(String, String)>, usize))> =
+        let mut ranked: Vec<(usize, &(Attrs, usize))> =
             self.counts.iter().enumerate().filter(|(_, (_, n))| *n >= min_uses).collect();
         // By uses, most first; ties in the order first seen, so the names are the same every run.
         ranked.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0)));
