@@ -359,3 +359,27 @@ fn a_quick_value_is_used_by_quick_runs_only() {
     assert_eq!(points(false), 241);
     assert_eq!(points(true), 11);
 }
+
+#[test]
+fn a_bad_toy_loss_range_points_at_the_variants_entry() {
+    // toy_loss: each variant's gradient range is `[params] gradient.NAME`, checked at its value.
+    let text = std::fs::read_to_string(common::scenarios_dir().join("loss_toy.toml")).unwrap();
+    prepares(&text, false);
+    let bad = text.replacen("exploding = [10.0, 100.0]", "exploding = [100.0, 10.0]", 1);
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "exploding = [100.0, 10.0]"), "{msg}");
+    assert!(msg.contains("gradient.exploding = [100.0, 10.0]") && msg.contains("lo < hi"), "{msg}");
+    // A range for a variant that does not exist, and a variant without a range.
+    let bad =
+        text.replacen("exploding = [10.0, 100.0]", "exploding = [10.0, 100.0], explodng = [1.0, 2.0]", 1);
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "explodng = [1.0, 2.0]"), "{msg}");
+    assert!(msg.contains("a variant's name (vanishing, exploding)"), "{msg}");
+    let bad = text.replacen(", exploding = [10.0, 100.0]", "", 1);
+    let (_, _, msg) = prepare_error(&bad, false);
+    assert!(msg.contains("range for variant `exploding`"), "{msg}");
+    let bad = text.replacen("\nlearning_rate = 0.1\n", "\nlearning_rate = -0.1\n", 1);
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "learning_rate = -0.1"), "{msg}");
+    assert!(msg.contains("above 0"), "{msg}");
+}

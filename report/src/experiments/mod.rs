@@ -9,6 +9,7 @@ pub mod jacobian_spectra;
 pub mod phase_diagram;
 pub mod repeated_multiplication;
 pub mod runner;
+pub mod toy_loss;
 pub mod train;
 
 use crate::error::Result;
@@ -21,6 +22,7 @@ pub const REGISTRY: &[Runner] = &[
     train::RUNNER,
     phase_diagram::RUNNER,
     jacobian_spectra::RUNNER,
+    toy_loss::RUNNER,
 ];
 
 /// The runner for a scenario's `kind`; an unknown kind points at the `kind` key and lists the known ones.
