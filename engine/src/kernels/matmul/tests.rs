@@ -321,3 +321,40 @@ proptest! {
         check_against_reference(&gemm(m, k, n, ta, tb, acc), seed);
     }
 }
+
+/// Every element of C is one FMA chain per k block ([`crate::kernels::fmadd`]: fused where the
+/// vector kernels fuse), in increasing p, added to C block by block:
+/// the exact bits, whatever the register tile (16-wide zmm rows on AVX-512, two 8-wide halves
+/// elsewhere), the row count MR, the packing or the thread count. Pinning the bits to this scalar
+/// chain is what lets the tile change per target without changing any result.
+#[test]
+fn each_element_is_one_fma_chain_per_k_block() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let shapes =
+        [(2, 3, 2), (MR + 1, 17, NR + 3), (2 * MR + 3, KC, 2 * NR - 1), (13, KC + 40, 37), (70, 100, 100)];
+    for &(m, k, n) in &shapes {
+        for (ta, tb) in COMBOS {
+            for accumulate in [false, true] {
+                let g = gemm(m, k, n, ta, tb, accumulate);
+                let (a, b) = (uniform(&mut rng, m * k), uniform(&mut rng, k * n));
+                let c0 = uniform(&mut rng, m * n);
+                let mut ours = c0.clone();
+                sgemm(&g, &a, &b, &mut ours);
+                let step = k.div_ceil(k.div_ceil(KC));
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut c = if accumulate { Some(c0[i * n + j]) } else { None };
+                        for p0 in (0..k).step_by(step) {
+                            let block = (p0..k.min(p0 + step)).fold(0.0f32, |s, p| {
+                                crate::kernels::fmadd(a[at(ta, m, k, i, p)], b[at(tb, k, n, p, j)], s)
+                            });
+                            c = Some(c.map_or(block, |c| c + block));
+                        }
+                        let (o, e) = (ours[i * n + j], c.unwrap());
+                        assert_eq!(o.to_bits(), e.to_bits(), "{g:?}: C[{i}, {j}] = {o}, chain {e}");
+                    }
+                }
+            }
+        }
+    }
+}
