@@ -1,7 +1,7 @@
 //! Tests of the packed f32 product against the scalar reference: odd shapes in every transpose and
 //! accumulate combination, exact cases, untouched memory, empty dimensions and thread-count
 //! independence.
-use super::pack::{View, b_len, f32x8_as_flat, pack_b};
+use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
 use super::parallel::plan;
 use super::params::{KC, MC, MR, NR};
 use super::{Gemm, reference, sgemm, sgemm_split_above};
@@ -285,6 +285,32 @@ fn parallel_split_covers_c_with_whole_tiles() {
 /// Packing is a copy: every B micro-panel, whether packed from rows of B (vector loads), from a
 /// transposed B (8 × 8 register transposes plus a scalar tail) or from a ragged edge (scalar),
 /// holds exactly `B[p, q·NR + j]` at `q·kc·NR + p·NR + j`, and zero past the last column.
+#[test]
+fn packed_a_panels_hold_a_exactly_in_every_layout() {
+    for &mc in &[1, MR - 1, MR, MR + 1, 2 * MR, 3 * MR + 2, MC] {
+        for &kc in &[1, 7, 8, 9, 33, KC] {
+            let a: Vec<f32> = (0..mc * kc).map(|i| i as f32 + 0.5).collect();
+            let at_ = transpose(&a, mc, kc);
+            let want: Vec<f32> = (0..a_len(mc, kc))
+                .map(|idx| {
+                    let (q, p, i) = (idx / (kc * MR), idx / MR % kc, idx % MR);
+                    let row = q * MR + i;
+                    if row < mc { a[row * kc + p] } else { 0.0 }
+                })
+                .collect();
+            for (name, view) in [
+                ("rows", View { ptr: a.as_ptr(), rs: kc, cs: 1 }),
+                ("transposed", View { ptr: at_.as_ptr(), rs: 1, cs: mc }),
+            ] {
+                let mut out = vec![f32::NAN; a_len(mc, kc)];
+                // SAFETY: the view covers exactly the mc × kc matrix held by `a` or `at_`.
+                unsafe { pack_a(mc, kc, view, &mut out) };
+                assert_eq!(out, want, "mc={mc} kc={kc} {name}");
+            }
+        }
+    }
+}
+
 #[test]
 fn packed_b_panels_hold_b_exactly_in_every_layout() {
     for &kc in &[1, 7, 8, 9, 16, 33, 64, KC] {
