@@ -5,6 +5,7 @@
 //! the same verdicts as one JSON document for machines.
 use engine::diagnose::{DiagnoseConfig, Severity, Verdict, diagnose, layer_span};
 use engine::monitor::{Records, parse_records};
+use report::record::sweep_parts;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -31,6 +32,9 @@ struct JsonRun<'a> {
     scenario: &'a str,
     variant: &'a str,
     seed: u64,
+    /// The run setting's coordinates where several share the (variant, seed) (a sweep's `T=50`).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    point: String,
     /// First and last recorded step; absent for a run without rows.
     steps: Option<(u64, u64)>,
     verdicts: Vec<Verdict>,
@@ -44,12 +48,14 @@ struct JsonReport<'a> {
 
 /// The verdicts of every run as one JSON document (a file without runs gives `"runs": []`).
 pub fn render_json(file: &str, runs: &[Records], cfg: &DiagnoseConfig) -> Result<String, String> {
-    let runs = runs
+    let parts: Vec<(String, Records)> = runs.iter().flat_map(sweep_parts).collect();
+    let runs = parts
         .iter()
-        .map(|r| JsonRun {
+        .map(|(point, r)| JsonRun {
             scenario: &r.scenario,
             variant: &r.variant,
             seed: r.seed,
+            point: point.clone(),
             steps: r.rows.iter().map(|row| row.step).min().zip(r.rows.iter().map(|row| row.step).max()),
             verdicts: diagnose(r, cfg),
         })
@@ -132,20 +138,22 @@ pub fn render(file: &str, runs: &[Records], cfg: &DiagnoseConfig) -> String {
     }
     let rows: usize = runs.iter().map(|r| r.rows.len()).sum();
     let _ = writeln!(s, "{file}: {} run(s), {rows} rows", runs.len());
-    for r in runs {
+    // Several run settings of one (variant, seed), a sweep's, are diagnosed one by one.
+    for (point, r) in runs.iter().flat_map(sweep_parts) {
         let _ = writeln!(s);
-        let _ = writeln!(s, "{}", run_heading(r));
-        for v in diagnose(r, cfg) {
+        let _ = writeln!(s, "{}", run_heading(&r, &point));
+        for v in diagnose(&r, cfg) {
             render_verdict(&mut s, &v);
         }
     }
     s
 }
 
-fn run_heading(r: &Records) -> String {
+fn run_heading(r: &Records, point: &str) -> String {
     let (lo, hi) = r.rows.iter().fold((u64::MAX, 0), |(lo, hi), row| (lo.min(row.step), hi.max(row.step)));
     let steps = if r.rows.is_empty() { "no rows".to_string() } else { format!("steps {lo}-{hi}") };
-    format!("== {} / {} / seed {} ({steps}) ==", r.scenario, r.variant, r.seed)
+    let at = if point.is_empty() { String::new() } else { format!(" at {point}") };
+    format!("== {} / {} / seed {}{at} ({steps}) ==", r.scenario, r.variant, r.seed)
 }
 
 fn render_verdict(s: &mut String, v: &Verdict) {

@@ -79,8 +79,11 @@ pub fn diagnose_records(s: &Scenario, runs: &[Records]) -> Result<Vec<VariantDia
         let mut seeds: Vec<&Records> = mine.clone();
         seeds.sort_by_key(|r| r.seed);
         for run in seeds {
-            for verdict in diagnose(run, &cfg) {
-                merge(&mut merged, verdict, run.seed);
+            // A swept run is diagnosed without its sweep coordinate, as `report diagnose` reads it.
+            for (_, part) in crate::record::sweep_parts(run) {
+                for verdict in diagnose(&part, &cfg) {
+                    merge(&mut merged, verdict, run.seed);
+                }
             }
         }
         out.push(VariantDiagnosis { variant: name.to_string(), runs: mine.len(), verdicts: merged });

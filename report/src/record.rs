@@ -3,13 +3,8 @@
 //! training steps it ran. A leaf module: every other part of the report reads these types.
 use serde::Serialize;
 
+use engine::monitor::coordinates;
 pub use engine::monitor::{GLOBAL, Records, point};
-
-/// A layer's name as the engine writes it: its position in the network (from 1) and what it is,
-/// `3:dense(sigmoid)`; charts over the layer index read the position back.
-pub fn layer(position: usize, kind: &str) -> String {
-    format!("{position}:{kind}")
-}
 
 /// A number the section leads with, computed by the runner from its measurements.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,6 +61,49 @@ impl Recorder {
     }
 }
 
+/// A run's table split by the coordinates every one of its rows carries (a sweep's value, `T=50`), each
+/// part with those coordinates taken off its rows: the table of one run setting, whose per-layer rows are
+/// the plain series the diagnosis reads. Labelled by what was taken off (`T=50`); a table without such
+/// coordinates is one part, itself, labelled "". The records of several runs of one (variant, seed), as
+/// `report diagnose` reads them from a file, split the same way as each run's own table.
+pub fn sweep_parts(r: &Records) -> Vec<(String, Records)> {
+    let names: Vec<&str> = std::iter::once("").chain(r.points.iter().map(String::as_str)).collect();
+    let mut used = vec![false; names.len()];
+    r.rows.iter().for_each(|row| used[row.point as usize] = true);
+    let mut common: Option<Vec<&str>> = None;
+    for (name, _) in names.iter().zip(&used).filter(|(_, u)| **u) {
+        let keys: Vec<&str> = coordinates(name).map(|(k, _)| k).collect();
+        common = Some(common.map_or(keys.clone(), |c| c.into_iter().filter(|k| keys.contains(k)).collect()));
+    }
+    let common = common.unwrap_or_default();
+    if common.is_empty() {
+        return vec![(String::new(), r.clone())];
+    }
+    // Coordinates are stored sorted by key, so each half of a point stays in canonical form.
+    let join = |c: &[(&str, &str)]| c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+    let halves: Vec<(String, String)> = names
+        .iter()
+        .map(|name| {
+            let (own, rest): (Vec<_>, Vec<_>) = coordinates(name).partition(|(k, _)| common.contains(k));
+            (join(&own), join(&rest))
+        })
+        .collect();
+    let mut parts: Vec<(String, Records)> = Vec::new();
+    for row in &r.rows {
+        let (label, rest) = &halves[row.point as usize];
+        let i = parts.iter().position(|(l, _)| l == label).unwrap_or_else(|| {
+            let empty = Records::new(&r.scenario, &r.variant, r.seed);
+            let table = Records { layers: r.layers.clone(), metrics: r.metrics.clone(), ..empty };
+            parts.push((label.clone(), table));
+            parts.len() - 1
+        });
+        let part = &mut parts[i].1;
+        let point = part.point_id(rest);
+        part.push_at(row.step, row.layer, point, row.metric, row.value);
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +115,36 @@ mod tests {
             let inner = m.strip_prefix("{=").and_then(|s| s.strip_suffix('}')).unwrap();
             assert_eq!(inner.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{m}");
         }
+    }
+
+    /// Two runs of one (variant, seed) at T = 10 and 25, merged as a file reader merges them, split back
+    /// into the two runs with `T` taken off; a row's own coordinates stay.
+    #[test]
+    fn a_sweeps_runs_split_back_by_the_coordinate_every_row_carries() {
+        let mut r = Records::new("s", "v", 3);
+        r.push_named_at(0, "1:lstm", "T=10", "grad_norm", 1.0);
+        r.push_named_at(0, "1:lstm", "T=10;t=0", "hidden_grad_norm", 2.0);
+        r.push_named_at(0, "1:lstm", "T=25", "grad_norm", 3.0);
+        r.push_named_at(1, "*", "T=25", "loss", 4.0);
+        let parts = sweep_parts(&r);
+        let labels: Vec<&str> = parts.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels, ["T=10", "T=25"]);
+        let rows = |p: &Records| {
+            p.tidy()
+                .map(|x| (x.step, x.layer.to_string(), x.point.to_string(), x.metric.to_string(), x.value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows(&parts[0].1),
+            [
+                (0, "1:lstm".into(), "".into(), "grad_norm".into(), 1.0),
+                (0, "1:lstm".into(), "t=0".into(), "hidden_grad_norm".into(), 2.0)
+            ]
+        );
+        assert_eq!(rows(&parts[1].1).len(), 2);
+        assert!(parts.iter().all(|(_, p)| p.seed == 3 && p.variant == "v"));
+        // A row without the coordinate: nothing is a run coordinate, the table is one part.
+        r.push_named(2, "*", "loss", 5.0);
+        assert_eq!(sweep_parts(&r), vec![(String::new(), r.clone())]);
     }
 }

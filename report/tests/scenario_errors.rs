@@ -231,12 +231,12 @@ fn value_place(text: &str, needle: &str) -> (usize, usize) {
     (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
 }
 
-/// Prepares `text` (as `report` does before running anything) and returns its error's place and message.
+/// Parses and prepares `text` (as `report` does before running anything) and returns its error's place
+/// and message.
 fn prepare_error(text: &str, quick: bool) -> (usize, usize, String) {
-    let s =
-        Scenario::parse(Path::new("scenarios/bad.toml"), text.to_string()).unwrap_or_else(|e| panic!("{e}"));
     let opts = RunOptions { quick, seed: None };
-    match report::run::prepare(&s, &opts).map(|_| ()) {
+    let parsed = Scenario::parse(Path::new("scenarios/bad.toml"), text.to_string());
+    match parsed.and_then(|s| report::run::prepare(&s, &opts).map(|_| ())) {
         Err(ReportError::Scenario { path, line, column, msg }) => {
             assert_eq!(path, Path::new("scenarios/bad.toml"));
             (line, column, msg)
@@ -280,15 +280,19 @@ fn a_missing_params_key_is_named() {
 fn a_wrong_type_nested_in_params_points_at_the_element() {
     let text = std::fs::read_to_string(common::scenarios_dir().join("recurrent.toml")).unwrap();
     prepares(&text, false);
-    let bad = text.replace("lengths = [10, 25, 50, 100]", "lengths = [10, 25, \"fifty\", 100]");
+    // A sweep value is read as `[params] data.steps` for its run: a wrong type and a failed check point
+    // at the element.
+    let values = "values = [10, 25, 50, 100]";
+    let bad = text.replacen(values, "values = [10, 25, \"fifty\", 100]", 1);
     let (line, column, msg) = prepare_error(&bad, false);
-    let (l, c) = value_place(&bad, "lengths = [10, 25, \"fifty\"");
+    let (l, c) = value_place(&bad, "values = [10, 25, \"fifty\"");
     assert_eq!((line, column), (l, c + "[10, 25, ".len()), "{msg}");
     assert!(msg.contains("invalid type") && msg.contains("fifty"), "{msg}");
-    let bad = text.replace("lengths = [10, 25, 50, 100]", "lengths = [10, 1]");
+    let bad = text.replacen(values, "values = [10, 1]", 1);
     let (line, column, msg) = prepare_error(&bad, false);
-    assert_eq!((line, column), value_place(&bad, "lengths = [10, 1]"), "{msg}");
-    assert!(msg.contains("lengths = [10, 1]: expected") && msg.contains("at least 2"), "{msg}");
+    let (l, c) = value_place(&bad, "values = [10, 1]");
+    assert_eq!((line, column), (l, c + "[10, ".len()), "{msg}");
+    assert!(msg.contains("data.steps = 1: expected") && msg.contains("at least 2"), "{msg}");
 }
 
 #[test]
@@ -310,17 +314,16 @@ fn a_failed_check_in_a_variant_points_at_its_key() {
     let (line, column, msg) = prepare_error(&bad, false);
     assert_eq!((line, column), value_place(&bad, "factor = -1.0"), "{msg}");
     assert!(msg.contains("variant `tanh_gaussian`") && msg.contains("σ_w > 0"), "{msg}");
-    // recurrent: a layer type inside the variant's inline model table (any forget bias is fine).
+    // recurrent: a layer inside the variant's inline model table that does not fit its inputs (1000
+    // values are not a whole number of steps of 7); any forget bias is fine.
     let text = std::fs::read_to_string(common::scenarios_dir().join("recurrent.toml")).unwrap();
     prepares(&text.replace("forget_bias = 0.0", "forget_bias = -1.5"), false);
-    let bad = text
-        .replace("{ type = \"lstm\", units = 20, forget_bias = 0.0 }", "{ type = \"dense\", units = 20 }");
+    let layer = "{ type = \"lstm\", units = 20, features = 10, forget_bias = 0.0 }";
+    let bad = text.replacen(layer, "{ type = \"lstm\", units = 20, features = 7, forget_bias = 0.0 }", 1);
     let (line, column, msg) = prepare_error(&bad, false);
-    assert_eq!((line, column), value_place(&bad, "type = \"dense\", units = 20 }"), "{msg}");
-    assert!(
-        msg.contains("variant `lstm_no_forget_bias`") && msg.contains("simple_rnn, lstm or gru"),
-        "{msg}"
-    );
+    let (l, c) = value_place(&bad, "layers = [{ type = \"lstm\", units = 20, features = 7");
+    assert_eq!((line, column), (l, c + 1), "at the layer: {msg}");
+    assert!(msg.contains("variant `lstm_no_forget_bias`") && msg.contains("7"), "{msg}");
     // repeated_multiplication: a real network's loss.
     let text = std::fs::read_to_string(common::scenarios_dir().join("repeated_multiplication.toml")).unwrap();
     prepares(&text, false);

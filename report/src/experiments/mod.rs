@@ -7,7 +7,6 @@ pub mod activations;
 pub mod common;
 pub mod jacobian_spectra;
 pub mod phase_diagram;
-pub mod recurrent;
 pub mod repeated_multiplication;
 pub mod runner;
 pub mod train;
@@ -19,7 +18,6 @@ pub use runner::{Experiment, Part, RunOptions, Runner, Unit, run_plan};
 pub const REGISTRY: &[Runner] = &[
     activations::RUNNER,
     repeated_multiplication::RUNNER,
-    recurrent::RUNNER,
     train::RUNNER,
     phase_diagram::RUNNER,
     jacobian_spectra::RUNNER,

@@ -59,6 +59,8 @@ pub enum FigureReduce {
     MaxAbs,
     /// The share of values within ±x.
     ShareWithin(f64),
+    /// The first cell over the last (e.g. how much of the last time step's gradient reaches the first).
+    FirstOverLast,
 }
 
 impl FigureReduce {
@@ -75,6 +77,7 @@ impl FigureReduce {
             "count" => FigureReduce::Count,
             "first_step" => FigureReduce::FirstStep,
             "max_abs" => FigureReduce::MaxAbs,
+            "first_over_last" => FigureReduce::FirstOverLast,
             _ => match (arg("count_above"), arg("share_within")) {
                 (Some(x), _) => FigureReduce::CountAbove(x),
                 (_, Some(x)) => FigureReduce::ShareWithin(x),
@@ -90,7 +93,7 @@ impl<'de> Deserialize<'de> for FigureReduce {
         FigureReduce::parse(&s).ok_or_else(|| {
             D::Error::custom(format!(
                 "unknown reduce `{s}`, expected max, min, mean, median, sum, count, count_above(X), \
-                 first_step, first_step_above(X), max_abs or share_within(X)"
+                 first_step, first_step_above(X), max_abs, share_within(X) or first_over_last"
             ))
         })
     }
@@ -135,6 +138,13 @@ pub struct FigureSpec {
     /// reduced across the variants (e.g. `max_abs`, `share_within(0.1)`).
     #[serde(default)]
     pub across: Option<FigureReduce>,
+    /// Only these variants (default: every variant that has the cells).
+    #[serde(default)]
+    pub variants: Vec<String>,
+    /// One figure per value of this coordinate of the records' `point` column (a sweep's, e.g. `T`):
+    /// `KEY_T10.VARIANT` reads the cells at `T = 10`.
+    #[serde(default)]
+    pub per: Option<String>,
 }
 
 impl FigureSpec {
@@ -151,6 +161,8 @@ impl FigureSpec {
             over: None,
             ratio_of: None,
             across: None,
+            variants: Vec::new(),
+            per: None,
         }
     }
 
@@ -173,8 +185,19 @@ impl FigureSpec {
         match (&self.ratio_of, &self.metric) {
             (Some(_), Some(_)) => Err(format!("figure `{k}`: give `metric` or `ratio_of`, not both")),
             (None, None) => Err(format!("figure `{k}`: needs a `metric` (or `ratio_of`)")),
-            (Some(_), None) if self.over.is_some() || self.reduce.is_some() || self.across.is_some() => {
-                Err(format!("figure `{k}`: `ratio_of` takes no `over`, `reduce` or `across`"))
+            (Some(_), None)
+                if self.over.is_some()
+                    || self.reduce.is_some()
+                    || self.across.is_some()
+                    || self.per.is_some()
+                    || !self.variants.is_empty() =>
+            {
+                Err(format!(
+                    "figure `{k}`: `ratio_of` takes no `over`, `reduce`, `across`, `per` or `variants`"
+                ))
+            }
+            _ if self.per.is_some() && self.across.is_some() => {
+                Err(format!("figure `{k}`: give `per` or `across`, not both"))
             }
             _ => Ok(()),
         }

@@ -4,10 +4,11 @@ mod chart;
 mod figure;
 mod model;
 mod params;
+pub use params::{ParamsCheck, VariantRun};
 
 pub use chart::{Axis, ChartKind, ChartSpec, ColourMap, EventSpec, Reduce, Scale, TableColumn};
 pub use figure::{FigureReduce, FigureSpec, Pick, Selection};
-pub use model::Variant;
+pub use model::{Sweep, Variant};
 
 use crate::error::{ReportError, Result};
 use engine::Activation;
@@ -116,8 +117,13 @@ pub struct Claim {
     pub criterion: Option<String>,
 }
 
-fn yes() -> bool {
+/// Serde defaults shared by the typed tables: `true`, and 1 of any integer type.
+pub(crate) fn yes() -> bool {
     true
+}
+
+pub(crate) fn one<T: From<u8>>() -> T {
+    T::from(1)
 }
 
 impl Claim {
@@ -278,9 +284,31 @@ impl Scenario {
                 return Err(self.error_at(f.span(), format!("duplicate figure key `{}`", f.get_ref().key)));
             }
             f.get_ref().check().map_err(|msg| self.error_at(f.span(), msg))?;
+            if let Some(v) = f.get_ref().variants.iter().find(|v| !names.contains(v.as_str())) {
+                return Err(self.error_at(f.span(), format!("figure variants: `{v}` is not a variant")));
+            }
         }
-        if let Some(f) = s.figures.first().filter(|_| s.kind.get_ref() != "train") {
+        let train = s.kind.get_ref() == "train";
+        if let Some(f) = s.figures.first().filter(|_| !train) {
             return Err(self.error_at(f.span(), "`[[figures]]` are computed by the `train` runner only"));
+        }
+        // A variant's own `[params]`, its sweep and a model whose inputs follow the data: the train runner's.
+        for (i, v) in s.variants.iter().enumerate().filter(|_| !train) {
+            let v = v.get_ref();
+            let key = if v.params.is_some() {
+                "params"
+            } else if v.sweep.is_some() {
+                "sweep"
+            } else if v.model_table.as_ref().is_some_and(|m| m.get_ref().inputs.is_none()) {
+                "model"
+            } else {
+                continue;
+            };
+            let msg = format!(
+                "`{key}` (a variant's own params, a sweep, or model inputs taken from the data) is read by \
+                 the `train` runner only"
+            );
+            return Err(self.variant_error(i, &[key], msg));
         }
         for c in &s.claims {
             c.get_ref()

@@ -6,7 +6,7 @@
 use super::ActivationName;
 use engine::Activation;
 use engine::clip::ClipSpec;
-use engine::model::{Loss, ModelSpec};
+use engine::model::{LayerSpec, Loss, ModelSpec};
 use engine::optim::OptimizerSpec;
 use serde::Deserialize;
 use std::ops::Range;
@@ -52,6 +52,65 @@ pub struct Variant {
     /// Why `expect` holds: the theory or mechanism that predicts it (required with `expect`).
     #[serde(default)]
     pub expect_reason: Option<String>,
+    /// `train`: the variant's own `[params]` keys, laid over the scenario's (tables merge key by key, as
+    /// `[params.quick]` does), e.g. `params = { data = { name = "adding" } }`. Read by the runner with
+    /// `Scenario::variant_params`, so its errors point at these values.
+    #[serde(default)]
+    pub params: Option<toml::Table>,
+    /// `train`: run the variant once per value of a `[params]` key, each run's records at that value of
+    /// a coordinate of the `point` column.
+    #[serde(default)]
+    pub sweep: Option<Sweep>,
+}
+
+/// `sweep = { coordinate = "T", param = "data.steps", values = [10, 25, 50, 100] }`: one run per value,
+/// with `[params] data.steps` set to it and `T=value` on every record of the run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// The coordinate's name in the `point` column.
+    pub coordinate: String,
+    /// The `[params]` key the value sets, as a dotted path.
+    pub param: String,
+    pub values: Vec<f64>,
+}
+
+/// Coordinates of the `point` column that rows already carry: time steps, histogram bins, `predict`
+/// rows, weight layers.
+const RESERVED: [&str; 4] = ["t", "bin", "row", "weight_layer"];
+
+impl Sweep {
+    /// The `[params]` key path the sweep sets.
+    pub fn path(&self) -> Vec<&str> {
+        self.param.split('.').collect()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let c = &self.coordinate;
+        if c.is_empty() || c.contains(['=', ';', ' ']) {
+            return Err(format!("sweep coordinate `{c}`: a name without `=`, `;` or spaces"));
+        }
+        // The coordinates the records already use: a run's own coordinate stands beside them.
+        if RESERVED.contains(&c.as_str()) {
+            return Err(format!("sweep coordinate `{c}`: a name other than {}", RESERVED.join(", ")));
+        }
+        if self.param.is_empty()
+            || self.path().iter().any(|k| k.is_empty())
+            || self.param.starts_with("quick")
+        {
+            return Err(format!(
+                "sweep param `{}`: a dotted `[params]` key such as `data.steps`",
+                self.param
+            ));
+        }
+        if self.values.is_empty() || self.values.iter().any(|v| !v.is_finite()) {
+            return Err("sweep values: at least one finite number".into());
+        }
+        if (1..self.values.len()).any(|i| self.values[..i].contains(&self.values[i])) {
+            return Err("sweep values: each value once".into());
+        }
+        Ok(())
+    }
 }
 
 impl Variant {
@@ -99,6 +158,9 @@ impl Variant {
                 return Err(format!("variant `{}`: `expect` needs an `expect_reason` (why)", self.name));
             }
         }
+        if let Some(sw) = &self.sweep {
+            sw.check().map_err(|m| format!("variant `{}`: {m}", self.name))?;
+        }
         if self.batch_size == Some(0) {
             return Err("batch_size must be at least 1".into());
         }
@@ -133,7 +195,9 @@ fn check_alpha(act: Option<&ActivationName>, alpha: Option<f64>) -> Result<(), S
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelTable {
-    pub inputs: usize,
+    /// Values per sample; absent, the `train` runner takes the data's features (a sweep over a sequence
+    /// length changes them run by run).
+    pub inputs: Option<usize>,
     pub layers: Vec<Spanned<toml::Value>>,
 }
 
@@ -148,7 +212,13 @@ impl ModelTable {
             })?;
             layers.push(spec);
         }
-        let spec = ModelSpec { inputs: self.inputs, layers };
+        // Without `inputs`, the layers are checked on one step of the first recurrent layer (or one value);
+        // the runner sets the data's width before it builds.
+        let stand_in = match layers.first() {
+            Some(LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)) => r.features.unwrap_or(1),
+            _ => 1,
+        };
+        let spec = ModelSpec { inputs: self.inputs.unwrap_or(stand_in), layers };
         let Err(e) = spec.validate() else { return Ok(spec) };
         // The first prefix of the stack that fails holds the offending layer.
         let bad = (1..=spec.layers.len()).find(|&n| {

@@ -19,9 +19,24 @@ impl Scenario {
     /// `[params]` typed as `P`, with `[params.quick]` laid over it when `quick`. A scenario without
     /// `[params]` reads as an empty table, so `P`'s required keys are reported as missing.
     pub fn typed_params<P: DeserializeOwned>(&self, quick: bool) -> Result<P> {
+        self.read_params(quick, None)
+    }
+
+    /// `[params]` as one run of a variant sees it (`train`): [`Scenario::typed_params`], then the variant's
+    /// own `params` table laid over it, then (with `sweep = Some(k)`) its sweep's k-th value set at the
+    /// sweep's key. Errors point at the value that was read, wherever it is written.
+    pub fn variant_params<P: DeserializeOwned>(&self, quick: bool, at: VariantRun) -> Result<P> {
+        self.read_params(quick, Some(at))
+    }
+
+    fn read_params<P: DeserializeOwned>(&self, quick: bool, run: Option<VariantRun>) -> Result<P> {
         let doc = DeTable::parse(&self.text).map_err(|e| self.toml_error(&e))?;
         let whole = doc.span();
         let mut root = doc.into_inner();
+        let variant = run.and_then(|r| {
+            let variants = root.get("variants")?.get_ref().as_array()?;
+            Some((r, variants.get(r.index)?.get_ref().as_table()?.clone()))
+        });
         let mut params = match root.remove("params") {
             Some(p) => p,
             None => Spanned::new(whole.start..whole.start, DeValue::Table(DeTable::default())),
@@ -30,6 +45,19 @@ impl Scenario {
             let overlay = table.remove(QUICK);
             if let (true, Some(overlay)) = (quick, overlay) {
                 merge(table, overlay.into_inner());
+            }
+            if let Some((run, v)) = variant {
+                if let Some(own) = v.get("params") {
+                    merge(table, own.get_ref().clone());
+                }
+                let sweep = v.get("sweep").and_then(|s| s.get_ref().as_table());
+                if let (Some(k), Some(sweep)) = (run.sweep, sweep) {
+                    let param = sweep.get("param").and_then(|p| p.get_ref().as_str()).unwrap_or_default();
+                    let values = sweep.get("values").and_then(|v| v.get_ref().as_array());
+                    if let Some(value) = values.and_then(|v| v.get(k)) {
+                        merge(table, nest(&param.split('.').collect::<Vec<_>>(), value.clone()));
+                    }
+                }
             }
         }
         P::deserialize(ValueDeserializer::from(params)).map_err(|e| self.toml_error(&e))
@@ -58,7 +86,12 @@ impl Scenario {
 
     /// Where the checks on `[params]` read with `typed_params(quick)` report (see [`ParamsCheck`]).
     pub fn params_check(&self, quick: bool) -> ParamsCheck<'_> {
-        ParamsCheck { scenario: self, quick }
+        ParamsCheck { scenario: self, quick, run: None }
+    }
+
+    /// Where the checks on `[params]` read with `variant_params(quick, run)` report.
+    pub fn variant_params_check(&self, quick: bool, run: VariantRun) -> ParamsCheck<'_> {
+        ParamsCheck { scenario: self, quick, run: Some(run) }
     }
 
     /// The span at a key path and whether the whole path exists (else the deepest value that does).
@@ -89,6 +122,14 @@ impl Scenario {
 pub struct ParamsCheck<'s> {
     scenario: &'s Scenario,
     quick: bool,
+    run: Option<VariantRun>,
+}
+
+/// One run of a variant: the variant's index and, for a variant with a `sweep`, which of its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VariantRun {
+    pub index: usize,
+    pub sweep: Option<usize>,
 }
 
 impl ParamsCheck<'_> {
@@ -100,9 +141,24 @@ impl ParamsCheck<'_> {
             s.locate(&path)
         };
         let quick = if self.quick { Some(at(&["params", QUICK])).filter(|(_, found)| *found) } else { None };
-        let (table, (span, found)) = match quick {
-            Some(place) => ("[params.quick]", place),
-            None => ("[params]", at(&["params"])),
+        // The variant's sweep value and its own table come before the scenario's tables.
+        let i = self.run.map(|r| r.index.to_string());
+        let swept = match (&i, self.run.and_then(|r| r.sweep)) {
+            (Some(i), Some(k)) => s
+                .spec
+                .variants
+                .get(self.run.map_or(0, |r| r.index))
+                .and_then(|v| v.get_ref().sweep.as_ref())
+                .filter(|sw| sw.path() == key)
+                .map(|_| s.locate(&["variants", i, "sweep", "values", &k.to_string()])),
+            _ => None,
+        };
+        let own = i.as_ref().map(|i| at(&["variants", i, "params"])).filter(|(_, found)| *found);
+        let (table, (span, found)) = match (swept, own, quick) {
+            (Some(place), ..) => ("sweep", place),
+            (_, Some(place), _) => ("variant params", place),
+            (_, _, Some(place)) => ("[params.quick]", place),
+            _ => ("[params]", at(&["params"])),
         };
         let name = key.join(".");
         let msg = match s.text.get(span.clone()).filter(|_| found) {
@@ -116,6 +172,19 @@ impl ParamsCheck<'_> {
     pub fn ensure(&self, ok: bool, key: &[&str], expected: impl Display) -> Result<()> {
         if ok { Ok(()) } else { Err(self.error(key, expected)) }
     }
+}
+
+/// `value` under the key path `keys` (`["data", "steps"]` → `{ data = { steps = value } }`), every key
+/// spanned at the value so that an error about it points there.
+fn nest<'i>(keys: &[&str], value: Spanned<DeValue<'i>>) -> DeValue<'i> {
+    let span = value.span();
+    let mut inner = value;
+    for key in keys.iter().rev() {
+        let mut t = DeTable::default();
+        t.insert(Spanned::new(span.clone(), std::borrow::Cow::Owned(key.to_string())), inner);
+        inner = Spanned::new(span.clone(), DeValue::Table(t));
+    }
+    inner.into_inner()
 }
 
 /// Lays `overlay`'s keys over `base`: tables merge recursively, any other value replaces.

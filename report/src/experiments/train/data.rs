@@ -72,7 +72,7 @@ pub struct DataSpec {
     #[serde(default)]
     pub outputs: Option<usize>,
     /// Regression only: whether the targets depend on the inputs (true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::scenario::yes")]
     pub signal: bool,
     /// Regression without signal: the targets' mean (0; seed 003 part 2 trains towards 1.0).
     #[serde(default)]
@@ -95,10 +95,6 @@ pub struct DataSpec {
     /// copy: steps between the symbols and the recall (10).
     #[serde(default)]
     pub delay: Option<usize>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// Defaults of the sequence tasks.
@@ -156,6 +152,11 @@ impl DataSpec {
                 width == c || (c == 2 && width == 1)
             }
         }
+    }
+
+    /// Whether the targets are real values (not classes).
+    pub fn real_valued(&self) -> bool {
+        matches!(self.name, Source::GaussianRegression | Source::Adding)
     }
 
     /// Why the description does not hold together: the key at fault (below `[params.data]`) and what

@@ -65,8 +65,24 @@ fn built_in(p: &Params, diag: &DiagnoseConfig) -> Vec<FigureSpec> {
     out
 }
 
-/// The cells a selection picks from one run, in step order (then the records' order), as (step, value).
-fn cells(r: &Records, sel: &Selection, step: Pick) -> Vec<(u64, f64)> {
+/// The cells a selection picks from the runs of one variant and seed (several where the variant has a
+/// sweep), in step order (then the runs' and records' order), as (step, value).
+fn cells(runs: &[&Records], sel: &Selection, step: Pick) -> Vec<(u64, f64)> {
+    let mut out: Vec<(u64, f64)> = runs.iter().flat_map(|r| cells_of(r, sel)).collect();
+    out.sort_by_key(|c| c.0);
+    let (lo, hi) = (out.first().map(|c| c.0), out.last().map(|c| c.0));
+    let keep = |s: u64| match step {
+        Pick::First => Some(s) == lo,
+        Pick::Last => Some(s) == hi,
+        Pick::At(n) => s as f64 == n,
+        Pick::All | Pick::Global => true,
+    };
+    out.retain(|c| keep(c.0));
+    out
+}
+
+/// One run's cells of a selection, every step.
+fn cells_of(r: &Records, sel: &Selection) -> Vec<(u64, f64)> {
     let Some(metric) = sel.metric.as_deref().and_then(|x| r.metrics.iter().position(|n| n == x)) else {
         return Vec::new();
     };
@@ -78,23 +94,12 @@ fn cells(r: &Records, sel: &Selection, step: Pick) -> Vec<(u64, f64)> {
         Pick::Last => named.last() == Some(&name),
         Pick::At(n) => layer_position(name) == Some(n),
     };
-    let mut out: Vec<(u64, f64)> = r
-        .rows
+    r.rows
         .iter()
         .filter(|row| row.metric as usize == metric && wanted(&r.layers[row.layer as usize]))
         .filter(|row| sel.point.iter().all(|(k, v)| coordinate(r.point_name(row.point), k) == Some(*v)))
         .map(|row| (row.step, row.value))
-        .collect();
-    out.sort_by_key(|c| c.0);
-    let (lo, hi) = (out.first().map(|c| c.0), out.last().map(|c| c.0));
-    let keep = |s: u64| match step {
-        Pick::First => Some(s) == lo,
-        Pick::Last => Some(s) == hi,
-        Pick::At(n) => s as f64 == n,
-        Pick::All | Pick::Global => true,
-    };
-    out.retain(|c| keep(c.0));
-    out
+        .collect()
 }
 
 fn reduce(cells: &[(u64, f64)], how: Option<R>) -> f64 {
@@ -115,14 +120,19 @@ fn reduce(cells: &[(u64, f64)], how: Option<R>) -> f64 {
         Some(R::MaxAbs) => values().fold(f64::NAN, |m, v| m.max(v.abs())),
         Some(R::ShareWithin(_)) if cells.is_empty() => f64::NAN,
         Some(R::ShareWithin(x)) => values().filter(|v| v.abs() <= x).count() as f64 / cells.len() as f64,
+        Some(R::FirstOverLast) => match (cells.first(), cells.last()) {
+            (Some(a), Some(b)) => a.1 / b.1,
+            _ => f64::NAN,
+        },
     }
 }
 
-/// One run's value of a figure (NaN when the run has none of its cells).
-fn value(r: &Records, f: &FigureSpec) -> f64 {
+/// One seed's value of a figure, from the variant's runs with that seed (NaN when they have none of its
+/// cells).
+fn value(runs: &[&Records], f: &FigureSpec) -> f64 {
     let sel = f.select();
     let step = sel.step.unwrap_or(if f.reduce.is_some() { Pick::All } else { Pick::Last });
-    let num = reduce(&cells(r, &sel, step), f.reduce);
+    let num = reduce(&cells(runs, &sel, step), f.reduce);
     let Some(o) = &f.over else { return num };
     let den = Selection {
         metric: o.metric.clone().or(sel.metric.clone()),
@@ -130,7 +140,34 @@ fn value(r: &Records, f: &FigureSpec) -> f64 {
         layer: o.layer.or(sel.layer),
         point: if o.point.is_empty() { sel.point.clone() } else { o.point.clone() },
     };
-    num / reduce(&cells(r, &den, den.step.unwrap_or(step)), f.reduce)
+    num / reduce(&cells(runs, &den, den.step.unwrap_or(step)), f.reduce)
+}
+
+/// A figure with `per = "C"` as one figure per value of the coordinate C in `runs`' records: the key
+/// `KEY_Cvalue`, its cells (and its denominator's) at that value. Any other figure as it is.
+fn expand(f: &FigureSpec, runs: &[&Records]) -> Vec<FigureSpec> {
+    let Some(c) = &f.per else { return vec![f.clone()] };
+    let mut values: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.points.iter().filter_map(|p| coordinate(p, c)))
+        .filter(|v| !v.is_nan())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    values
+        .into_iter()
+        .map(|v| {
+            let mut one = f.clone();
+            one.key = format!("{}_{c}{v}", f.key);
+            one.what = format!("{} at {c} = {v}", f.what);
+            one.point.insert(c.clone(), v);
+            if let Some(o) = one.over.as_mut().filter(|o| !o.point.is_empty()) {
+                o.point.insert(c.clone(), v);
+            }
+            one.per = None;
+            one
+        })
+        .collect()
 }
 
 /// Adds `key.variant` (median) with its min and max, when any seed measured it.
@@ -158,23 +195,39 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
     let mut medians = vec![Vec::new(); declared.len()];
     for (vi, v) in s.variants().enumerate() {
         let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.variant == vi).collect();
-        let who = (v.name.as_str(), v.label());
-        let per_run = |f: &FigureSpec| mine.iter().map(|r| value(&r.records, f)).collect::<Vec<_>>();
-        let plain = |f: &&FigureSpec| f.ratio_of.is_none() && f.across.is_none();
-        for f in specs.iter().chain(declared.iter().copied()).filter(plain) {
-            add(&mut out, &f.key, who, &f.what, &per_run(f));
+        // The variant's runs grouped by seed (one run each, or one per sweep value), in seed order.
+        let mut seeds: Vec<u64> = Vec::new();
+        for r in &mine {
+            if !seeds.contains(&r.records.seed) {
+                seeds.push(r.records.seed);
+            }
         }
-        for (k, f) in declared.iter().enumerate().filter(|(_, f)| f.across.is_some()) {
-            medians[k].extend(spread(&per_run(f)).map(|(med, ..)| (0, med)));
+        let of_seed = |seed: u64| mine.iter().copied().filter(move |r| r.records.seed == seed);
+        let by_seed: Vec<Vec<&Records>> =
+            seeds.iter().map(|&seed| of_seed(seed).map(|r| &r.records).collect()).collect();
+        let all: Vec<&Records> = mine.iter().map(|r| &r.records).collect();
+        let who = (v.name.as_str(), v.label());
+        let per_seed = |f: &FigureSpec| by_seed.iter().map(|rs| value(rs, f)).collect::<Vec<_>>();
+        let mine_too = |f: &&FigureSpec| f.variants.is_empty() || f.variants.contains(&v.name);
+        let plain = |f: &&FigureSpec| f.ratio_of.is_none() && f.across.is_none();
+        for f in specs.iter().chain(declared.iter().copied()).filter(plain).filter(mine_too) {
+            for f in expand(f, &all) {
+                add(&mut out, &f.key, who, &f.what, &per_seed(&f));
+            }
+        }
+        for (k, f) in
+            declared.iter().enumerate().filter(|(_, f)| f.across.is_some()).filter(|(_, f)| mine_too(f))
+        {
+            medians[k].extend(spread(&per_seed(f)).map(|(med, ..)| (0, med)));
         }
         if !p.built_in_figures {
             continue;
         }
-        // A count over seeds (not a median): how many runs had the property.
+        // A count over runs (not a median): how many had the property.
         let n = mine.iter().filter(|r| r.stopped.is_some()).count();
-        let label = format!("{}: runs stopped by a NaN or infinity (of {} seeds)", who.1, mine.len());
+        let label = format!("{}: runs stopped by a NaN or infinity (of {})", who.1, mine.len());
         out.push(KeyFigure { key: format!("nan_stops.{}", v.name), label, value: n as f64 });
-        let steps: Vec<f64> = mine.iter().map(|r| r.steps as f64).collect();
+        let steps: Vec<f64> = seeds.iter().map(|&seed| of_seed(seed).map(|r| r.steps as f64).sum()).collect();
         add(&mut out, "steps", who, "training steps", &steps);
     }
     for (f, m) in declared.iter().zip(&medians) {

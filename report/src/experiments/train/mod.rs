@@ -4,7 +4,9 @@
 //! histograms), clips as the variant's `clipping` says, evaluates on the held-out part and turns the
 //! engine's records into the report's. A run that meets a NaN or infinity stops cleanly: its records up
 //! to the stop are kept and the stop is a result, not an error. Key figures aggregate over seeds
-//! (median, min, max); the verdicts come from `crate::diagnosis`.
+//! (median, min, max); the verdicts come from `crate::diagnosis`. A variant may lay its own `params` over
+//! the scenario's and sweep one `[params]` key (`sweep`): each value is a run setting of its own (a
+//! `Trainee`), its coordinate written on every record of the run.
 mod data;
 mod figures;
 mod profile;
@@ -14,7 +16,7 @@ mod weight_layers;
 use crate::error::Result;
 use crate::experiments::runner::{Experiment, Part, RunOptions, Runner, Unit, engine_err};
 use crate::record::Output;
-use crate::scenario::{Scenario, Variant};
+use crate::scenario::{ParamsCheck, Scenario, Variant, VariantRun};
 use data::DataSpec;
 use engine::diagnose::DiagnoseConfig;
 use engine::model::{LayerSpec, Loss, ModelSpec};
@@ -32,7 +34,7 @@ pub const RUNNER: Runner = Runner {
 pub(crate) struct MonitorSpec {
     /// Record at steps 0, N, 2N, ... (every step when absent); 0 turns the per-step rows off (a scenario
     /// that reads only its profile and losses).
-    #[serde(default = "one")]
+    #[serde(default = "crate::scenario::one")]
     pub every: u64,
     /// Also record log10 |g| histograms of each layer's weight gradient (off when absent).
     #[serde(default)]
@@ -41,12 +43,8 @@ pub(crate) struct MonitorSpec {
 
 impl Default for MonitorSpec {
     fn default() -> Self {
-        MonitorSpec { every: one(), histograms: false }
+        MonitorSpec { every: 1, histograms: false }
     }
-}
-
-fn one() -> u64 {
-    1
 }
 
 /// `[params]` of a `train` scenario. Only `data` is required; the rest are optional knobs whose
@@ -63,7 +61,7 @@ pub(crate) struct Params {
     #[serde(default)]
     pub max_epochs: Option<usize>,
     /// Record the epoch's loss and accuracy at every N-th epoch and the last (every epoch when absent).
-    #[serde(default = "one_usize")]
+    #[serde(default = "crate::scenario::one")]
     pub epoch_every: usize,
     /// Also evaluate the test part at the end of each recorded epoch (`test_loss`, `test_accuracy`); off
     /// when absent.
@@ -73,11 +71,11 @@ pub(crate) struct Params {
     #[serde(default)]
     pub predict: Vec<Vec<f64>>,
     /// Reshuffle the samples every epoch (Keras' default, and on when absent).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::scenario::yes")]
     pub shuffle: bool,
     /// The runner's own key figures (losses, accuracies, step-0 gradients, explosions, steps); on when
     /// absent, off where a scenario declares all it shows in `[[figures]]`.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::scenario::yes")]
     pub built_in_figures: bool,
     /// At initialisation, in a pass of its own before training: the model's leading repeated entry per
     /// layer (see `profile.rs`); off when absent.
@@ -92,6 +90,17 @@ pub(crate) struct Params {
     /// Samples of the profile's pass (each variant's batch size when absent).
     #[serde(default)]
     pub profile_batch: Option<usize>,
+    /// Which part of the data the profiles read (the training part when absent).
+    #[serde(default)]
+    pub profile_on: profile::Part,
+    /// With the profile: the same pass again after training, on the trained float32 weights, its rows
+    /// named `final_METRIC` at the run's last step; off when absent.
+    #[serde(default)]
+    pub profile_after: bool,
+    /// Real-valued targets: `final_test_within`, the share of test predictions within this distance of
+    /// their target (none when absent).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
     /// Record every step's batch loss as `batch_loss` (the monitor's `loss` is at its steps only).
     #[serde(default)]
     pub batch_loss: bool,
@@ -110,19 +119,16 @@ pub(crate) struct Params {
     pub batch_size: Option<usize>,
 }
 
-fn one_usize() -> usize {
-    1
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// One variant as it trains, every field it needs checked.
+/// One run setting as it trains, every field it needs checked: a variant, at one value of its sweep.
 pub(crate) struct Trainee<'s> {
     pub index: usize,
     pub variant: &'s Variant,
-    pub model: &'s ModelSpec,
+    /// `[params]` as this variant (at this sweep value) reads it.
+    pub p: Params,
+    /// The sweep's coordinate and value, put on every record of the run (empty without a sweep).
+    pub point: Vec<(String, f64)>,
+    /// The variant's model, with the data's width as `inputs` where the scenario leaves it out.
+    pub model: ModelSpec,
     /// Absent only at initialisation (`epochs = 0`), where nothing is updated.
     pub optimizer: Option<OptimizerSpec>,
     pub loss: Loss,
@@ -141,20 +147,50 @@ struct Plan<'s> {
     p: Params,
     diag: DiagnoseConfig,
     trainees: Vec<Trainee<'s>>,
-    /// The units: every (variant index, seed), variant-major.
+    /// The units: every (trainee index, seed), variant-major.
     jobs: Vec<(usize, u64)>,
-    /// The shipped data set (digits, mnist), loaded by the first unit that needs it.
-    shipped: std::sync::OnceLock<Option<engine::data::Dataset>>,
+    /// The shipped data sets (digits, mnist), each loaded by the first unit that needs it.
+    shipped: std::sync::Mutex<Vec<(data::Source, std::sync::Arc<Option<engine::data::Dataset>>)>>,
 }
 
 fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment + 's>> {
     let p: Params = s.typed_params(opts.quick)?;
-    let at = s.params_check(opts.quick);
+    check_params(&p, &s.params_check(opts.quick))?;
+    let diag = crate::diagnosis::config(s)?;
+    if s.spec.variants.is_empty() {
+        return Err(s.error("the train runner needs at least one variant"));
+    }
+    let mut trainees = Vec::new();
+    for (i, v) in s.variants().enumerate() {
+        let values = v.sweep.as_ref().map_or(0, |sw| sw.values.len());
+        let runs: Vec<Option<usize>> = if values == 0 { vec![None] } else { (0..values).map(Some).collect() };
+        for sweep in runs {
+            let run = VariantRun { index: i, sweep };
+            let own: Params = s.variant_params(opts.quick, run)?;
+            check_params(&own, &s.variant_params_check(opts.quick, run))?;
+            let point = match (&v.sweep, sweep) {
+                (Some(sw), Some(k)) => vec![(sw.coordinate.clone(), sw.values[k])],
+                _ => Vec::new(),
+            };
+            trainees.push(trainee(s, own, (i, v), point, opts.quick)?);
+        }
+    }
+    let seeds = opts.seeds(s);
+    let jobs = (0..trainees.len()).flat_map(|t| seeds.iter().map(move |&seed| (t, seed))).collect();
+    Ok(Box::new(Plan { s, p, diag, trainees, jobs, shipped: Default::default() }))
+}
+
+/// The checks on `[params]` values that serde cannot make, at the value that was read.
+fn check_params(p: &Params, at: &ParamsCheck<'_>) -> Result<()> {
     p.data.check().map_err(|(key, m)| at.error(&["data", key], m))?;
     at.ensure(p.max_epochs.is_none_or(|e| e >= 1), &["max_epochs"], "at least 1")?;
     at.ensure(p.epoch_every >= 1, &["epoch_every"], "at least 1")?;
     at.ensure(p.batch_size != Some(0), &["batch_size"], "at least 1")?;
     at.ensure(p.profile_batch != Some(0), &["profile_batch"], "at least 1")?;
+    let positive = p.tolerance.is_none_or(|t| t > 0.0 && t.is_finite());
+    at.ensure(positive, &["tolerance"], "a positive distance")?;
+    let test = p.profile_on != profile::Part::Test || p.data.test_fraction > 0.0;
+    at.ensure(test, &["profile_on"], "\"train\", or a test part (`data.test_fraction` above 0)")?;
     if let Some(kd) = &p.kernel_draws {
         at.ensure(!kd.shape.contains(&0), &["kernel_draws", "shape"], "a non-empty shape [fan_in, fan_out]")?;
         at.ensure(kd.bins >= 2, &["kernel_draws", "bins"], "at least 2")?;
@@ -164,27 +200,34 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
         let k = k.to_string();
         return Err(at.error(&["predict", &k], format!("a row of {features} values (the data's features)")));
     }
-    let diag = crate::diagnosis::config(s)?;
-    if s.spec.variants.is_empty() {
-        return Err(s.error("the train runner needs at least one variant"));
-    }
-    let trainees: Vec<Trainee<'s>> =
-        s.variants().enumerate().map(|(i, v)| trainee(s, &p, i, v)).collect::<Result<_>>()?;
-    let seeds = opts.seeds(s);
-    let jobs = (0..trainees.len()).flat_map(|v| seeds.iter().map(move |&seed| (v, seed))).collect();
-    Ok(Box::new(Plan { s, p, diag, trainees, jobs, shipped: std::sync::OnceLock::new() }))
+    Ok(())
 }
 
-/// Checks a variant: a model that builds and fits the data, a loss, a number of epochs and (unless it
-/// measures at initialisation) an optimiser.
-fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Trainee<'s>> {
-    let err = |key: &[&str], msg: String| s.variant_error(i, key, msg);
+/// Checks a variant at one sweep value: a model that builds and fits the data, a loss, a number of
+/// epochs and (unless it measures at initialisation) an optimiser.
+fn trainee<'s>(
+    s: &Scenario,
+    p: Params,
+    (i, v): (usize, &'s Variant),
+    point: Vec<(String, f64)>,
+    quick: bool,
+) -> Result<Trainee<'s>> {
+    let at = match point.first() {
+        Some((c, x)) => format!(" at {c} = {x}"),
+        None => String::new(),
+    };
+    let err = |key: &[&str], msg: String| s.variant_error(i, key, format!("{msg}{at}"));
     let Some(m) = &v.model else { return Err(err(&[], "needs a `model` (inputs and layers)".into())) };
     let (Some(loss), Some(epochs)) = (v.loss.or(p.loss), v.epochs.or(p.epochs)) else {
         return Err(err(&[], "needs `loss` and `epochs` (or both in `[params]` for every variant)".into()));
     };
+    let features = p.data.features();
+    let mut m = m.clone();
+    if v.model_table.as_ref().is_some_and(|t| t.get_ref().inputs.is_none()) {
+        m.inputs = features;
+    }
     let stack = if p.profile || p.mean_field || p.kernel_draws.is_some() {
-        let st = profile::Stack::of(m).map_err(|msg| err(&["model", "layers", "0"], msg))?;
+        let st = profile::Stack::of(&m).map_err(|msg| err(&["model", "layers", "0"], msg))?;
         if p.mean_field || p.kernel_draws.is_some() {
             st.check_theory(!p.mean_field).map_err(|msg| err(&["model", "layers", "0"], msg))?;
         }
@@ -214,7 +257,6 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
             ));
         }
     }
-    let features = p.data.features();
     if m.inputs != features {
         return Err(err(
             &["model", "inputs"],
@@ -234,40 +276,46 @@ fn trainee<'s>(s: &Scenario, p: &Params, i: usize, v: &'s Variant) -> Result<Tra
             ),
         ));
     }
+    if p.tolerance.is_some() && !p.data.real_valued() {
+        let check = s.variant_params_check(quick, VariantRun { index: i, sweep: None });
+        return Err(check.error(&["tolerance"], "real-valued targets (a regression or the adding problem)"));
+    }
     let epochs = p.max_epochs.map_or(epochs, |cap| epochs.min(cap));
     let params = model.params().count();
     let batch = v.batch_size.or(p.batch_size).unwrap_or(32);
-    Ok(Trainee { index: i, variant: v, model: m, optimizer, loss, epochs, params, batch, stack })
+    Ok(Trainee { index: i, variant: v, p, point, model: m, optimizer, loss, epochs, params, batch, stack })
 }
 
 /// A train scenario's units are its (variant, seed) runs: each is deterministic given its seed alone, so
 /// a unit's records are the same wherever and beside whichever others it runs.
 impl Experiment for Plan<'_> {
     fn units(&self) -> Vec<Unit> {
-        let samples = self.p.data.samples.unwrap_or(1000) as f64;
         self.jobs
             .iter()
-            .map(|&(vi, seed)| {
-                let t = &self.trainees[vi];
-                // About three multiply-adds per parameter per sample (forward, backward, update).
-                let cost = 3.0 * t.params as f64 * samples * t.epochs.max(1) as f64;
-                Unit { coords: format!("variant={} seed={seed}", t.variant.name), cost }
+            .map(|&(ti, seed)| {
+                let t = &self.trainees[ti];
+                let samples = t.p.data.samples.unwrap_or(1000) as f64;
+                // About three multiply-adds per parameter per sample (forward, backward, update), and per
+                // time step where the model starts with a recurrent layer.
+                let steps = match t.model.layers.first() {
+                    Some(LayerSpec::SimpleRnn(r) | LayerSpec::Lstm(r) | LayerSpec::Gru(r)) => r.features,
+                    _ => None,
+                };
+                let steps = steps.map_or(1, |f| t.model.inputs / f.max(1));
+                let cost = 3.0 * t.params as f64 * samples * (t.epochs.max(1) * steps) as f64;
+                let at: String = t.point.iter().map(|(c, x)| format!(" {c}={x}")).collect();
+                Unit { coords: format!("variant={}{at} seed={seed}", t.variant.name), cost }
             })
             .collect()
     }
 
     fn run_unit(&self, i: usize) -> Result<Part> {
-        let (vi, seed) = self.jobs[i];
-        let shipped = match self.shipped.get() {
-            Some(d) => d,
-            None => {
-                let d = self.p.data.load_shipped().map_err(engine_err(self.s))?;
-                self.shipped.get_or_init(|| d)
-            }
-        };
+        let (ti, seed) = self.jobs[i];
+        let t = &self.trainees[ti];
+        let shipped = self.shipped(&t.p.data)?;
         // Kernel draws come from the first seed only: one matrix per variant, as slide 7 draws one.
-        let draws = self.p.kernel_draws.as_ref().filter(|_| seed == self.jobs[0].1);
-        let r = session::train(self.s, &self.p, shipped.as_ref(), &self.trainees[vi], (seed, draws))?;
+        let draws = t.p.kernel_draws.as_ref().filter(|_| seed == self.jobs[0].1);
+        let r = session::train(self.s, shipped.as_ref().as_ref(), t, (seed, draws))?;
         Ok(session::to_part(r))
     }
 
@@ -275,7 +323,7 @@ impl Experiment for Plan<'_> {
         let runs: Vec<session::RunOutcome> = parts
             .into_iter()
             .zip(&self.jobs)
-            .map(|(part, &(vi, _))| session::from_part(self.s, vi, part))
+            .map(|(part, &(ti, _))| session::from_part(self.s, self.trainees[ti].index, part))
             .collect::<Result<_>>()?;
         // Steps per second go to the timings section only: wall time never enters the data files.
         let steps = runs.iter().map(|r| r.steps).sum();
@@ -293,5 +341,18 @@ impl Experiment for Plan<'_> {
             key_figures.extend(crate::zoo::key_figures(self.s, &diagnoses, &seeds));
         }
         Ok(Output { records, key_figures, steps })
+    }
+}
+
+impl Plan<'_> {
+    /// The shipped data set a run's `[params.data]` names (`None` for generators), loaded once.
+    fn shipped(&self, d: &DataSpec) -> Result<std::sync::Arc<Option<engine::data::Dataset>>> {
+        let mut cache = self.shipped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, set)) = cache.iter().find(|(name, _)| *name == d.name) {
+            return Ok(set.clone());
+        }
+        let set = std::sync::Arc::new(d.load_shipped().map_err(engine_err(self.s))?);
+        cache.push((d.name, set.clone()));
+        Ok(set)
     }
 }

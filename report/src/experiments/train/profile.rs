@@ -1,11 +1,13 @@
-//! What a `train` scenario can measure at initialisation besides the monitor's rows, on a model that
-//! starts with a repeated layer entry (a dense stack, or `repeat` residual or plain blocks): a separate
-//! forward and backward pass over the first `profile_batch` samples, in float32 or float64
-//! (`precision`; training itself stays float32), before any update.
-//! - `profile`: per layer of that entry `q` (its pre-activation's mean square; a block's F(x)),
-//!   `activation_variance` (of its output), `grad_h` = ‖∂L/∂h_l‖ at the pre-activation, `out_grad` =
-//!   ‖∂L/∂y_l‖ at the output, `out_norm` (the mean over samples of ‖y_l‖), `kernel_grad` (‖∂L/∂W‖ of its
-//!   first dense kernel), and the pass's loss as `profile_loss`;
+//! What a `train` scenario can measure besides the monitor's rows: a separate forward and backward pass
+//! over the first `profile_batch` samples of the part `profile_on` names, in float32 or float64
+//! (`precision`; training itself stays float32), before any update, and with `profile_after` once more on
+//! the trained weights (rows `final_METRIC`).
+//! - `profile`: per layer of the model's leading repeated entry (a dense stack, or `repeat` residual or
+//!   plain blocks) `q` (its pre-activation's mean square; a block's F(x)), `activation_variance` (of its
+//!   output), `grad_h` = ‖∂L/∂h_l‖ at the pre-activation, `out_grad` = ‖∂L/∂y_l‖ at the output, `out_norm`
+//!   (the mean over samples of ‖y_l‖), `kernel_grad` (‖∂L/∂W‖ of its first dense kernel); per time step t
+//!   of every recurrent layer (point `t=K`, from 0) `state_norm` (the mean over samples of ‖h_t‖) and
+//!   `state_grad` (‖∂L/∂h_t‖ from the backward sweep through time); and the pass's loss as `profile_loss`;
 //! - `mean_field` (a square dense stack): beside them the theory of a wide random net, `q_theory` (the
 //!   variance map from q₁ = σ_w²·E[x²]) and `grad_h_theory` (the run's measured top gradient carried down
 //!   by √χ₁(q_l) per layer), and whole-network rows `chi_measured` ((‖∂L/∂h_1‖² / ‖∂L/∂h_L‖²)^(1/(L−1))),
@@ -42,6 +44,25 @@ pub enum Precision {
     F32,
     /// For gradients below float32's range (a deep net at a tiny initialisation).
     F64,
+}
+
+/// The part of the data a profile reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    #[default]
+    Train,
+    /// The held-out part (e.g. the same test sequences before and after training).
+    Test,
+}
+
+/// One profile pass: its samples, loss, and where its rows go (the step, a prefix on every metric).
+pub struct Pass<'a> {
+    pub data: &'a Dataset,
+    pub rows: usize,
+    pub loss: Loss,
+    pub step: u64,
+    pub prefix: &'a str,
 }
 
 /// The repeated entry a model starts with.
@@ -105,20 +126,17 @@ fn kernel<T: Real>(layer: &dyn Layer<T>) -> Option<engine::params::ParamId> {
     layer.children().iter().find_map(|c| kernel(c.as_ref()))
 }
 
-/// The profile's pass on `spec` built in `T` from `seed` (the training model's seed), over the first
-/// `rows` samples of `data`, and its rows (mean field beside them when asked).
-#[allow(clippy::too_many_arguments)]
+/// The profile's pass on `model` (built from the training model's seed, or the trained model itself)
+/// over the first `pass.rows` samples, and its rows (mean field beside them when asked).
 pub fn measure<T: Real>(
-    (spec, seed): (&ModelSpec, u64),
+    model: &mut Model<T>,
     st: &Stack,
-    data: &Dataset,
-    rows: usize,
-    loss: Loss,
     mean_field: bool,
+    pass: Pass<'_>,
     r: &mut Records,
 ) -> engine::Result<()> {
     let missing = |what: &str| engine::Error::InvalidArgument { op: "layer profile", msg: what.into() };
-    let mut model: Model<T> = spec.build(seed)?;
+    let Pass { data, rows, loss, step, prefix } = pass;
     let rows = rows.min(data.len());
     let widen = |v: &[f32]| -> Vec<T> { v.iter().map(|&a| T::c(f64::from(a))).collect() };
     let x = widen(&data.x[..rows * data.features]);
@@ -131,42 +149,59 @@ pub fn measure<T: Real>(
         Targets::Classes { labels, classes } => Data::labels(xv, &labels[..rows], *classes),
         Targets::Values { width, .. } => Data::values(xv, MatrixView::new(&y, *width)?),
     };
-    r.push_named(0, GLOBAL, "profile_loss", model.gradients(&batch, loss)?);
+    let mut push = |name: &str, at: &str, metric: &str, v: f64| {
+        r.push_named_at(step, name, at, &format!("{prefix}{metric}"), v)
+    };
+    push(GLOBAL, "", "profile_loss", model.gradients(&batch, loss)?);
     let (tape, params) = (model.tape(), model.params());
+    // Recurrent layers, per time step t (from 0, as the monitor counts): the mean over samples of
+    // ‖h_t‖ and ‖∂L/∂h_t‖ over the batch, from the backward sweep through time.
+    for (i, layer) in model.layers().iter().enumerate() {
+        let name = layer_name(&[i + 1], layer.as_ref());
+        for (t, &h) in layer.recorded().hidden.iter().enumerate() {
+            let at = point(&[("t", t as f64)]);
+            let norms: Vec<f64> = tape.value(h).chunks_exact(tape.shape(h).cols).map(l2).collect();
+            push(&name, &at, "state_norm", norms.iter().sum::<f64>() / norms.len().max(1) as f64);
+            let g = tape.grad(h).ok_or_else(|| missing("a hidden state off the path to the loss"))?;
+            push(&name, &at, "state_grad", l2(g));
+        }
+    }
     let mut grads = Vec::with_capacity(st.depth);
     let mut names = Vec::with_capacity(st.depth);
     for (i, layer) in model.layers().iter().take(st.depth).enumerate() {
         let rec = layer.recorded();
-        let (Some(h), Some(o)) = (rec.pre_activation, rec.output) else {
-            return Err(missing("a profiled layer recorded no pre-activation"));
-        };
+        // A layer without a pre-activation (a recurrent one) has its per-step rows above.
+        let (Some(h), Some(o)) = (rec.pre_activation, rec.output) else { continue };
         let g = tape.grad(h).ok_or_else(|| missing("a pre-activation off the path to the loss"))?;
         let name = layer_name(&[i + 1], layer.as_ref());
         let out = tape.value(o);
         let mean = out.iter().map(|a| a.as_f64()).sum::<f64>() / out.len().max(1) as f64;
-        r.push_named(0, &name, "q", mean_square(tape.value(h)));
-        r.push_named(0, &name, "activation_variance", mean_square(out) - mean * mean);
-        r.push_named(0, &name, "grad_h", l2(g));
+        push(&name, "", "q", mean_square(tape.value(h)));
+        push(&name, "", "activation_variance", mean_square(out) - mean * mean);
+        push(&name, "", "grad_h", l2(g));
         if let Some(go) = tape.grad(o) {
-            r.push_named(0, &name, "out_grad", l2(go));
+            push(&name, "", "out_grad", l2(go));
         }
         let norms: Vec<f64> = out.chunks_exact(tape.shape(o).cols).map(l2).collect();
-        r.push_named(0, &name, "out_norm", norms.iter().sum::<f64>() / norms.len().max(1) as f64);
+        push(&name, "", "out_norm", norms.iter().sum::<f64>() / norms.len().max(1) as f64);
         if let Some(w) = kernel(layer.as_ref()) {
-            r.push_named(0, &name, "kernel_grad", l2(&params.get(w).grad));
+            push(&name, "", "kernel_grad", l2(&params.get(w).grad));
         }
         grads.push(l2(g));
         names.push(name);
     }
     let (Some((act, _, Some(sw2))), true) = (st.dense, mean_field) else { return Ok(()) };
     let depth = st.depth;
+    if grads.len() != depth {
+        return Err(missing("mean field needs every stack layer's pre-activation"));
+    }
     let mf = MeanField::new(act, sw2.sqrt(), 0.0)?;
     let qs = mf.variance_trajectory(sw2 * mean_square(&x), depth)?;
     // The measured top gradient carried down through √χ₁ per layer.
     let mut g = grads[depth - 1];
     for l in (0..depth).rev() {
-        r.push_named(0, &names[l], "q_theory", qs[l]);
-        r.push_named(0, &names[l], "grad_h_theory", g);
+        push(&names[l], "", "q_theory", qs[l]);
+        push(&names[l], "", "grad_h_theory", g);
         g *= mf.chi1_at(qs[l.saturating_sub(1)]).sqrt();
     }
     let per_layer = 1.0 / (depth - 1) as f64;
@@ -178,13 +213,13 @@ pub fn measure<T: Real>(
         VarianceFixedPoint::Divergent { layers: None, last_q } => Some(mf.chi1_at(last_q)),
         VarianceFixedPoint::Divergent { .. } => None,
     };
-    r.push_named(0, GLOBAL, "sigma_w2", sw2);
-    r.push_named(0, GLOBAL, "chi_measured", measured);
-    r.push_named(0, GLOBAL, "chi_predicted", predicted);
+    push(GLOBAL, "", "sigma_w2", sw2);
+    push(GLOBAL, "", "chi_measured", measured);
+    push(GLOBAL, "", "chi_predicted", predicted);
     if let Some(c) = star {
-        r.push_named(0, GLOBAL, "chi_star", c);
+        push(GLOBAL, "", "chi_star", c);
     }
-    r.push_named(0, GLOBAL, "rel_error", measured / predicted - 1.0);
+    push(GLOBAL, "", "rel_error", measured / predicted - 1.0);
     Ok(())
 }
 

@@ -2,12 +2,12 @@
 //! scenario, `fit` with the engine's `MonitorHook`, evaluation, and the run's records: the monitor's
 //! table with the runner's own rows added to it (epoch losses, test accuracy, per-layer snapshots). A NaN
 //! or infinity stops the run with its records kept.
+use super::Trainee;
 use super::profile::{self, Precision};
-use super::{Params, Trainee};
 use crate::error::{ReportError, Result};
 use crate::scenario::Scenario;
 use engine::clip::ClipReport;
-use engine::data::Dataset;
+use engine::data::{Dataset, Targets};
 use engine::model::{Data, EpochLog, FitConfig, StepHook, StepView};
 use engine::monitor::{GLOBAL, MonitorConfig, MonitorHook, Records, metric as m, point};
 use engine::params::ParamStore;
@@ -101,16 +101,16 @@ impl StepHook<f32> for Hook {
 
 pub fn train(
     s: &Scenario,
-    p: &Params,
     shipped: Option<&Dataset>,
     trainee: &Trainee<'_>,
     (seed, draws): (u64, Option<&super::profile::KernelDraws>),
 ) -> Result<RunOutcome> {
-    let (v, vi) = (trainee.variant, trainee.index);
+    let (v, vi, p) = (trainee.variant, trainee.index, &trainee.p);
+    let at: String = trainee.point.iter().map(|(c, x)| format!(", {c} = {x}")).collect();
     let fail =
-        |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`, seed {seed}: {e}", v.name));
+        |e: engine::Error| ReportError::run(&s.name, format!("variant `{}`{at}, seed {seed}: {e}", v.name));
     let incomplete = || ReportError::run(&s.name, format!("variant `{}` has no optimizer", v.name));
-    let (spec, loss, epochs) = (trainee.model, trainee.loss, trainee.epochs);
+    let (spec, loss, epochs) = (&trainee.model, trainee.loss, trainee.epochs);
     let (train, test) = p.data.make(shipped, stream(seed, 1)).map_err(fail)?;
     let mut model = spec.build::<f32>(stream(seed, 2)).map_err(fail)?;
     let batch = trainee.batch;
@@ -158,21 +158,35 @@ pub fn train(
     let Hook { monitor, epochs: logs, steps, losses, .. } = hook;
     let batch_losses = losses.unwrap_or_default();
     let mut records = monitor.into_records();
+    // The profiles read the first `profile_batch` samples of the part `profile_on` names.
+    let profiled = match (p.profile_on, &test) {
+        (profile::Part::Test, Some(t)) => t,
+        _ => &train,
+    };
+    let rows = p.profile_batch.unwrap_or(batch);
     if let Some(st) = &trainee.stack {
         // A model of its own, built from the training model's seed: the weights before any update.
         if p.profile || p.mean_field {
-            let at = (spec, stream(seed, 2));
-            let rows = p.profile_batch.unwrap_or(batch);
             let (mf, r) = (p.mean_field, &mut records);
+            let pass = profile::Pass { data: profiled, rows, loss, step: 0, prefix: "" };
             match p.precision {
-                Precision::F32 => profile::measure::<f32>(at, st, &train, rows, loss, mf, r),
-                Precision::F64 => profile::measure::<f64>(at, st, &train, rows, loss, mf, r),
+                Precision::F32 => {
+                    profile::measure(&mut spec.build::<f32>(stream(seed, 2)).map_err(fail)?, st, mf, pass, r)
+                }
+                Precision::F64 => {
+                    profile::measure(&mut spec.build::<f64>(stream(seed, 2)).map_err(fail)?, st, mf, pass, r)
+                }
             }
             .map_err(fail)?;
         }
         if let Some(kd) = draws {
             profile::record_draws(st, kd, seed, &mut records).map_err(fail)?;
         }
+    }
+    if let (true, Some(st), None) = (p.profile_after && epochs > 0, &trainee.stack, &stopped) {
+        // The trained weights themselves, in the precision they trained in.
+        let pass = profile::Pass { data: profiled, rows, loss, step: steps, prefix: "final_" };
+        profile::measure(&mut model, st, false, pass, &mut records).map_err(fail)?;
     }
     for (step, loss) in batch_losses {
         records.push_named(step, GLOBAL, "batch_loss", loss);
@@ -198,10 +212,15 @@ pub fn train(
     if let Some((step, _)) = &stopped {
         extra(*step, "", "stopped_non_finite", 1.0);
     } else {
-        if let Some(t) = &test_data {
-            let e = model.evaluate(t, loss, batch).map_err(fail)?;
+        if let Some(t) = &test {
+            let e = model.evaluate(&Data::from(t), loss, batch).map_err(fail)?;
             extra(steps, "", "final_test_loss", e.loss);
             extra(steps, "", "final_test_accuracy", e.accuracy);
+            if let (Some(tol), Targets::Values { y, .. }) = (p.tolerance, &t.targets) {
+                let pred = model.predict(&t.x).map_err(fail)?;
+                let hits = pred.iter().zip(y).filter(|(a, b)| (f64::from(**a) - f64::from(**b)).abs() <= tol);
+                extra(steps, "", "final_test_within", hits.count() as f64 / y.len().max(1) as f64);
+            }
         }
         if !p.predict.is_empty() {
             let x: Vec<f32> = p.predict.iter().flatten().map(|&v| v as f32).collect();
@@ -213,7 +232,28 @@ pub fn train(
             }
         }
     }
+    stamp(&mut records, &trainee.point);
     Ok(RunOutcome { variant: vi, records, stopped, steps })
+}
+
+/// Puts a run's own coordinates (a sweep's value) on every one of its rows, beside the row's own.
+fn stamp(r: &mut Records, coords: &[(String, f64)]) {
+    if coords.is_empty() {
+        return;
+    }
+    let old: Vec<String> = std::iter::once(String::new()).chain(r.points.iter().cloned()).collect();
+    let new: Vec<u32> = old
+        .iter()
+        .map(|text| {
+            let own =
+                engine::monitor::record::coordinates(text).map(|(k, v)| (k, v.parse().unwrap_or(f64::NAN)));
+            let all: Vec<(&str, f64)> = coords.iter().map(|(k, v)| (k.as_str(), *v)).chain(own).collect();
+            r.point_id(&point(&all))
+        })
+        .collect();
+    for row in &mut r.rows {
+        row.point = new[row.point as usize];
+    }
 }
 
 /// Per-layer metrics copied at the first and the last recorded step as `init_METRIC` and
