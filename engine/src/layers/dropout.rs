@@ -76,12 +76,12 @@ impl<T: Real> Layer<T> for DropoutLayer<T> {
         let y = if ctx.training && self.rate > 0.0 {
             let s = ctx.tape.shape(x);
             let keep = T::c(1.0 / (1.0 - self.rate));
-            self.mask.clear();
             self.mask.resize(s.len(), T::zero());
+            // Every element is written, by a select rather than a branch: a kept
+            // or dropped unit is a coin flip the branch predictor loses.
+            let kept = [T::zero(), keep];
             for m in &mut self.mask {
-                if uniform01(ctx.rng) >= self.rate {
-                    *m = keep;
-                }
+                *m = kept[usize::from(uniform01(ctx.rng) >= self.rate)];
             }
             let mask = ctx.tape.input(s, &self.mask)?;
             ctx.tape.mul(x, mask)?

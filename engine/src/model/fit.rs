@@ -7,6 +7,7 @@
 use super::{Data, Loss, Model, Targets, record_forward};
 use crate::clip::{ClipReport, ClipSpec};
 use crate::error::{Error, Result};
+use crate::kernels::elementwise::all_finite;
 use crate::layers::{Layer, OutputAct};
 use crate::optim::Optimizer;
 use crate::params::ParamStore;
@@ -305,8 +306,7 @@ impl<T: Real> Model<T> {
                 self.params.gather_grads(&self.tape);
                 let view = self.step_view([step, epoch, batch], loss, out, loss_node);
                 cfg.hook.on_step(&view)?;
-                if let Some((_, p)) = self.params.iter().find(|(_, p)| p.grad.iter().any(|g| !g.is_finite()))
-                {
+                if let Some((_, p)) = self.params.iter().find(|(_, p)| !all_finite(&p.grad)) {
                     let place = format!("gradient of {} at {}", p.name, place());
                     return Err(Error::NonFinite { pass: "backward", place });
                 }

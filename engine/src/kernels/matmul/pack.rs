@@ -53,6 +53,15 @@ pub(super) unsafe fn pack_a(mc: usize, kc: usize, a: View, out: &mut [f32]) {
     for (q, panel) in out.chunks_exact_mut(MR * kc).enumerate() {
         let i0 = q * MR;
         let rows = MR.min(mc - i0);
+        if rows == MR && a.rs == 1 {
+            // A stored transposed (dW = Xᵀ·G): the MR values of one `p` lie side by side, so
+            // each step is one contiguous copy instead of MR loads a whole row stride apart.
+            for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                // SAFETY: rows i0 .. i0 + MR and column p lie inside the block.
+                dst.copy_from_slice(unsafe { core::slice::from_raw_parts(a.at(i0, p), MR) });
+            }
+            continue;
+        }
         if rows < MR {
             panel.fill(0.0);
         }

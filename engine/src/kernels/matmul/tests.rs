@@ -1,7 +1,7 @@
 //! Tests of the packed f32 product against the scalar reference: odd shapes in every transpose and
 //! accumulate combination, exact cases, untouched memory, empty dimensions and thread-count
 //! independence.
-use super::pack::{View, b_len, f32x8_as_flat, pack_b};
+use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
 use super::parallel::plan;
 use super::params::{KC, MC, MR, NR};
 use super::{Gemm, reference, sgemm, sgemm_split_above};
@@ -286,6 +286,32 @@ fn parallel_split_covers_c_with_whole_tiles() {
 /// transposed B (8 × 8 register transposes plus a scalar tail) or from a ragged edge (scalar),
 /// holds exactly `B[p, q·NR + j]` at `q·kc·NR + p·NR + j`, and zero past the last column.
 #[test]
+fn packed_a_panels_hold_a_exactly_in_every_layout() {
+    for &mc in &[1, MR - 1, MR, MR + 1, 2 * MR, 3 * MR + 2, MC] {
+        for &kc in &[1, 7, 8, 9, 33, KC] {
+            let a: Vec<f32> = (0..mc * kc).map(|i| i as f32 + 0.5).collect();
+            let at_ = transpose(&a, mc, kc);
+            let want: Vec<f32> = (0..a_len(mc, kc))
+                .map(|idx| {
+                    let (q, p, i) = (idx / (kc * MR), idx / MR % kc, idx % MR);
+                    let row = q * MR + i;
+                    if row < mc { a[row * kc + p] } else { 0.0 }
+                })
+                .collect();
+            for (name, view) in [
+                ("rows", View { ptr: a.as_ptr(), rs: kc, cs: 1 }),
+                ("transposed", View { ptr: at_.as_ptr(), rs: 1, cs: mc }),
+            ] {
+                let mut out = vec![f32::NAN; a_len(mc, kc)];
+                // SAFETY: the view covers exactly the mc × kc matrix held by `a` or `at_`.
+                unsafe { pack_a(mc, kc, view, &mut out) };
+                assert_eq!(out, want, "mc={mc} kc={kc} {name}");
+            }
+        }
+    }
+}
+
+#[test]
 fn packed_b_panels_hold_b_exactly_in_every_layout() {
     for &kc in &[1, 7, 8, 9, 16, 33, 64, KC] {
         for &nc in &[1, 15, 16, 17, 32, 40] {
@@ -319,5 +345,42 @@ proptest! {
         ta: bool, tb: bool, acc: bool, seed: u64,
     ) {
         check_against_reference(&gemm(m, k, n, ta, tb, acc), seed);
+    }
+}
+
+/// Every element of C is one FMA chain per k block ([`crate::kernels::fmadd`]: fused where the
+/// vector kernels fuse), in increasing p, added to C block by block:
+/// the exact bits, whatever the register tile (16-wide zmm rows on AVX-512, two 8-wide halves
+/// elsewhere), the row count MR, the packing or the thread count. Pinning the bits to this scalar
+/// chain is what lets the tile change per target without changing any result.
+#[test]
+fn each_element_is_one_fma_chain_per_k_block() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let shapes =
+        [(2, 3, 2), (MR + 1, 17, NR + 3), (2 * MR + 3, KC, 2 * NR - 1), (13, KC + 40, 37), (70, 100, 100)];
+    for &(m, k, n) in &shapes {
+        for (ta, tb) in COMBOS {
+            for accumulate in [false, true] {
+                let g = gemm(m, k, n, ta, tb, accumulate);
+                let (a, b) = (uniform(&mut rng, m * k), uniform(&mut rng, k * n));
+                let c0 = uniform(&mut rng, m * n);
+                let mut ours = c0.clone();
+                sgemm(&g, &a, &b, &mut ours);
+                let step = k.div_ceil(k.div_ceil(KC));
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut c = if accumulate { Some(c0[i * n + j]) } else { None };
+                        for p0 in (0..k).step_by(step) {
+                            let block = (p0..k.min(p0 + step)).fold(0.0f32, |s, p| {
+                                crate::kernels::fmadd(a[at(ta, m, k, i, p)], b[at(tb, k, n, p, j)], s)
+                            });
+                            c = Some(c.map_or(block, |c| c + block));
+                        }
+                        let (o, e) = (ours[i * n + j], c.unwrap());
+                        assert_eq!(o.to_bits(), e.to_bits(), "{g:?}: C[{i}, {j}] = {o}, chain {e}");
+                    }
+                }
+            }
+        }
     }
 }
