@@ -382,4 +382,9 @@ fn a_bad_toy_loss_range_points_at_the_variants_entry() {
     let (line, column, msg) = prepare_error(&bad, false);
     assert_eq!((line, column), value_place(&bad, "learning_rate = -0.1"), "{msg}");
     assert!(msg.contains("above 0"), "{msg}");
+    // A trained runner's key on a toy variant is refused, not silently ignored.
+    let bad = text.replacen("name = \"exploding\"\n", "name = \"exploding\"\nfactor = 0.9\n", 1);
+    let (line, column, msg) = prepare_error(&bad, false);
+    assert_eq!((line, column), value_place(&bad, "factor = 0.9"), "{msg}");
+    assert!(msg.contains("variant `exploding`") && msg.contains("`factor`"), "{msg}");
 }
