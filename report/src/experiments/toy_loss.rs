@@ -60,7 +60,12 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     }
     let p: Params = s.typed_params(opts.quick)?;
     let at = s.params_check(opts.quick);
-    at.ensure(p.start_loss.is_finite(), &["start_loss"], "a finite number")?;
+    // Non-zero: the drop is also read as a share of the start.
+    at.ensure(
+        p.start_loss.is_finite() && p.start_loss != 0.0,
+        &["start_loss"],
+        "a finite number other than 0",
+    )?;
     at.ensure(
         p.learning_rate.is_finite() && p.learning_rate > 0.0,
         &["learning_rate"],
@@ -147,6 +152,8 @@ struct Measured {
     /// The epoch whose loss broke the loop; NaN when the budget ran out first.
     stop_epoch: f64,
     mean_drop: f64,
+    /// The drop over the whole run as a share of the start.
+    drop_share: f64,
     /// Rose above its start at any epoch, or turned NaN: what divergence would look like.
     diverged: bool,
 }
@@ -160,6 +167,7 @@ fn measure(p: &Toy, r: &Replay) -> Measured {
         epochs_run: epochs as f64,
         stop_epoch: if r.stopped { epochs as f64 } else { f64::NAN },
         mean_drop: (p.start_loss - final_loss) / epochs as f64,
+        drop_share: (p.start_loss - final_loss) / p.start_loss,
         diverged,
     }
 }
@@ -194,6 +202,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         add(&mut figures, "epochs_run", "epochs the loop ran", |m| m.epochs_run);
         add(&mut figures, "stop_epoch", "the epoch whose loss broke the loop", |m| m.stop_epoch);
         add(&mut figures, "mean_drop", "mean drop of the loss per epoch", |m| m.mean_drop);
+        add(&mut figures, "drop_share", "(start − final loss) / start", |m| m.drop_share);
         let [lo, hi] = p.gradient;
         figures.push(KeyFigure::new(
             format!("drop_expected.{n}"),
@@ -206,13 +215,6 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         ));
         let total = m.len() as f64;
         let share = |f: fn(&Measured) -> bool| m.iter().filter(|x| f(x)).count() as f64 / total;
-        figures.push(KeyFigure::new(
-            format!("drop_share.{n}"),
-            format!("{label}: (start − final loss) / start, median over seeds"),
-            crate::stats::median(
-                &m.iter().map(|x| (p.start_loss - x.final_loss) / p.start_loss).collect::<Vec<_>>(),
-            ),
-        ));
         figures.push(KeyFigure::new(
             format!("stopped_share.{n}"),
             format!("{label}: share of seeds the stop rule ended before the budget"),
