@@ -57,7 +57,8 @@ impl Case {
         self.params.unbind_all();
         let xin = tape.leaf(self.shape, &self.x, true).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(self.mask_seed);
-        let mut ctx = Ctx { tape, params: &mut self.params, training: self.training, rng: &mut rng };
+        tape.params_mut().clone_from(&self.params);
+        let mut ctx = Ctx { tape, training: self.training, rng: &mut rng };
         let out = self.layer.forward(&mut ctx, xin).unwrap();
         (xin, out)
     }
@@ -390,7 +391,8 @@ fn a_built_layer_rejects_another_input_width() {
     let mut layer = Dense::new(3).build(&mut Builder::new(&mut params, &mut rng, 0), 4).unwrap();
     let mut tape = Tape::<f64>::new();
     let x = tape.input(Shape::new(2, 5), &[0.0; 10]).unwrap();
-    let mut ctx = Ctx { tape: &mut tape, params: &mut params, training: true, rng: &mut rng };
+    tape.params_mut().clone_from(&params);
+    let mut ctx = Ctx { tape: &mut tape, training: true, rng: &mut rng };
     assert!(layer.forward(&mut ctx, x).is_err());
 }
 

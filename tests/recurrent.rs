@@ -116,7 +116,8 @@ impl Case {
         self.tape.clear();
         self.store.unbind_all();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let mut ctx = Ctx { tape: &mut self.tape, params: &mut self.store, training: true, rng: &mut rng };
+        self.tape.params_mut().clone_from(&self.store);
+        let mut ctx = Ctx { tape: &mut self.tape, training: true, rng: &mut rng };
         let x = ctx.param(self.x).unwrap();
         let init = self.init.map(|(h, c)| (ctx.param(h).unwrap(), ctx.param(c).unwrap()));
         let out = self.net.forward(&mut ctx, x, init).unwrap();
@@ -390,7 +391,8 @@ fn bad_configuration_is_an_error_naming_layer_and_value() {
         let mut tape = Tape::new();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let x = tape.input(Shape::new(2, 10), &[0.0; 20]).unwrap();
-        let mut ctx = Ctx { tape: &mut tape, params: &mut store, training: true, rng: &mut rng };
+        tape.params_mut().clone_from(&store);
+        let mut ctx = Ctx { tape: &mut tape, training: true, rng: &mut rng };
         let err = net.layer().forward(&mut ctx, x).unwrap_err().to_string();
         assert!(err.contains("input width 10"), "{err}");
         let x = ctx.tape.input(Shape::new(2, 6), &[0.0; 12]).unwrap();
@@ -440,8 +442,8 @@ impl<T: Real> Regressor<T> {
         self.store.unbind_all();
         let n = y.len();
         let conv = |v: &[f32]| v.iter().map(|&a| T::c(f64::from(a))).collect::<Vec<T>>();
-        let mut ctx =
-            Ctx { tape: &mut self.tape, params: &mut self.store, training: true, rng: &mut self.rng };
+        self.tape.params_mut().clone_from(&self.store);
+        let mut ctx = Ctx { tape: &mut self.tape, training: true, rng: &mut self.rng };
         let xs = ctx.tape.input(Shape::new(n, width), &conv(x)).unwrap();
         let h = self.net.forward(&mut ctx, xs, None).unwrap();
         let (v, c) = (ctx.param(self.readout.0).unwrap(), ctx.param(self.readout.1).unwrap());

@@ -1,7 +1,8 @@
-//! Trainable parameters live outside the tape, in a store with stable ids.
-//! Each step binds a parameter onto the tape once (a copy of its value into a
-//! leaf); after backward its gradient is gathered back here, where clipping,
-//! the monitor and the optimiser all read the same numbers.
+//! Trainable parameters live in a store with stable ids, held by the tape
+//! (see [`Tape::bind_param`]): each step binds a parameter onto the tape once
+//! as a leaf that reads its value here in place, and the backward sweep
+//! accumulates its gradient here, where clipping, the monitor and the
+//! optimiser all read the same numbers. Nothing is copied either way.
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
@@ -84,30 +85,37 @@ impl<T: Real> ParamStore<T> {
         self.bound.iter_mut().for_each(|b| *b = None);
     }
 
-    /// The tape node holding this parameter in the current step, binding it
-    /// on first use so a parameter used many times (shared recurrent weights)
-    /// is one leaf whose gradient sums every use.
-    pub fn bind(&mut self, tape: &mut Tape<T>, id: ParamId) -> Result<NodeId> {
-        if let Some(node) = self.bound[id.0] {
-            return Ok(node);
-        }
-        let p = &self.params[id.0];
-        let node = tape.param(p.shape, &p.value)?;
-        self.bound[id.0] = Some(node);
-        Ok(node)
-    }
-
+    /// The tape node holding this parameter in the current step, if bound.
     pub fn node(&self, id: ParamId) -> Option<NodeId> {
         self.bound[id.0]
     }
 
-    /// Copies each bound parameter's gradient from the tape after backward;
-    /// unbound parameters get zero.
+    pub(crate) fn set_node(&mut self, id: ParamId, node: NodeId) {
+        self.bound[id.0] = Some(node);
+    }
+
+    pub(crate) fn by_index(&self, i: usize) -> &Param<T> {
+        &self.params[i]
+    }
+
+    /// Every parameter with the node it is bound to, writable: the backward
+    /// sweep lends the gradient buffers of the bound ones to the tape.
+    pub(crate) fn bindings_mut(&mut self) -> impl Iterator<Item = (&mut Param<T>, Option<NodeId>)> {
+        self.params.iter_mut().zip(self.bound.iter().copied())
+    }
+
+    /// Copies into this store the gradients a tape's own store received in
+    /// its last backward pass (matched by position; zero where the tape's
+    /// store has no parameter or left it unbound): for a store kept beside a
+    /// tape, e.g. a test's, whose values were copied into the tape's store
+    /// with `tape.params_mut().clone_from(&store)`. A model's store is its
+    /// tape's and needs no gathering.
     pub fn gather_grads(&mut self, tape: &Tape<T>) {
-        for (p, b) in self.params.iter_mut().zip(&self.bound) {
-            match b.and_then(|n| tape.grad(n)) {
-                Some(g) => p.grad.copy_from_slice(g),
-                None => p.grad.iter_mut().for_each(|g| *g = T::zero()),
+        let own = tape.params();
+        for (i, p) in self.params.iter_mut().enumerate() {
+            match (own.params.get(i), own.bound.get(i).copied().flatten()) {
+                (Some(q), Some(n)) if tape.grad(n).is_some() => p.grad.copy_from_slice(&q.grad),
+                _ => p.grad.iter_mut().for_each(|g| *g = T::zero()),
             }
         }
     }

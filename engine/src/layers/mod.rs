@@ -15,8 +15,8 @@ use rand_chacha::ChaCha8Rng;
 
 /// Everything a layer's forward pass needs for one step.
 pub struct Ctx<'a, T: Real> {
+    /// The tape to record on, holding the parameters (see [`Tape::bind_param`]).
     pub tape: &'a mut Tape<T>,
-    pub params: &'a mut ParamStore<T>,
     /// Training mode: batch statistics in batch norm, dropout active.
     pub training: bool,
     /// Seeded generator for dropout masks.
@@ -26,7 +26,7 @@ pub struct Ctx<'a, T: Real> {
 impl<T: Real> Ctx<'_, T> {
     /// The tape node of a parameter in this step.
     pub fn param(&mut self, id: crate::params::ParamId) -> Result<NodeId> {
-        self.params.bind(self.tape, id)
+        self.tape.bind_param(id)
     }
 }
 

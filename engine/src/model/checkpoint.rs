@@ -60,7 +60,7 @@ impl<T: Real> Model<T> {
     /// gathered gradient as `{name}.grad`) as safetensors bytes.
     pub fn to_safetensors(&self, grads: bool) -> Result<Vec<u8>> {
         let mut tensors: Vec<(String, Blob)> = Vec::new();
-        for (_, p) in self.params.iter() {
+        for (_, p) in self.params().iter() {
             tensors.push((p.name.clone(), blob(p.shape, &p.value)));
             if grads {
                 tensors.push((format!("{}.grad", p.name), blob(p.shape, &p.grad)));
@@ -84,7 +84,7 @@ impl<T: Real> Model<T> {
     pub fn load_safetensors_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| Error::invalid(OP, e.to_string()))?;
         let mut expected: Vec<String> = Vec::new();
-        for (_, p) in self.params.iter_mut() {
+        for (_, p) in self.params_mut().iter_mut() {
             read_into(&st, &p.name, p.shape, &mut p.value)?;
             expected.push(p.name.clone());
         }

@@ -1,6 +1,6 @@
 //! Training and evaluation. One step of [`Model::fit`]:
-//! tape.clear + unbind, forward, loss, backward, gather gradients into the
-//! [`ParamStore`], the [`StepHook`] (read-only: the monitor reads every
+//! tape.clear (which unbinds the parameters), forward, loss, backward (the
+//! gradients land in the [`ParamStore`] the tape holds), the [`StepHook`] (read-only: the monitor reads every
 //! gradient and dL/dh here), the non-finite check, optional clipping, the
 //! optimiser step. Batches are copied into buffers the model keeps, so a
 //! steady-state step allocates nothing.
@@ -242,7 +242,7 @@ impl<T: Real> Model<T> {
     /// however the fit ends.
     pub fn fit(&mut self, data: &Data<'_, T>, cfg: &mut FitConfig<'_, T>) -> Result<History> {
         let result = self.fit_epochs(data, cfg);
-        let end = cfg.hook.on_fit_end(&self.params);
+        let end = cfg.hook.on_fit_end(self.tape.params());
         let history = result?;
         end.map(|_| history)
     }
@@ -303,15 +303,14 @@ impl<T: Real> Model<T> {
                 }
                 correct += self.count_correct(out, cfg.loss, n);
                 self.tape.backward(loss_node)?;
-                self.params.gather_grads(&self.tape);
                 let view = self.step_view([step, epoch, batch], loss, out, loss_node);
                 cfg.hook.on_step(&view)?;
-                if let Some((_, p)) = self.params.iter().find(|(_, p)| !all_finite(&p.grad)) {
+                if let Some((_, p)) = self.tape.params().iter().find(|(_, p)| !all_finite(&p.grad)) {
                     let place = format!("gradient of {} at {}", p.name, place());
                     return Err(Error::NonFinite { pass: "backward", place });
                 }
-                cfg.apply_clip(&mut self.params, step)?;
-                opt.step(&mut self.params)?;
+                cfg.apply_clip(self.tape.params_mut(), step)?;
+                opt.step(self.tape.params_mut())?;
                 loss_sum += loss * n as f64;
                 step += 1;
                 steps += 1;
@@ -335,15 +334,7 @@ impl<T: Real> Model<T> {
     /// Records the forward pass of the `rows` rows [`Self::load_batch`] put in the batch buffer.
     fn forward_batch(&mut self, rows: usize, training: bool) -> Result<NodeId> {
         let shape = Shape::new(rows, self.input_width);
-        record_forward(
-            &mut self.tape,
-            &mut self.params,
-            &mut self.layers,
-            &mut self.rng,
-            &self.xb,
-            shape,
-            training,
-        )
+        record_forward(&mut self.tape, &mut self.layers, &mut self.rng, &self.xb, shape, training)
     }
 
     /// What the hook sees of the step at `[step, epoch, batch]`.
@@ -356,7 +347,7 @@ impl<T: Real> Model<T> {
             loss,
             tape: &self.tape,
             layers: &self.layers,
-            params: &self.params,
+            params: self.tape.params(),
             input: NodeId(0),
             output,
             loss_node,
@@ -376,7 +367,6 @@ impl<T: Real> Model<T> {
         let out = self.forward_batch(rows, true)?;
         let node = self.record_loss(out, loss, rows)?;
         self.tape.backward(node)?;
-        self.params.gather_grads(&self.tape);
         Ok(self.tape.scalar(node).as_f64())
     }
 
@@ -399,7 +389,6 @@ impl<T: Real> Model<T> {
             return Err(Error::NonFinite { pass: "forward", place: format!("loss = {value} at the probe") });
         }
         self.tape.backward(node)?;
-        self.params.gather_grads(&self.tape);
         hook.on_step(&self.step_view([0, 0, 0], value, out, node))?;
         Ok(value)
     }

@@ -191,8 +191,7 @@ impl<T: Real> Sequential<T> {
             output_width: width,
             layers,
             widths,
-            params,
-            tape: Tape::new(),
+            tape: Tape::with_params(params),
             rng: ChaCha8Rng::seed_from_u64(self.seed),
             head,
             xb: Vec::new(),
@@ -211,7 +210,7 @@ pub struct Model<T: Real> {
     layers: Vec<Box<dyn Layer<T>>>,
     /// Output width of each layer.
     widths: Vec<usize>,
-    params: ParamStore<T>,
+    /// The tape, holding the parameters.
     tape: Tape<T>,
     /// Dropout masks' generator (reseeded by each `fit`).
     rng: ChaCha8Rng,
@@ -235,12 +234,13 @@ impl<T: Real> Model<T> {
         &self.layers
     }
 
+    /// The parameters (the tape's store: see [`Tape::params`]).
     pub fn params(&self) -> &ParamStore<T> {
-        &self.params
+        self.tape.params()
     }
 
     pub fn params_mut(&mut self) -> &mut ParamStore<T> {
-        &mut self.params
+        self.tape.params_mut()
     }
 
     pub fn tape(&self) -> &Tape<T> {
@@ -256,7 +256,7 @@ impl<T: Real> Model<T> {
     /// returns the last layer's output (the logits when the model has a head).
     pub fn forward(&mut self, x: &[T], training: bool) -> Result<NodeId> {
         let shape = Shape::new(self.rows_of(x)?, self.input_width);
-        record_forward(&mut self.tape, &mut self.params, &mut self.layers, &mut self.rng, x, shape, training)
+        record_forward(&mut self.tape, &mut self.layers, &mut self.rng, x, shape, training)
     }
 
     /// Probabilities for sigmoid/softmax outputs, raw outputs otherwise;
@@ -290,7 +290,6 @@ impl<T: Real> Model<T> {
 /// training, evaluation and prediction share.
 fn record_forward<T: Real>(
     tape: &mut Tape<T>,
-    params: &mut ParamStore<T>,
     layers: &mut [Box<dyn Layer<T>>],
     rng: &mut ChaCha8Rng,
     x: &[T],
@@ -298,9 +297,8 @@ fn record_forward<T: Real>(
     training: bool,
 ) -> Result<NodeId> {
     tape.clear();
-    params.unbind_all();
     let mut h = tape.input(shape, x)?;
-    let mut ctx = Ctx { tape, params, training, rng };
+    let mut ctx = Ctx { tape, training, rng };
     for layer in layers.iter_mut() {
         h = layer.forward(&mut ctx, h)?;
     }

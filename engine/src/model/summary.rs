@@ -27,7 +27,7 @@ impl<T: Real> Model<T> {
                 name: format!("layers.{i}"),
                 kind: layer.kind(),
                 output_width,
-                trainable: layer.params().iter().map(|&p| self.params.get(p).value.len()).sum(),
+                trainable: layer.params().iter().map(|&p| self.params().get(p).value.len()).sum(),
                 non_trainable: buffer_len(layer.as_ref()),
             })
             .collect()

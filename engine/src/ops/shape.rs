@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::{Backward, NodeId, Op, Tape};
+use crate::tape::{Backward, NodeId, Op, Tape, Values};
 
 impl<T: Real> Tape<T> {
     pub fn reshape(&mut self, x: NodeId, shape: Shape) -> Result<NodeId> {
@@ -56,6 +56,8 @@ impl<T: Real> Tape<T> {
         let id = self.record(op, Shape::new(rows, cols), rg, |_, _, _| {});
         // Filled after recording: the part list lives on the tape, beside the values.
         let (prev, rest) = self.values.split_at_mut(id.index());
+        // Parts are read through the view: a parameter leaf's value is in the store.
+        let prev = Values { nodes: &self.nodes, bufs: prev, params: &self.params };
         let out = &mut rest[0];
         let mut offset = 0;
         for p in &self.parts[start..] {

@@ -1,7 +1,9 @@
 //! The backward sweep: seed the output's gradient, then walk the nodes in
 //! reverse creation order and let each op's rule accumulate (`+=`) into its
 //! inputs' gradients, so a value used twice receives both contributions.
-use super::{NodeId, Op, Tape};
+//! A bound parameter's gradient buffer is lent to the sweep from the store
+//! (a swap of two `Vec`s, no copy), so its gradient lands in the store.
+use super::{NodeId, Op, Tape, Values};
 use crate::error::{Error, Result};
 use crate::ops;
 use crate::real::Real;
@@ -13,7 +15,7 @@ use super::op::Node;
 /// output, and mutable gradients of all earlier nodes (its inputs among them).
 pub struct Backward<'a, T: Real> {
     pub(crate) nodes: &'a [Node],
-    pub(crate) values: &'a [Vec<T>],
+    pub(crate) values: Values<'a, T>,
     pub(crate) labels: &'a [usize],
     pub(crate) parts: &'a [NodeId],
     pub(crate) grads: &'a mut [Vec<T>],
@@ -45,7 +47,7 @@ impl<T: Real> Backward<'_, T> {
 
     /// Whole value buffers (outputs and the extra values after them) and the
     /// node's whole gradient buffer, writable.
-    pub(crate) fn raw(&mut self) -> (&[Vec<T>], &mut [T]) {
+    pub(crate) fn raw(&mut self) -> (Values<'_, T>, &mut [T]) {
         (self.values, self.gy)
     }
 
@@ -58,7 +60,7 @@ impl<T: Real> Backward<'_, T> {
 
     /// Splits into the pieces a rule needs at once: values, the output
     /// gradient, and one input's mutable gradient.
-    pub fn parts_for(&mut self, id: NodeId) -> (&[Vec<T>], &[T], Option<&mut [T]>) {
+    pub fn parts_for(&mut self, id: NodeId) -> (Values<'_, T>, &[T], Option<&mut [T]>) {
         let i = id.index();
         let n = self.nodes[i].shape.len();
         let g = if self.nodes[i].requires_grad { Some(&mut self.grads[i][..n]) } else { None };
@@ -92,6 +94,7 @@ impl<T: Real> Tape<T> {
         while self.grads.len() <= last {
             self.grads.push(Vec::new());
         }
+        self.lend_param_grads(last);
         for (node, g) in self.nodes[..=last].iter().zip(&mut self.grads) {
             if node.requires_grad {
                 // Rules accumulate into the output's gradient and the carried
@@ -120,7 +123,7 @@ impl<T: Real> Tape<T> {
             let (lower, upper) = self.grads.split_at_mut(i);
             let mut ctx = Backward {
                 nodes: &self.nodes,
-                values: &self.values,
+                values: Values { nodes: &self.nodes, bufs: &self.values, params: &self.params },
                 labels: &self.labels,
                 parts: &self.parts,
                 grads: lower,
@@ -129,7 +132,24 @@ impl<T: Real> Tape<T> {
             };
             ops::backward(node.op, &mut ctx);
         }
+        self.lend_param_grads(last);
+        for (p, node) in self.params.bindings_mut() {
+            if node.is_none_or(|n| n.index() > last) {
+                p.grad.fill(T::zero());
+            }
+        }
         self.grads_valid = last + 1;
         Ok(())
+    }
+
+    /// Swaps the store's gradient buffer of every parameter bound at or
+    /// before node `last` with that leaf's slot in `grads`: before the sweep
+    /// it lends the buffers to the sweep, after it gives them back.
+    fn lend_param_grads(&mut self, last: usize) {
+        for (p, node) in self.params.bindings_mut() {
+            if let Some(n) = node.filter(|n| n.index() <= last) {
+                std::mem::swap(&mut p.grad, &mut self.grads[n.index()]);
+            }
+        }
     }
 }

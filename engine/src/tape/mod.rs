@@ -2,7 +2,10 @@
 //! `Copy` id. Creation order is topological, so backward is a reverse loop.
 //! Value and gradient buffers are pooled by position and kept across
 //! [`Tape::clear`], so a training step that records the same graph again
-//! allocates nothing.
+//! allocates nothing. The tape holds the model's [`ParamStore`]: a parameter
+//! bound onto it ([`Tape::bind_param`]) is a leaf whose value ops read from
+//! the store in place and whose gradient the backward sweep accumulates
+//! into the store, so a step copies no weights in and no gradients out.
 mod backward;
 pub mod op;
 
@@ -10,9 +13,11 @@ pub use backward::Backward;
 pub use op::{BinaryKind, CellKind, Op, UnaryKind};
 
 use crate::error::{Error, Result};
+use crate::params::{ParamId, ParamStore};
 use crate::real::Real;
 use crate::shape::Shape;
 use op::Node;
+use std::ops::Index;
 
 /// What a node stores beyond its output: `values` kept after it for its own
 /// backward rule (a cell's gates; readers of the node see only the output),
@@ -34,10 +39,40 @@ impl NodeId {
     }
 }
 
+/// Node values as ops read them, indexed by node position: a node's whole
+/// value buffer (its output, then any extra values it keeps), except that a
+/// parameter leaf's is its value in the store.
+#[derive(Clone, Copy)]
+pub struct Values<'a, T> {
+    pub(crate) nodes: &'a [Node],
+    pub(crate) bufs: &'a [Vec<T>],
+    pub(crate) params: &'a ParamStore<T>,
+}
+
+impl<'a, T: Real> Values<'a, T> {
+    /// Node `i`'s value buffer, for as long as the view's borrow.
+    pub fn get(self, i: usize) -> &'a [T] {
+        match self.nodes[i].param {
+            Some(p) => &self.params.by_index(p as usize).value,
+            None => &self.bufs[i],
+        }
+    }
+}
+
+impl<T: Real> Index<usize> for Values<'_, T> {
+    type Output = [T];
+
+    fn index(&self, i: usize) -> &[T] {
+        self.get(i)
+    }
+}
+
 pub struct Tape<T: Real> {
     pub(crate) nodes: Vec<Node>,
-    /// Pooled by position: `values[i]` is node `i`'s value while `i < nodes.len()`.
+    /// Pooled by position: `values[i]` is node `i`'s value while `i < nodes.len()`
+    /// (unused for a parameter leaf, whose value is in `params`).
     pub(crate) values: Vec<Vec<T>>,
+    /// Pooled like `values`; a parameter leaf's gradient is in `params`.
     pub(crate) grads: Vec<Vec<T>>,
     /// Integer labels of sparse cross-entropy nodes.
     pub(crate) labels: Vec<usize>,
@@ -45,6 +80,8 @@ pub struct Tape<T: Real> {
     pub(crate) parts: Vec<NodeId>,
     /// Gradients are valid for nodes `< grads_valid` after a backward pass.
     grads_valid: usize,
+    /// The parameters [`Tape::bind_param`] binds, and where each is bound.
+    pub(crate) params: ParamStore<T>,
 }
 
 impl<T: Real> Default for Tape<T> {
@@ -55,6 +92,11 @@ impl<T: Real> Default for Tape<T> {
 
 impl<T: Real> Tape<T> {
     pub fn new() -> Self {
+        Self::with_params(ParamStore::new())
+    }
+
+    /// A tape holding `params`, for [`Tape::bind_param`].
+    pub fn with_params(params: ParamStore<T>) -> Self {
         Tape {
             nodes: Vec::new(),
             values: Vec::new(),
@@ -62,15 +104,59 @@ impl<T: Real> Tape<T> {
             labels: Vec::new(),
             parts: Vec::new(),
             grads_valid: 0,
+            params,
         }
     }
 
-    /// Forgets every node but keeps every buffer's capacity.
+    /// The parameter store. After a backward pass each parameter's `grad` is
+    /// `dL/dθ` (zero for one not bound, or bound after the node the sweep
+    /// started from); a bound parameter's leaf reads `value` and `grad` here,
+    /// so after an optimiser step (or clipping) the tape shows the updated
+    /// weights (clipped gradients) at that leaf, not the ones of the pass.
+    pub fn params(&self) -> &ParamStore<T> {
+        &self.params
+    }
+
+    /// The parameter store, writable (see [`Tape::params`]); a value's
+    /// length must stay its shape's.
+    pub fn params_mut(&mut self) -> &mut ParamStore<T> {
+        &mut self.params
+    }
+
+    /// Forgets every node and every parameter binding but keeps every
+    /// buffer's capacity.
     pub fn clear(&mut self) {
         self.nodes.clear();
         self.labels.clear();
         self.parts.clear();
+        self.params.unbind_all();
         self.grads_valid = 0;
+    }
+
+    /// The leaf of a stored parameter in this recording, binding it on first
+    /// use so a parameter used many times (shared recurrent weights) is one
+    /// leaf whose gradient sums every use. Its value is read from the store,
+    /// not copied.
+    pub fn bind_param(&mut self, id: ParamId) -> Result<NodeId> {
+        if id.index() >= self.params.len() {
+            return Err(Error::invalid(
+                "bind_param",
+                format!("parameter {} is not in this tape's store of {}", id.index(), self.params.len()),
+            ));
+        }
+        if let Some(node) = self.params.node(id) {
+            return Ok(node);
+        }
+        let shape = self.params.get(id).shape;
+        let param = u32::try_from(id.index()).expect("fewer than 2^32 parameters");
+        let node = self.push_node(Op::Leaf, shape, Extra::default(), true, Some(param));
+        self.params.set_node(id, node);
+        Ok(node)
+    }
+
+    /// Every node's value as ops read it.
+    pub(crate) fn values(&self) -> Values<'_, T> {
+        Values { nodes: &self.nodes, bufs: &self.values, params: &self.params }
     }
 
     pub fn len(&self) -> usize {
@@ -112,7 +198,7 @@ impl<T: Real> Tape<T> {
     }
 
     pub fn value(&self, id: NodeId) -> &[T] {
-        &self.values[id.index()][..self.nodes[id.index()].shape.len()]
+        &self.values().get(id.index())[..self.nodes[id.index()].shape.len()]
     }
 
     /// The value of a 1 × 1 node.
@@ -129,8 +215,12 @@ impl<T: Real> Tape<T> {
     /// parameters and intermediate values alike.
     pub fn grad(&self, id: NodeId) -> Option<&[T]> {
         let i = id.index();
-        let n = self.nodes.get(i)?.shape.len();
-        (i < self.grads_valid && self.nodes[i].requires_grad).then(|| &self.grads[i][..n])
+        let node = self.nodes.get(i)?;
+        let n = node.shape.len();
+        (i < self.grads_valid && node.requires_grad).then(|| match node.param {
+            Some(p) => &self.params.by_index(p as usize).grad[..n],
+            None => &self.grads[i][..n],
+        })
     }
 
     pub(crate) fn any_grad(&self, ids: &[NodeId]) -> bool {
@@ -146,7 +236,7 @@ impl<T: Real> Tape<T> {
         op: Op,
         shape: Shape,
         requires_grad: bool,
-        compute: impl FnOnce(&[Vec<T>], &[usize], &mut [T]),
+        compute: impl FnOnce(Values<'_, T>, &[usize], &mut [T]),
     ) -> NodeId {
         self.record_with(op, shape, Extra::default(), requires_grad, compute)
     }
@@ -160,13 +250,14 @@ impl<T: Real> Tape<T> {
         shape: Shape,
         extra: Extra,
         requires_grad: bool,
-        compute: impl FnOnce(&[Vec<T>], &[usize], &mut [T]),
+        compute: impl FnOnce(Values<'_, T>, &[usize], &mut [T]),
     ) -> NodeId {
         let id = self.nodes.len();
         if self.values.len() == id {
             self.values.push(Vec::new());
         }
         let (prev, rest) = self.values.split_at_mut(id);
+        let prev = Values { nodes: &self.nodes, bufs: prev, params: &self.params };
         let out = &mut rest[0];
         // The buffer keeps whatever the node at this position held last step:
         // every op writes its whole output, so zeroing it first would only
@@ -178,6 +269,24 @@ impl<T: Real> Tape<T> {
             out.truncate(len);
         }
         compute(prev, &self.labels, out);
+        self.push_node(op, shape, extra, requires_grad, None)
+    }
+
+    /// Appends a node whose value buffer (unless it is the parameter
+    /// `param`'s leaf) [`Tape::record_with`] has filled.
+    fn push_node(
+        &mut self,
+        op: Op,
+        shape: Shape,
+        extra: Extra,
+        requires_grad: bool,
+        param: Option<u32>,
+    ) -> NodeId {
+        let id = self.nodes.len();
+        if self.values.len() == id {
+            // A parameter leaf's slot stays empty but keeps positions aligned.
+            self.values.push(Vec::new());
+        }
         let u = |n: usize| u32::try_from(n).expect("a node's extra slots fit in u32");
         self.nodes.push(Node {
             op,
@@ -185,6 +294,7 @@ impl<T: Real> Tape<T> {
             requires_grad,
             grad_carry: u(extra.grad_carry),
             grad_scratch: u(extra.grad_scratch),
+            param,
         });
         self.grads_valid = self.grads_valid.min(id);
         NodeId(u32::try_from(id).expect("tape holds fewer than 2^32 nodes"))
@@ -275,6 +385,40 @@ mod tests {
         let values = ids.clone().map(|i| t.value(i).to_vec()).collect();
         let grads = ids.map(|i| t.grad(i).map_or_else(Vec::new, <[f64]>::to_vec)).collect();
         Ok((values, grads))
+    }
+
+    /// A bound parameter's leaf reads its value in the store (a change there
+    /// shows at the leaf) and its gradient lands there; a parameter bound
+    /// after the node the sweep starts from, or not bound, gets zero.
+    #[test]
+    fn bound_parameters_are_read_and_differentiated_in_the_store() {
+        let mut store = ParamStore::new();
+        let a = store.add("a", Shape::new(1, 2), vec![1.0, 2.0]).unwrap();
+        let b = store.add("b", Shape::new(1, 2), vec![3.0, 4.0]).unwrap();
+        let c = store.add("c", Shape::new(1, 1), vec![5.0]).unwrap();
+        let mut t = Tape::<f64>::with_params(store);
+        for id in [a, b, c] {
+            t.params_mut().get_mut(id).grad.fill(f64::NAN);
+        }
+        let na = t.bind_param(a).unwrap();
+        assert_eq!(t.bind_param(a).unwrap(), na, "one leaf per parameter");
+        let cat = t.concat_cols(&[na, na]).unwrap();
+        let sq = t.square(cat).unwrap();
+        let loss = t.sum(sq).unwrap();
+        let nb = t.bind_param(b).unwrap();
+        t.backward(loss).unwrap();
+        assert_eq!(t.value(cat), [1.0, 2.0, 1.0, 2.0]);
+        assert_eq!(t.params().get(a).grad, [4.0, 8.0]);
+        assert_eq!(t.grad(na).unwrap(), [4.0, 8.0]);
+        assert_eq!(t.params().get(b).grad, [0.0, 0.0]);
+        assert_eq!(t.grad(nb), None);
+        assert_eq!(t.params().get(c).grad, [0.0]);
+        t.params_mut().get_mut(a).value[0] = 7.0;
+        assert_eq!(t.value(na), [7.0, 2.0]);
+        let err = t.bind_param(ParamId(3)).unwrap_err().to_string();
+        assert!(err.contains("parameter 3") && err.contains("store of 3"), "{err}");
+        t.clear();
+        assert_eq!(t.params().node(a), None, "clear unbinds");
     }
 
     /// Buffers are reused without zeroing: whatever a node at a position

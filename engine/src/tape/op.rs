@@ -188,6 +188,9 @@ pub(crate) struct Node {
     /// the sweep, the rest are the rule's scratch, which it overwrites.
     pub grad_carry: u32,
     pub grad_scratch: u32,
+    /// For a parameter leaf, the parameter's index in the tape's store,
+    /// which holds its value and gradient.
+    pub param: Option<u32>,
 }
 
 impl Node {
