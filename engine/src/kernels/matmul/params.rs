@@ -28,11 +28,13 @@ pub const MC: usize = 72;
 pub const NC: usize = 2048;
 
 /// Below this many flops (2·m·n·k) a product runs on the calling thread: waking the pool costs
-/// more than it saves (a 32×64×64 product is 0.26 MFLOP, about 3 µs of work). Checked on the 2-core
-/// dev machine (`cargo bench --bench matmul -- par_crossover`, forced 2-thread split over 1 thread,
-/// medians of 5 alternated rounds): 64×100×100 (1.3 MFLOP) 1.07, 96³ (1.8) 1.14, 128³ (4.2) 1.22,
-/// 160³ 1.21, 128×784×128 1.20; under heavier load the small shapes scatter 0.7-1.5, so the
-/// crossover sits near 1-2 MFLOP and 2 MFLOP keeps the doubtful ones serial.
+/// more than it saves (a 32×64×64 product is 0.26 MFLOP, about 2 µs of work). In isolation the split
+/// pays from about 1 MFLOP (quiet 2-core AVX-512 host, `cargo bench --bench matmul -- par_crossover`,
+/// forced 2-thread split over 1 thread: 64³ 1.01, 80³ 1.37, 64×100×100 1.43, 128×784×128 1.72), but
+/// there the pool stays hot. Inside a training step the pool sleeps through the elementwise work
+/// between products: with the threshold at 1 MFLOP the residual net's 64×100×100 products split
+/// and its two-thread step became slower than one thread (`benches/peers.sh`, 2T/1T 1.28 against 0.93
+/// at 2 MFLOP), so the threshold stays at 2 MFLOP.
 pub const PAR_MIN_FLOPS: usize = 1 << 21;
 /// Smallest share of the work worth giving to one parallel task.
 pub const PAR_MIN_TASK_FLOPS: usize = 1 << 20;
