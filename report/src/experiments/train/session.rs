@@ -125,7 +125,10 @@ pub fn train(
     let steps_per_epoch = train.len().div_ceil(batch);
     let train_data = Data::from(&train);
     let test_data = test.as_ref().map(Data::from);
-    let fitted = if epochs == 0 {
+    let fitted = if epochs == 0 && hook.off {
+        // At initialisation with the monitor off, the profile is the whole measurement.
+        Ok(())
+    } else if epochs == 0 {
         // At initialisation: one forward and backward pass over the first batch, monitored, no update.
         let probed = model.probe(&train_data.head(batch), loss, &mut hook).map(|_| ());
         hook.steps = 0;
