@@ -525,6 +525,7 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
         quick => timings.quick,
         total_seconds => format!("{:.2}", timings.total_seconds),
         fma_peak_one => rate(k.fma_peak_one),
+        peak_lane => crate::timings::PEAK_LANE,
         fma_peak_all => k.fma_peak_all.map(rate),
         matmul => Value::from(minijinja::value::Serde(&matmul)),
         scenario_times => Value::from(minijinja::value::Serde(&scenario_times)),
