@@ -1,6 +1,6 @@
 //! What a runner hands back: its records (the engine's tidy table, one per run, the same format the
 //! monitor writes and `report diagnose` reads), the key figures its section leads with, and how many
-//! training steps it ran. A leaf module: every other part of the report reads these types.
+//! training steps it ran. It imports only `stats`: every other part of the report reads these types.
 use serde::Serialize;
 
 use engine::monitor::coordinates;
@@ -26,6 +26,28 @@ impl KeyFigure {
 /// renders it with its own formatter (`format::label`); the data files keep the exact value.
 pub fn number(v: f64) -> String {
     format!("{{={v:?}}}")
+}
+
+/// Adds `key.variant` (the median over seeds) with `key.variant.min` and `.max`, when any seed measured
+/// it (NaN, a seed that could not measure, is left out and the label says how many seeds counted).
+pub fn push_seed_spread(
+    out: &mut Vec<KeyFigure>,
+    key: &str,
+    (variant, label): (&str, &str),
+    what: &str,
+    values: &[f64],
+) {
+    let Some((med, lo, hi)) = crate::stats::spread(values) else { return };
+    let (n, runs) = (values.iter().filter(|x| !x.is_nan()).count(), values.len());
+    let of = if n == runs { format!("{n} seeds") } else { format!("{n} of {runs} seeds") };
+    let text = if n == 1 {
+        format!("{label}: {what}")
+    } else {
+        format!("{label}: {what} (median of {of}; range {}–{})", number(lo), number(hi))
+    };
+    out.push(KeyFigure::new(format!("{key}.{variant}"), text, med));
+    out.push(KeyFigure::new(format!("{key}.{variant}.min"), format!("{label}: {what}, lowest seed"), lo));
+    out.push(KeyFigure::new(format!("{key}.{variant}.max"), format!("{label}: {what}, highest seed"), hi));
 }
 
 /// What a runner returns; the claims are judged afterwards, the same way for every kind.

@@ -7,9 +7,8 @@
 //! says it shows. Real networks for the same slide are in the `train` scenario `loss_curves`.
 use crate::error::Result;
 use crate::experiments::runner::{Experiment, RunOptions, Runner};
-use crate::record::{GLOBAL, KeyFigure, Output, Recorder, number};
+use crate::record::{GLOBAL, KeyFigure, Output, Recorder, number, push_seed_spread};
 use crate::scenario::{Scenario, Variant};
-use crate::stats::spread;
 use engine::data::random::uniform;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -196,7 +195,7 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
     for ((v, p), m) in variants.iter().zip(&per_variant) {
         let (n, label) = (v.name.as_str(), v.label());
         let add = |out: &mut Vec<KeyFigure>, key: &str, what: &str, f: fn(&Measured) -> f64| {
-            add_spread(out, key, (n, label), what, &m.iter().map(f).collect::<Vec<_>>());
+            push_seed_spread(out, key, (n, label), what, &m.iter().map(f).collect::<Vec<_>>());
         };
         add(&mut figures, "final_loss", "the loss after the last epoch run", |m| m.final_loss);
         add(&mut figures, "epochs_run", "epochs the loop ran", |m| m.epochs_run);
@@ -227,28 +226,6 @@ fn run(plan: &Plan<'_>) -> Result<Output> {
         ));
     }
     Ok(Output { records: rec.runs, key_figures: figures, steps: 0 })
-}
-
-/// `key.variant` as the median over seeds, with `.min` and `.max`, when any seed measured it (as the
-/// `train` runner's figures).
-fn add_spread(
-    out: &mut Vec<KeyFigure>,
-    key: &str,
-    (variant, label): (&str, &str),
-    what: &str,
-    values: &[f64],
-) {
-    let Some((med, lo, hi)) = spread(values) else { return };
-    let (n, runs) = (values.iter().filter(|x| !x.is_nan()).count(), values.len());
-    let of = if n == runs { format!("{n} seeds") } else { format!("{n} of {runs} seeds") };
-    let text = if n == 1 {
-        format!("{label}: {what}")
-    } else {
-        format!("{label}: {what} (median of {of}; range {}–{})", number(lo), number(hi))
-    };
-    out.push(KeyFigure::new(format!("{key}.{variant}"), text, med));
-    out.push(KeyFigure::new(format!("{key}.{variant}.min"), format!("{label}: {what}, lowest seed"), lo));
-    out.push(KeyFigure::new(format!("{key}.{variant}.max"), format!("{label}: {what}, highest seed"), hi));
 }
 
 #[cfg(test)]

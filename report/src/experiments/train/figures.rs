@@ -5,7 +5,7 @@
 //! by another selection. Cross-variant figures (`ratio_of`) come last.
 use super::Params;
 use super::session::RunOutcome;
-use crate::record::{KeyFigure, number};
+use crate::record::{KeyFigure, number, push_seed_spread};
 use crate::scenario::{FigureReduce as R, FigureSpec, Pick, Scenario, Selection};
 use crate::stats::{median, spread};
 use engine::diagnose::DiagnoseConfig;
@@ -170,23 +170,6 @@ fn expand(f: &FigureSpec, runs: &[&Records]) -> Vec<FigureSpec> {
         .collect()
 }
 
-/// Adds `key.variant` (median) with its min and max, when any seed measured it.
-fn add(out: &mut Vec<KeyFigure>, key: &str, (variant, label): (&str, &str), what: &str, values: &[f64]) {
-    let Some((med, lo, hi)) = spread(values) else { return };
-    let (n, runs) = (values.iter().filter(|x| !x.is_nan()).count(), values.len());
-    let of = if n == runs { format!("{n} seeds") } else { format!("{n} of {runs} seeds") };
-    let text = if n == 1 {
-        format!("{label}: {what}")
-    } else {
-        format!("{label}: {what} (median of {of}; range {}–{})", number(lo), number(hi))
-    };
-    out.push(KeyFigure { key: format!("{key}.{variant}"), label: text, value: med });
-    let lowest = format!("{label}: {what}, lowest seed");
-    out.push(KeyFigure { key: format!("{key}.{variant}.min"), label: lowest, value: lo });
-    let highest = format!("{label}: {what}, highest seed");
-    out.push(KeyFigure { key: format!("{key}.{variant}.max"), label: highest, value: hi });
-}
-
 pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunOutcome]) -> Vec<KeyFigure> {
     let specs = if p.built_in_figures { built_in(p, diag) } else { Vec::new() };
     let declared: Vec<&FigureSpec> = s.spec.figures.iter().map(|f| f.get_ref()).collect();
@@ -212,7 +195,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         let plain = |f: &&FigureSpec| f.ratio_of.is_none() && f.across.is_none();
         for f in specs.iter().chain(declared.iter().copied()).filter(plain).filter(mine_too) {
             for f in expand(f, &all) {
-                add(&mut out, &f.key, who, &f.what, &per_seed(&f));
+                push_seed_spread(&mut out, &f.key, who, &f.what, &per_seed(&f));
             }
         }
         for (k, f) in
@@ -228,7 +211,7 @@ pub fn key_figures(s: &Scenario, p: &Params, diag: &DiagnoseConfig, runs: &[RunO
         let label = format!("{}: runs stopped by a NaN or infinity (of {})", who.1, mine.len());
         out.push(KeyFigure { key: format!("nan_stops.{}", v.name), label, value: n as f64 });
         let steps: Vec<f64> = seeds.iter().map(|&seed| of_seed(seed).map(|r| r.steps as f64).sum()).collect();
-        add(&mut out, "steps", who, "training steps", &steps);
+        push_seed_spread(&mut out, "steps", who, "training steps", &steps);
     }
     for (f, m) in declared.iter().zip(&medians) {
         if f.across.is_some() {
