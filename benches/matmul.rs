@@ -7,7 +7,12 @@
 //! beside `gemm` and `matrixmultiply` reading the same memory with the same strides. `fma_peak` measures the core's achievable FMA rate. Run with
 //! `cargo bench --bench matmul -- --warm-up-time 1 --measurement-time 2` (add a name filter such as
 //! `m128_k784` to run one shape).
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+//!
+//! With `GRADLAB_BENCH_CLOCK=thread-cpu` (Unix) the one-thread benchmarks (`*_1t`, `serial_1t`) time
+//! the CPU time of the calling thread instead of wall time, as `benches/train.rs` does: on a shared
+//! machine the time the scheduler gives to others is left out (run them under `taskset -c 0`). The
+//! pool benchmarks always measure wall time.
+use criterion::{Bencher, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use gradlab::kernels::matmul::{Gemm, sgemm, sgemm_split_above};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -28,6 +33,31 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (128, 784, 128),
     (256, 1024, 1024),
 ];
+
+/// Times `iters` calls of `f` on the calling thread by the clock `GRADLAB_BENCH_CLOCK` names (wall
+/// time unless it says `thread-cpu`).
+fn one_thread(bch: &mut Bencher, mut f: impl FnMut()) {
+    if std::env::var("GRADLAB_BENCH_CLOCK").is_ok_and(|c| c == "thread-cpu") {
+        bch.iter_custom(|iters| {
+            let start = thread_cpu();
+            for _ in 0..iters {
+                f();
+            }
+            thread_cpu().saturating_sub(start)
+        });
+    } else {
+        bch.iter(f);
+    }
+}
+
+/// CPU time of the calling thread so far (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "GRADLAB_BENCH_CLOCK=thread-cpu needs clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
 
 /// The naive loop is only run below this many flops: it is two orders of magnitude slower.
 const NAIVE_MAX_FLOPS: usize = 1 << 26;
@@ -135,7 +165,7 @@ fn matrixmultiply_strided(m: usize, k: usize, n: usize, s: Strides, a: &[f32], b
 }
 
 /// (m, k, n) of the transposed-operand products of backward passes: dW = Xᵀ·dY is Aᵀ·B, dX = dY·Wᵀ
-/// is A·Bᵀ (batch 32, 64, 128; widths 10 to 784).
+/// is A·Bᵀ (batch 32, 64, 128; widths 10 to 784), and the large squares of the plain form.
 const TRANS_SHAPES: &[(usize, usize, usize)] = &[
     (32, 10, 64),
     (32, 64, 64),
@@ -147,6 +177,8 @@ const TRANS_SHAPES: &[(usize, usize, usize)] = &[
     (784, 128, 128),
     (128, 128, 784),
     (256, 256, 256),
+    (1024, 1024, 1024),
+    (2048, 2048, 2048),
 ];
 
 /// Aᵀ·B and A·Bᵀ on one thread: ours, `gemm` and `matrixmultiply` reading the same memory through
@@ -163,17 +195,20 @@ fn matmul_transposed(cr: &mut Criterion) {
             let s = Strides::new(m, k, n, ta, tb);
             let mut group = cr.benchmark_group(format!("matmul_trans/{form}/m{m}_k{k}_n{n}"));
             group.throughput(Throughput::Elements(flops as u64));
+            if flops >= 1 << 28 {
+                group.sample_size(10).sampling_mode(SamplingMode::Flat);
+            }
             let id = |name: &str| BenchmarkId::new(name, format!("{m}x{k}x{n}"));
             group.bench_function(id("ours_1t"), |bch| {
-                one.install(|| bch.iter(|| sgemm(&g, black_box(&a), black_box(&b), &mut c)))
+                one.install(|| one_thread(bch, || sgemm(&g, black_box(&a), black_box(&b), &mut c)))
             });
             group.bench_function(id("gemm_1t"), |bch| {
-                bch.iter(|| {
+                one_thread(bch, || {
                     gemm_strided(m, k, n, s, black_box(&a), black_box(&b), &mut c, gemm::Parallelism::None)
                 })
             });
             group.bench_function(id("matrixmultiply_1t"), |bch| {
-                bch.iter(|| matrixmultiply_strided(m, k, n, s, black_box(&a), black_box(&b), &mut c))
+                one_thread(bch, || matrixmultiply_strided(m, k, n, s, black_box(&a), black_box(&b), &mut c))
             });
             group.finish();
         }
@@ -196,7 +231,7 @@ fn matmul(cr: &mut Criterion) {
         }
         let id = |name: &str| BenchmarkId::new(name, format!("{m}x{k}x{n}"));
         group.bench_function(id("ours_1t"), |bch| {
-            one.install(|| bch.iter(|| sgemm(&g, black_box(&a), black_box(&b), &mut c)))
+            one.install(|| one_thread(bch, || sgemm(&g, black_box(&a), black_box(&b), &mut c)))
         });
         // On one core (taskset) the pool runs would repeat the 1t ids, which criterion rejects.
         if threads > 1 {
@@ -205,7 +240,9 @@ fn matmul(cr: &mut Criterion) {
             });
         }
         group.bench_function(id("gemm_1t"), |bch| {
-            bch.iter(|| gemm_crate(m, k, n, black_box(&a), black_box(&b), &mut c, gemm::Parallelism::None))
+            one_thread(bch, || {
+                gemm_crate(m, k, n, black_box(&a), black_box(&b), &mut c, gemm::Parallelism::None)
+            })
         });
         if threads > 1 {
             group.bench_function(id(&format!("gemm_{threads}t")), |bch| {
@@ -214,7 +251,7 @@ fn matmul(cr: &mut Criterion) {
             });
         }
         group.bench_function(id("matrixmultiply_1t"), |bch| {
-            bch.iter(|| matrixmultiply_crate(m, k, n, black_box(&a), black_box(&b), &mut c))
+            one_thread(bch, || matrixmultiply_crate(m, k, n, black_box(&a), black_box(&b), &mut c))
         });
         if flops <= NAIVE_MAX_FLOPS {
             group.bench_function(id("naive"), |bch| {
@@ -257,7 +294,7 @@ fn par_crossover(cr: &mut Criterion) {
         let id = |name: &str| BenchmarkId::new(name, format!("{m}x{k}x{n}"));
         group.bench_function(id("serial_1t"), |bch| {
             one.install(|| {
-                bch.iter(|| sgemm_split_above(&g, black_box(&a), black_box(&b), &mut c, usize::MAX))
+                one_thread(bch, || sgemm_split_above(&g, black_box(&a), black_box(&b), &mut c, usize::MAX))
             })
         });
         group.bench_function(id("split_2t"), |bch| {

@@ -1,7 +1,7 @@
 //! The BLIS loop nest on one thread: NC/KC/MC cache blocks, packing, and the micro-kernel sweep, with
 //! packing buffers kept per thread so that a warm call allocates nothing.
 use super::micro::{Dest, kernel_packed, kernel_strided};
-use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
+use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b, panel_width};
 use super::params::{
     DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
 };
@@ -175,7 +175,7 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
                     let (bp, b_rs) = if jr < full_cols {
                         (unsafe { p.b.at(pc, jc + jr) }, p.b.rs)
                     } else {
-                        (bflat[(jr - full_cols) / NR * kc * NR..].as_ptr(), NR)
+                        (bflat[(jr - full_cols) / NR * kc * NR..].as_ptr(), panel_width(nr))
                     };
                     for ir in (0..mc).step_by(MR) {
                         let mr = MR.min(mc - ir);

@@ -1,10 +1,17 @@
-//! The register-tile micro-kernel: one MR×NR block of C as MR row accumulators of NR floats (one
-//! `f32x16` or two `f32x8` each, see [`Row`]) that FMA chains fill over the k block, written back
-//! into C at the end (full tiles with vector stores, ragged edges element by element).
+//! The register-tile micro-kernel: one MR×NR block of C as MR rows of accumulators, each row `W`
+//! 16-float [`Row`]s (one `f32x16` or two `f32x8` each), that FMA chains fill over the k block,
+//! written back into C at the end (full tiles with vector stores, ragged edges element by element).
+//! A ragged last column panel no wider than [`ROW`] runs the one-`Row` tile (`W = 1`).
 use super::params::{MR, NR};
 
-/// One MR×NR tile of C: `tile[i]` holds row `i`.
-type Tile = [Row; MR];
+/// Floats in one [`Row`]: the narrowest tile width.
+pub(super) const ROW: usize = 16;
+
+/// Rows per tile row at full width.
+const W_FULL: usize = NR / ROW;
+
+/// One MR×(16·W) tile of C: `tile[i]` holds row `i`.
+type Tile<const W: usize> = [[Row; W]; MR];
 
 /// One NR = 16 float row of a tile, in one 512-bit register where the target has AVX-512: such a
 /// core issues two 16-wide FMAs per cycle where two 8-wide halves give half the flops (measured on
@@ -19,8 +26,8 @@ struct Row(wide::f32x16);
 struct Row([wide::f32x8; 2]);
 
 const _: () = assert!(
-    NR == 16 && MR <= 8,
-    "a tile row is 16 floats, and kernel_packed has a case for each row count up to 8"
+    NR.is_multiple_of(ROW) && (W_FULL == 1 || W_FULL == 2) && MR <= 8,
+    "a tile row is one or two 16-float Rows, and kernel_packed has a case for each row count up to 8"
 );
 
 #[cfg(target_feature = "avx512f")]
@@ -48,7 +55,7 @@ impl Row {
         Row(self.0 + other.0)
     }
 
-    fn to_array(self) -> [f32; NR] {
+    fn to_array(self) -> [f32; ROW] {
         self.0.to_array()
     }
 
@@ -89,7 +96,7 @@ impl Row {
         Row([self.0[0] + other.0[0], self.0[1] + other.0[1]])
     }
 
-    fn to_array(self) -> [f32; NR] {
+    fn to_array(self) -> [f32; ROW] {
         let (lo, hi) = (self.0[0].to_array(), self.0[1].to_array());
         core::array::from_fn(|j| if j < 8 { lo[j] } else { hi[j - 8] })
     }
@@ -119,17 +126,17 @@ pub(super) struct Dest {
     pub overwrite: bool,
 }
 
-/// Computes `Σ_p A[i, p]·B[p, j]` over `p < kc` for the first `R` rows of the tile and writes it to
-/// `dst`. `A[i, p]` is read at `a + i·a_rs + p·a_cs` and row `p` of B is the NR floats at
-/// `b + p·b_rs`. Each accumulator sums its products in increasing `p` with one rounding per FMA, so an
-/// element's value depends only on the k block, never on the tile's position, its row count or the
-/// thread that runs it.
+/// Computes `Σ_p A[i, p]·B[p, j]` over `p < kc` for the first `R` rows and `16·W` columns of the tile
+/// and writes it to `dst`. `A[i, p]` is read at `a + i·a_rs + p·a_cs` and row `p` of B is the
+/// `16·W` floats at `b + p·b_rs`. Each accumulator sums its products in increasing `p` with one
+/// rounding per FMA, so an element's value depends only on the k block, never on the tile's
+/// position, its shape or the thread that runs it.
 ///
 /// # Safety
-/// `a + i·a_rs + p·a_cs` readable for `i < R`, `p < kc`; `b + p·b_rs + j` for `p < kc`, `j < NR`;
-/// `dst` as for [`store`], with `dst.mr ≤ R`.
+/// `a + i·a_rs + p·a_cs` readable for `i < R`, `p < kc`; `b + p·b_rs + j` for `p < kc`, `j < 16·W`;
+/// `dst` as for [`store`], with `dst.mr ≤ R` and `dst.nr ≤ 16·W`.
 #[inline(always)]
-unsafe fn tile_kernel<const R: usize>(
+unsafe fn tile_kernel<const R: usize, const W: usize>(
     kc: usize,
     a: *const f32,
     a_rs: usize,
@@ -150,7 +157,7 @@ unsafe fn tile_kernel<const R: usize>(
             _mm_prefetch::<_MM_HINT_T0>(row.add(dst.nr - 1).cast());
         }
     }
-    let mut acc: Tile = [Row::ZERO; MR];
+    let mut acc: Tile<W> = [[Row::ZERO; W]; MR];
     // Each row's offset from the current column of A. With 16-wide rows they are hidden from the
     // optimiser: knowing them to be multiples of `a_rs`, it steps from row to row inside the k loop
     // (`+ a_rs` after `+ a_rs`), and the loads then wait on a chain of R dependent adds, which takes
@@ -163,9 +170,15 @@ unsafe fn tile_kernel<const R: usize>(
     for _ in 0..kc {
         // SAFETY: the caller vouches for kc rows of B and of A's columns.
         unsafe {
-            let bp = Row::load(b);
+            let bp: [Row; W] = core::array::from_fn(|w| Row::load(b.add(w * ROW)));
             for (row, &o) in acc.iter_mut().zip(&off).take(R) {
-                *row = row.fma(*a.add(o), bp);
+                // One broadcast of A feeds W FMAs: at W = 2 a k step issues 2 + R loads for 2·R
+                // FMAs, where W = 1 needs 1 + R for R (more loads than the two load ports can feed
+                // the two FMA pipes at R = 8).
+                let av = *a.add(o);
+                for (r, &bw) in row.iter_mut().zip(&bp) {
+                    *r = r.fma(av, bw);
+                }
             }
             a = a.add(a_cs);
             b = b.add(b_rs);
@@ -176,38 +189,55 @@ unsafe fn tile_kernel<const R: usize>(
 }
 
 #[inline(never)]
-unsafe fn packed_rows<const R: usize>(kc: usize, a: *const f32, b: *const f32, b_rs: usize, dst: Dest) {
-    unsafe { tile_kernel::<R>(kc, a, 1, MR, b, b_rs, dst) }
+unsafe fn packed_rows<const R: usize, const W: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    b_rs: usize,
+    dst: Dest,
+) {
+    unsafe { tile_kernel::<R, W>(kc, a, 1, MR, b, b_rs, dst) }
 }
 
 /// The tile from a packed A micro-panel (`A[i, p]` at `a + p·MR + i`), computing only the `dst.mr`
-/// rows it writes: a ragged last row panel of 2 rows then costs 4 FMA chains, not 12.
+/// rows it writes (a ragged last row panel of 2 rows then costs 4 FMA chains, not 12) and only one
+/// [`Row`] of columns when `dst.nr ≤ 16`.
 ///
 /// # Safety
-/// `a` readable for `kc · MR` floats, `b + p·b_rs + j` for `p < kc`, `j < NR`; `dst` as for [`store`].
+/// `a` readable for `kc · MR` floats, `b + p·b_rs + j` for `p < kc`, `j < NR` (`j < 16` when
+/// `dst.nr ≤ 16`); `dst` as for [`store`].
 #[inline(always)]
 pub(super) unsafe fn kernel_packed(kc: usize, a: *const f32, b: *const f32, b_rs: usize, dst: Dest) {
+    if dst.nr <= ROW {
+        unsafe { packed_width::<1>(kc, a, b, b_rs, dst) }
+    } else {
+        unsafe { packed_width::<W_FULL>(kc, a, b, b_rs, dst) }
+    }
+}
+
+#[inline(always)]
+unsafe fn packed_width<const W: usize>(kc: usize, a: *const f32, b: *const f32, b_rs: usize, dst: Dest) {
     unsafe {
         match dst.mr {
-            1 => packed_rows::<1>(kc, a, b, b_rs, dst),
-            2 => packed_rows::<2>(kc, a, b, b_rs, dst),
-            3 => packed_rows::<3>(kc, a, b, b_rs, dst),
-            4 => packed_rows::<4>(kc, a, b, b_rs, dst),
-            5 => packed_rows::<5>(kc, a, b, b_rs, dst),
-            6 if MR > 6 => packed_rows::<6>(kc, a, b, b_rs, dst),
-            7 if MR > 7 => packed_rows::<7>(kc, a, b, b_rs, dst),
-            _ => packed_rows::<MR>(kc, a, b, b_rs, dst),
+            1 => packed_rows::<1, W>(kc, a, b, b_rs, dst),
+            2 => packed_rows::<2, W>(kc, a, b, b_rs, dst),
+            3 => packed_rows::<3, W>(kc, a, b, b_rs, dst),
+            4 => packed_rows::<4, W>(kc, a, b, b_rs, dst),
+            5 => packed_rows::<5, W>(kc, a, b, b_rs, dst),
+            6 if MR > 6 => packed_rows::<6, W>(kc, a, b, b_rs, dst),
+            7 if MR > 7 => packed_rows::<7, W>(kc, a, b, b_rs, dst),
+            _ => packed_rows::<MR, W>(kc, a, b, b_rs, dst),
         }
     }
 }
 
 /// The full-height tile from A read in place with strides `(a_rs, a_cs)`: saves packing when each A
-/// micro-panel meets only a few B micro-panels.
+/// micro-panel meets only a few B micro-panels. One [`Row`] of columns when `dst.nr ≤ 16`.
 ///
 /// # Safety
-/// `a + i·a_rs + p·a_cs` readable for `i < MR`, `p < kc`; `b + p·b_rs + j` for `p < kc`, `j < NR`;
-/// `dst` as for [`store`].
-#[inline(never)]
+/// `a + i·a_rs + p·a_cs` readable for `i < MR`, `p < kc`; `b + p·b_rs + j` for `p < kc`, `j < NR`
+/// (`j < 16` when `dst.nr ≤ 16`); `dst` as for [`store`].
+#[inline(always)]
 pub(super) unsafe fn kernel_strided(
     kc: usize,
     a: *const f32,
@@ -217,24 +247,45 @@ pub(super) unsafe fn kernel_strided(
     b_rs: usize,
     dst: Dest,
 ) {
-    unsafe { tile_kernel::<MR>(kc, a, a_rs, a_cs, b, b_rs, dst) }
+    unsafe {
+        if dst.nr <= ROW {
+            strided_width::<1>(kc, a, a_rs, a_cs, b, b_rs, dst)
+        } else {
+            strided_width::<W_FULL>(kc, a, a_rs, a_cs, b, b_rs, dst)
+        }
+    }
+}
+
+#[inline(never)]
+unsafe fn strided_width<const W: usize>(
+    kc: usize,
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+    b_rs: usize,
+    dst: Dest,
+) {
+    unsafe { tile_kernel::<MR, W>(kc, a, a_rs, a_cs, b, b_rs, dst) }
 }
 
 /// Writes the top-left `mr × nr` corner of `tile` into C. Nothing outside that corner is touched.
 ///
 /// # Safety
-/// `dst.c + i·dst.ldc + j` must be writable for `i < dst.mr ≤ MR`, `j < dst.nr ≤ NR`, and not
+/// `dst.c + i·dst.ldc + j` must be writable for `i < dst.mr ≤ MR`, `j < dst.nr ≤ 16·W`, and not
 /// aliased.
 #[inline(always)]
-unsafe fn store(tile: &Tile, dst: Dest) {
+unsafe fn store<const W: usize>(tile: &Tile<W>, dst: Dest) {
     let Dest { c, ldc, mr, nr, overwrite } = dst;
-    if mr == MR && nr == NR {
-        for (i, &row) in tile.iter().enumerate() {
-            // SAFETY: full tile, inside C by the caller's promise.
-            unsafe {
-                let d = c.add(i * ldc);
-                let v = if overwrite { row } else { Row::load(d).add(row) };
-                v.store(d);
+    if mr == MR && nr == W * ROW {
+        for (i, row) in tile.iter().enumerate() {
+            for (w, &part) in row.iter().enumerate() {
+                // SAFETY: full tile, inside C by the caller's promise.
+                unsafe {
+                    let d = c.add(i * ldc + w * ROW);
+                    let v = if overwrite { part } else { Row::load(d).add(part) };
+                    v.store(d);
+                }
             }
         }
         return;
@@ -249,10 +300,11 @@ unsafe fn store(tile: &Tile, dst: Dest) {
 /// # Safety
 /// As for [`store`].
 #[inline(never)]
-unsafe fn store_ragged(tile: &Tile, dst: Dest) {
+unsafe fn store_ragged<const W: usize>(tile: &Tile<W>, dst: Dest) {
     let Dest { c, ldc, mr, nr, overwrite } = dst;
     for (i, row) in tile.iter().enumerate().take(mr) {
-        for (j, &v) in row.to_array().iter().enumerate().take(nr) {
+        let vals = row.iter().flat_map(|part| part.to_array());
+        for (j, v) in vals.enumerate().take(nr) {
             // SAFETY: i < mr, j < nr.
             unsafe {
                 let d = c.add(i * ldc + j);

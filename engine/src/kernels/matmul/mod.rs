@@ -3,9 +3,9 @@
 //! place, never materialised: backward needs `Aᵀ·G` and `G·Bᵀ`.
 //!
 //! The f32 path is BLIS-style: `driver.rs` runs the NC/KC/MC cache-block loops, `pack.rs` copies
-//! blocks into zero-padded micro-panels, `micro.rs` holds the 6×16 register-tile FMA kernel,
-//! `parallel.rs` cuts large products into disjoint blocks of C for rayon, `gemv.rs` handles one-row
-//! and one-column products, and `params.rs` holds every block size.
+//! blocks into zero-padded micro-panels, `micro.rs` holds the register-tile FMA kernel (8×32 on
+//! AVX-512, 6×16 elsewhere), `parallel.rs` cuts large products into disjoint blocks of C for rayon,
+//! `gemv.rs` handles one-row and one-column products, and `params.rs` holds every block size.
 mod driver;
 mod gemv;
 mod micro;

@@ -1,5 +1,6 @@
 //! Packing: copies a block of op(A) or op(B) into the contiguous, zero-padded micro-panel layout the
 //! micro-kernel reads with unit stride.
+use super::micro::ROW;
 use super::params::{MR, NR};
 use wide::f32x8;
 
@@ -75,35 +76,42 @@ pub(super) unsafe fn pack_a(mc: usize, kc: usize, a: View, out: &mut [f32]) {
     }
 }
 
-/// Packs the `kc × nc` block of B at `b` into micro-panels of NR columns: panel `q` holds, for each
-/// `p`, the NR values `B[p, q·NR + j]` (two `f32x8`). Columns past `nc` are zero.
+/// Width of the packed B micro-panel holding the last `cols ≤ NR` columns of a block: a ragged panel
+/// of at most 16 columns is packed (and multiplied) 16 wide, not zero-padded to NR.
+pub(super) fn panel_width(cols: usize) -> usize {
+    if cols <= ROW { ROW } else { NR }
+}
+
+/// Packs the `kc × nc` block of B at `b` into micro-panels of NR columns: panel `q` starts at float
+/// `q·kc·NR` and holds, for each `p`, the `w` values `B[p, q·NR + j]`, `w = panel_width(cols)`.
+/// Columns past `nc` are zero.
 ///
 /// # Safety
 /// Every element `(p, j)` with `p < kc`, `j < nc` of `b` must be readable.
 pub(super) unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32x8]) {
     let out = &mut out[..b_len(kc, nc)];
-    for (q, panel) in out.chunks_exact_mut(kc * (NR / 8)).enumerate() {
+    for (q, panel) in out.chunks_mut(kc * (NR / 8)).enumerate() {
         let j0 = q * NR;
         let cols = NR.min(nc - j0);
-        if cols == NR && b.cs == 1 {
-            // Rows of B are contiguous: two unaligned vector loads per row.
-            for (p, dst) in panel.chunks_exact_mut(2).enumerate() {
-                // SAFETY: columns j0..j0+NR of row p are inside the block.
-                unsafe {
-                    let src = b.at(p, j0);
-                    dst[0] = src.cast::<f32x8>().read_unaligned();
-                    dst[1] = src.add(8).cast::<f32x8>().read_unaligned();
+        let width = panel_width(cols);
+        let panel = &mut panel[..kc * (width / 8)];
+        if cols == width && b.cs == 1 {
+            // Rows of B are contiguous: unaligned vector loads.
+            for (p, dst) in panel.chunks_exact_mut(width / 8).enumerate() {
+                for (v, d) in dst.iter_mut().enumerate() {
+                    // SAFETY: columns j0..j0+width of row p are inside the block.
+                    *d = unsafe { b.at(p, j0 + 8 * v).cast::<f32x8>().read_unaligned() };
                 }
             }
             continue;
         }
-        if cols == NR && b.rs == 1 {
-            // SAFETY: forwarded: the panel's NR columns are inside the block.
-            unsafe { pack_b_panel_transposed(kc, b.offset(0, j0), b.cs, panel) };
+        if cols == width && b.rs == 1 {
+            // SAFETY: forwarded: the panel's columns are inside the block.
+            unsafe { pack_b_panel_transposed(kc, width, b.offset(0, j0), b.cs, panel) };
             continue;
         }
         let flat = f32x8_as_flat(panel);
-        if cols < NR {
+        if cols < width {
             flat.fill(0.0);
         }
         // Walk each column of op(B) down the shared dimension: for a transposed B that is a
@@ -111,39 +119,40 @@ pub(super) unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32x8]) {
         for j in 0..cols {
             // SAFETY: column j0 + j < nc, rows p < kc.
             let col = unsafe { b.offset(0, j0 + j) };
-            for (p, dst) in flat[j..].iter_mut().step_by(NR).take(kc).enumerate() {
+            for (p, dst) in flat[j..].iter_mut().step_by(width).take(kc).enumerate() {
                 *dst = unsafe { *col.at(p, 0) };
             }
         }
     }
 }
 
-/// One full micro-panel of a transposed B (column `j` of op(B) is the contiguous stored row at
-/// `b + j·cs`): 8 × 8 blocks loaded as eight rows and transposed in registers, instead of one scalar
-/// load and store per element (the scalar loop in [`pack_b`] is the reference; the tests compare
-/// the two through every product with `trans_b`). The last `kc mod 8` steps are scalar.
+/// One full micro-panel of `width` columns of a transposed B (column `j` of op(B) is the contiguous
+/// stored row at `b + j·cs`): 8 × 8 blocks loaded as eight rows and transposed in registers, instead
+/// of one scalar load and store per element (the scalar loop in [`pack_b`] is the reference; the
+/// tests compare the two through every product with `trans_b`). The last `kc mod 8` steps are scalar.
 ///
 /// # Safety
-/// Elements `p < kc` of the NR stored rows must be readable.
+/// Elements `p < kc` of the `width` stored rows must be readable.
 #[inline]
-unsafe fn pack_b_panel_transposed(kc: usize, b: View, cs: usize, panel: &mut [f32x8]) {
+unsafe fn pack_b_panel_transposed(kc: usize, width: usize, b: View, cs: usize, panel: &mut [f32x8]) {
     let full = kc / 8 * 8;
-    for half in 0..NR / 8 {
+    let vecs = width / 8;
+    for part in 0..vecs {
         for p in (0..full).step_by(8) {
-            // SAFETY: rows half·8 + r < NR and columns p..p + 8 <= kc.
+            // SAFETY: rows part·8 + r < width and columns p..p + 8 <= kc.
             let rows: [f32x8; 8] = core::array::from_fn(|r| unsafe {
-                b.ptr.add((half * 8 + r) * cs + p).cast::<f32x8>().read_unaligned()
+                b.ptr.add((part * 8 + r) * cs + p).cast::<f32x8>().read_unaligned()
             });
             for (pp, v) in f32x8::transpose(rows).into_iter().enumerate() {
-                panel[(p + pp) * (NR / 8) + half] = v;
+                panel[(p + pp) * vecs + part] = v;
             }
         }
     }
     let flat = f32x8_as_flat(panel);
-    for j in 0..NR {
+    for j in 0..width {
         for p in full..kc {
             // SAFETY: as above.
-            flat[p * NR + j] = unsafe { *b.ptr.add(j * cs + p) };
+            flat[p * width + j] = unsafe { *b.ptr.add(j * cs + p) };
         }
     }
 }

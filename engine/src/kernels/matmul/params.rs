@@ -14,8 +14,17 @@ pub const MR: usize = 6;
 /// row offsets kept out of the k loop's dependency chain, gave 1.13-1.2x on the 1-thread train steps.)
 #[cfg(target_feature = "avx512f")]
 pub const MR: usize = 8;
-/// Columns of the register tile (two `f32x8`); also the width of one packed B micro-panel.
-pub const NR: usize = 16;
+/// Columns of the register tile (two `f32x8`, 12 ymm accumulators at MR = 6); also the width of one
+/// packed B micro-panel.
+#[cfg(not(target_feature = "avx512f"))]
+pub const NR: usize = 32;
+/// With AVX-512, two zmm per tile row: 16 accumulators, and each k step issues 2 B loads and 8 A
+/// broadcasts for 16 FMAs. The 8 × 16 tile needed 9 loads for 8 FMAs, more than the two vector
+/// load ports feed two FMA pipes: it ran at 65 % of the FMA peak where `matrixmultiply`'s 16 × 16
+/// tile (17 loads per 16 FMAs) ran at 72 %. A ragged last panel of at most 16 columns runs the
+/// 16-wide tile (see `micro.rs`).
+#[cfg(target_feature = "avx512f")]
+pub const NR: usize = 32;
 /// Depth of one k block: sizes a packed B micro-panel (KC·NR floats = 16 KiB) that stays in L1
 /// while the A micro-panels stream past it. KC is a constant, never derived from the thread count,
 /// because it fixes the order in which each C element sums its products.

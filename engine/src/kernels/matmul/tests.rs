@@ -1,7 +1,7 @@
 //! Tests of the packed f32 product against the scalar reference: odd shapes in every transpose and
 //! accumulate combination, exact cases, untouched memory, empty dimensions and thread-count
 //! independence.
-use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b};
+use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b, panel_width};
 use super::parallel::plan;
 use super::params::{KC, MC, MR, NR};
 use super::{Gemm, reference, sgemm, sgemm_split_above};
@@ -284,7 +284,8 @@ fn parallel_split_covers_c_with_whole_tiles() {
 
 /// Packing is a copy: every B micro-panel, whether packed from rows of B (vector loads), from a
 /// transposed B (8 × 8 register transposes plus a scalar tail) or from a ragged edge (scalar),
-/// holds exactly `B[p, q·NR + j]` at `q·kc·NR + p·NR + j`, and zero past the last column.
+/// holds exactly `B[p, q·NR + j]` at `q·kc·NR + p·w + j` (`w` = NR, or 16 for a last panel of at most
+/// 16 columns), and zero past the last column.
 #[test]
 fn packed_a_panels_hold_a_exactly_in_every_layout() {
     for &mc in &[1, MR - 1, MR, MR + 1, 2 * MR, 3 * MR + 2, MC] {
@@ -314,14 +315,27 @@ fn packed_a_panels_hold_a_exactly_in_every_layout() {
 #[test]
 fn packed_b_panels_hold_b_exactly_in_every_layout() {
     for &kc in &[1, 7, 8, 9, 16, 33, 64, KC] {
-        for &nc in &[1, 15, 16, 17, 32, 40] {
+        for &nc in &[1, 15, 16, 17, 31, 32, 33, 40, 48, 64, 65] {
             let b: Vec<f32> = (0..kc * nc).map(|i| i as f32 + 0.5).collect();
             let bt = transpose(&b, kc, nc);
+            // Full panels are NR wide; the last one is `panel_width` wide, and the floats after it
+            // (up to b_len) are not written.
+            let last = (nc - 1) / NR;
+            let last_w = panel_width(nc - last * NR);
+            let used = last * kc * NR + kc * last_w;
             let want: Vec<f32> = (0..b_len(kc, nc) * 8)
                 .map(|i| {
-                    let (q, p, j) = (i / (kc * NR), i / NR % kc, i % NR);
+                    let (q, r) = (i / (kc * NR), i % (kc * NR));
+                    let w = if q == last { last_w } else { NR };
+                    let (p, j) = (r / w, r % w);
                     let col = q * NR + j;
-                    if col < nc { b[p * nc + col] } else { 0.0 }
+                    if i >= used {
+                        f32::NAN
+                    } else if col < nc {
+                        b[p * nc + col]
+                    } else {
+                        0.0
+                    }
                 })
                 .collect();
             for (name, view) in [
@@ -331,7 +345,9 @@ fn packed_b_panels_hold_b_exactly_in_every_layout() {
                 let mut out = vec![wide::f32x8::splat(f32::NAN); b_len(kc, nc)];
                 // SAFETY: the view covers exactly the kc × nc matrix held by `b` or `bt`.
                 unsafe { pack_b(kc, nc, view, &mut out) };
-                assert_eq!(f32x8_as_flat(&mut out), want.as_slice(), "kc={kc} nc={nc} {name}");
+                let got = f32x8_as_flat(&mut out);
+                let same = got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits());
+                assert!(same, "kc={kc} nc={nc} {name}: {got:?} != {want:?}");
             }
         }
     }
