@@ -3,7 +3,8 @@
 use super::micro::{Dest, kernel_packed, kernel_strided};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b, panel_width};
 use super::params::{
-    DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
+    DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_K_SPREAD, DIRECT_B_MAX_N, KC, MC, MR,
+    NC, NR,
 };
 use std::cell::Cell;
 use std::sync::Mutex;
@@ -144,7 +145,9 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
     // row of the stored matrix, and large power-of-two row lengths would fall into a handful of
     // cache sets: only small ones are read in place.
     let direct_a = p.a.cs == 1 || (p.n <= DIRECT_A_MAX_N && p.a.cs <= DIRECT_A_MAX_STRIDE);
-    let direct_b = p.b.cs == 1 && p.k <= DIRECT_B_MAX_K && p.n <= DIRECT_B_MAX_N;
+    let direct_b = p.b.cs == 1
+        && p.n <= DIRECT_B_MAX_N
+        && (p.k <= DIRECT_B_MAX_K || (p.k <= DIRECT_B_MAX_K_SPREAD && !p.b.rs.is_multiple_of(16)));
     for jc in (0..p.n).step_by(NC) {
         let nc = NC.min(p.n - jc);
         for pc in (0..p.k).step_by(k_step(p.k)) {
