@@ -307,6 +307,51 @@ fn par_crossover(cr: &mut Criterion) {
     }
 }
 
+/// Products per chain in `par_chain`: the residual net's step has 3 per block over 50 blocks.
+const CHAIN: usize = 150;
+
+/// Serial elementwise work between the products of a chain, in passes over one 64×100 activation
+/// (about 1 µs each): 0 (products back to back), 4 (the residual net's step has about this much per
+/// product) and 32 (long enough for an idle rayon worker to go to sleep).
+const CHAIN_GAPS: &[usize] = &[0, 4, 32];
+
+/// The two-thread cost of a training step's products in isolation: a chain of CHAIN 64×100×100
+/// products with serial elementwise work between them, on one thread, on two with the split forced
+/// (threshold 0), and on two as shipped. `split_2t` against `serial_1t` at gap 0 is the split's own
+/// overhead with a hot pool; the growth with the gap is the price of waking a worker that went idle.
+/// Wall time only: run in a quiet moment (`cargo bench --bench matmul -- par_chain`).
+fn par_chain(cr: &mut Criterion) {
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("1-thread pool");
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("2-thread pool");
+    let (m, k, n) = (64, 100, 100);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (a, b) = (uniform(&mut rng, m * k), uniform(&mut rng, k * n));
+    let mut c = vec![0.0f32; m * n];
+    let mut act = uniform(&mut rng, m * n);
+    let g = Gemm::new(m, k, n);
+    for &gap in CHAIN_GAPS {
+        let mut group = cr.benchmark_group(format!("par_chain/gap{gap}"));
+        group.throughput(Throughput::Elements((CHAIN * g.flops()) as u64));
+        let mut chain = |min_flops: usize| {
+            for _ in 0..CHAIN {
+                sgemm_split_above(&g, black_box(&a), black_box(&b), &mut c, min_flops);
+                for _ in 0..gap {
+                    for (x, &y) in act.iter_mut().zip(&c) {
+                        *x = x.mul_add(0.5, y);
+                    }
+                    black_box(&mut act);
+                }
+            }
+        };
+        group.bench_function("serial_1t", |bch| one.install(|| bch.iter(|| chain(usize::MAX))));
+        group.bench_function("split_2t", |bch| two.install(|| bch.iter(|| chain(0))));
+        group.bench_function("shipped_2t", |bch| {
+            two.install(|| bch.iter(|| chain(gradlab::kernels::matmul::params::PAR_MIN_FLOPS)))
+        });
+        group.finish();
+    }
+}
+
 /// FMA steps per call of the peak loop.
 const PEAK_STEPS: usize = 4096;
 
@@ -333,6 +378,6 @@ fn fma_peak(cr: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
-    targets = fma_peak, matmul, matmul_transposed, par_crossover
+    targets = fma_peak, matmul, matmul_transposed, par_crossover, par_chain
 }
 criterion_main!(benches);
