@@ -3,8 +3,8 @@
 use super::micro::{Dest, kernel_packed, kernel_strided};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b, panel_width};
 use super::params::{
-    DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_K_SPREAD, DIRECT_B_MAX_N, KC, MC, MR,
-    NC, NR,
+    DIRECT_A_ALIASED_MAX_N, DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_K_SPREAD,
+    DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
 };
 use std::cell::Cell;
 use std::sync::Mutex;
@@ -107,6 +107,25 @@ fn k_step(k: usize) -> usize {
     k.div_ceil(k.div_ceil(KC))
 }
 
+/// Whether `lines` cache lines read `stride` floats apart fit in the L1 sets they map to: a stride
+/// of `s` lines (a multiple of 16 floats) hits only `64 / gcd(s, 64)` of the 64 sets, `L1_WAYS` lines
+/// each (8: Zen 3's L1d; Sapphire Rapids has 12). Any other stride starts each read at a shifting
+/// offset within its line and spreads over all sets.
+fn column_stays_in_l1(stride: usize, lines: usize) -> bool {
+    const SETS: usize = 64;
+    const L1_WAYS: usize = 8;
+    if !stride.is_multiple_of(16) {
+        return true;
+    }
+    let s = stride / 16;
+    let mut g = SETS;
+    let mut x = s % SETS;
+    while x != 0 {
+        (g, x) = (x, g % x);
+    }
+    SETS / g * L1_WAYS >= lines
+}
+
 /// Runs the whole problem on the calling thread.
 ///
 /// # Safety
@@ -144,7 +163,10 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
     // is as good as packing at any size. Transposed, each k step reads one short run of a different
     // row of the stored matrix, and large power-of-two row lengths would fall into a handful of
     // cache sets: only small ones are read in place.
-    let direct_a = p.a.cs == 1 || (p.n <= DIRECT_A_MAX_N && p.a.cs <= DIRECT_A_MAX_STRIDE);
+    let direct_a = p.a.cs == 1
+        || (p.n <= DIRECT_A_MAX_N
+            && p.a.cs <= DIRECT_A_MAX_STRIDE
+            && (p.n <= DIRECT_A_ALIASED_MAX_N || column_stays_in_l1(p.a.cs, k_step(p.k))));
     let direct_b = p.b.cs == 1
         && p.n <= DIRECT_B_MAX_N
         && (p.k <= DIRECT_B_MAX_K || (p.k <= DIRECT_B_MAX_K_SPREAD && !p.b.rs.is_multiple_of(16)));

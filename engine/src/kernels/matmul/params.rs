@@ -54,6 +54,12 @@ pub const PAR_MIN_TASK_FLOPS: usize = 1 << 20;
 /// An untransposed A is always read in place (see `driver.rs`).
 pub const DIRECT_A_MAX_N: usize = 256;
 pub const DIRECT_A_MAX_STRIDE: usize = 256;
+/// Above this `n` (more than 4 B micro-panels re-reading each A micro-panel) a transposed A whose
+/// k-column does not stay in L1 (a row stride of 128 or 256 floats folds the kc lines of a
+/// micro-panel into 8 or 4 of the 64 sets, see `driver::column_stays_in_l1`) is packed: Aᵀ·B at 256³
+/// 1.04x (3 alternating pairs, thread CPU time, loaded host), where at 128×784×128 (n = 128, 4
+/// panels) packing lost 4 % and the in-place read stays.
+pub const DIRECT_A_ALIASED_MAX_N: usize = 128;
 
 /// B is read in place (not packed) when it is small and not transposed: its k × NR column panel
 /// (at most DIRECT_B_MAX_K rows, a row stride of at most DIRECT_B_MAX_N floats) then spreads over

@@ -77,8 +77,12 @@ fn matches_reference_on_odd_shapes_all_transposes_and_accumulate() {
 #[test]
 fn matches_reference_across_block_boundaries() {
     // Shapes that cross KC (several k blocks, the first overwriting), MC (several row blocks), the
-    // direct/packed A switch (n above DIRECT_A_MAX_N), and ragged register tiles everywhere.
+    // direct/packed A switch (n above DIRECT_A_MAX_N; a transposed A of row stride 128 that does not
+    // stay in L1, above DIRECT_A_ALIASED_MAX_N), the in-place B of k up to 128 (row stride 100), and
+    // ragged register tiles everywhere.
     let shapes = [
+        (128, 100, 200),
+        (64, 100, 100),
         (MC + 1, KC + 3, NR * 3 + 5),
         (2 * MC + MR + 1, 2 * KC + 1, 19),
         (13, KC * 2, 300),
