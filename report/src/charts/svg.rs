@@ -87,32 +87,24 @@ enum Item {
 
 /// The items as markup: two or more consecutive texts of one class go in a `<g>` that carries it.
 fn serialise(items: &[Item], out: &mut String) {
-    let mut i = 0;
-    while i < items.len() {
-        let Item::Text { class, .. } = &items[i] else {
-            if let Item::Raw(s) = &items[i] {
-                out.push_str(s);
+    let same_class = |a: &Item, b: &Item| matches!((a, b), (Item::Text { class: x, .. }, Item::Text { class: y, .. }) if x == y);
+    for run in items.chunk_by(same_class) {
+        match run {
+            [Item::Raw(s)] => out.push_str(s),
+            [Item::Text { class, attrs, text }] => {
+                out.push_str(&format!("<text{attrs} class=\"{class}\">{text}</text>"));
             }
-            i += 1;
-            continue;
-        };
-        let run = items[i..].iter().take_while(|it| matches!(it, Item::Text { class: c, .. } if c == class));
-        let run: Vec<(&String, &String)> = run
-            .filter_map(|it| match it {
-                Item::Text { attrs, text, .. } => Some((attrs, text)),
-                Item::Raw(_) => None,
-            })
-            .collect();
-        if let [(attrs, text)] = run[..] {
-            out.push_str(&format!("<text{attrs} class=\"{class}\">{text}</text>"));
-        } else {
-            out.push_str(&format!("<g class=\"{class}\">"));
-            for (attrs, text) in &run {
-                out.push_str(&format!("<text{attrs}>{text}</text>"));
+            [Item::Text { class, .. }, ..] => {
+                out.push_str(&format!("<g class=\"{class}\">"));
+                for item in run {
+                    if let Item::Text { attrs, text, .. } = item {
+                        out.push_str(&format!("<text{attrs}>{text}</text>"));
+                    }
+                }
+                out.push_str("</g>");
             }
-            out.push_str("</g>");
+            _ => unreachable!("a raw item is a run of its own"),
         }
-        i += run.len();
     }
 }
 
@@ -128,23 +120,18 @@ const CSS_PROPERTIES: [&str; 8] = [
     "stroke-dasharray",
 ];
 
-/// Style sets seen across the page's charts. A page is compacted twice: a first pass counts how often
-/// each style set occurs ([`Styles::counting`]), then [`Styles::freeze`] names the frequent ones as
-/// classes; a style used only a few times (a heatmap cell's colour) stays inline, where it is shorter
-/// than a CSS rule plus a class.
+/// Style sets seen across the page's charts. A page is compacted twice: a first pass, from
+/// `Styles::default()`, counts how often each style set occurs, then [`Styles::freeze`] names the
+/// frequent ones as classes; a style used only a few times (a heatmap cell's colour) stays inline,
+/// where it is shorter than a CSS rule plus a class.
 #[derive(Debug, Default)]
 pub struct Styles {
-    counts: Vec<(Vec<(String, String)>, usize)>,
-    classes: Vec<(Vec<(String, String)>, String)>,
+    counts: Vec<(Attrs, usize)>,
+    classes: Vec<(Attrs, String)>,
     frozen: bool,
 }
 
 impl Styles {
-    /// A first pass: every style set is counted and written inline.
-    pub fn counting() -> Styles {
-        Styles::default()
-    }
-
     /// Names a class for each style set counted at least `min_uses` times; later passes use them. The
     /// most used sets get the shortest names (one letter, then two), since each use writes the name.
     pub fn freeze(&mut self, min_uses: usize) {
@@ -896,7 +883,7 @@ a &lt; b
 <text x="1" y="2" font-size="12">a</text>
 <text x="1" y="4" font-size="12">b</text>
 </svg>"##;
-        let mut styles = Styles::counting();
+        let mut styles = Styles::default();
         compact(svg, "t", &mut styles);
         styles.freeze(2);
         let out = compact(svg, "t", &mut styles);
@@ -921,7 +908,7 @@ a &lt; b
 <path d="M0 0h1" fill="none" stroke="#111111"/>
 <text x="1" y="6" font-size="12">c</text>
 </svg>"##;
-        let mut styles = Styles::counting();
+        let mut styles = Styles::default();
         compact(svg, "t", &mut styles);
         styles.freeze(1);
         let css = styles.css();
