@@ -325,24 +325,17 @@ fn section(input: &SectionInput<'_>, styles: &mut Styles, rules: &mut Rules) -> 
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let criterion = match (c.expected, c.range, &c.criterion) {
-                (Some(e), _, text) => {
-                    let t = text.clone().map(|t| format!(" — {t}")).unwrap_or_default();
-                    format!("expected {}{t}", fmt_figure(e))
+            let bound = match (c.expected, c.range) {
+                (Some(e), _) => Some(format!("expected {}", fmt_figure(e))),
+                (None, Some([lo, hi])) if hi == f64::INFINITY => Some(format!("at least {}", fmt_figure(lo))),
+                (None, Some([lo, hi])) if lo == f64::NEG_INFINITY || lo == 0.0 => {
+                    Some(format!("at most {}", fmt_figure(hi)))
                 }
-                (None, Some([lo, hi]), text) => {
-                    let t = text.clone().map(|t| format!(" — {t}")).unwrap_or_default();
-                    let range = match (lo, hi) {
-                        (lo, hi) if hi == f64::INFINITY => format!("at least {}", fmt_figure(lo)),
-                        (lo, hi) if lo == f64::NEG_INFINITY || lo == 0.0 => {
-                            format!("at most {}", fmt_figure(hi))
-                        }
-                        (lo, hi) => format!("within [{}, {}]", fmt_figure(lo), fmt_figure(hi)),
-                    };
-                    format!("{range}{t}")
-                }
-                (None, None, text) => text.clone().unwrap_or_default(),
+                (None, Some([lo, hi])) => Some(format!("within [{}, {}]", fmt_figure(lo), fmt_figure(hi))),
+                (None, None) => None,
             };
+            let criterion =
+                [bound, c.criterion.clone()].into_iter().flatten().collect::<Vec<_>>().join(" — ");
             // The verdict's colour says what it means for the source: a contradiction at a setting the
             // source did not use is not held against it.
             let (verdict, verdict_text) = match (c.verdict, c.standing) {
@@ -503,7 +496,7 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     env.add_template("style.css", STYLE)?;
     let tally = Tally::of(sections.iter().flat_map(|s| &s.result.claims));
     // Two passes over the charts: count the style sets, then name the frequent ones as classes.
-    let mut styles = Styles::counting();
+    let mut styles = Styles::default();
     for s in sections {
         for c in &s.charts {
             compact(&c.svg, &c.title, &mut styles);
