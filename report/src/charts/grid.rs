@@ -1,6 +1,6 @@
 //! Histograms and bar charts: charts drawn as rectangles on a plain grid.
 use super::to_axis;
-use super::{BarChart, FONT, Histogram, Scale, colour, ensure_font, err, padded_range, tick_label};
+use super::{BarChart, FONT, Histogram, Scale, colour, ensure_font, err, legend, padded_range, tick_label};
 use crate::format::short_num;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -63,14 +63,7 @@ pub fn histogram(h: &Histogram) -> Result<String, String> {
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.mix(0.6).filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-            .label_font((FONT, 15))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(err)?;
     }
     Ok(svg)

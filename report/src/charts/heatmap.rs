@@ -1,7 +1,7 @@
 //! Heatmaps: a value per (layer, step) cell on the viridis colour map (perceptually uniform and
 //! colour-blind safe) or a blue–white–red diverging map (for signed quantities such as a log ratio, white
 //! at the middle of the range), a colour bar, and an optional line, in pieces, drawn over the cells.
-use super::{FONT, Heatmap, Scale, ensure_font, err, tick_label, to_axis};
+use super::{FONT, Heatmap, Scale, ensure_font, err, legend, tick_label, to_axis};
 use crate::format::short_num;
 use plotters::prelude::*;
 
@@ -148,14 +148,7 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
                     });
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 15))
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         colour_bar(&bar, lo, hi, h.scale, cmap)?;
         root.present().map_err(err)?;

@@ -1,6 +1,6 @@
 //! Line charts: several series with a legend, linear or log10 y axis, shaded bands, an optional
 //! horizontal threshold and vertical event markers.
-use super::{FONT, LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis};
+use super::{FONT, LineChart, Scale, colour, ensure_font, err, legend, padded_range, tick_label, to_axis};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
@@ -185,14 +185,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             }
         }
         if !c.series.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(legend_corner(&segs, &labels, (x0, x1), (y0, y1)))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 15))
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, legend_corner(&segs, &labels, (x0, x1), (y0, y1)))?;
         }
         root.present().map_err(err)?;
     }

@@ -14,7 +14,8 @@ pub use line::line_chart;
 pub use table::{Table, table_svg};
 
 use crate::format::{short_num, superscript};
-use plotters::style::{FontStyle, RGBColor};
+use plotters::prelude::{ChartContext, SVGBackend, SeriesLabelPosition, WHITE};
+use plotters::style::{Color, FontStyle, RGBColor};
 use std::sync::OnceLock;
 
 pub use crate::scenario::Scale;
@@ -152,6 +153,21 @@ pub(crate) fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> (f64,
 
 pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
+}
+
+/// The series' legend as every chart draws it: a translucent white box with a grey border at `at`.
+pub(crate) fn legend<'a, C: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, C>,
+    at: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(0xBB, 0xBB, 0xBB))
+        .label_font((FONT, 15))
+        .draw()
+        .map_err(err)
 }
 
 #[cfg(test)]
