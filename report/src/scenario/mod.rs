@@ -259,6 +259,23 @@ impl Scenario {
         self.spec.variants.iter().map(|v| v.get_ref())
     }
 
+    /// Every variant with its activation, for the runners whose variants are activations: at least one
+    /// variant, and a variant without an `activation` is an error at that variant.
+    pub fn activation_variants(&self) -> Result<Vec<(&Variant, Activation)>> {
+        if self.spec.variants.is_empty() {
+            let kind = self.spec.kind.get_ref();
+            return Err(self.error(format!("{kind} needs at least one variant (an activation)")));
+        }
+        self.variants()
+            .enumerate()
+            .map(|(i, v)| {
+                v.activation()
+                    .map(|a| (v, a))
+                    .ok_or_else(|| self.variant_error(i, &[], "needs an `activation`"))
+            })
+            .collect()
+    }
+
     fn check(&self) -> Result<()> {
         let s = &self.spec;
         if s.seeds.is_empty() {
