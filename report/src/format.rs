@@ -91,23 +91,9 @@ fn trim(s: String) -> String {
 
 /// An integer in Unicode superscript digits (for 10⁻⁷).
 pub fn superscript(n: i64) -> String {
-    n.to_string()
-        .chars()
-        .map(|c| match c {
-            '-' => '⁻',
-            '0' => '⁰',
-            '1' => '¹',
-            '2' => '²',
-            '3' => '³',
-            '4' => '⁴',
-            '5' => '⁵',
-            '6' => '⁶',
-            '7' => '⁷',
-            '8' => '⁸',
-            '9' => '⁹',
-            other => other,
-        })
-        .collect()
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let sup = |c: char| c.to_digit(10).map_or('⁻', |d| DIGITS[d as usize]);
+    n.to_string().chars().map(sup).collect()
 }
 
 #[cfg(test)]
