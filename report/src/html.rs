@@ -10,7 +10,9 @@ use crate::run::ScenarioResult;
 use crate::scenario::Scenario;
 use crate::timings::Timings;
 use minijinja::{Environment, Value, context};
+use regex::Regex;
 use serde::Serialize;
+use std::sync::LazyLock;
 
 const PAGE: &str = include_str!("../templates/report.html.j2");
 const STYLE: &str = include_str!("../templates/style.css");
@@ -153,39 +155,14 @@ fn prose(text: &str) -> Value {
     Value::from_safe_string(out)
 }
 
+/// `a^b`, `a^-12`, `a^(L-k)` with the exponent raised: after the caret either what a pair of
+/// parentheses holds, or an optional minus and a run of letters, digits and points that ends in a
+/// letter or digit (so the full stop after `10^-6.` stays on the line). A caret with neither stays.
 fn superscripts(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('^') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let len = if let Some(inner) = after.strip_prefix('(') {
-            inner.find(')').map(|j| j + 2)
-        } else {
-            let sign = usize::from(after.starts_with('-'));
-            let body = after[sign..]
-                .find(|c: char| !c.is_ascii_alphanumeric() && c != '.')
-                .unwrap_or(after.len() - sign);
-            let body = after[sign..sign + body].trim_end_matches('.').len();
-            (body > 0).then_some(sign + body)
-        };
-        match len {
-            Some(n) => {
-                let sup = &after[..n];
-                let sup = sup.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(sup);
-                out.push_str("<sup>");
-                out.push_str(sup);
-                out.push_str("</sup>");
-                rest = &after[n..];
-            }
-            None => {
-                out.push('^');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    static EXPONENT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\^(?:\(([^)]*)\)|(-?[A-Za-z0-9.]*[A-Za-z0-9]))").expect("a valid pattern")
+    });
+    EXPONENT.replace_all(text, "<sup>${1}${2}</sup>").into_owned()
 }
 
 fn paragraphs(text: &str) -> Vec<Value> {
