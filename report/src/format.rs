@@ -1,5 +1,7 @@
 //! Numbers as the page shows them: key figures, chart axes and labels. Page-only: the data files never
 //! go through this module, so a cosmetic change here changes the page and not `SHA256SUMS`.
+use regex::{Captures, Regex};
+use std::sync::LazyLock;
 
 /// A key figure for reading: four significant digits, exponent form outside [0.001, 100000).
 pub fn fmt_figure(v: f64) -> String {
@@ -49,24 +51,9 @@ pub fn fmt_prose(v: f64, digits: usize) -> String {
 /// A label from the data (`crate::record::number` markers `{=V}` inside plain text) with each number
 /// rendered by [`fmt_figure`]; text that is not a well-formed marker is kept as it is.
 pub fn label(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("{=") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find('}').and_then(|j| after[..j].parse::<f64>().ok().map(|v| (j, v))) {
-            Some((j, v)) => {
-                out.push_str(&fmt_figure(v));
-                rest = &after[j + 1..];
-            }
-            None => {
-                out.push_str("{=");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{=([^{}]*)\}").expect("a valid pattern"));
+    let number = |c: &Captures<'_>| c[1].parse::<f64>().map_or_else(|_| c[0].to_string(), fmt_figure);
+    MARKER.replace_all(text, number).into_owned()
 }
 
 /// A compact number for axis labels: up to 4 significant digits, no trailing zeros, exponent form
