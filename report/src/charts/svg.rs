@@ -21,6 +21,9 @@
 //!
 //! Input is what `plotters::backend::SVGBackend` writes; anything it does not recognise is kept as is.
 
+use regex::Regex;
+use std::sync::LazyLock;
+
 /// Attributes in order, as (name, value).
 type Attrs = Vec<(String, String)>;
 
@@ -244,17 +247,10 @@ fn parse(svg: &str) -> Option<(Attrs, Vec<Element>)> {
 }
 
 /// `k="v"` pairs in order (plotters writes every value in double quotes, escaped).
-fn attrs(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(eq) = rest.find("=\"") {
-        let key = rest[..eq].trim().to_string();
-        let after = &rest[eq + 2..];
-        let Some(end) = after.find('"') else { break };
-        out.push((key, after[..end].to_string()));
-        rest = &after[end + 1..];
-    }
-    out
+fn attrs(s: &str) -> Attrs {
+    static PAIR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(?s)(.*?)="([^"]*)""#).expect("a valid pattern"));
+    PAIR.captures_iter(s).map(|c| (c[1].trim().to_string(), c[2].to_string())).collect()
 }
 
 /// DejaVu Sans' x-height (1120 of 2048 units per em).
