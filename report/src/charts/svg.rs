@@ -472,29 +472,16 @@ fn relative(pts: &[(f64, f64)], close: bool) -> Option<String> {
 /// relative `l` pairs, `h`, `v`,
 /// `a` (seven numbers) and `z` (back to the start).
 fn end_point(d: &str) -> Option<(f64, f64)> {
+    // A command letter, or a number: a minus starts one, a space or a letter ends one.
+    static TOKEN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new("[A-Za-z]|-[^A-Za-z -]*|[^A-Za-z -]+").expect("a valid pattern"));
     let mut tokens: Vec<(char, Vec<f64>)> = Vec::new();
-    let mut num = String::new();
-    let flush = |num: &mut String, tokens: &mut Vec<(char, Vec<f64>)>| -> Option<()> {
-        if !num.is_empty() {
-            tokens.last_mut()?.1.push(num.parse().ok()?);
-            num.clear();
-        }
-        Some(())
-    };
-    for c in d.chars() {
-        if c.is_ascii_alphabetic() {
-            flush(&mut num, &mut tokens)?;
-            tokens.push((c, Vec::new()));
-        } else if c == ' ' || (c == '-' && !num.is_empty()) {
-            flush(&mut num, &mut tokens)?;
-            if c == '-' {
-                num.push(c);
-            }
-        } else {
-            num.push(c);
+    for t in TOKEN.find_iter(d).map(|m| m.as_str()) {
+        match t.chars().next() {
+            Some(c) if c.is_ascii_alphabetic() => tokens.push((c, Vec::new())),
+            _ => tokens.last_mut()?.1.push(t.parse().ok()?),
         }
     }
-    flush(&mut num, &mut tokens)?;
     let (mut start, mut at) = ((0.0, 0.0), (0.0, 0.0));
     for (cmd, args) in tokens {
         match cmd {
