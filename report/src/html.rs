@@ -507,22 +507,13 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
 }
 
 /// The page with each run of whitespace that holds a line break reduced to that line break and other
-/// runs to one space: the same rendering (the page has no `<pre>`), a few percent smaller.
+/// runs to one space, and none at the end: the same rendering (the page has no `<pre>`), a few percent
+/// smaller.
 fn squeeze(page: &str) -> String {
-    let mut out = String::with_capacity(page.len());
-    let mut run = String::new();
-    for c in page.chars() {
-        if c.is_ascii_whitespace() {
-            run.push(c);
-            continue;
-        }
-        if !run.is_empty() {
-            out.push(if run.contains('\n') { '\n' } else { ' ' });
-            run.clear();
-        }
-        out.push(c);
-    }
-    out
+    static WHITESPACE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new("[ \t\n\x0C\r]+").expect("a valid pattern"));
+    let one = |c: &regex::Captures<'_>| if c[0].contains('\n') { "\n" } else { " " };
+    WHITESPACE.replace_all(page, one).trim_end_matches([' ', '\n']).to_string()
 }
 
 #[cfg(test)]
