@@ -79,6 +79,9 @@ pub(crate) fn backward_linear<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, w: 
     }
 }
 
+/// The product's rules. An operand's first contribution overwrites its
+/// gradient (the product starts from zero accumulators, so it is never −0
+/// and writing it equals adding it to zeros); later ones accumulate.
 pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId, ta: bool, tb: bool) {
     let out = ctx.out_shape();
     let (m, n) = (out.rows, out.cols);
@@ -86,29 +89,31 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId,
     let k = if ta { sa.rows } else { sa.cols };
     let sb = ctx.shape(b);
     let (a_len, b_len) = (sa.len(), sb.len());
-    let (values, gy, ga) = ctx.parts_for(a);
+    let (values, gy, ga) = ctx.parts_for_write(a);
     let bv = &values[b.index()][..b_len];
-    if let Some(ga) = ga {
+    if let Some((ga, fresh)) = ga {
+        let accumulate = !fresh;
         if !ta {
             // dA = G·B̂ᵀ (m × k)
-            let g = Gemm { m, k: n, n: k, trans_a: false, trans_b: !tb, accumulate: true };
+            let g = Gemm { m, k: n, n: k, trans_a: false, trans_b: !tb, accumulate };
             T::gemm(&g, gy, bv, ga);
         } else {
             // dA = B̂·Gᵀ (k × m)
-            let g = Gemm { m: k, k: n, n: m, trans_a: tb, trans_b: true, accumulate: true };
+            let g = Gemm { m: k, k: n, n: m, trans_a: tb, trans_b: true, accumulate };
             T::gemm(&g, bv, gy, ga);
         }
     }
-    let (values, gy, gb) = ctx.parts_for(b);
+    let (values, gy, gb) = ctx.parts_for_write(b);
     let av = &values[a.index()][..a_len];
-    if let Some(gb) = gb {
+    if let Some((gb, fresh)) = gb {
+        let accumulate = !fresh;
         if !tb {
             // dB = Âᵀ·G (k × n)
-            let g = Gemm { m: k, k: m, n, trans_a: !ta, trans_b: false, accumulate: true };
+            let g = Gemm { m: k, k: m, n, trans_a: !ta, trans_b: false, accumulate };
             T::gemm(&g, av, gy, gb);
         } else {
             // dB = Gᵀ·Â (n × k)
-            let g = Gemm { m: n, k: m, n: k, trans_a: true, trans_b: ta, accumulate: true };
+            let g = Gemm { m: n, k: m, n: k, trans_a: true, trans_b: ta, accumulate };
             T::gemm(&g, gy, av, gb);
         }
     }
