@@ -182,6 +182,13 @@ impl<T: Real> Tape<T> {
         Ok(self.record(Op::Leaf, shape, requires_grad, |_, _, out| out.copy_from_slice(data)))
     }
 
+    /// A constant input (no gradient) whose `shape.len()` values `fill`
+    /// writes in place (all of them: the buffer holds stale values), e.g.
+    /// rows gathered from a data set without a staging copy.
+    pub(crate) fn input_with(&mut self, shape: Shape, fill: impl FnOnce(&mut [T])) -> NodeId {
+        self.record(Op::Leaf, shape, false, |_, _, out| fill(out))
+    }
+
     /// A constant input (no gradient).
     pub fn input(&mut self, shape: Shape, data: &[T]) -> Result<NodeId> {
         self.leaf(shape, data, false)
