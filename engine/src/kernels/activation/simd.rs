@@ -139,12 +139,30 @@ fn backward_write_with<A: Act>(a: &A, x: &[f32], y: &[f32], gy: &[f32], gx: &mut
     backward_blocks::<A, false>(a, x, y, gy, gx);
 }
 
-/// `gx = df(x, y)·gy + (gx or 0)` as one fused multiply-add per element.
+/// `gx = df(x, y)·gy + (gx or 0)` as one fused multiply-add per element:
+/// f32x16 blocks where the build has AVX-512, f32x8 blocks, a scalar tail.
 #[inline(always)]
 fn backward_blocks<A: Act, const ACC: bool>(a: &A, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
     let n = x.len();
     assert!(y.len() == n && gy.len() == n && gx.len() == n, "activation backward: slice lengths differ");
+    #[cfg(not(target_feature = "avx512f"))]
+    let done = 0;
+    #[cfg(target_feature = "avx512f")]
+    let done = {
+        use wide::f32x16;
+        let v = |s: &[f32]| f32x16::new(s.try_into().expect("block of 16"));
+        let blocks = x.chunks_exact(16).zip(y.chunks_exact(16)).zip(gy.chunks_exact(16));
+        for (((xb, yb), gb), gxb) in blocks.zip(gx.chunks_exact_mut(16)) {
+            let base = if ACC { v(gxb) } else { f32x16::ZERO };
+            let g = a.df(v(xb), v(yb)).mul_add(v(gb), base);
+            gxb.copy_from_slice(&g.to_array());
+        }
+        n / 16 * 16
+    };
     let v = |s: &[f32]| f32x8::new(s.try_into().expect("block of 8"));
+    let (x, y, gy) = (&x[done..], &y[done..], &gy[done..]);
+    let gx = &mut gx[done..];
+    let n = n - done;
     let blocks = x.chunks_exact(8).zip(y.chunks_exact(8)).zip(gy.chunks_exact(8));
     for (((xb, yb), gb), gxb) in blocks.zip(gx.chunks_exact_mut(8)) {
         let base = if ACC { v(gxb) } else { f32x8::ZERO };
