@@ -58,12 +58,27 @@ impl<T: Real> Tape<T> {
         let g = Gemm { m: sx.rows, k: sx.cols, n: sw.cols, trans_a: false, trans_b: false, accumulate: true };
         let rg = self.any_grad(&[x, w, b]);
         Ok(self.record(Op::Linear { x, w, b }, Shape::new(g.m, g.n), rg, |v, _, out| {
-            let bias = &v[b.index()][..g.n];
-            if g.n > 0 {
-                out.chunks_exact_mut(g.n).for_each(|row| row.copy_from_slice(bias));
-            }
+            broadcast_row(&v[b.index()][..g.n], out);
             T::gemm(&g, &v[x.index()][..sx.len()], &v[w.index()][..sw.len()], out)
         }))
+    }
+}
+
+/// Fills every row of `out` with `row`, by doubling copies: a few large
+/// copies instead of one call per row (a batch of narrow rows made the
+/// per-row calls a visible share of a residual net's step).
+fn broadcast_row<T: Copy>(row: &[T], out: &mut [T]) {
+    let n = row.len();
+    if n == 0 || out.is_empty() {
+        return;
+    }
+    out[..n].copy_from_slice(row);
+    let mut filled = n;
+    while filled < out.len() {
+        let take = filled.min(out.len() - filled);
+        let (src, dst) = out.split_at_mut(filled);
+        dst[..take].copy_from_slice(&src[..take]);
+        filled += take;
     }
 }
 
