@@ -125,7 +125,11 @@ mod tests {
                     let mut bulk = vec![0u64; len];
                     fill_u64(&mut b, &mut bulk);
                     assert_eq!(bulk, calls, "seed {seed}, skip {skip}, len {len}");
-                    assert_eq!(a.next_u64(), b.next_u64(), "state after: seed {seed}, skip {skip}, len {len}");
+                    assert_eq!(
+                        a.next_u64(),
+                        b.next_u64(),
+                        "state after: seed {seed}, skip {skip}, len {len}"
+                    );
                 }
             }
         }

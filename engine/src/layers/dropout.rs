@@ -3,8 +3,8 @@
 //! identity); the mask is drawn from the step's seeded generator and is a
 //! constant on the tape, so the gradient is g·mask.
 use super::{Builder, Layer, LayerConfig, Recorded};
-use crate::error::{Error, Result};
 use crate::data::random::{fill_u64, uniform01_of};
+use crate::error::{Error, Result};
 use crate::params::ParamId;
 use crate::real::Real;
 use crate::tape::NodeId;

@@ -334,7 +334,13 @@ impl<T: Real> Model<T> {
 
     /// Records the forward pass of the batch of `n` rows at `start` of the
     /// order, gathered from `data` straight into the tape's input node.
-    fn forward_batch(&mut self, data: &Data<'_, T>, start: usize, n: usize, training: bool) -> Result<NodeId> {
+    fn forward_batch(
+        &mut self,
+        data: &Data<'_, T>,
+        start: usize,
+        n: usize,
+        training: bool,
+    ) -> Result<NodeId> {
         let shape = Shape::new(n, self.input_width);
         let (order, w) = (&self.order[start..start + n], self.input_width);
         let fill = |out: &mut [T]| {

@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::kernels::Activation;
 use crate::real::Real;
-use crate::tape::{Backward, NodeId, Op, Tape};
+use crate::tape::{Backward, Dest, NodeId, Op, Tape};
 
 impl<T: Real> Tape<T> {
     pub fn act(&mut self, x: NodeId, act: Activation) -> Result<NodeId> {
@@ -42,8 +42,8 @@ pub(crate) fn backward_act<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, act: A
     let (values, gy, gx) = ctx.parts_for_write(x);
     let (xv, yv) = (&values[x.index()][..len], &values[out][..len]);
     match gx {
-        Some((gx, true)) => T::act_backward_write(act, xv, yv, gy, gx),
-        Some((gx, false)) => T::act_backward(act, xv, yv, gy, gx),
+        Some(Dest { buf: gx, fresh: true }) => T::act_backward_write(act, xv, yv, gy, gx),
+        Some(Dest { buf: gx, fresh: false }) => T::act_backward(act, xv, yv, gy, gx),
         None => {}
     }
 }

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::{Backward, BinaryKind, NodeId, Op, Tape};
+use crate::tape::{Backward, BinaryKind, Dest, NodeId, Op, Tape};
 
 /// Where element `(i, j)` of `a` finds its partner in a broadcast `b`.
 #[derive(Clone, Copy)]
@@ -173,7 +173,7 @@ pub(crate) fn backward_binary<T: Real>(ctx: &mut Backward<'_, T>, kind: BinaryKi
     let (a_len, b_len) = (sa.len(), sb.len());
     // ga: same shape as the output, no reduction; written if it is the first.
     let (values, gy, ga) = ctx.parts_for_write(a);
-    if let Some((ga, fresh)) = ga {
+    if let Some(Dest { buf: ga, fresh }) = ga {
         let (av, bv) = (&values[a.index()][..a_len], &values[b.index()][..b_len]);
         match (kind, fresh) {
             (BinaryKind::Add | BinaryKind::Sub, _) => add_signed(T::one(), gy, ga, fresh),
@@ -186,7 +186,7 @@ pub(crate) fn backward_binary<T: Real>(ctx: &mut Backward<'_, T>, kind: BinaryKi
     // gb: summed over the broadcast positions, in index order.
     if sa == sb {
         let (values, gy, gb) = ctx.parts_for_write(b);
-        if let Some((gb, fresh)) = gb {
+        if let Some(Dest { buf: gb, fresh }) = gb {
             let (av, bv) = (&values[a.index()][..a_len], &values[b.index()][..b_len]);
             let div = |g: T, x: T, y: T| -g * x / (y * y);
             match (kind, fresh) {

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::kernels::Gemm;
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::{Backward, NodeId, Op, Tape};
+use crate::tape::{Backward, Dest, NodeId, Op, Tape};
 
 impl<T: Real> Tape<T> {
     /// `a · b`.
@@ -106,7 +106,7 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId,
     let (a_len, b_len) = (sa.len(), sb.len());
     let (values, gy, ga) = ctx.parts_for_write(a);
     let bv = &values[b.index()][..b_len];
-    if let Some((ga, fresh)) = ga {
+    if let Some(Dest { buf: ga, fresh }) = ga {
         let accumulate = !fresh;
         if !ta {
             // dA = G·B̂ᵀ (m × k)
@@ -120,7 +120,7 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId,
     }
     let (values, gy, gb) = ctx.parts_for_write(b);
     let av = &values[a.index()][..a_len];
-    if let Some((gb, fresh)) = gb {
+    if let Some(Dest { buf: gb, fresh }) = gb {
         let accumulate = !fresh;
         if !tb {
             // dB = Âᵀ·G (k × n)

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::kernels::reduce;
 use crate::real::Real;
 use crate::shape::{Axis, Shape};
-use crate::tape::{Backward, NodeId, Op, Tape};
+use crate::tape::{Backward, Dest, NodeId, Op, Tape};
 
 impl<T: Real> Tape<T> {
     /// Sum of every element, 1 × 1.
@@ -61,8 +61,8 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, axis: Opti
     let scale = if mean && count > 0 { T::one() / T::c(count as f64) } else { T::one() };
     let (_, gy, gx) = ctx.parts_for_write(x);
     match gx {
-        Some((gx, false)) => spread::<T, true>(gx, gy, s, axis, scale),
-        Some((gx, true)) => spread::<T, false>(gx, gy, s, axis, scale),
+        Some(Dest { buf: gx, fresh: false }) => spread::<T, true>(gx, gy, s, axis, scale),
+        Some(Dest { buf: gx, fresh: true }) => spread::<T, false>(gx, gy, s, axis, scale),
         None => {}
     }
 }

@@ -32,6 +32,13 @@ pub struct Backward<'a, T: Real> {
     pub(crate) gy: &'a mut [T],
 }
 
+/// An input's gradient as [`Backward::parts_for_write`] lends it: `fresh`
+/// when nothing was added to `buf` yet (the rule writes it whole).
+pub(crate) struct Dest<'g, T> {
+    pub buf: &'g mut [T],
+    pub fresh: bool,
+}
+
 impl<T: Real> Backward<'_, T> {
     pub fn value(&self, id: NodeId) -> &[T] {
         &self.values[id.index()][..self.nodes[id.index()].shape.len()]
@@ -102,7 +109,7 @@ impl<T: Real> Backward<'_, T> {
     /// to it yet. A fresh buffer holds stale values: the rule must then write
     /// every element, as `0 + contribution` (so that a `−0` contribution
     /// becomes `+0`, as adding it to a zeroed buffer does); otherwise it adds.
-    pub(crate) fn parts_for_write(&mut self, id: NodeId) -> (Values<'_, T>, &[T], Option<(&mut [T], bool)>) {
+    pub(crate) fn parts_for_write(&mut self, id: NodeId) -> (Values<'_, T>, &[T], Option<Dest<'_, T>>) {
         let i = id.index();
         let node = self.nodes[i];
         let n = node.shape.len();
@@ -113,7 +120,7 @@ impl<T: Real> Backward<'_, T> {
                 self.grads[i][n..node.grad_zeroed()].fill(T::zero());
                 self.written[i] = true;
             }
-            Some((&mut self.grads[i][..n], fresh))
+            Some(Dest { buf: &mut self.grads[i][..n], fresh })
         } else {
             None
         };

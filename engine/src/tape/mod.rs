@@ -10,6 +10,7 @@ mod backward;
 pub mod op;
 
 pub use backward::Backward;
+pub(crate) use backward::Dest;
 pub use op::{BinaryKind, CellKind, Op, UnaryKind};
 
 use crate::error::{Error, Result};

@@ -145,7 +145,8 @@ fn write_form_equals_accumulating_into_zeros() {
                 assert_eq!(written[i].to_bits(), added[i].to_bits(), "{act} at x = {}, gy = {}", x[i], gy[i]);
             }
         }
-        let (x64, gy64): (Vec<f64>, Vec<f64>) = x.iter().zip(&gy).map(|(&a, &b)| (a as f64, b as f64)).unzip();
+        let (x64, gy64): (Vec<f64>, Vec<f64>) =
+            x.iter().zip(&gy).map(|(&a, &b)| (a as f64, b as f64)).unzip();
         let y64: Vec<f64> = x64.iter().map(|&v| reference::f(act, v)).collect();
         let mut added = vec![0.0f64; n];
         reference::backward(act, &x64, &y64, &gy64, &mut added);
