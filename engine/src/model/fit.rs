@@ -8,7 +8,6 @@
 use super::{Data, Loss, Model, Targets, record_forward_with};
 use crate::clip::{ClipReport, ClipSpec};
 use crate::error::{Error, Result};
-use crate::kernels::elementwise::all_finite;
 use crate::layers::{Layer, OutputAct};
 use crate::optim::Optimizer;
 use crate::params::ParamStore;
@@ -306,7 +305,9 @@ impl<T: Real> Model<T> {
                 self.tape.backward(loss_node)?;
                 let view = self.step_view([step, epoch, batch], loss, out, loss_node);
                 cfg.hook.on_step(&view)?;
-                if let Some((_, p)) = self.tape.params().iter().find(|(_, p)| !all_finite(&p.grad)) {
+                // The sweep checked each gradient as it finished it (the hook only reads).
+                let finite = self.tape.param_grads_finite();
+                if let Some(((_, p), _)) = self.tape.params().iter().zip(finite).find(|(_, ok)| !**ok) {
                     let place = format!("gradient of {} at {}", p.name, place());
                     return Err(Error::NonFinite { pass: "backward", place });
                 }

@@ -11,6 +11,7 @@
 //! (a swap of two `Vec`s, no copy), so its gradient lands in the store.
 use super::{NodeId, Op, Tape, Values};
 use crate::error::{Error, Result};
+use crate::kernels::elementwise::all_finite;
 use crate::ops;
 use crate::real::Real;
 use crate::shape::Shape;
@@ -180,9 +181,19 @@ impl<T: Real> Tape<T> {
         }
         seeded[..shape.len()].copy_from_slice(seed);
         self.written[last] = true;
+        self.grad_finite.clear();
+        self.grad_finite.resize(self.params.len(), true);
         for i in (0..=last).rev() {
             let node = self.nodes[i];
-            if !node.requires_grad || matches!(node.op, Op::Leaf) {
+            if !node.requires_grad {
+                continue;
+            }
+            if matches!(node.op, Op::Leaf) {
+                // Every consumer of the leaf comes after it: its gradient is
+                // final here, and still in cache from the rule that wrote it.
+                if let (Some(p), true) = (node.param, self.written[i]) {
+                    self.grad_finite[p as usize] = all_finite(&self.grads[i][..node.shape.len()]);
+                }
                 continue;
             }
             let (lower, upper) = self.grads.split_at_mut(i);
@@ -218,6 +229,14 @@ impl<T: Real> Tape<T> {
         }
         self.grads_valid = last + 1;
         Ok(())
+    }
+
+    /// Whether each parameter's gradient (in store order) was all finite
+    /// when the last backward pass left it: the check a training step makes
+    /// before its update, done by the sweep while each gradient was in cache.
+    /// Valid until the gradients are changed (clipping, a new pass).
+    pub(crate) fn param_grads_finite(&self) -> &[bool] {
+        &self.grad_finite
     }
 
     /// Swaps the store's gradient buffer of every parameter bound at or

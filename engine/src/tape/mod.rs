@@ -77,6 +77,8 @@ pub struct Tape<T: Real> {
     pub(crate) grads: Vec<Vec<T>>,
     /// During a backward sweep, whether node `i`'s gradient holds values yet.
     pub(crate) written: Vec<bool>,
+    /// After a backward sweep, whether each parameter's gradient is finite.
+    grad_finite: Vec<bool>,
     /// Integer labels of sparse cross-entropy nodes.
     pub(crate) labels: Vec<usize>,
     /// Operand lists of variadic ops (concat).
@@ -105,6 +107,7 @@ impl<T: Real> Tape<T> {
             values: Vec::new(),
             grads: Vec::new(),
             written: Vec::new(),
+            grad_finite: Vec::new(),
             labels: Vec::new(),
             parts: Vec::new(),
             grads_valid: 0,
