@@ -41,7 +41,6 @@ pub struct VariantDiagnosis {
 /// The second parsing pass for `[diagnose]`: only that table, typed, with its own spans for errors.
 #[derive(Deserialize)]
 struct DiagnoseOnly {
-    #[serde(default)]
     diagnose: Option<DiagnoseConfig>,
 }
 

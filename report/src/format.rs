@@ -1,5 +1,7 @@
 //! Numbers as the page shows them: key figures, chart axes and labels. Page-only: the data files never
 //! go through this module, so a cosmetic change here changes the page and not `SHA256SUMS`.
+use regex::{Captures, Regex};
+use std::sync::LazyLock;
 
 /// A key figure for reading: four significant digits, exponent form outside [0.001, 100000).
 pub fn fmt_figure(v: f64) -> String {
@@ -49,24 +51,9 @@ pub fn fmt_prose(v: f64, digits: usize) -> String {
 /// A label from the data (`crate::record::number` markers `{=V}` inside plain text) with each number
 /// rendered by [`fmt_figure`]; text that is not a well-formed marker is kept as it is.
 pub fn label(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("{=") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find('}').and_then(|j| after[..j].parse::<f64>().ok().map(|v| (j, v))) {
-            Some((j, v)) => {
-                out.push_str(&fmt_figure(v));
-                rest = &after[j + 1..];
-            }
-            None => {
-                out.push_str("{=");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{=([^{}]*)\}").expect("a valid pattern"));
+    let number = |c: &Captures<'_>| c[1].parse::<f64>().map_or_else(|_| c[0].to_string(), fmt_figure);
+    MARKER.replace_all(text, number).into_owned()
 }
 
 /// A compact number for axis labels: up to 4 significant digits, no trailing zeros, exponent form
@@ -91,23 +78,9 @@ fn trim(s: String) -> String {
 
 /// An integer in Unicode superscript digits (for 10⁻⁷).
 pub fn superscript(n: i64) -> String {
-    n.to_string()
-        .chars()
-        .map(|c| match c {
-            '-' => '⁻',
-            '0' => '⁰',
-            '1' => '¹',
-            '2' => '²',
-            '3' => '³',
-            '4' => '⁴',
-            '5' => '⁵',
-            '6' => '⁶',
-            '7' => '⁷',
-            '8' => '⁸',
-            '9' => '⁹',
-            other => other,
-        })
-        .collect()
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let sup = |c: char| c.to_digit(10).map_or('⁻', |d| DIGITS[d as usize]);
+    n.to_string().chars().map(sup).collect()
 }
 
 #[cfg(test)]

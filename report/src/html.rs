@@ -10,7 +10,9 @@ use crate::run::ScenarioResult;
 use crate::scenario::Scenario;
 use crate::timings::Timings;
 use minijinja::{Environment, Value, context};
+use regex::Regex;
 use serde::Serialize;
+use std::sync::LazyLock;
 
 const PAGE: &str = include_str!("../templates/report.html.j2");
 const STYLE: &str = include_str!("../templates/style.css");
@@ -153,39 +155,14 @@ fn prose(text: &str) -> Value {
     Value::from_safe_string(out)
 }
 
+/// `a^b`, `a^-12`, `a^(L-k)` with the exponent raised: after the caret either what a pair of
+/// parentheses holds, or an optional minus and a run of letters, digits and points that ends in a
+/// letter or digit (so the full stop after `10^-6.` stays on the line). A caret with neither stays.
 fn superscripts(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('^') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let len = if let Some(inner) = after.strip_prefix('(') {
-            inner.find(')').map(|j| j + 2)
-        } else {
-            let sign = usize::from(after.starts_with('-'));
-            let body = after[sign..]
-                .find(|c: char| !c.is_ascii_alphanumeric() && c != '.')
-                .unwrap_or(after.len() - sign);
-            let body = after[sign..sign + body].trim_end_matches('.').len();
-            (body > 0).then_some(sign + body)
-        };
-        match len {
-            Some(n) => {
-                let sup = &after[..n];
-                let sup = sup.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(sup);
-                out.push_str("<sup>");
-                out.push_str(sup);
-                out.push_str("</sup>");
-                rest = &after[n..];
-            }
-            None => {
-                out.push('^');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    static EXPONENT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\^(?:\(([^)]*)\)|(-?[A-Za-z0-9.]*[A-Za-z0-9]))").expect("a valid pattern")
+    });
+    EXPONENT.replace_all(text, "<sup>${1}${2}</sup>").into_owned()
 }
 
 fn paragraphs(text: &str) -> Vec<Value> {
@@ -325,24 +302,17 @@ fn section(input: &SectionInput<'_>, styles: &mut Styles, rules: &mut Rules) -> 
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let criterion = match (c.expected, c.range, &c.criterion) {
-                (Some(e), _, text) => {
-                    let t = text.clone().map(|t| format!(" — {t}")).unwrap_or_default();
-                    format!("expected {}{t}", fmt_figure(e))
+            let bound = match (c.expected, c.range) {
+                (Some(e), _) => Some(format!("expected {}", fmt_figure(e))),
+                (None, Some([lo, hi])) if hi == f64::INFINITY => Some(format!("at least {}", fmt_figure(lo))),
+                (None, Some([lo, hi])) if lo == f64::NEG_INFINITY || lo == 0.0 => {
+                    Some(format!("at most {}", fmt_figure(hi)))
                 }
-                (None, Some([lo, hi]), text) => {
-                    let t = text.clone().map(|t| format!(" — {t}")).unwrap_or_default();
-                    let range = match (lo, hi) {
-                        (lo, hi) if hi == f64::INFINITY => format!("at least {}", fmt_figure(lo)),
-                        (lo, hi) if lo == f64::NEG_INFINITY || lo == 0.0 => {
-                            format!("at most {}", fmt_figure(hi))
-                        }
-                        (lo, hi) => format!("within [{}, {}]", fmt_figure(lo), fmt_figure(hi)),
-                    };
-                    format!("{range}{t}")
-                }
-                (None, None, text) => text.clone().unwrap_or_default(),
+                (None, Some([lo, hi])) => Some(format!("within [{}, {}]", fmt_figure(lo), fmt_figure(hi))),
+                (None, None) => None,
             };
+            let criterion =
+                [bound, c.criterion.clone()].into_iter().flatten().collect::<Vec<_>>().join(" — ");
             // The verdict's colour says what it means for the source: a contradiction at a setting the
             // source did not use is not held against it.
             let (verdict, verdict_text) = match (c.verdict, c.standing) {
@@ -503,7 +473,7 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
     env.add_template("style.css", STYLE)?;
     let tally = Tally::of(sections.iter().flat_map(|s| &s.result.claims));
     // Two passes over the charts: count the style sets, then name the frequent ones as classes.
-    let mut styles = Styles::counting();
+    let mut styles = Styles::default();
     for s in sections {
         for c in &s.charts {
             compact(&c.svg, &c.title, &mut styles);
@@ -537,22 +507,13 @@ pub fn render(sections: &[SectionInput<'_>], timings: &Timings) -> Result<String
 }
 
 /// The page with each run of whitespace that holds a line break reduced to that line break and other
-/// runs to one space: the same rendering (the page has no `<pre>`), a few percent smaller.
+/// runs to one space, and none at the end: the same rendering (the page has no `<pre>`), a few percent
+/// smaller.
 fn squeeze(page: &str) -> String {
-    let mut out = String::with_capacity(page.len());
-    let mut run = String::new();
-    for c in page.chars() {
-        if c.is_ascii_whitespace() {
-            run.push(c);
-            continue;
-        }
-        if !run.is_empty() {
-            out.push(if run.contains('\n') { '\n' } else { ' ' });
-            run.clear();
-        }
-        out.push(c);
-    }
-    out
+    static WHITESPACE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new("[ \t\n\x0C\r]+").expect("a valid pattern"));
+    let one = |c: &regex::Captures<'_>| if c[0].contains('\n') { "\n" } else { " " };
+    WHITESPACE.replace_all(page, one).trim_end_matches([' ', '\n']).to_string()
 }
 
 #[cfg(test)]

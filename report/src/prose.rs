@@ -16,10 +16,11 @@ use crate::format::fmt_prose;
 use crate::record::KeyFigure;
 use crate::scenario::Scenario;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use toml::Spanned;
 
 /// Significant digits of a number in prose unless the template asks for more.
@@ -137,75 +138,18 @@ fn detail(e: &Error) -> String {
 /// `1e-5`, `10⁻⁵`), outside template expressions, `code spans` and "quotations". Plain integers
 /// ("ten layers", "30 steps") are settings and pass.
 pub fn measured_literals(template: &str) -> Vec<String> {
+    // A number that starts a word (not after a letter, digit, `_` or `.`): a power of ten (10^-5,
+    // 10^(5, 10⁻⁵; a power of another base, like 0.25^10, is a setting's arithmetic), or digits with a
+    // decimal part or an exponent. Plain digits match too, and are settings.
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+        let power = "10(?:\\^[-+(]?-?[0-9]+|[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)";
+        let decimal = "[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?";
+        Regex::new(&format!("(?:^|[^\\p{{Alphabetic}}\\p{{N}}_.])({power}|{decimal})"))
+            .expect("a valid pattern")
+    });
     let text = strip(template);
-    let chars: Vec<char> = text.chars().collect();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let starts = chars[i].is_ascii_digit() && (i == 0 || !is_word(chars[i - 1]));
-        if !starts {
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while j < chars.len() && chars[j].is_ascii_digit() {
-            j += 1;
-        }
-        let int: String = chars[i..j].iter().collect();
-        let mut end = j;
-        let mut measured = false;
-        // 0.15: a point between digits.
-        if j + 1 < chars.len() && chars[j] == '.' && chars[j + 1].is_ascii_digit() {
-            end = j + 1;
-            while end < chars.len() && chars[end].is_ascii_digit() {
-                end += 1;
-            }
-            measured = true;
-        }
-        // 1e-5, 2.5e3
-        if end + 1 < chars.len() && matches!(chars[end], 'e' | 'E') {
-            let k = end + 1 + usize::from(matches!(chars[end + 1], '-' | '+'));
-            if k < chars.len() && chars[k].is_ascii_digit() {
-                end = k;
-                while end < chars.len() && chars[end].is_ascii_digit() {
-                    end += 1;
-                }
-                measured = true;
-            }
-        }
-        // 10^-5, 10^5, 10⁻⁵ (a power of another base, like 0.25^10, is a setting's arithmetic).
-        if int == "10" && end == j {
-            if end + 1 < chars.len() && chars[end] == '^' {
-                let k = end + 1 + usize::from(matches!(chars[end + 1], '-' | '+' | '('));
-                let k = k + usize::from(k < chars.len() && chars[k] == '-');
-                if k < chars.len() && chars[k].is_ascii_digit() {
-                    end = k;
-                    while end < chars.len() && chars[end].is_ascii_digit() {
-                        end += 1;
-                    }
-                    measured = true;
-                }
-            } else if end < chars.len() && is_superscript(chars[end]) {
-                while end < chars.len() && is_superscript(chars[end]) {
-                    end += 1;
-                }
-                measured = true;
-            }
-        }
-        if measured {
-            found.push(chars[i..end].iter().collect());
-        }
-        i = end.max(i + 1);
-    }
-    found
-}
-
-fn is_word(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '.'
-}
-
-fn is_superscript(c: char) -> bool {
-    "⁰¹²³⁴⁵⁶⁷⁸⁹⁻".contains(c)
+    let numbers = NUMBER.captures_iter(&text).map(|c| c[1].to_string());
+    numbers.filter(|n| !n.bytes().all(|b| b.is_ascii_digit())).collect()
 }
 
 /// The template's plain text: template tags, `code spans` and "quotations" removed.

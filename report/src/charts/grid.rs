@@ -1,6 +1,9 @@
 //! Histograms and bar charts: charts drawn as rectangles on a plain grid.
 use super::to_axis;
-use super::{BarChart, FONT, Histogram, Scale, colour, ensure_font, err, padded_range, tick_label};
+use super::{
+    BarChart, FONT, Histogram, Scale, canvas, colour, ensure_font, err, frame, legend, padded_range,
+    tick_label,
+};
 use crate::format::short_num;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -28,17 +31,8 @@ pub fn histogram(h: &Histogram) -> Result<String, String> {
     let counts: Vec<Vec<usize>> = groups.iter().map(|g| bin_counts(g, lo, hi, bins)).collect();
     let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
     let w = (hi - lo) / bins as f64;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&h.title, (FONT, 21))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64)
-            .build_cartesian_2d(lo..hi, 0.0..top)
-            .map_err(err)?;
+    canvas(SIZE, |root| {
+        let mut chart = frame(root, &h.title, 64, lo..hi, 0.0..top)?;
         let span = hi - lo;
         chart
             .configure_mesh()
@@ -63,17 +57,9 @@ pub fn histogram(h: &Histogram) -> Result<String, String> {
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.mix(0.6).filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-            .label_font((FONT, 15))
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        Ok(())
+    })
 }
 
 pub fn bar_chart(b: &BarChart) -> Result<String, String> {
@@ -94,17 +80,8 @@ pub fn bar_chart(b: &BarChart) -> Result<String, String> {
     }
     let span = y1 - y0;
     let names: Vec<String> = b.bars.iter().map(|(name, _)| name.clone()).collect();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&b.title, (FONT, 21))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64)
-            .build_cartesian_2d((0..n as i32 - 1).into_segmented(), y0..y1)
-            .map_err(err)?;
+    canvas(SIZE, |root| {
+        let mut chart = frame(root, &b.title, 64, (0..n as i32 - 1).into_segmented(), y0..y1)?;
         let y_labels = if b.y_scale == Scale::Log10 && span >= 2.0 { (span as usize + 1).min(12) } else { 8 };
         chart
             .configure_mesh()
@@ -135,9 +112,8 @@ pub fn bar_chart(b: &BarChart) -> Result<String, String> {
             let text = Text::new(short_num(*v), (SegmentValue::CenterOf(i as i32), label_y), style);
             chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Heatmaps: a value per (layer, step) cell on the viridis colour map (perceptually uniform and
 //! colour-blind safe) or a blue–white–red diverging map (for signed quantities such as a log ratio, white
 //! at the middle of the range), a colour bar, and an optional line, in pieces, drawn over the cells.
-use super::{FONT, Heatmap, Scale, ensure_font, err, tick_label, to_axis};
+use super::{FONT, Heatmap, Scale, canvas, ensure_font, err, frame, legend, tick_label, to_axis};
 use crate::format::short_num;
 use plotters::prelude::*;
 
@@ -94,18 +94,9 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
     };
     let cmap: fn(f64) -> RGBColor = if h.diverging { diverging } else { viridis };
     let (xe, ye) = (edges(&h.steps), edges(&h.layers));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    canvas(SIZE, |root| {
         let (main, bar) = root.split_horizontally(SIZE.0 - BAR_WIDTH);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(&h.title, (FONT, 21))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(56)
-            .build_cartesian_2d(xe[0]..xe[nc.max(1)], ye[0]..ye[nr.max(1)])
-            .map_err(err)?;
+        let mut chart = frame(&main, &h.title, 56, xe[0]..xe[nc.max(1)], ye[0]..ye[nr.max(1)])?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -148,19 +139,11 @@ pub fn heatmap(h: &Heatmap) -> Result<String, String> {
                     });
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 15))
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         colour_bar(&bar, lo, hi, h.scale, cmap)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The colour bar's levels: a cell takes the colour of the bar step its value falls in, so the eye

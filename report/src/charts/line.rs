@@ -1,6 +1,9 @@
 //! Line charts: several series with a legend, linear or log10 y axis, shaded bands, an optional
 //! horizontal threshold and vertical event markers.
-use super::{FONT, LineChart, Scale, colour, ensure_font, err, padded_range, tick_label, to_axis};
+use super::{
+    FONT, LineChart, Scale, canvas, colour, ensure_font, err, frame, legend, padded_range, tick_label,
+    to_axis,
+};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
@@ -56,17 +59,8 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
     for (k, (ex, _)) in c.events.iter().enumerate() {
         labels.push((*ex, y1 - span * (0.04 + 0.05 * (k % 3) as f64)));
     }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&c.title, (FONT, 21))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
+    canvas(SIZE, |root| {
+        let mut chart = frame(root, &c.title, 64, x0..x1, y0..y1)?;
         let y_fmt = |v: &f64| tick_label(*v, c.y_scale, span);
         let y_labels =
             if c.y_scale == Scale::Log10 && span >= 2.0 { (span.ceil() as usize + 1).min(12) } else { 8 };
@@ -185,18 +179,10 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
             }
         }
         if !c.series.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(legend_corner(&segs, &labels, (x0, x1), (y0, y1)))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .label_font((FONT, 15))
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, legend_corner(&segs, &labels, (x0, x1), (y0, y1)))?;
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The corner whose quarter-sized box holds the fewest drawn points, so the legend hides the least.

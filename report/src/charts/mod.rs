@@ -14,7 +14,11 @@ pub use line::line_chart;
 pub use table::{Table, table_svg};
 
 use crate::format::{short_num, superscript};
-use plotters::style::{FontStyle, RGBColor};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::AsRangedCoord;
+use plotters::prelude::{Cartesian2d, ChartBuilder, ChartContext, DrawingArea, IntoDrawingArea, SVGBackend};
+use plotters::prelude::{SeriesLabelPosition, WHITE};
+use plotters::style::{Color, FontStyle, RGBColor};
 use std::sync::OnceLock;
 
 pub use crate::scenario::Scale;
@@ -152,6 +156,57 @@ pub(crate) fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> (f64,
 
 pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
+}
+
+/// Draws on a white SVG canvas of `size` and returns the SVG.
+pub(crate) fn canvas(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A chart on `X` by `Y` coordinates, drawn on an SVG canvas.
+type Grid<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
+
+/// The frame every chart on a grid has: its title, a 12 px margin, 42 px under the x axis for its labels
+/// and `y_label_width` beside the y axis.
+pub(crate) fn frame<'a, 'b, X: AsRangedCoord, Y: AsRangedCoord>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+    y_label_width: u32,
+    x: X,
+    y: Y,
+) -> Result<Grid<'a, 'b, X::CoordDescType, Y::CoordDescType>, String> {
+    ChartBuilder::on(area)
+        .caption(title, (FONT, 21))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(y_label_width)
+        .build_cartesian_2d(x, y)
+        .map_err(err)
+}
+
+/// The series' legend as every chart draws it: a translucent white box with a grey border at `at`.
+pub(crate) fn legend<'a, 'b: 'a, C: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, C>,
+    at: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(0xBB, 0xBB, 0xBB))
+        .label_font((FONT, 15))
+        .draw()
+        .map_err(err)
 }
 
 #[cfg(test)]

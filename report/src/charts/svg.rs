@@ -21,6 +21,9 @@
 //!
 //! Input is what `plotters::backend::SVGBackend` writes; anything it does not recognise is kept as is.
 
+use regex::Regex;
+use std::sync::LazyLock;
+
 /// Attributes in order, as (name, value).
 type Attrs = Vec<(String, String)>;
 
@@ -87,32 +90,24 @@ enum Item {
 
 /// The items as markup: two or more consecutive texts of one class go in a `<g>` that carries it.
 fn serialise(items: &[Item], out: &mut String) {
-    let mut i = 0;
-    while i < items.len() {
-        let Item::Text { class, .. } = &items[i] else {
-            if let Item::Raw(s) = &items[i] {
-                out.push_str(s);
+    let same_class = |a: &Item, b: &Item| matches!((a, b), (Item::Text { class: x, .. }, Item::Text { class: y, .. }) if x == y);
+    for run in items.chunk_by(same_class) {
+        match run {
+            [Item::Raw(s)] => out.push_str(s),
+            [Item::Text { class, attrs, text }] => {
+                out.push_str(&format!("<text{attrs} class=\"{class}\">{text}</text>"));
             }
-            i += 1;
-            continue;
-        };
-        let run = items[i..].iter().take_while(|it| matches!(it, Item::Text { class: c, .. } if c == class));
-        let run: Vec<(&String, &String)> = run
-            .filter_map(|it| match it {
-                Item::Text { attrs, text, .. } => Some((attrs, text)),
-                Item::Raw(_) => None,
-            })
-            .collect();
-        if let [(attrs, text)] = run[..] {
-            out.push_str(&format!("<text{attrs} class=\"{class}\">{text}</text>"));
-        } else {
-            out.push_str(&format!("<g class=\"{class}\">"));
-            for (attrs, text) in &run {
-                out.push_str(&format!("<text{attrs}>{text}</text>"));
+            [Item::Text { class, .. }, ..] => {
+                out.push_str(&format!("<g class=\"{class}\">"));
+                for item in run {
+                    if let Item::Text { attrs, text, .. } = item {
+                        out.push_str(&format!("<text{attrs}>{text}</text>"));
+                    }
+                }
+                out.push_str("</g>");
             }
-            out.push_str("</g>");
+            _ => unreachable!("a raw item is a run of its own"),
         }
-        i += run.len();
     }
 }
 
@@ -128,23 +123,18 @@ const CSS_PROPERTIES: [&str; 8] = [
     "stroke-dasharray",
 ];
 
-/// Style sets seen across the page's charts. A page is compacted twice: a first pass counts how often
-/// each style set occurs ([`Styles::counting`]), then [`Styles::freeze`] names the frequent ones as
-/// classes; a style used only a few times (a heatmap cell's colour) stays inline, where it is shorter
-/// than a CSS rule plus a class.
+/// Style sets seen across the page's charts. A page is compacted twice: a first pass, from
+/// `Styles::default()`, counts how often each style set occurs, then [`Styles::freeze`] names the
+/// frequent ones as classes; a style used only a few times (a heatmap cell's colour) stays inline,
+/// where it is shorter than a CSS rule plus a class.
 #[derive(Debug, Default)]
 pub struct Styles {
-    counts: Vec<(Vec<(String, String)>, usize)>,
-    classes: Vec<(Vec<(String, String)>, String)>,
+    counts: Vec<(Attrs, usize)>,
+    classes: Vec<(Attrs, String)>,
     frozen: bool,
 }
 
 impl Styles {
-    /// A first pass: every style set is counted and written inline.
-    pub fn counting() -> Styles {
-        Styles::default()
-    }
-
     /// Names a class for each style set counted at least `min_uses` times; later passes use them. The
     /// most used sets get the shortest names (one letter, then two), since each use writes the name.
     pub fn freeze(&mut self, min_uses: usize) {
@@ -257,17 +247,10 @@ fn parse(svg: &str) -> Option<(Attrs, Vec<Element>)> {
 }
 
 /// `k="v"` pairs in order (plotters writes every value in double quotes, escaped).
-fn attrs(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(eq) = rest.find("=\"") {
-        let key = rest[..eq].trim().to_string();
-        let after = &rest[eq + 2..];
-        let Some(end) = after.find('"') else { break };
-        out.push((key, after[..end].to_string()));
-        rest = &after[end + 1..];
-    }
-    out
+fn attrs(s: &str) -> Attrs {
+    static PAIR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(?s)(.*?)="([^"]*)""#).expect("a valid pattern"));
+    PAIR.captures_iter(s).map(|c| (c[1].trim().to_string(), c[2].to_string())).collect()
 }
 
 /// DejaVu Sans' x-height (1120 of 2048 units per em).
@@ -489,29 +472,16 @@ fn relative(pts: &[(f64, f64)], close: bool) -> Option<String> {
 /// relative `l` pairs, `h`, `v`,
 /// `a` (seven numbers) and `z` (back to the start).
 fn end_point(d: &str) -> Option<(f64, f64)> {
+    // A command letter, or a number: a minus starts one, a space or a letter ends one.
+    static TOKEN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new("[A-Za-z]|-[^A-Za-z -]*|[^A-Za-z -]+").expect("a valid pattern"));
     let mut tokens: Vec<(char, Vec<f64>)> = Vec::new();
-    let mut num = String::new();
-    let flush = |num: &mut String, tokens: &mut Vec<(char, Vec<f64>)>| -> Option<()> {
-        if !num.is_empty() {
-            tokens.last_mut()?.1.push(num.parse().ok()?);
-            num.clear();
-        }
-        Some(())
-    };
-    for c in d.chars() {
-        if c.is_ascii_alphabetic() {
-            flush(&mut num, &mut tokens)?;
-            tokens.push((c, Vec::new()));
-        } else if c == ' ' || (c == '-' && !num.is_empty()) {
-            flush(&mut num, &mut tokens)?;
-            if c == '-' {
-                num.push(c);
-            }
-        } else {
-            num.push(c);
+    for t in TOKEN.find_iter(d).map(|m| m.as_str()) {
+        match t.chars().next() {
+            Some(c) if c.is_ascii_alphabetic() => tokens.push((c, Vec::new())),
+            _ => tokens.last_mut()?.1.push(t.parse().ok()?),
         }
     }
-    flush(&mut num, &mut tokens)?;
     let (mut start, mut at) = ((0.0, 0.0), (0.0, 0.0));
     for (cmd, args) in tokens {
         match cmd {
@@ -896,7 +866,7 @@ a &lt; b
 <text x="1" y="2" font-size="12">a</text>
 <text x="1" y="4" font-size="12">b</text>
 </svg>"##;
-        let mut styles = Styles::counting();
+        let mut styles = Styles::default();
         compact(svg, "t", &mut styles);
         styles.freeze(2);
         let out = compact(svg, "t", &mut styles);
@@ -921,7 +891,7 @@ a &lt; b
 <path d="M0 0h1" fill="none" stroke="#111111"/>
 <text x="1" y="6" font-size="12">c</text>
 </svg>"##;
-        let mut styles = Styles::counting();
+        let mut styles = Styles::default();
         compact(svg, "t", &mut styles);
         styles.freeze(1);
         let css = styles.css();

@@ -1,7 +1,7 @@
 //! Table "charts": numbers that read best as rows and columns (e.g. measured beside predicted for many
 //! configurations), drawn as an SVG like every other chart, so the page, its checks and print treat them
 //! alike. Column widths follow the longest cell; the first column is left-aligned, the others right-aligned.
-use super::{FONT, ensure_font, err};
+use super::{FONT, canvas, ensure_font, err};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -44,10 +44,7 @@ pub fn table_svg(t: &Table) -> Result<String, String> {
         .collect();
     let width = (widths.iter().map(|w| w + 2 * PAD).sum::<i32>()).max(text_width(&t.title) + 2 * PAD);
     let height = TOP + ROW * (t.rows.len() as i32 + 1) + PAD;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (width as u32, height as u32)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    canvas((width as u32, height as u32), |root| {
         let title = TextStyle::from((FONT, 18).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
         root.draw_text(&t.title, &title, (PAD, TOP / 2)).map_err(err)?;
         let grey = RGBColor(0x5F, 0x63, 0x68);
@@ -70,9 +67,8 @@ pub fn table_svg(t: &Table) -> Result<String, String> {
                 x += widths[j] + 2 * PAD;
             }
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -46,17 +46,7 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     at.ensure(p.points >= 2, &["points"], "at least 2 grid points")?;
     at.ensure(p.depth >= 1, &["depth"], "at least 1")?;
     at.ensure(p.saturation > 0.0, &["saturation"], "a derivative above 0")?;
-    if s.spec.variants.is_empty() {
-        return Err(s.error("activation_curves needs at least one variant"));
-    }
-    let variants = s
-        .variants()
-        .enumerate()
-        .map(|(i, v)| {
-            v.activation().map(|a| (v, a)).ok_or_else(|| s.variant_error(i, &[], "needs an `activation`"))
-        })
-        .collect::<Result<_>>()?;
-    let plan = Plan { s, p, seeds: opts.seeds(s), variants };
+    let plan = Plan { s, p, seeds: opts.seeds(s), variants: s.activation_variants()? };
     Ok(Box::new(move || run(&plan)))
 }
 

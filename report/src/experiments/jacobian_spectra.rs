@@ -68,12 +68,8 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     if let Some(o) = p.orthogonal.iter().find(|o| !s.variants().any(|v| &&v.name == o)) {
         return Err(at.error(&["orthogonal"], format!("variant names; `{o}` is not a variant")));
     }
-    if s.spec.variants.is_empty() {
-        return Err(s.error("jacobian_spectra needs at least one variant"));
-    }
     let mut nets = Vec::new();
-    for (i, v) in s.variants().enumerate() {
-        let Some(act) = v.activation() else { return Err(s.variant_error(i, &[], "needs an `activation`")) };
+    for (i, (v, act)) in s.activation_variants()?.into_iter().enumerate() {
         let sigma_w = match v.factor {
             Some(f) if f > 0.0 => f,
             _ => return Err(s.variant_error(i, &["factor"], "needs `factor` = σ_w > 0")),

@@ -86,18 +86,7 @@ fn prepare<'s>(s: &'s Scenario, opts: &RunOptions) -> Result<Box<dyn Experiment 
     at.ensure(p.sigma_w_points >= 2, &["sigma_w_points"], "at least 2")?;
     at.ensure(p.compare_within > 0.0, &["compare_within"], "a positive log10 distance")?;
     at.ensure(p.sigma_b >= 0.0 && p.sigma_b.is_finite(), &["sigma_b"], "a finite σ_b ≥ 0")?;
-    if s.spec.variants.is_empty() {
-        return Err(s.error("phase_diagram needs at least one variant (an activation)"));
-    }
-    let acts = s
-        .variants()
-        .enumerate()
-        .map(|(i, v)| {
-            v.activation()
-                .map(|a| (v.name.clone(), a))
-                .ok_or_else(|| s.variant_error(i, &[], "needs an `activation`"))
-        })
-        .collect::<Result<_>>()?;
+    let acts = s.activation_variants()?.into_iter().map(|(v, a)| (v.name.clone(), a)).collect();
     let seeds = opts.seeds(s);
     let draws = seeds.iter().map(|_| OnceLock::new()).collect();
     Ok(Box::new(Plan { s, p, seeds, acts, draws }))

@@ -3,7 +3,7 @@
 //! critical initialiser, it has no clipping to raise) is left out; the numbers a change sets come from
 //! the failing runs' records ([`Measured`]), never from constants typed here.
 use super::measure::{Measured, round2};
-use engine::diagnose::{DiagnoseConfig, Kind};
+use engine::diagnose::{DiagnoseConfig, Kind, sci};
 use engine::model::{LayerSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
 
@@ -259,26 +259,26 @@ pub(super) fn critical_init(model: &ModelSpec, entries: &[usize]) -> Option<Reme
     (!e.is_empty()).then_some(Remedy::CriticalInit { entries: e })
 }
 
+/// The entries that `keep` accepts; `None` when it accepts none (the change would do nothing).
+fn some_of(entries: impl IntoIterator<Item = usize>, keep: impl Fn(usize) -> bool) -> Option<Vec<usize>> {
+    let e: Vec<usize> = entries.into_iter().filter(|&i| keep(i)).collect();
+    (!e.is_empty()).then_some(e)
+}
+
 fn relu_he(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
-    let e: Vec<usize> = entries
-        .iter()
-        .copied()
-        .filter(|&i| matches!(model.layers[i], LayerSpec::Dense(_) | LayerSpec::Residual(_)))
-        .filter(|&i| saturating(&activation_name(&model.layers[i])))
-        .collect();
-    (!e.is_empty()).then_some(Remedy::ReluHe { entries: e })
+    let entries = some_of(entries.iter().copied(), |i| {
+        matches!(model.layers[i], LayerSpec::Dense(_) | LayerSpec::Residual(_))
+            && saturating(&activation_name(&model.layers[i]))
+    })?;
+    Some(Remedy::ReluHe { entries })
 }
 
 fn leaky(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
-    let e: Vec<usize> = entries
-        .iter()
-        .copied()
-        .filter(|&i| {
-            let act = activation_name(&model.layers[i]);
-            matches!(model.layers[i], LayerSpec::Dense(_)) && (act == "relu" || saturating(&act))
-        })
-        .collect();
-    (!e.is_empty()).then_some(Remedy::LeakyRelu { entries: e, kernel: leaky_kernel()? })
+    let entries = some_of(entries.iter().copied(), |i| {
+        let act = activation_name(&model.layers[i]);
+        matches!(model.layers[i], LayerSpec::Dense(_)) && (act == "relu" || saturating(&act))
+    })?;
+    Some(Remedy::LeakyRelu { entries, kernel: leaky_kernel()? })
 }
 
 /// Leaky ReLU's critical kernel: orthogonal with gain √(2/(1+α²)) (α the engine's default slope; the
@@ -290,27 +290,20 @@ fn leaky_kernel() -> Option<String> {
 }
 
 fn zero_bias(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
-    let e: Vec<usize> = entries
-        .iter()
-        .copied()
-        .filter(|&i| match &model.layers[i] {
-            LayerSpec::Dense(d) => d.bias_initializer.as_ref().is_some_and(|b| b.name != "zeros"),
-            _ => false,
-        })
-        .collect();
-    (!e.is_empty()).then_some(Remedy::ZeroBias { entries: e })
+    let entries = some_of(entries.iter().copied(), |i| match &model.layers[i] {
+        LayerSpec::Dense(d) => d.bias_initializer.as_ref().is_some_and(|b| b.name != "zeros"),
+        _ => false,
+    })?;
+    Some(Remedy::ZeroBias { entries })
 }
 
 fn batch_norm(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
-    let e: Vec<usize> = entries
-        .iter()
-        .copied()
-        .filter(|&i| {
-            matches!(model.layers[i], LayerSpec::Dense(_)) && activation_name(&model.layers[i]) != "linear"
-        })
-        .filter(|&i| !matches!(model.layers.get(i + 1), Some(LayerSpec::BatchNormalization(_))))
-        .collect();
-    (!e.is_empty()).then_some(Remedy::BatchNorm { entries: e })
+    let entries = some_of(entries.iter().copied(), |i| {
+        matches!(model.layers[i], LayerSpec::Dense(_))
+            && activation_name(&model.layers[i]) != "linear"
+            && !matches!(model.layers.get(i + 1), Some(LayerSpec::BatchNormalization(_)))
+    })?;
+    Some(Remedy::BatchNorm { entries })
 }
 
 fn residual(model: &ModelSpec, entries: &[usize]) -> Option<Remedy> {
@@ -353,10 +346,6 @@ fn raise_clip(cx: &Context<'_>) -> Option<Remedy> {
     (to > from).then_some(Remedy::RaiseClip { from, to })
 }
 
-fn recurrent(model: &ModelSpec, pick: fn(&LayerSpec) -> bool) -> Vec<usize> {
-    (0..model.layers.len()).filter(|&i| pick(&model.layers[i])).collect()
-}
-
 /// The forget-gate bias b with σ(b)^(T-1) = sqrt(time_ratio): the cell path then keeps the gradient
 /// over the T recorded steps with the threshold's square root to spare; at least 1 (the usual default).
 fn forget_bias_for(cx: &Context<'_>) -> Option<(f64, usize)> {
@@ -369,28 +358,27 @@ fn forget_bias_for(cx: &Context<'_>) -> Option<(f64, usize)> {
 
 fn forget_bias(cx: &Context<'_>) -> Option<Remedy> {
     let (bias, steps) = forget_bias_for(cx)?;
-    let e: Vec<usize> = recurrent(cx.model, |l| matches!(l, LayerSpec::Lstm(_)))
-        .into_iter()
-        .filter(|&i| matches!(&cx.model.layers[i], LayerSpec::Lstm(r) if r.forget_bias.unwrap_or(1.0) < bias))
-        .collect();
-    (!e.is_empty()).then_some(Remedy::ForgetBias { entries: e, bias, steps })
+    let entries = some_of(
+        0..cx.model.layers.len(),
+        |i| matches!(&cx.model.layers[i], LayerSpec::Lstm(r) if r.forget_bias.unwrap_or(1.0) < bias),
+    )?;
+    Some(Remedy::ForgetBias { entries, bias, steps })
 }
 
 fn orthogonal(model: &ModelSpec) -> Option<Remedy> {
-    let e: Vec<usize> = recurrent(model, LayerSpec::is_recurrent)
-        .into_iter()
-        .filter(|&i| {
-            let init = kernel_init(&model.layers[i]);
-            !(init.is_empty() || init == "orthogonal")
-        })
-        .collect();
-    (!e.is_empty()).then_some(Remedy::OrthogonalRecurrent { entries: e })
+    let entries = some_of(0..model.layers.len(), |i| {
+        let init = kernel_init(&model.layers[i]);
+        model.layers[i].is_recurrent() && !(init.is_empty() || init == "orthogonal")
+    })?;
+    Some(Remedy::OrthogonalRecurrent { entries })
 }
 
 fn to_lstm(cx: &Context<'_>) -> Option<Remedy> {
     let (forget_bias, steps) = forget_bias_for(cx)?;
-    let e = recurrent(cx.model, |l| matches!(l, LayerSpec::SimpleRnn(_) | LayerSpec::Gru(_)));
-    (!e.is_empty()).then_some(Remedy::ToLstm { entries: e, forget_bias, steps })
+    let entries = some_of(0..cx.model.layers.len(), |i| {
+        matches!(cx.model.layers[i], LayerSpec::SimpleRnn(_) | LayerSpec::Gru(_))
+    })?;
+    Some(Remedy::ToLstm { entries, forget_bias, steps })
 }
 
 /// Layer positions (from 1, as the records name them) of each model entry, `repeat` expanded.
@@ -421,10 +409,6 @@ fn where_(model: &ModelSpec, entries: &[usize]) -> String {
         .collect();
     let plural = entries.len() > 1 || p.get(entries[0]).is_some_and(|(a, b)| a != b);
     format!("layer{} {}", if plural { "s" } else { "" }, spans.join(", "))
-}
-
-fn sci(v: f64) -> String {
-    engine::diagnose::sci(v)
 }
 
 impl Remedy {

@@ -37,7 +37,6 @@ pub struct TableColumn {
     pub metric: String,
     pub label: String,
     /// Adds ✓ when |value| ≤ this, ✗ otherwise (e.g. a relative error against its tolerance).
-    #[serde(default)]
     pub check_below: Option<f64>,
 }
 
@@ -103,10 +102,8 @@ pub enum Reduce {
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
     /// A fixed position (e.g. where the source stops) ...
-    #[serde(default)]
     pub x: Option<f64>,
     /// ... or the value of a key figure the runner measured (e.g. the layer where float32 hits 0).
-    #[serde(default)]
     pub figure: Option<String>,
     pub label: String,
 }
@@ -126,69 +123,51 @@ pub struct ChartSpec {
     #[serde(default = "layer_axis")]
     pub rows: Axis,
     /// Take x from this metric's value at the same (variant, seed, step, layer, point) instead.
-    #[serde(default)]
     pub x_metric: Option<String>,
-    #[serde(default)]
     pub x_label: Option<String>,
-    #[serde(default)]
     pub y_label: Option<String>,
     #[serde(default)]
     pub y_scale: Scale,
     /// Only these variants (default: all, in scenario order).
-    #[serde(default)]
     pub variants: Option<Vec<String>>,
     /// Only records of the layer at this position (line, histogram, bar charts).
-    #[serde(default)]
     pub layer: Option<u32>,
     /// Only records at these point coordinates, e.g. `point = { T = 50 }`.
     #[serde(default)]
     pub point: BTreeMap<String, f64>,
-    #[serde(default)]
     pub x_range: Option<[f64; 2]>,
-    #[serde(default)]
     pub y_range: Option<[f64; 2]>,
     /// A horizontal line, e.g. a clipping threshold or the value 1.
-    #[serde(default)]
     pub threshold: Option<f64>,
-    #[serde(default)]
     pub threshold_label: Option<String>,
     /// Line only: a shaded horizontal band [low, high], e.g. the healthy range of a ratio.
-    #[serde(default)]
     pub band: Option<[f64; 2]>,
-    #[serde(default)]
     pub band_label: Option<String>,
     /// Vertical markers at fixed x positions.
     #[serde(default)]
     pub events: Vec<EventSpec>,
     /// Heatmap only: a line drawn over the heatmap, this metric's value (a layer index) at each step; with
     /// `x_metric`, points in step order at x = that metric's value; a NaN value breaks the line.
-    #[serde(default)]
     pub overlay_metric: Option<String>,
     /// Legend text of the overlay (default: the metric's name).
-    #[serde(default)]
     pub overlay_label: Option<String>,
     /// Heatmap only: the values the colour scale spans (others saturate), and the colour map.
-    #[serde(default)]
     pub colour_range: Option<[f64; 2]>,
     #[serde(default)]
     pub colour_map: ColourMap,
     /// Line only: a second metric drawn for each variant as a dashed line in its colour (e.g. the theory
     /// beside the measurement), named in the legend with `reference_label` (default "theory").
-    #[serde(default)]
     pub reference_metric: Option<String>,
-    #[serde(default)]
     pub reference_label: Option<String>,
     /// Table only.
     #[serde(default)]
     pub columns: Vec<TableColumn>,
     /// Histogram only.
-    #[serde(default)]
     pub bins: Option<usize>,
     /// Bar only.
     #[serde(default)]
     pub reduce: Reduce,
     /// One sentence under the chart.
-    #[serde(default)]
     pub caption: Option<String>,
 }
 

@@ -126,24 +126,19 @@ pub struct FigureSpec {
     pub layer: Option<Pick>,
     #[serde(default)]
     pub point: BTreeMap<String, f64>,
-    #[serde(default)]
     pub reduce: Option<FigureReduce>,
     /// A denominator: the same selection with these fields replaced (and reduced the same way).
-    #[serde(default)]
     pub over: Option<Selection>,
     /// Instead of a selection: the ratio of two key figures, `["grad_h1.a", "grad_h1.b"]`.
-    #[serde(default)]
     pub ratio_of: Option<[String; 2]>,
     /// One figure for the whole scenario instead of one per variant: each variant's median over seeds,
     /// reduced across the variants (e.g. `max_abs`, `share_within(0.1)`).
-    #[serde(default)]
     pub across: Option<FigureReduce>,
     /// Only these variants (default: every variant that has the cells).
     #[serde(default)]
     pub variants: Vec<String>,
     /// One figure per value of this coordinate of the records' `point` column (a sweep's, e.g. `T`):
     /// `KEY_T10.VARIANT` reads the cells at `T = 10`.
-    #[serde(default)]
     pub per: Option<String>,
 }
 

@@ -45,9 +45,7 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub errata: Vec<String>,
     /// Parts of the experiment that are not measured yet, said plainly on the page.
-    #[serde(default)]
     pub pending: Option<String>,
-    #[serde(default)]
     pub params: Option<toml::Table>,
     #[serde(default)]
     pub variants: Vec<Spanned<Variant>>,
@@ -59,10 +57,8 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub figures: Vec<Spanned<FigureSpec>>,
     /// Overrides of the diagnosis thresholds (`engine::diagnose::DiagnoseConfig`), typed by `diagnosis`.
-    #[serde(default)]
     pub diagnose: Option<toml::Table>,
     /// `[remedy]`: try the remedies on the failing variants and show them on the page.
-    #[serde(default)]
     pub remedy: Option<RemedySpec>,
 }
 
@@ -74,10 +70,8 @@ pub struct RemedySpec {
     #[serde(default)]
     pub enabled: bool,
     /// At most this many remedies per variant (default 3).
-    #[serde(default)]
     pub max_remedies: Option<usize>,
     /// Only these variants (default: every variant with a failure verdict).
-    #[serde(default)]
     pub variants: Option<Vec<String>>,
 }
 
@@ -106,14 +100,10 @@ pub struct Claim {
     /// setting the source did not use is shown but not counted against the source.
     #[serde(default = "yes")]
     pub at_source_setting: bool,
-    #[serde(default)]
     pub expected: Option<f64>,
-    #[serde(default)]
     pub rel_tol: Option<f64>,
-    #[serde(default)]
     pub range: Option<[f64; 2]>,
     /// Why `range` is what the claim implies.
-    #[serde(default)]
     pub criterion: Option<String>,
 }
 
@@ -257,6 +247,23 @@ impl Scenario {
 
     pub fn variants(&self) -> impl Iterator<Item = &Variant> {
         self.spec.variants.iter().map(|v| v.get_ref())
+    }
+
+    /// Every variant with its activation, for the runners whose variants are activations: at least one
+    /// variant, and a variant without an `activation` is an error at that variant.
+    pub fn activation_variants(&self) -> Result<Vec<(&Variant, Activation)>> {
+        if self.spec.variants.is_empty() {
+            let kind = self.spec.kind.get_ref();
+            return Err(self.error(format!("{kind} needs at least one variant (an activation)")));
+        }
+        self.variants()
+            .enumerate()
+            .map(|(i, v)| {
+                v.activation()
+                    .map(|a| (v, a))
+                    .ok_or_else(|| self.variant_error(i, &[], "needs an `activation`"))
+            })
+            .collect()
     }
 
     fn check(&self) -> Result<()> {

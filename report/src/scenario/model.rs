@@ -18,15 +18,11 @@ pub struct Variant {
     /// Unique within the scenario; names the series in charts and the `variant` column of the data.
     pub name: String,
     /// Longer legend text; defaults to `name`.
-    #[serde(default)]
     pub label: Option<String>,
-    #[serde(default)]
     pub activation: Option<ActivationName>,
     /// Slope (leaky_relu) or scale (elu) of the negative side.
-    #[serde(default)]
     pub alpha: Option<f64>,
     /// A per-layer factor (the repeated-multiplication toy).
-    #[serde(default)]
     pub factor: Option<f64>,
     /// The model as written: each layer keeps its place in the file for errors.
     #[serde(default, rename = "model")]
@@ -34,32 +30,23 @@ pub struct Variant {
     /// The model in the engine's language, read from `model_table` when the scenario is parsed.
     #[serde(skip)]
     pub model: Option<ModelSpec>,
-    #[serde(default)]
     pub optimizer: Option<OptimizerSpec>,
-    #[serde(default)]
     pub loss: Option<Loss>,
-    #[serde(default)]
     pub clipping: Option<ClipSpec>,
-    #[serde(default)]
     pub epochs: Option<usize>,
-    #[serde(default)]
     pub batch_size: Option<usize>,
     /// The labelled zoo: the failure verdicts the diagnosis must give this network, by their
     /// snake-case kind names (`["vanishing"]`); `[]` for a network that must get none. Absent for
     /// networks that are not labelled.
-    #[serde(default)]
     pub expect: Option<Vec<String>>,
     /// Why `expect` holds: the theory or mechanism that predicts it (required with `expect`).
-    #[serde(default)]
     pub expect_reason: Option<String>,
     /// `train`: the variant's own `[params]` keys, laid over the scenario's (tables merge key by key, as
     /// `[params.quick]` does), e.g. `params = { data = { name = "adding" } }`. Read by the runner with
     /// `Scenario::variant_params`, so its errors point at these values.
-    #[serde(default)]
     pub params: Option<toml::Table>,
     /// `train`: run the variant once per value of a `[params]` key, each run's records at that value of
     /// a coordinate of the `point` column.
-    #[serde(default)]
     pub sweep: Option<Sweep>,
 }
 

@@ -215,7 +215,6 @@ mod tests {
     #[serde(deny_unknown_fields)]
     struct P {
         width: usize,
-        #[serde(default)]
         data: Option<D>,
     }
 

@@ -199,6 +199,11 @@ fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| ReportError::io(path, e))
 }
 
+/// `units/ID.EXT` (an id holds dots, so the extension is appended, not set).
+fn unit_file(units: &Path, id: &str, ext: &str) -> PathBuf {
+    units.join(format!("{id}.{ext}"))
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))
 }
@@ -241,9 +246,8 @@ pub fn run_shard(
     let results: Vec<(UnitEntry, bool)> = crate::pool(opts.threads)?.install(|| {
         mine.par_iter()
             .map(|u| {
-                let base = dir.join(&u.id);
-                let files = |ext: &str| PathBuf::from(format!("{}.{ext}", base.display()));
-                let (csv_path, meta_path, done_path) = (files("records.csv"), files("json"), files("done"));
+                let [csv_path, meta_path, done_path] =
+                    ["records.csv", "json", "done"].map(|e| unit_file(&dir, &u.id, e));
                 let want = |d: &Done| {
                     d.build == build
                         && d.scenario_sha256 == hashes[u.scenario].sha256
@@ -299,6 +303,12 @@ pub fn run_shard(
     Ok(ShardRun { manifest, skipped })
 }
 
+/// The first scenario file in one list and not the other, for an error message.
+fn first_difference(a: &[ScenarioHash], b: &[ScenarioHash]) -> String {
+    let differ = a.iter().find(|x| !b.contains(x)).or_else(|| b.iter().find(|x| !a.contains(x)));
+    differ.map_or("the scenario list".to_string(), |x| format!("{}.toml", x.name))
+}
+
 fn refuse(msg: String) -> ReportError {
     ReportError::Usage(format!("merge refused: {msg}"))
 }
@@ -341,12 +351,7 @@ pub fn check_manifests(dirs: &[PathBuf], build: &str) -> Result<Vec<(PathBuf, Ma
             )));
         }
         if m.scenarios != m0.scenarios {
-            let differ = m0
-                .scenarios
-                .iter()
-                .find(|x| !m.scenarios.contains(x))
-                .or_else(|| m.scenarios.iter().find(|x| !m0.scenarios.contains(x)))
-                .map_or("the scenario list".to_string(), |x| format!("{}.toml", x.name));
+            let differ = first_difference(&m0.scenarios, &m.scenarios);
             return Err(refuse(format!("{a} and {b} ran different scenario files ({differ} differs)")));
         }
     }
@@ -401,11 +406,7 @@ pub fn merge(opts: &Options, dirs: &[PathBuf]) -> Result<Generated> {
     let scenarios = crate::scenarios(&opts)?;
     let here = scenario_hashes(&scenarios);
     if here != m0.scenarios {
-        let differ = here
-            .iter()
-            .find(|x| !m0.scenarios.contains(x))
-            .or_else(|| m0.scenarios.iter().find(|x| !here.contains(x)))
-            .map_or("the scenario list".to_string(), |x| format!("{}.toml", x.name));
+        let differ = first_difference(&here, &m0.scenarios);
         return Err(refuse(format!(
             "the scenario files in {} are not the ones the shards ran ({differ} differs)",
             opts.scenarios_dir.display()
@@ -436,9 +437,8 @@ pub fn merge(opts: &Options, dirs: &[PathBuf]) -> Result<Generated> {
                 let e = m.units.iter().find(|e| e.id == u.id).ok_or_else(|| {
                     refuse(format!("{} (shard {s}/{}) does not list unit {}", d.display(), m.shards, u.id))
                 })?;
-                let base = d.join(UNITS_DIR).join(&u.id);
-                let csv = read(&PathBuf::from(format!("{}.records.csv", base.display())))?;
-                let meta = read(&PathBuf::from(format!("{}.json", base.display())))?;
+                let csv = read(&unit_file(&d.join(UNITS_DIR), &u.id, "records.csv"))?;
+                let meta = read(&unit_file(&d.join(UNITS_DIR), &u.id, "json"))?;
                 if hex(csv.as_bytes()) != e.records_sha256 || hex(meta.as_bytes()) != e.meta_sha256 {
                     return Err(refuse(format!(
                         "unit {} in {}: its files do not have the SHA-256 the manifest lists (damaged or edited)",

@@ -51,49 +51,36 @@ pub struct DataSpec {
     /// Generators: how many samples (1000 for gaussian_classification, adding and copy, 100 for
     /// gaussian_regression);
     /// shipped sets: keep a stratified subset of this size (all samples when absent).
-    #[serde(default)]
     pub samples: Option<usize>,
     /// Generators: input width (10).
-    #[serde(default)]
     pub features: Option<usize>,
     /// gaussian_classification: clusters (2).
-    #[serde(default)]
     pub classes: Option<usize>,
     /// gaussian_classification: distance between cluster centres (3.0).
-    #[serde(default)]
     pub separation: Option<f64>,
     /// xor: input noise (0); gaussian_regression: target noise (0.1, or 1.0 without `signal`).
-    #[serde(default)]
     pub noise_std: Option<f64>,
     /// xor: copies of the four points (1).
-    #[serde(default)]
     pub repeats: Option<usize>,
     /// Regression without signal: targets per sample (1).
-    #[serde(default)]
     pub outputs: Option<usize>,
     /// Regression only: whether the targets depend on the inputs (true).
     #[serde(default = "crate::scenario::yes")]
     pub signal: bool,
     /// Regression without signal: the targets' mean (0; seed 003 part 2 trains towards 1.0).
-    #[serde(default)]
     pub target_mean: Option<f64>,
     /// Input scaling (none).
     #[serde(default)]
     pub scale: Scaling,
     /// Every input multiplied by this after `scale`, e.g. 255 to feed raw pixel values (none).
-    #[serde(default)]
     pub input_scale: Option<f64>,
     /// adding: steps per sequence (50).
-    #[serde(default)]
     pub steps: Option<usize>,
     /// copy: symbols to remember (5).
-    #[serde(default)]
     pub length: Option<usize>,
     /// copy: alphabet size (8).
-    #[serde(default)]
     pub alphabet: Option<usize>,
     /// copy: steps between the symbols and the recall (10).
-    #[serde(default)]
     pub delay: Option<usize>,
 }
 

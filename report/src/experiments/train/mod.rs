@@ -58,7 +58,6 @@ pub(crate) struct Params {
     pub monitor: MonitorSpec,
     /// At most this many epochs for every variant (each runs its own `epochs` when absent); a quick run
     /// sets it in `[params.quick]`.
-    #[serde(default)]
     pub max_epochs: Option<usize>,
     /// Record the epoch's loss and accuracy at every N-th epoch and the last (every epoch when absent).
     #[serde(default = "crate::scenario::one")]
@@ -88,7 +87,6 @@ pub(crate) struct Params {
     #[serde(default)]
     pub precision: profile::Precision,
     /// Samples of the profile's pass (each variant's batch size when absent).
-    #[serde(default)]
     pub profile_batch: Option<usize>,
     /// Which part of the data the profiles read (the training part when absent).
     #[serde(default)]
@@ -99,23 +97,17 @@ pub(crate) struct Params {
     pub profile_after: bool,
     /// Real-valued targets: `final_test_within`, the share of test predictions within this distance of
     /// their target (none when absent).
-    #[serde(default)]
     pub tolerance: Option<f64>,
     /// Record every step's batch loss as `batch_loss` (the monitor's `loss` is at its steps only).
     #[serde(default)]
     pub batch_loss: bool,
     /// At initialisation, in the first seed's runs: the stack's kernel initialiser drawn on a matrix and
     /// binned; none when absent.
-    #[serde(default)]
     pub kernel_draws: Option<profile::KernelDraws>,
     /// Every variant's `loss`, `epochs`, `batch_size` and `optimizer` where it gives none.
-    #[serde(default)]
     pub loss: Option<Loss>,
-    #[serde(default)]
     pub optimizer: Option<OptimizerSpec>,
-    #[serde(default)]
     pub epochs: Option<usize>,
-    #[serde(default)]
     pub batch_size: Option<usize>,
 }
 
