@@ -192,6 +192,28 @@ fn non_finite_backward_names_the_layer_whose_signal_broke() {
     assert!(hook.records().series_steps(m::LOSS).is_empty(), "nothing recorded for the broken step");
 }
 
+/// Without a monitor the step's own check stops the fit before the update,
+/// naming the first parameter in store order whose gradient is not finite.
+#[test]
+fn non_finite_gradient_stops_the_step_naming_the_parameter() {
+    let (x, y) = regression(64, 10, 4);
+    let data = Data::values(view(&x, 10), view(&y, 1));
+    let mut model = Sequential::new(10)
+        .seed(7)
+        .add(Dense::new(8).activation("relu"))
+        .add(from_fn("sqrt", |_, _| Ok(Box::new(Sqrt(Recorded::default())) as Box<dyn Layer<f32>>)))
+        .add(Dense::new(1))
+        .build()
+        .unwrap();
+    let before: Vec<Vec<f32>> = model.params().iter().map(|(_, p)| p.value.clone()).collect();
+    let cfg = FitConfig::new(Loss::Mse).epochs(1).batch_size(64).seed(0);
+    let err = model.fit(&data, &mut cfg.optimizer(sgd(0.01))).unwrap_err();
+    assert!(matches!(err, Error::NonFinite { pass: "backward", .. }), "{err}");
+    assert!(err.to_string().contains("gradient of layers.0.dense.weight at step 0"), "{err}");
+    let after: Vec<Vec<f32>> = model.params().iter().map(|(_, p)| p.value.clone()).collect();
+    assert_eq!(before, after, "no update after a non-finite gradient");
+}
+
 #[test]
 fn residual_blocks_probe_their_nested_layers_once() {
     use gradlab::layers::Residual;

@@ -25,6 +25,9 @@ pub trait Real: Float + FromPrimitive + Default + Debug + Display + Send + Sync 
     fn act_forward(act: Activation, x: &[Self], y: &mut [Self]);
     /// `gx += f'(x)·gy`, given `y = f(x)`.
     fn act_backward(act: Activation, x: &[Self], y: &[Self], gy: &[Self], gx: &mut [Self]);
+    /// `gx = 0 + f'(x)·gy`: [`Real::act_backward`] into zeros, bit for bit,
+    /// without zeroing `gx` first.
+    fn act_backward_write(act: Activation, x: &[Self], y: &[Self], gy: &[Self], gx: &mut [Self]);
     fn softmax_rows(cols: usize, x: &[Self], y: &mut [Self]);
     fn log_softmax_rows(cols: usize, x: &[Self], y: &mut [Self]);
     fn exp_slice(x: &[Self], y: &mut [Self]);
@@ -46,6 +49,9 @@ impl Real for f32 {
     }
     fn act_backward(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
         kernels::activation::backward_f32(act, x, y, gy, gx)
+    }
+    fn act_backward_write(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
+        kernels::activation::backward_write_f32(act, x, y, gy, gx)
     }
     fn softmax_rows(cols: usize, x: &[f32], y: &mut [f32]) {
         kernels::softmax::softmax_rows_f32(cols, x, y)
@@ -83,6 +89,9 @@ impl Real for f64 {
     }
     fn act_backward(act: Activation, x: &[f64], y: &[f64], gy: &[f64], gx: &mut [f64]) {
         kernels::activation::reference::backward(act, x, y, gy, gx)
+    }
+    fn act_backward_write(act: Activation, x: &[f64], y: &[f64], gy: &[f64], gx: &mut [f64]) {
+        kernels::activation::reference::backward_write(act, x, y, gy, gx)
     }
     fn softmax_rows(cols: usize, x: &[f64], y: &mut [f64]) {
         kernels::softmax::softmax_rows(cols, x, y)

@@ -14,7 +14,26 @@ use rand_core::Rng;
 /// Every representable multiple of 2⁻⁵³ in the range is equally likely.
 #[inline]
 pub fn uniform01<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    uniform01_of(rng.next_u64())
+}
+
+/// [`uniform01`] of an already drawn `next_u64` value, for a caller that
+/// draws a block of them at once ([`fill_u64`]).
+#[inline]
+pub fn uniform01_of(bits: u64) -> f64 {
+    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Fills `out` with the values `out.len()` calls of `next_u64` would return,
+/// in one bulk read of the generator's stream: the block generators (ChaCha)
+/// build a `u64` from two consecutive little-endian `u32` words, which is how
+/// `fill_bytes` lays out the same words, so the stream and the generator's
+/// state afterwards are those of the calls (checked in the tests).
+pub fn fill_u64<R: Rng + ?Sized>(rng: &mut R, out: &mut [u64]) {
+    rng.fill_bytes(wide::bytemuck::cast_slice_mut(out));
+    for v in out.iter_mut() {
+        *v = u64::from_le(*v);
+    }
 }
 
 /// Uniform on `[lo, hi)` (one `next_u64`): `lo + (hi − lo)·u` with `u` from
@@ -87,6 +106,34 @@ mod tests {
     use super::*;
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
+
+    /// The bulk read is the calls it replaces: the same values and the same
+    /// state after, from any position in a block (odd word offsets and block
+    /// ends included) and for any length.
+    #[test]
+    fn fill_u64_is_repeated_next_u64() {
+        for seed in [1, 2, 99] {
+            for skip in [0usize, 1, 2, 3, 15, 16, 31] {
+                for len in [0usize, 1, 2, 7, 8, 9, 16, 17, 33, 100, 1000] {
+                    let mut a = ChaCha8Rng::seed_from_u64(seed);
+                    let mut b = ChaCha8Rng::seed_from_u64(seed);
+                    for _ in 0..skip {
+                        a.next_u32();
+                        b.next_u32();
+                    }
+                    let calls: Vec<u64> = (0..len).map(|_| a.next_u64()).collect();
+                    let mut bulk = vec![0u64; len];
+                    fill_u64(&mut b, &mut bulk);
+                    assert_eq!(bulk, calls, "seed {seed}, skip {skip}, len {len}");
+                    assert_eq!(
+                        a.next_u64(),
+                        b.next_u64(),
+                        "state after: seed {seed}, skip {skip}, len {len}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn normal_is_box_muller_of_the_raw_stream() {

@@ -3,8 +3,8 @@
 //! identity); the mask is drawn from the step's seeded generator and is a
 //! constant on the tape, so the gradient is g·mask.
 use super::{Builder, Layer, LayerConfig, Recorded};
+use crate::data::random::{fill_u64, uniform01_of};
 use crate::error::{Error, Result};
-use crate::init::uniform01;
 use crate::params::ParamId;
 use crate::real::Real;
 use crate::tape::NodeId;
@@ -36,6 +36,7 @@ impl<T: Real> LayerConfig<T> for Dropout {
             rate: self.rate,
             width,
             mask: Vec::new(),
+            bits: Vec::new(),
             recorded: Recorded::default(),
         }))
     }
@@ -47,6 +48,8 @@ pub struct DropoutLayer<T> {
     rate: f64,
     width: usize,
     mask: Vec<T>,
+    /// The step's draws, one `next_u64` per value, read in one block.
+    bits: Vec<u64>,
     recorded: Recorded,
 }
 
@@ -77,11 +80,15 @@ impl<T: Real> Layer<T> for DropoutLayer<T> {
             let s = ctx.tape.shape(x);
             let keep = T::c(1.0 / (1.0 - self.rate));
             self.mask.resize(s.len(), T::zero());
+            self.bits.resize(s.len(), 0);
+            // The draws `uniform01` would make per value, in one bulk read of
+            // the stream (the per-call bookkeeping was most of the layer's time).
+            fill_u64(ctx.rng, &mut self.bits);
             // Every element is written, by a select rather than a branch: a kept
             // or dropped unit is a coin flip the branch predictor loses.
             let kept = [T::zero(), keep];
-            for m in &mut self.mask {
-                *m = kept[usize::from(uniform01(ctx.rng) >= self.rate)];
+            for (m, &u) in self.mask.iter_mut().zip(&self.bits) {
+                *m = kept[usize::from(uniform01_of(u) >= self.rate)];
             }
             let mask = ctx.tape.input(s, &self.mask)?;
             ctx.tape.mul(x, mask)?

@@ -2,12 +2,12 @@
 //! tape.clear (which unbinds the parameters), forward, loss, backward (the
 //! gradients land in the [`ParamStore`] the tape holds), the [`StepHook`] (read-only: the monitor reads every
 //! gradient and dL/dh here), the non-finite check, optional clipping, the
-//! optimiser step. Batches are copied into buffers the model keeps, so a
+//! optimiser step. A batch's inputs are gathered straight into the tape's
+//! input node and its targets into buffers the model keeps, so a
 //! steady-state step allocates nothing.
-use super::{Data, Loss, Model, Targets, record_forward};
+use super::{Data, Loss, Model, Targets, record_forward_with};
 use crate::clip::{ClipReport, ClipSpec};
 use crate::error::{Error, Result};
-use crate::kernels::elementwise::all_finite;
 use crate::layers::{Layer, OutputAct};
 use crate::optim::Optimizer;
 use crate::params::ParamStore;
@@ -289,7 +289,7 @@ impl<T: Real> Model<T> {
             for (batch, start) in (0..rows).step_by(cfg.batch_size).enumerate() {
                 let n = cfg.batch_size.min(rows - start);
                 self.load_batch(data, cfg.loss, start, n);
-                let out = self.forward_batch(n, true)?;
+                let out = self.forward_batch(data, start, n, true)?;
                 let loss_node = self.record_loss(out, cfg.loss, n)?;
                 let loss = self.tape.scalar(loss_node).as_f64();
                 let place = || format!("step {step} (epoch {epoch}, batch {batch})");
@@ -305,7 +305,9 @@ impl<T: Real> Model<T> {
                 self.tape.backward(loss_node)?;
                 let view = self.step_view([step, epoch, batch], loss, out, loss_node);
                 cfg.hook.on_step(&view)?;
-                if let Some((_, p)) = self.tape.params().iter().find(|(_, p)| !all_finite(&p.grad)) {
+                // The sweep checked each gradient as it finished it (the hook only reads).
+                let finite = self.tape.param_grads_finite();
+                if let Some(((_, p), _)) = self.tape.params().iter().zip(finite).find(|(_, ok)| !**ok) {
                     let place = format!("gradient of {} at {}", p.name, place());
                     return Err(Error::NonFinite { pass: "backward", place });
                 }
@@ -331,10 +333,23 @@ impl<T: Real> Model<T> {
         Ok(history)
     }
 
-    /// Records the forward pass of the `rows` rows [`Self::load_batch`] put in the batch buffer.
-    fn forward_batch(&mut self, rows: usize, training: bool) -> Result<NodeId> {
-        let shape = Shape::new(rows, self.input_width);
-        record_forward(&mut self.tape, &mut self.layers, &mut self.rng, &self.xb, shape, training)
+    /// Records the forward pass of the batch of `n` rows at `start` of the
+    /// order, gathered from `data` straight into the tape's input node.
+    fn forward_batch(
+        &mut self,
+        data: &Data<'_, T>,
+        start: usize,
+        n: usize,
+        training: bool,
+    ) -> Result<NodeId> {
+        let shape = Shape::new(n, self.input_width);
+        let (order, w) = (&self.order[start..start + n], self.input_width);
+        let fill = |out: &mut [T]| {
+            for (row, &i) in out.chunks_exact_mut(w.max(1)).zip(order) {
+                row.copy_from_slice(data.x.row(i));
+            }
+        };
+        record_forward_with(&mut self.tape, &mut self.layers, &mut self.rng, shape, training, fill)
     }
 
     /// What the hook sees of the step at `[step, epoch, batch]`.
@@ -364,7 +379,7 @@ impl<T: Real> Model<T> {
         self.order.clear();
         self.order.extend(0..rows);
         self.load_batch(data, loss, 0, rows);
-        let out = self.forward_batch(rows, true)?;
+        let out = self.forward_batch(data, 0, rows, true)?;
         let node = self.record_loss(out, loss, rows)?;
         self.tape.backward(node)?;
         Ok(self.tape.scalar(node).as_f64())
@@ -381,7 +396,7 @@ impl<T: Real> Model<T> {
         self.order.clear();
         self.order.extend(0..rows);
         self.load_batch(data, loss, 0, rows);
-        let out = self.forward_batch(rows, true)?;
+        let out = self.forward_batch(data, 0, rows, true)?;
         let node = self.record_loss(out, loss, rows)?;
         let value = self.tape.scalar(node).as_f64();
         if !value.is_finite() {
@@ -402,7 +417,7 @@ impl<T: Real> Model<T> {
         for start in (0..rows).step_by(batch_size) {
             let n = batch_size.min(rows - start);
             self.load_batch(data, loss, start, n);
-            let out = self.forward_batch(n, false)?;
+            let out = self.forward_batch(data, start, n, false)?;
             let node = self.record_loss(out, loss, n)?;
             loss_sum += self.tape.scalar(node).as_f64() * n as f64;
             correct += self.count_correct(out, loss, n);
@@ -475,15 +490,14 @@ impl<T: Real> Model<T> {
         Ok(rows)
     }
 
-    /// Copies rows `order[start..start + n]` into the batch buffers (one-hot
-    /// rows when labels meet a loss that wants value rows).
+    /// Copies the targets of rows `order[start..start + n]` into the batch
+    /// buffers (one-hot rows when labels meet a loss that wants value rows);
+    /// [`Self::forward_batch`] gathers their inputs.
     fn load_batch(&mut self, data: &Data<'_, T>, loss: Loss, start: usize, n: usize) {
         let w = self.output_width;
-        self.xb.clear();
         self.yb.clear();
         self.lb.clear();
         for &i in &self.order[start..start + n] {
-            self.xb.extend_from_slice(data.x.row(i));
             match data.targets {
                 Targets::Values(y) => self.yb.extend_from_slice(y.row(i)),
                 Targets::Labels { labels, .. } => {

@@ -194,7 +194,6 @@ impl<T: Real> Sequential<T> {
             tape: Tape::with_params(params),
             rng: ChaCha8Rng::seed_from_u64(self.seed),
             head,
-            xb: Vec::new(),
             yb: Vec::new(),
             lb: Vec::new(),
             order: Vec::new(),
@@ -215,7 +214,6 @@ pub struct Model<T: Real> {
     /// Dropout masks' generator (reseeded by each `fit`).
     rng: ChaCha8Rng,
     head: OutputAct,
-    xb: Vec<T>,
     yb: Vec<T>,
     lb: Vec<usize>,
     order: Vec<usize>,
@@ -297,7 +295,28 @@ fn record_forward<T: Real>(
     training: bool,
 ) -> Result<NodeId> {
     tape.clear();
-    let mut h = tape.input(shape, x)?;
+    if x.len() != shape.len() {
+        return Err(Error::invalid(
+            "leaf",
+            format!("shape {shape} needs {} values, got {}", shape.len(), x.len()),
+        ));
+    }
+    record_forward_with(tape, layers, rng, shape, training, |out| out.copy_from_slice(x))
+}
+
+/// [`record_forward`] with the input written by `fill` straight into the
+/// input node (every element of it), so a batch gathered from a data set
+/// is copied once, not into a batch buffer first.
+fn record_forward_with<T: Real>(
+    tape: &mut Tape<T>,
+    layers: &mut [Box<dyn Layer<T>>],
+    rng: &mut ChaCha8Rng,
+    shape: Shape,
+    training: bool,
+    fill: impl FnOnce(&mut [T]),
+) -> Result<NodeId> {
+    tape.clear();
+    let mut h = tape.input_with(shape, fill);
     let mut ctx = Ctx { tape, training, rng };
     for layer in layers.iter_mut() {
         h = layer.forward(&mut ctx, h)?;

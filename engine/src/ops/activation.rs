@@ -1,10 +1,11 @@
 //! Activations and row-wise softmax. Activation: gx += f'(x)·g, by the
-//! kernels' `df`. Softmax: gx = y ⊙ (g − Σⱼ gⱼyⱼ) per row. Log-softmax:
+//! kernels' `df` (written as 0 + f'(x)·g when it is gx's first contribution).
+//! Softmax: gx = y ⊙ (g − Σⱼ gⱼyⱼ) per row. Log-softmax:
 //! gx = g − softmax(x)·Σⱼ gⱼ per row, with softmax(x) = exp(y).
 use crate::error::Result;
 use crate::kernels::Activation;
 use crate::real::Real;
-use crate::tape::{Backward, NodeId, Op, Tape};
+use crate::tape::{Backward, Dest, NodeId, Op, Tape};
 
 impl<T: Real> Tape<T> {
     pub fn act(&mut self, x: NodeId, act: Activation) -> Result<NodeId> {
@@ -38,9 +39,12 @@ impl<T: Real> Tape<T> {
 pub(crate) fn backward_act<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, act: Activation) {
     let len = ctx.shape(x).len();
     let out = ctx.out;
-    let (values, gy, gx) = ctx.parts_for(x);
-    if let Some(gx) = gx {
-        T::act_backward(act, &values[x.index()][..len], &values[out][..len], gy, gx);
+    let (values, gy, gx) = ctx.parts_for_write(x);
+    let (xv, yv) = (&values[x.index()][..len], &values[out][..len]);
+    match gx {
+        Some(Dest { buf: gx, fresh: true }) => T::act_backward_write(act, xv, yv, gy, gx),
+        Some(Dest { buf: gx, fresh: false }) => T::act_backward(act, xv, yv, gy, gx),
+        None => {}
     }
 }
 

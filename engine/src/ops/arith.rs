@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::{Backward, BinaryKind, NodeId, Op, Tape};
+use crate::tape::{Backward, BinaryKind, Dest, NodeId, Op, Tape};
 
 /// Where element `(i, j)` of `a` finds its partner in a broadcast `b`.
 #[derive(Clone, Copy)]
@@ -66,9 +66,11 @@ fn map_rows<T: Real>(bc: &Broadcast, a: &[T], b: &[T], out: &mut [T], f: impl Fn
     }
 }
 
-/// `acc[k] += f(g, x, y)` row by row over the same broadcast as [`map_rows`].
+/// `acc[k] += f(g, x, y)` row by row over the same broadcast as [`map_rows`];
+/// with `ACC` false, `acc[k] = 0 + f(g, x, y)` without reading `acc` (a first
+/// contribution: bit for bit the sum into zeros).
 #[inline(always)]
-fn accumulate_rows<T: Real>(
+fn accumulate_rows<T: Real, const ACC: bool>(
     bc: &Broadcast,
     g: &[T],
     a: &[T],
@@ -77,19 +79,31 @@ fn accumulate_rows<T: Real>(
     f: impl Fn(T, T, T) -> T,
 ) {
     let n = bc.cols.max(1);
+    let base = |o: &T| if ACC { *o } else { T::zero() };
     for (i, (grow, arow)) in g.chunks_exact(n).zip(a.chunks_exact(n)).enumerate() {
         let start = bc.b_row(i);
         let arow_acc = &mut acc[i * n..(i + 1) * n];
         if bc.col_step == 1 {
             for (((o, &gi), &x), &y) in arow_acc.iter_mut().zip(grow).zip(arow).zip(&b[start..start + n]) {
-                *o = *o + f(gi, x, y);
+                *o = base(o) + f(gi, x, y);
             }
         } else {
             let y = b[start];
             for ((o, &gi), &x) in arow_acc.iter_mut().zip(grow).zip(arow) {
-                *o = *o + f(gi, x, y);
+                *o = base(o) + f(gi, x, y);
             }
         }
+    }
+}
+
+/// `acc ± g` (`add`/`sub` rules): `alpha` is ±1, so `g·alpha + acc` is exact
+/// as `axpy` computes it; a first contribution is `g·alpha + 0`.
+#[inline(always)]
+fn add_signed<T: Real>(alpha: T, g: &[T], acc: &mut [T], fresh: bool) {
+    if fresh {
+        acc.iter_mut().zip(g).for_each(|(o, &gi)| *o = gi * alpha + T::zero());
+    } else {
+        T::axpy(alpha, g, acc);
     }
 }
 
@@ -157,29 +171,38 @@ pub(crate) fn backward_binary<T: Real>(ctx: &mut Backward<'_, T>, kind: BinaryKi
     let (sa, sb) = (ctx.shape(a), ctx.shape(b));
     let bc = Broadcast::new("", sa, sb).expect("checked in forward");
     let (a_len, b_len) = (sa.len(), sb.len());
-    // ga: same shape as the output, no reduction.
-    let (values, gy, ga) = ctx.parts_for(a);
-    if let Some(ga) = ga {
+    // ga: same shape as the output, no reduction; written if it is the first.
+    let (values, gy, ga) = ctx.parts_for_write(a);
+    if let Some(Dest { buf: ga, fresh }) = ga {
         let (av, bv) = (&values[a.index()][..a_len], &values[b.index()][..b_len]);
-        match kind {
-            BinaryKind::Add | BinaryKind::Sub => T::axpy(T::one(), gy, ga),
-            BinaryKind::Mul => accumulate_rows(&bc, gy, av, bv, ga, |g, _, y| g * y),
-            BinaryKind::Div => accumulate_rows(&bc, gy, av, bv, ga, |g, _, y| g / y),
+        match (kind, fresh) {
+            (BinaryKind::Add | BinaryKind::Sub, _) => add_signed(T::one(), gy, ga, fresh),
+            (BinaryKind::Mul, false) => accumulate_rows::<T, true>(&bc, gy, av, bv, ga, |g, _, y| g * y),
+            (BinaryKind::Mul, true) => accumulate_rows::<T, false>(&bc, gy, av, bv, ga, |g, _, y| g * y),
+            (BinaryKind::Div, false) => accumulate_rows::<T, true>(&bc, gy, av, bv, ga, |g, _, y| g / y),
+            (BinaryKind::Div, true) => accumulate_rows::<T, false>(&bc, gy, av, bv, ga, |g, _, y| g / y),
         }
     }
     // gb: summed over the broadcast positions, in index order.
+    if sa == sb {
+        let (values, gy, gb) = ctx.parts_for_write(b);
+        if let Some(Dest { buf: gb, fresh }) = gb {
+            let (av, bv) = (&values[a.index()][..a_len], &values[b.index()][..b_len]);
+            let div = |g: T, x: T, y: T| -g * x / (y * y);
+            match (kind, fresh) {
+                (BinaryKind::Add, _) => add_signed(T::one(), gy, gb, fresh),
+                (BinaryKind::Sub, _) => add_signed(-T::one(), gy, gb, fresh),
+                (BinaryKind::Mul, false) => accumulate_rows::<T, true>(&bc, gy, bv, av, gb, |g, _, x| g * x),
+                (BinaryKind::Mul, true) => accumulate_rows::<T, false>(&bc, gy, bv, av, gb, |g, _, x| g * x),
+                (BinaryKind::Div, false) => accumulate_rows::<T, true>(&bc, gy, av, bv, gb, div),
+                (BinaryKind::Div, true) => accumulate_rows::<T, false>(&bc, gy, av, bv, gb, div),
+            }
+        }
+        return;
+    }
     let (values, gy, gb) = ctx.parts_for(b);
     if let Some(gb) = gb {
         let (av, bv) = (&values[a.index()][..a_len], &values[b.index()][..b_len]);
-        if sa == sb {
-            match kind {
-                BinaryKind::Add => T::axpy(T::one(), gy, gb),
-                BinaryKind::Sub => T::axpy(-T::one(), gy, gb),
-                BinaryKind::Mul => accumulate_rows(&bc, gy, bv, av, gb, |g, _, x| g * x),
-                BinaryKind::Div => accumulate_rows(&bc, gy, av, bv, gb, |g, x, y| -g * x / (y * y)),
-            }
-            return;
-        }
         if bc.row_step == 0 && bc.col_step == 1 && sa.cols == sb.cols {
             // A bias row: column sums, each over the rows in order, as below.
             let n = sa.cols.max(1);

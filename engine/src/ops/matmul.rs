@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::kernels::Gemm;
 use crate::real::Real;
 use crate::shape::Shape;
-use crate::tape::{Backward, NodeId, Op, Tape};
+use crate::tape::{Backward, Dest, NodeId, Op, Tape};
 
 impl<T: Real> Tape<T> {
     /// `a · b`.
@@ -58,12 +58,27 @@ impl<T: Real> Tape<T> {
         let g = Gemm { m: sx.rows, k: sx.cols, n: sw.cols, trans_a: false, trans_b: false, accumulate: true };
         let rg = self.any_grad(&[x, w, b]);
         Ok(self.record(Op::Linear { x, w, b }, Shape::new(g.m, g.n), rg, |v, _, out| {
-            let bias = &v[b.index()][..g.n];
-            if g.n > 0 {
-                out.chunks_exact_mut(g.n).for_each(|row| row.copy_from_slice(bias));
-            }
+            broadcast_row(&v[b.index()][..g.n], out);
             T::gemm(&g, &v[x.index()][..sx.len()], &v[w.index()][..sw.len()], out)
         }))
+    }
+}
+
+/// Fills every row of `out` with `row`, by doubling copies: a few large
+/// copies instead of one call per row (a batch of narrow rows made the
+/// per-row calls a visible share of a residual net's step).
+fn broadcast_row<T: Copy>(row: &[T], out: &mut [T]) {
+    let n = row.len();
+    if n == 0 || out.is_empty() {
+        return;
+    }
+    out[..n].copy_from_slice(row);
+    let mut filled = n;
+    while filled < out.len() {
+        let take = filled.min(out.len() - filled);
+        let (src, dst) = out.split_at_mut(filled);
+        dst[..take].copy_from_slice(&src[..take]);
+        filled += take;
     }
 }
 
@@ -79,6 +94,9 @@ pub(crate) fn backward_linear<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, w: 
     }
 }
 
+/// The product's rules. An operand's first contribution overwrites its
+/// gradient (the product starts from zero accumulators, so it is never −0
+/// and writing it equals adding it to zeros); later ones accumulate.
 pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId, ta: bool, tb: bool) {
     let out = ctx.out_shape();
     let (m, n) = (out.rows, out.cols);
@@ -86,29 +104,31 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, a: NodeId, b: NodeId,
     let k = if ta { sa.rows } else { sa.cols };
     let sb = ctx.shape(b);
     let (a_len, b_len) = (sa.len(), sb.len());
-    let (values, gy, ga) = ctx.parts_for(a);
+    let (values, gy, ga) = ctx.parts_for_write(a);
     let bv = &values[b.index()][..b_len];
-    if let Some(ga) = ga {
+    if let Some(Dest { buf: ga, fresh }) = ga {
+        let accumulate = !fresh;
         if !ta {
             // dA = G·B̂ᵀ (m × k)
-            let g = Gemm { m, k: n, n: k, trans_a: false, trans_b: !tb, accumulate: true };
+            let g = Gemm { m, k: n, n: k, trans_a: false, trans_b: !tb, accumulate };
             T::gemm(&g, gy, bv, ga);
         } else {
             // dA = B̂·Gᵀ (k × m)
-            let g = Gemm { m: k, k: n, n: m, trans_a: tb, trans_b: true, accumulate: true };
+            let g = Gemm { m: k, k: n, n: m, trans_a: tb, trans_b: true, accumulate };
             T::gemm(&g, bv, gy, ga);
         }
     }
-    let (values, gy, gb) = ctx.parts_for(b);
+    let (values, gy, gb) = ctx.parts_for_write(b);
     let av = &values[a.index()][..a_len];
-    if let Some(gb) = gb {
+    if let Some(Dest { buf: gb, fresh }) = gb {
+        let accumulate = !fresh;
         if !tb {
             // dB = Âᵀ·G (k × n)
-            let g = Gemm { m: k, k: m, n, trans_a: !ta, trans_b: false, accumulate: true };
+            let g = Gemm { m: k, k: m, n, trans_a: !ta, trans_b: false, accumulate };
             T::gemm(&g, av, gy, gb);
         } else {
             // dB = Gᵀ·Â (n × k)
-            let g = Gemm { m: n, k: m, n: k, trans_a: true, trans_b: ta, accumulate: true };
+            let g = Gemm { m: n, k: m, n: k, trans_a: true, trans_b: ta, accumulate };
             T::gemm(&g, gy, av, gb);
         }
     }

@@ -362,6 +362,11 @@ pub(crate) fn backward_cell<T: Real>(
     }
     // Pass 2: the scratch into the inputs' gradients, one input at a time.
     let scratch_at = n + if kind == CellKind::Lstm { n } else { 0 };
+    for id in [Some(xw), hu, bias, prev].into_iter().flatten() {
+        if ctx.nodes[id.index()].requires_grad {
+            ctx.touch(id);
+        }
+    }
     let Backward { nodes, values, grads, gy, .. } = ctx;
     let scratch = &gy[scratch_at..];
     let wants = |id: NodeId| nodes[id.index()].requires_grad;
@@ -483,6 +488,9 @@ fn gru_backward<T: Real>(h: usize, val: &[T], prev: Option<&[T]>, dh: &[T], rest
 /// `dL/dc` of the cell, in the slot after its `dL/dh`.
 pub(crate) fn backward_cell_state<T: Real>(ctx: &mut Backward<'_, T>, cell: NodeId) {
     let n = ctx.out_shape().len();
+    if ctx.nodes[cell.index()].requires_grad {
+        ctx.touch(cell);
+    }
     let Backward { nodes, grads, gy, .. } = ctx;
     if nodes[cell.index()].requires_grad {
         T::axpy(T::one(), &gy[..n], &mut grads[cell.index()][n..2 * n]);

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::kernels::reduce;
 use crate::real::Real;
 use crate::shape::{Axis, Shape};
-use crate::tape::{Backward, NodeId, Op, Tape};
+use crate::tape::{Backward, Dest, NodeId, Op, Tape};
 
 impl<T: Real> Tape<T> {
     /// Sum of every element, 1 × 1.
@@ -59,18 +59,29 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, x: NodeId, axis: Opti
         Some(Axis::Cols) => s.cols,
     };
     let scale = if mean && count > 0 { T::one() / T::c(count as f64) } else { T::one() };
-    let (_, gy, gx) = ctx.parts_for(x);
-    let Some(gx) = gx else { return };
+    let (_, gy, gx) = ctx.parts_for_write(x);
+    match gx {
+        Some(Dest { buf: gx, fresh: false }) => spread::<T, true>(gx, gy, s, axis, scale),
+        Some(Dest { buf: gx, fresh: true }) => spread::<T, false>(gx, gy, s, axis, scale),
+        None => {}
+    }
+}
+
+/// `gx += gy[src]·scale` for every element (`ACC`), or `gx = 0 + gy[src]·scale`
+/// into a gradient that holds nothing yet.
+#[inline(always)]
+fn spread<T: Real, const ACC: bool>(gx: &mut [T], gy: &[T], s: Shape, axis: Option<Axis>, scale: T) {
+    let base = |g: &T| if ACC { *g } else { T::zero() };
     // Row by row rather than an index division per element (most of a batch-norm
     // backward's time once); each element still gets `g + gy[src]·scale`.
-    let add = |gs: &mut [T], src: &[T]| gs.iter_mut().zip(src).for_each(|(g, &d)| *g = *g + d * scale);
+    let add = |gs: &mut [T], src: &[T]| gs.iter_mut().zip(src).for_each(|(g, &d)| *g = base(g) + d * scale);
     match axis {
-        None => gx.iter_mut().for_each(|g| *g = *g + gy[0] * scale),
+        None => gx.iter_mut().for_each(|g| *g = base(g) + gy[0] * scale),
         Some(_) if s.cols == 0 => {}
         Some(Axis::Rows) => gx.chunks_exact_mut(s.cols).for_each(|row| add(row, &gy[..s.cols])),
         Some(Axis::Cols) => {
             for (row, &d) in gx.chunks_exact_mut(s.cols).zip(gy) {
-                row.iter_mut().for_each(|g| *g = *g + d * scale);
+                row.iter_mut().for_each(|g| *g = base(g) + d * scale);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! exp (gx += y·g), log (gx += g/x).
 use crate::error::Result;
 use crate::real::Real;
-use crate::tape::{Backward, NodeId, Op, Tape, UnaryKind};
+use crate::tape::{Backward, Dest, NodeId, Op, Tape, UnaryKind};
 
 impl<T: Real> Tape<T> {
     pub fn square(&mut self, x: NodeId) -> Result<NodeId> {
@@ -41,8 +41,8 @@ impl<T: Real> Tape<T> {
 pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, kind: UnaryKind, x: NodeId) {
     let len = ctx.shape(x).len();
     let out = ctx.out;
-    let (values, gy, gx) = ctx.parts_for(x);
-    let Some(gx) = gx else { return };
+    let (values, gy, gx) = ctx.parts_for_write(x);
+    let Some(Dest { buf: gx, fresh }) = gx else { return };
     let (xv, yv) = (&values[x.index()][..len], &values[out][..len]);
     let two = T::c(2.0);
     for i in 0..len {
@@ -52,7 +52,8 @@ pub(crate) fn backward<T: Real>(ctx: &mut Backward<'_, T>, kind: UnaryKind, x: N
             UnaryKind::Exp => yv[i] * gy[i],
             UnaryKind::Log => gy[i] / xv[i],
         };
-        gx[i] = gx[i] + d;
+        // A first contribution is written as 0 + d, what adding it to zeros gave.
+        gx[i] = if fresh { T::zero() } else { gx[i] } + d;
     }
 }
 

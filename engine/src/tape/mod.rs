@@ -10,6 +10,7 @@ mod backward;
 pub mod op;
 
 pub use backward::Backward;
+pub(crate) use backward::Dest;
 pub use op::{BinaryKind, CellKind, Op, UnaryKind};
 
 use crate::error::{Error, Result};
@@ -74,6 +75,10 @@ pub struct Tape<T: Real> {
     pub(crate) values: Vec<Vec<T>>,
     /// Pooled like `values`; a parameter leaf's gradient is in `params`.
     pub(crate) grads: Vec<Vec<T>>,
+    /// During a backward sweep, whether node `i`'s gradient holds values yet.
+    pub(crate) written: Vec<bool>,
+    /// After a backward sweep, whether each parameter's gradient is finite.
+    grad_finite: Vec<bool>,
     /// Integer labels of sparse cross-entropy nodes.
     pub(crate) labels: Vec<usize>,
     /// Operand lists of variadic ops (concat).
@@ -101,6 +106,8 @@ impl<T: Real> Tape<T> {
             nodes: Vec::new(),
             values: Vec::new(),
             grads: Vec::new(),
+            written: Vec::new(),
+            grad_finite: Vec::new(),
             labels: Vec::new(),
             parts: Vec::new(),
             grads_valid: 0,
@@ -177,6 +184,13 @@ impl<T: Real> Tape<T> {
             ));
         }
         Ok(self.record(Op::Leaf, shape, requires_grad, |_, _, out| out.copy_from_slice(data)))
+    }
+
+    /// A constant input (no gradient) whose `shape.len()` values `fill`
+    /// writes in place (all of them: the buffer holds stale values), e.g.
+    /// rows gathered from a data set without a staging copy.
+    pub(crate) fn input_with(&mut self, shape: Shape, fill: impl FnOnce(&mut [T])) -> NodeId {
+        self.record(Op::Leaf, shape, false, |_, _, out| fill(out))
     }
 
     /// A constant input (no gradient).
@@ -419,6 +433,37 @@ mod tests {
         assert!(err.contains("parameter 3") && err.contains("store of 3"), "{err}");
         t.clear();
         assert_eq!(t.params().node(a), None, "clear unbinds");
+    }
+
+    /// A gradient's first contribution is written, later ones added: the
+    /// sum is the same as adding everything into zeros, down to the sign of
+    /// zero (relu's `0·(−g)` is `−0`; added to a zeroed buffer it was `+0`),
+    /// over stale NaN buffers, and a node no rule reaches reads zero.
+    #[test]
+    fn first_contributions_are_written_as_into_zeros() {
+        let mut t = Tape::<f32>::new();
+        for round in 0..2 {
+            t.clear();
+            let x = t.param(Shape::new(1, 3), &[-1.0, 2.0, -3.0]).unwrap();
+            let unused = t.param(Shape::new(1, 3), &[1.0, 1.0, 1.0]).unwrap();
+            let r = t.act(x, Activation::Relu).unwrap();
+            let w = t.param(Shape::new(3, 1), &[-1.0, -1.0, -1.0]).unwrap();
+            let loss = t.matmul(r, w).unwrap();
+            t.backward(loss).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(t.grad(x).unwrap()), bits(&[0.0, -1.0, 0.0]), "round {round}");
+            assert_eq!(bits(t.grad(unused).unwrap()), bits(&[0.0; 3]), "round {round}");
+            // x used twice: the matmul's product is written, the add's term added.
+            let y = t.matmul(r, w).unwrap();
+            let z = t.add(x, x).unwrap();
+            let s = t.sum(z).unwrap();
+            let l2 = t.add(y, s).unwrap();
+            t.backward(l2).unwrap();
+            assert_eq!(t.grad(x).unwrap(), [2.0, 1.0, 2.0], "round {round}");
+            for buf in t.grads.iter_mut() {
+                buf.fill(f32::NAN);
+            }
+        }
     }
 
     /// Buffers are reused without zeroing: whatever a node at a position

@@ -86,3 +86,10 @@ pub fn forward_f32(act: Activation, x: &[f32], y: &mut [f32]) {
 pub fn backward_f32(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
     simd::backward(act, x, y, gy, gx);
 }
+
+/// f32 backward into a buffer that holds nothing yet: `gx = f'(x)·gy + 0`,
+/// bit for bit [`backward_f32`] into zeros (the backward's first
+/// contribution, written without zeroing and reading the buffer first).
+pub fn backward_write_f32(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
+    simd::backward_write(act, x, y, gy, gx);
+}

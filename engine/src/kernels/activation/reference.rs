@@ -107,3 +107,11 @@ pub fn backward<T: Float>(act: Activation, x: &[T], y: &[T], gy: &[T], gx: &mut 
         gx[i] = gx[i] + df(act, x[i], y[i]) * gy[i];
     }
 }
+
+/// [`backward`] into a buffer that holds nothing yet: `gx = 0 + f'(x)·gy`.
+pub fn backward_write<T: Float>(act: Activation, x: &[T], y: &[T], gy: &[T], gx: &mut [T]) {
+    assert!(x.len() == y.len() && y.len() == gy.len() && gy.len() == gx.len());
+    for i in 0..x.len() {
+        gx[i] = T::zero() + df(act, x[i], y[i]) * gy[i];
+    }
+}

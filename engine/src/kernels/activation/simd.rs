@@ -131,16 +131,47 @@ fn forward_with<A: Act>(a: &A, x: &[f32], y: &mut [f32]) {
 
 /// `gx += df(x, y)·gy`: f32x8 blocks, then the scalar tail.
 fn backward_with<A: Act>(a: &A, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
+    backward_blocks::<A, true>(a, x, y, gy, gx);
+}
+
+/// `gx = df(x, y)·gy + 0`: [`backward_with`] into zeros, without reading them.
+fn backward_write_with<A: Act>(a: &A, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
+    backward_blocks::<A, false>(a, x, y, gy, gx);
+}
+
+/// `gx = df(x, y)·gy + (gx or 0)` as one fused multiply-add per element:
+/// f32x16 blocks where the build has AVX-512, f32x8 blocks, a scalar tail.
+#[inline(always)]
+fn backward_blocks<A: Act, const ACC: bool>(a: &A, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
     let n = x.len();
     assert!(y.len() == n && gy.len() == n && gx.len() == n, "activation backward: slice lengths differ");
+    #[cfg(not(target_feature = "avx512f"))]
+    let done = 0;
+    #[cfg(target_feature = "avx512f")]
+    let done = {
+        use wide::f32x16;
+        let v = |s: &[f32]| f32x16::new(s.try_into().expect("block of 16"));
+        let blocks = x.chunks_exact(16).zip(y.chunks_exact(16)).zip(gy.chunks_exact(16));
+        for (((xb, yb), gb), gxb) in blocks.zip(gx.chunks_exact_mut(16)) {
+            let base = if ACC { v(gxb) } else { f32x16::ZERO };
+            let g = a.df(v(xb), v(yb)).mul_add(v(gb), base);
+            gxb.copy_from_slice(&g.to_array());
+        }
+        n / 16 * 16
+    };
     let v = |s: &[f32]| f32x8::new(s.try_into().expect("block of 8"));
+    let (x, y, gy) = (&x[done..], &y[done..], &gy[done..]);
+    let gx = &mut gx[done..];
+    let n = n - done;
     let blocks = x.chunks_exact(8).zip(y.chunks_exact(8)).zip(gy.chunks_exact(8));
     for (((xb, yb), gb), gxb) in blocks.zip(gx.chunks_exact_mut(8)) {
-        let g = a.df(v(xb), v(yb)).mul_add(v(gb), v(gxb));
+        let base = if ACC { v(gxb) } else { f32x8::ZERO };
+        let g = a.df(v(xb), v(yb)).mul_add(v(gb), base);
         gxb.copy_from_slice(&g.to_array());
     }
     for i in n / 8 * 8..n {
-        gx[i] = Lane::mul_add(a.df(x[i], y[i]), gy[i], gx[i]);
+        let base = if ACC { gx[i] } else { 0.0 };
+        gx[i] = Lane::mul_add(a.df(x[i], y[i]), gy[i], base);
     }
 }
 
@@ -171,5 +202,26 @@ pub fn backward(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32
         Activation::Elu { alpha } => backward_with(&Elu(alpha as f32), x, y, gy, gx),
         Activation::Gelu => backward_with(&Gelu, x, y, gy, gx),
         Activation::Softplus => backward_with(&Softplus, x, y, gy, gx),
+    }
+}
+
+/// [`backward`] into a buffer that holds nothing yet: `gx = f'(x)·gy + 0`,
+/// bit for bit what [`backward`] leaves in a zeroed `gx`.
+pub fn backward_write(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
+    match act {
+        Activation::Linear => {
+            assert!(
+                x.len() == y.len() && y.len() == gy.len() && gy.len() == gx.len(),
+                "activation backward: slice lengths differ"
+            );
+            gx.iter_mut().zip(gy).for_each(|(o, &g)| *o = g + 0.0);
+        }
+        Activation::Sigmoid => backward_write_with(&Sigmoid, x, y, gy, gx),
+        Activation::Tanh => backward_write_with(&Tanh, x, y, gy, gx),
+        Activation::Relu => backward_write_with(&Relu, x, y, gy, gx),
+        Activation::LeakyRelu { alpha } => backward_write_with(&LeakyRelu(alpha as f32), x, y, gy, gx),
+        Activation::Elu { alpha } => backward_write_with(&Elu(alpha as f32), x, y, gy, gx),
+        Activation::Gelu => backward_write_with(&Gelu, x, y, gy, gx),
+        Activation::Softplus => backward_write_with(&Softplus, x, y, gy, gx),
     }
 }

@@ -1,6 +1,6 @@
 //! SIMD activations against the f64 reference, with stated tolerances, plus
 //! saturation, NaN, odd-length and tail-consistency checks.
-use super::{Activation, backward_f32, forward_f32, reference};
+use super::{Activation, backward_f32, backward_write_f32, forward_f32, reference};
 use crate::kernels::math::tests::{uniform_vec, worse};
 
 const ACTS: [Activation; 9] = [
@@ -117,6 +117,43 @@ fn odd_lengths_and_tails_agree_with_blocks() {
                 let y64 = reference::f(act, x[i] as f64);
                 assert!((y[i] as f64 - y64).abs() <= FWD_RTOL * y64.abs() + TINY, "{act} n={n} i={i}");
             }
+        }
+    }
+}
+
+/// The write form (a backward's first contribution) is bit for bit the
+/// accumulating form into zeros, signs of zero included (`f'·gy = −0`
+/// becomes `+0`, as adding it to `+0` does), for every length's tail, and
+/// never reads the stale buffer it overwrites (NaN here). The f64 reference
+/// pair likewise.
+#[test]
+fn write_form_equals_accumulating_into_zeros() {
+    let mut x = inputs();
+    x.extend([-1.0, -2.0, -0.0, 0.0, -5.0]);
+    let n = x.len();
+    let mut gy = uniform_vec(25, n, -2.0, 2.0);
+    gy[n - 5..].copy_from_slice(&[-1.0, 1.0, -1.0, 0.0, -0.0]);
+    for act in ACTS {
+        let mut y = vec![0.0; n];
+        forward_f32(act, &x, &mut y);
+        for len in [n, n - 3, 7, 1] {
+            let mut added = vec![0.0f32; len];
+            backward_f32(act, &x[..len], &y[..len], &gy[..len], &mut added);
+            let mut written = vec![f32::NAN; len];
+            backward_write_f32(act, &x[..len], &y[..len], &gy[..len], &mut written);
+            for i in 0..len {
+                assert_eq!(written[i].to_bits(), added[i].to_bits(), "{act} at x = {}, gy = {}", x[i], gy[i]);
+            }
+        }
+        let (x64, gy64): (Vec<f64>, Vec<f64>) =
+            x.iter().zip(&gy).map(|(&a, &b)| (a as f64, b as f64)).unzip();
+        let y64: Vec<f64> = x64.iter().map(|&v| reference::f(act, v)).collect();
+        let mut added = vec![0.0f64; n];
+        reference::backward(act, &x64, &y64, &gy64, &mut added);
+        let mut written = vec![f64::NAN; n];
+        reference::backward_write(act, &x64, &y64, &gy64, &mut written);
+        for i in 0..n {
+            assert_eq!(written[i].to_bits(), added[i].to_bits(), "reference {act} at x = {}", x64[i]);
         }
     }
 }
