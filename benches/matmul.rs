@@ -13,6 +13,7 @@
 //! machine the time the scheduler gives to others is left out (run them under `taskset -c 0`). The
 //! pool benchmarks always measure wall time.
 use criterion::{Bencher, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use gradlab::kernels::hot_pool::with_hot_pool;
 use gradlab::kernels::matmul::{Gemm, sgemm, sgemm_split_above};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -348,6 +349,8 @@ fn par_chain(cr: &mut Criterion) {
         group.bench_function("shipped_2t", |bch| {
             two.install(|| bch.iter(|| chain(gradlab::kernels::matmul::params::PAR_MIN_FLOPS)))
         });
+        // As `fit` runs its steps: the second worker kept awake for the whole chain.
+        group.bench_function("split_2t_hot", |bch| two.install(|| bch.iter(|| with_hot_pool(|| chain(0)))));
         group.finish();
     }
 }

@@ -4,6 +4,7 @@
 //! tests compare against and which serves as the f64 path for gradient checks.
 pub mod activation;
 pub mod elementwise;
+pub mod hot_pool;
 pub mod math;
 pub mod matmul;
 pub mod moments;

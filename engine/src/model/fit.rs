@@ -241,7 +241,8 @@ impl<T: Real> Model<T> {
     /// or a gradient is not finite. The hook's [`StepHook::on_fit_end`] runs
     /// however the fit ends.
     pub fn fit(&mut self, data: &Data<'_, T>, cfg: &mut FitConfig<'_, T>) -> Result<History> {
-        let result = self.fit_epochs(data, cfg);
+        // Many small steps in a row: a parallel product must not pay to wake a sleeping worker.
+        let result = crate::kernels::hot_pool::with_hot_pool(|| self.fit_epochs(data, cfg));
         let end = cfg.hook.on_fit_end(self.tape.params());
         let history = result?;
         end.map(|_| history)
