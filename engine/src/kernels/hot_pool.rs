@@ -8,6 +8,11 @@
 //! the others', the injector) and runs what it finds, so a split reaches a worker that is already
 //! running. The keepers stop when the closure returns or unwinds.
 //!
+//! They start at the run's first split ([`start_keepers`], called by the parallel kernels), not
+//! at its start: a spinning keeper slows the caller's own work on this host (the deep sigmoid
+//! net, none of whose products split, measured its two-thread step 7-10% slower than one thread
+//! with keepers from the start), so a run that never splits never spins.
+//!
 //! Only the scheduling changes: which thread computes a block of C never changes its value, so
 //! results stay bit-identical for any pool size.
 use rayon::Yield;
@@ -21,6 +26,8 @@ thread_local! {
     /// while it waits in a join) returns at once: spinning there would hold that thread's own
     /// work until the other run ends. A run nested inside a keeper starts no keepers of its own.
     static HOT: Cell<bool> = const { Cell::new(false) };
+    /// The current hot run's stop flag and caller's worker index, until its keepers start.
+    static PENDING: Cell<Option<(Arc<AtomicBool>, usize)>> = const { Cell::new(None) };
 }
 
 /// Sets [`HOT`] for the current thread and restores it on drop, also on unwinding.
@@ -53,7 +60,7 @@ impl Drop for StopOnDrop {
 /// nothing extra on a one-thread pool, off the pool (a thread outside it would compete with the
 /// keepers for the cores), or when the caller already runs inside a hot run or a keeper.
 ///
-/// Costs one broadcast per call (a few small allocations): wrap a whole loop of steps, not a step.
+/// Wrap a whole loop of steps, not a step: the keepers are started once per call.
 ///
 /// The keepers are not scoped to the call: a keeper may be running a job it took from the pool (in
 /// the report, another scenario) when `f` returns, and waiting for that job would hold this
@@ -67,13 +74,31 @@ pub fn with_hot_pool<R>(f: impl FnOnce() -> R) -> R {
     let stop = Arc::new(AtomicBool::new(false));
     let _mark = HotMark::set();
     let _stop = StopOnDrop(Arc::clone(&stop));
+    PENDING.set(Some((stop, owner)));
+    let _pending = ClearPending;
+    f()
+}
+
+/// Forgets a run's keepers that never started, on return and on unwinding.
+struct ClearPending;
+
+impl Drop for ClearPending {
+    fn drop(&mut self) {
+        PENDING.set(None);
+    }
+}
+
+/// Starts the keepers of the hot run this thread is in, if it is in one and they have not started:
+/// a parallel kernel calls it just before it splits. One broadcast per run (a few small
+/// allocations, at the first split of the first step); a cheap thread-local check after that.
+pub fn start_keepers() {
+    let Some((stop, owner)) = PENDING.take() else { return };
     // Exactly one keeper in each worker's own queue; the caller's copy returns at once.
     rayon::spawn_broadcast(move |ctx| {
         if ctx.index() != owner {
             keep(&stop);
         }
     });
-    f()
 }
 
 /// Polls the pool for work until `stop` is raised.
@@ -128,6 +153,36 @@ mod tests {
         assert_eq!(caught, (true, false), "the panic comes through and the mark is restored");
         // The pool is usable afterwards: the keeper saw the flag and left.
         assert_eq!(p.install(|| with_hot_pool(|| 7)), 7);
+        assert_eq!(p.install(|| (0..100u64).into_par_iter().sum::<u64>()), 4950);
+    }
+
+    #[test]
+    fn the_first_split_starts_the_keepers_once_and_the_run_still_ends() {
+        let p = pool(2);
+        let (pending_before, pending_after) = p.install(|| {
+            with_hot_pool(|| {
+                let before = PENDING.with(|c| {
+                    let v = c.take();
+                    let some = v.is_some();
+                    c.set(v);
+                    some
+                });
+                start_keepers();
+                start_keepers();
+                // The kept worker runs the other half of a join.
+                let (a, b) = rayon::join(|| 1, || 2);
+                assert_eq!(a + b, 3);
+                let after = PENDING.with(|c| {
+                    let v = c.take();
+                    let some = v.is_some();
+                    c.set(v);
+                    some
+                });
+                (before, after)
+            })
+        });
+        assert_eq!((pending_before, pending_after), (true, false), "started once, then nothing pending");
+        assert!(p.install(|| PENDING.with(|c| c.take()).is_none()), "cleared after the run");
         assert_eq!(p.install(|| (0..100u64).into_par_iter().sum::<u64>()), 4950);
     }
 

@@ -60,6 +60,8 @@ pub(super) unsafe fn run(p: &Problem, min_flops: usize) {
         // SAFETY: forwarded.
         return unsafe { run_serial(p) };
     };
+    // Inside a training run, the first split wakes the other workers for good (see hot_pool).
+    crate::kernels::hot_pool::start_keepers();
     (0..split.tasks).into_par_iter().for_each(|t| {
         let start = t * split.step;
         // SAFETY: the blocks [start, start + len) are disjoint and inside the problem, so each task
