@@ -1,6 +1,6 @@
 //! The BLIS loop nest on one thread: NC/KC/MC cache blocks, packing, and the micro-kernel sweep, with
 //! packing buffers kept per thread so that a warm call allocates nothing.
-use super::micro::{Dest, kernel_packed, kernel_strided};
+use super::micro::{Dest, ROW, kernel_packed, kernel_strided};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b, panel_width};
 use super::params::{
     DIRECT_A_ALIASED_MAX_N, DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_K_SPREAD,
@@ -157,6 +157,15 @@ pub(super) unsafe fn run_task(p: &Problem, task: usize) {
     }
 }
 
+/// The column panels `(first column, width)` of an `nc`-wide block: NR wide, except that the
+/// in-place region ends at `full_cols` (a multiple of NR, or of NR plus one ROW) and the packed rest
+/// after it is cut into NR-wide panels again.
+fn col_panels(nc: usize, full_cols: usize) -> impl Iterator<Item = (usize, usize)> {
+    let in_place = (0..full_cols).step_by(NR).map(move |j| (j, NR.min(full_cols - j)));
+    let packed = (full_cols..nc).step_by(NR).map(move |j| (j, NR.min(nc - j)));
+    in_place.chain(packed)
+}
+
 /// The five loops around the micro-kernel.
 unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
     // A stored untransposed streams each row of a micro-panel contiguously, so reading it in place
@@ -176,7 +185,13 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
             let kc = k_step(p.k).min(p.k - pc);
             // In direct mode only the ragged last column panel is packed: loading NR floats in
             // place there would read past the row.
-            let full_cols = if direct_b { nc / NR * NR } else { 0 };
+            let mut full_cols = if direct_b { nc / NR * NR } else { 0 };
+            // A ragged rest wider than one register row keeps its first ROW columns in place too
+            // (run by the one-row tile), so only the last ≤ ROW columns are packed: a 20-unit
+            // recurrent cell's 20-column B would otherwise be packed whole on every product.
+            if direct_b && NR > ROW && nc - full_cols > ROW {
+                full_cols += ROW;
+            }
             // SAFETY (whole block): every offset below stays inside the m × k, k × n, m × n
             // matrices the caller vouched for.
             if full_cols < nc {
@@ -195,8 +210,7 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
                     unsafe { pack_a(mc - full_rows, kc, a_blk.offset(full_rows, 0), abuf) };
                 }
                 let apacked = abuf.as_ptr();
-                for jr in (0..nc).step_by(NR) {
-                    let nr = NR.min(nc - jr);
+                for (jr, nr) in col_panels(nc, full_cols) {
                     let (bp, b_rs) = if jr < full_cols {
                         (unsafe { p.b.at(pc, jc + jr) }, p.b.rs)
                     } else {

@@ -78,8 +78,8 @@ fn matches_reference_on_odd_shapes_all_transposes_and_accumulate() {
 fn matches_reference_across_block_boundaries() {
     // Shapes that cross KC (several k blocks, the first overwriting), MC (several row blocks), the
     // direct/packed A switch (n above DIRECT_A_MAX_N; a transposed A of row stride 128 that does not
-    // stay in L1, above DIRECT_A_ALIASED_MAX_N), the in-place B of k up to 128 (row stride 100), and
-    // ragged register tiles everywhere.
+    // stay in L1, above DIRECT_A_ALIASED_MAX_N), the in-place B of k up to 128 (row stride 100), an
+    // in-place B with a ragged rest of more than one register row, and ragged register tiles everywhere.
     let shapes = [
         (128, 100, 200),
         (64, 100, 100),
@@ -89,6 +89,11 @@ fn matches_reference_across_block_boundaries() {
         (MR * 5 + 4, 70, 513),
         (7, 3, 2049 + 3),
         (61, 1, 45),
+        // In-place B whose ragged rest is wider than one register row: its first ROW columns stay
+        // in place and only the last few are packed (a 20-unit recurrent cell; 32 + 16 + 2).
+        (32, 20, 20),
+        (33, 10, 50),
+        (MR + 3, 64, 27),
     ];
     for (s, &(m, k, n)) in shapes.iter().enumerate() {
         for (ta, tb) in COMBOS {
