@@ -97,139 +97,81 @@ impl Lane for f32 {
     }
 }
 
-impl Lane for f32x8 {
-    type Mask = f32x8;
-    #[inline(always)]
-    fn splat(v: f32) -> Self {
-        f32x8::splat(v)
-    }
-    #[inline(always)]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        f32x8::mul_add(self, a, b)
-    }
-    #[inline(always)]
-    fn round_even(self) -> Self {
-        self.round_ties_even()
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        f32x8::abs(self)
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        self.fast_min(o)
-    }
-    #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        self.fast_max(o)
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self {
-        self.simd_lt(o)
-    }
-    #[inline(always)]
-    fn gt(self, o: Self) -> Self {
-        self.simd_gt(o)
-    }
-    #[inline(always)]
-    fn eq(self, o: Self) -> Self {
-        self.simd_eq(o)
-    }
-    #[inline(always)]
-    fn is_nan(self) -> Self {
-        f32x8::is_nan(self)
-    }
-    #[inline(always)]
-    fn select(m: Self, t: Self, f: Self) -> Self {
-        m.select(t, f)
-    }
-    #[inline(always)]
-    fn pow2i(n: Self) -> Self {
-        let e = n.fast_round_int() + i32x8::splat(127);
-        cast(e << 23)
-    }
-    #[inline(always)]
-    fn split_exp(self) -> (Self, Self) {
-        let b: i32x8 = cast(self);
-        let e = (b >> 23) - i32x8::splat(127);
-        let m = (b & i32x8::splat(0x007f_ffff)) | i32x8::splat(0x3f80_0000);
-        (cast(m), f32x8::from_i32x8(e))
-    }
-    #[inline(always)]
-    fn high_half(self) -> Self {
-        let b: i32x8 = cast(self);
-        cast(b & i32x8::splat(0xffff_f000_u32 as i32))
-    }
+/// One `Lane` impl per `wide` vector width: every method is the same one instruction lane by lane,
+/// so a value gets the same bits in either width.
+macro_rules! simd_lane {
+    ($f:ident, $i:ident, $from_i:ident) => {
+        impl Lane for $f {
+            type Mask = $f;
+            #[inline(always)]
+            fn splat(v: f32) -> Self {
+                $f::splat(v)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                $f::mul_add(self, a, b)
+            }
+            #[inline(always)]
+            fn round_even(self) -> Self {
+                self.round_ties_even()
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $f::abs(self)
+            }
+            #[inline(always)]
+            fn min(self, o: Self) -> Self {
+                self.fast_min(o)
+            }
+            #[inline(always)]
+            fn max(self, o: Self) -> Self {
+                self.fast_max(o)
+            }
+            #[inline(always)]
+            fn lt(self, o: Self) -> Self {
+                self.simd_lt(o)
+            }
+            #[inline(always)]
+            fn gt(self, o: Self) -> Self {
+                self.simd_gt(o)
+            }
+            #[inline(always)]
+            fn eq(self, o: Self) -> Self {
+                self.simd_eq(o)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> Self {
+                $f::is_nan(self)
+            }
+            #[inline(always)]
+            fn select(m: Self, t: Self, f: Self) -> Self {
+                m.select(t, f)
+            }
+            #[inline(always)]
+            fn pow2i(n: Self) -> Self {
+                let e = n.fast_round_int() + $i::splat(127);
+                cast(e << 23)
+            }
+            #[inline(always)]
+            fn split_exp(self) -> (Self, Self) {
+                let b: $i = cast(self);
+                let e = (b >> 23) - $i::splat(127);
+                let m = (b & $i::splat(0x007f_ffff)) | $i::splat(0x3f80_0000);
+                (cast(m), $f::$from_i(e))
+            }
+            #[inline(always)]
+            fn high_half(self) -> Self {
+                let b: $i = cast(self);
+                cast(b & $i::splat(0xffff_f000_u32 as i32))
+            }
+        }
+    };
 }
 
-/// The 16-lane body where the build has AVX-512: the same operations lane by
-/// lane as [`f32x8`]'s (one instruction each), so a value gets the same bits
-/// in either width.
+simd_lane!(f32x8, i32x8, from_i32x8);
+// The 16-lane body where the build has AVX-512.
 #[cfg(target_feature = "avx512f")]
-impl Lane for f32x16 {
-    type Mask = f32x16;
-    #[inline(always)]
-    fn splat(v: f32) -> Self {
-        f32x16::splat(v)
-    }
-    #[inline(always)]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        f32x16::mul_add(self, a, b)
-    }
-    #[inline(always)]
-    fn round_even(self) -> Self {
-        self.round_ties_even()
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        f32x16::abs(self)
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        self.fast_min(o)
-    }
-    #[inline(always)]
-    fn max(self, o: Self) -> Self {
-        self.fast_max(o)
-    }
-    #[inline(always)]
-    fn lt(self, o: Self) -> Self {
-        self.simd_lt(o)
-    }
-    #[inline(always)]
-    fn gt(self, o: Self) -> Self {
-        self.simd_gt(o)
-    }
-    #[inline(always)]
-    fn eq(self, o: Self) -> Self {
-        self.simd_eq(o)
-    }
-    #[inline(always)]
-    fn is_nan(self) -> Self {
-        f32x16::is_nan(self)
-    }
-    #[inline(always)]
-    fn select(m: Self, t: Self, f: Self) -> Self {
-        m.select(t, f)
-    }
-    #[inline(always)]
-    fn pow2i(n: Self) -> Self {
-        let e = n.fast_round_int() + i32x16::splat(127);
-        cast(e << 23)
-    }
-    #[inline(always)]
-    fn split_exp(self) -> (Self, Self) {
-        let b: i32x16 = cast(self);
-        let e = (b >> 23) - i32x16::splat(127);
-        let m = (b & i32x16::splat(0x007f_ffff)) | i32x16::splat(0x3f80_0000);
-        (cast(m), f32x16::from_i32x16(e))
-    }
-    #[inline(always)]
-    fn high_half(self) -> Self {
-        let b: i32x16 = cast(self);
-        cast(b & i32x16::splat(0xffff_f000_u32 as i32))
-    }
-}
+simd_lane!(f32x16, i32x16, from_i32x16);
 
 /// Applies `f` to `x` into `y`: f32x16 blocks where the build has AVX-512,
 /// then f32x8 blocks, then a scalar tail.
