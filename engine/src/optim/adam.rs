@@ -9,8 +9,9 @@
 //! AdamW is Adam with decoupled weight decay (`w ← w − lr·wd·w` beside the
 //! update, as PyTorch's and Keras' `AdamW`); L2 regularisation instead adds
 //! `λ·w` to `g`, where the adaptive scaling then divides it away.
-use super::{Optimizer, Regularization, Slots, in_unit, non_negative, regularized};
+use super::{Optimizer, Regularization, Slots, by_parts, in_unit, non_negative, regularized};
 use crate::error::{Error, Result};
+use crate::kernels::hot_pool::Parts;
 use crate::params::ParamStore;
 use crate::real::Real;
 
@@ -92,13 +93,18 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         let keep = T::one() - T::c(c.learning_rate * c.regularization.weight_decay);
         for ((_, p), mv) in params.iter_mut().zip(self.moments.bufs.chunks_exact_mut(2)) {
             let [m, v] = mv else { unreachable!("chunks of two") };
-            for (((w, &g), m), v) in p.value.iter_mut().zip(&p.grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = regularized(g, *w, l2);
-                *m = b1.mul_add(*m, one_b1 * g);
-                *v = b2.mul_add(*v, one_b2 * g * g);
-                let denom = v.sqrt() * inv_sqrt_corr2 + eps;
-                *w = keep * *w - step_size * *m / denom;
-            }
+            let (w, g, m, v) = (Parts::new(&mut p.value), &p.grad[..], Parts::new(m), Parts::new(v));
+            by_parts(g.len(), &|r| {
+                // SAFETY: by_parts hands out disjoint ranges.
+                let (w, m, v) = unsafe { (w.range(r.clone()), m.range(r.clone()), v.range(r.clone())) };
+                for (((w, &g), m), v) in w.iter_mut().zip(&g[r]).zip(m).zip(v) {
+                    let g = regularized(g, *w, l2);
+                    *m = b1.mul_add(*m, one_b1 * g);
+                    *v = b2.mul_add(*v, one_b2 * g * g);
+                    let denom = v.sqrt() * inv_sqrt_corr2 + eps;
+                    *w = keep * *w - step_size * *m / denom;
+                }
+            });
         }
         Ok(())
     }

@@ -77,6 +77,16 @@ impl Regularization {
     }
 }
 
+/// Values below which a parameter's update stays whole on the calling thread.
+const PAR_MIN_PART: usize = 4096;
+
+/// Runs `update` over the ranges that cut a parameter of `len` values into the hot run's
+/// consecutive parts (`kernels::hot_pool`), the parts the products that computed its gradient cut
+/// it into. Each value's update reads and writes only that value, so the cut changes no bit.
+fn by_parts(len: usize, update: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+    crate::kernels::hot_pool::for_parts(len, 16, PAR_MIN_PART, update)
+}
+
 /// The gradient the update uses: the gathered one plus the L2 term.
 #[inline]
 fn regularized<T: Real>(g: T, w: T, l2: T) -> T {

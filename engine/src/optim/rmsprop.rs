@@ -2,8 +2,9 @@
 //! `a ← ρ·a + (1 − ρ)·g²`, `w ← w − lr·g/√(a + ε)`, with lr 0.001, ρ 0.9,
 //! ε 1e-7. (PyTorch puts ε outside the root, `g/(√a + ε)`, with ε 1e-8 and
 //! lr 0.01, α = ρ 0.99; the two differ only where `a` is tiny.)
-use super::{Optimizer, Regularization, Slots, in_unit, non_negative, regularized};
+use super::{Optimizer, Regularization, Slots, by_parts, in_unit, non_negative, regularized};
 use crate::error::{Error, Result};
+use crate::kernels::hot_pool::Parts;
 use crate::params::ParamStore;
 use crate::real::Real;
 
@@ -60,11 +61,16 @@ impl<T: Real> Optimizer<T> for RmsProp<T> {
         let l2 = T::c(self.cfg.regularization.l2);
         let keep = T::one() - lr * T::c(self.cfg.regularization.weight_decay);
         for ((_, p), a) in params.iter_mut().zip(&mut self.mean_square.bufs) {
-            for ((w, &g), a) in p.value.iter_mut().zip(&p.grad).zip(a.iter_mut()) {
-                let g = regularized(g, *w, l2);
-                *a = rho.mul_add(*a, one_minus_rho * g * g);
-                *w = keep * *w - lr * g / (*a + eps).sqrt();
-            }
+            let (w, g, a) = (Parts::new(&mut p.value), &p.grad[..], Parts::new(a));
+            by_parts(g.len(), &|r| {
+                // SAFETY: by_parts hands out disjoint ranges.
+                let (w, a) = unsafe { (w.range(r.clone()), a.range(r.clone())) };
+                for ((w, &g), a) in w.iter_mut().zip(&g[r]).zip(a) {
+                    let g = regularized(g, *w, l2);
+                    *a = rho.mul_add(*a, one_minus_rho * g * g);
+                    *w = keep * *w - lr * g / (*a + eps).sqrt();
+                }
+            });
         }
         Ok(())
     }

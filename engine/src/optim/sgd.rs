@@ -3,8 +3,9 @@
 //! `w ← w − lr·(g + μ·v)` (Nesterov). Keras writes `v ← μ·v − lr·g`,
 //! `w ← w + v` (Nesterov: `w ← w + μ·v − lr·g`); with a constant learning rate
 //! its `v` is `−lr` times ours and the steps are identical.
-use super::{Optimizer, Regularization, Slots, in_unit, non_negative, regularized};
+use super::{Optimizer, Regularization, Slots, by_parts, in_unit, non_negative, regularized};
 use crate::error::Result;
+use crate::kernels::hot_pool::Parts;
 use crate::params::ParamStore;
 use crate::real::Real;
 
@@ -59,22 +60,32 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
         let keep = T::one() - lr * T::c(self.cfg.regularization.weight_decay);
         if self.cfg.momentum == 0.0 {
             for (_, p) in params.iter_mut() {
-                for (w, &g) in p.value.iter_mut().zip(&p.grad) {
-                    let g = regularized(g, *w, l2);
-                    *w = keep * *w - lr * g;
-                }
+                let (w, g) = (Parts::new(&mut p.value), &p.grad[..]);
+                by_parts(g.len(), &|r| {
+                    // SAFETY: by_parts hands out disjoint ranges.
+                    let w = unsafe { w.range(r.clone()) };
+                    for (w, &g) in w.iter_mut().zip(&g[r]) {
+                        let g = regularized(g, *w, l2);
+                        *w = keep * *w - lr * g;
+                    }
+                });
             }
             return Ok(());
         }
         self.velocity.prepare("sgd", params, 1)?;
         let nesterov = self.cfg.nesterov;
         for ((_, p), v) in params.iter_mut().zip(&mut self.velocity.bufs) {
-            for ((w, &g), v) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
-                let g = regularized(g, *w, l2);
-                *v = mu.mul_add(*v, g);
-                let d = if nesterov { mu.mul_add(*v, g) } else { *v };
-                *w = keep * *w - lr * d;
-            }
+            let (w, g, v) = (Parts::new(&mut p.value), &p.grad[..], Parts::new(v));
+            by_parts(g.len(), &|r| {
+                // SAFETY: by_parts hands out disjoint ranges.
+                let (w, v) = unsafe { (w.range(r.clone()), v.range(r.clone())) };
+                for ((w, &g), v) in w.iter_mut().zip(&g[r]).zip(v) {
+                    let g = regularized(g, *w, l2);
+                    *v = mu.mul_add(*v, g);
+                    let d = if nesterov { mu.mul_add(*v, g) } else { *v };
+                    *w = keep * *w - lr * d;
+                }
+            });
         }
         Ok(())
     }

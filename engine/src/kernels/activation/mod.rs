@@ -5,6 +5,7 @@ mod simd;
 #[cfg(test)]
 mod tests;
 
+use crate::kernels::hot_pool::{self, Parts};
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,19 +78,44 @@ impl fmt::Display for Activation {
     }
 }
 
-/// f32 forward, SIMD (see `simd.rs`; the accuracy bounds are in `tests.rs`).
+/// Elements below which an activation pass stays whole on the calling thread: a part of 4096
+/// sigmoids is a few microseconds, well above a hot-pool split's cost.
+const PAR_MIN_PART: usize = 4096;
+
+/// f32 forward, SIMD (see `simd.rs`; the accuracy bounds are in `tests.rs`). In a hot run, long
+/// passes are cut into the team's consecutive parts (`hot_pool`), the parts the products before
+/// them split C into; every element is computed alone, so the cut changes no bit.
 pub fn forward_f32(act: Activation, x: &[f32], y: &mut [f32]) {
-    simd::forward(act, x, y);
+    assert_eq!(x.len(), y.len(), "activation forward: input and output lengths differ");
+    let out = Parts::new(y);
+    hot_pool::for_parts(x.len(), 16, PAR_MIN_PART, &|r| {
+        // SAFETY: for_parts hands out disjoint ranges.
+        simd::forward(act, &x[r.clone()], unsafe { out.range(r) })
+    });
 }
 
-/// f32 backward, `gx += f'(x)·gy`, given `y = f(x)`.
+/// f32 backward, `gx += f'(x)·gy`, given `y = f(x)`; cut like [`forward_f32`].
 pub fn backward_f32(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
-    simd::backward(act, x, y, gy, gx);
+    let n = x.len();
+    assert!(y.len() == n && gy.len() == n && gx.len() == n, "activation backward: slice lengths differ");
+    let out = Parts::new(gx);
+    hot_pool::for_parts(n, 16, PAR_MIN_PART, &|r| {
+        let (x, y, gy) = (&x[r.clone()], &y[r.clone()], &gy[r.clone()]);
+        // SAFETY: for_parts hands out disjoint ranges.
+        simd::backward(act, x, y, gy, unsafe { out.range(r) })
+    });
 }
 
 /// f32 backward into a buffer that holds nothing yet: `gx = f'(x)·gy + 0`,
 /// bit for bit [`backward_f32`] into zeros (the backward's first
 /// contribution, written without zeroing and reading the buffer first).
 pub fn backward_write_f32(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
-    simd::backward_write(act, x, y, gy, gx);
+    let n = x.len();
+    assert!(y.len() == n && gy.len() == n && gx.len() == n, "activation backward: slice lengths differ");
+    let out = Parts::new(gx);
+    hot_pool::for_parts(n, 16, PAR_MIN_PART, &|r| {
+        let (x, y, gy) = (&x[r.clone()], &y[r.clone()], &gy[r.clone()]);
+        // SAFETY: for_parts hands out disjoint ranges.
+        simd::backward_write(act, x, y, gy, unsafe { out.range(r) })
+    });
 }

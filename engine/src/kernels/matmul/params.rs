@@ -43,7 +43,10 @@ pub const NC: usize = 2048;
 /// there the pool stays hot. Inside a training step the pool sleeps through the elementwise work
 /// between products: with the threshold at 1 MFLOP the residual net's 64×100×100 products split
 /// and its two-thread step became slower than one thread (`benches/peers.sh`, 2T/1T 1.28 against 0.93
-/// at 2 MFLOP), so the threshold stays at 2 MFLOP.
+/// at 2 MFLOP), so the threshold stays at 2 MFLOP. With the hot pool's team, whose keepers take a
+/// split in a few cache-line transfers, 1 MFLOP still lost: that net's two-thread step took 2.28 ms
+/// against 1.99 at 2 MFLOP (alternating runs): half of each 64×100 operand then crosses between the
+/// cores at every product, which costs as much as the half product saves.
 pub const PAR_MIN_FLOPS: usize = 1 << 21;
 /// Smallest share of the work worth giving to one parallel task.
 pub const PAR_MIN_TASK_FLOPS: usize = 1 << 20;
