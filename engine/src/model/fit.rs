@@ -8,6 +8,7 @@
 use super::{Data, Loss, Model, Targets, record_forward_with};
 use crate::clip::{ClipReport, ClipSpec};
 use crate::error::{Error, Result};
+use crate::kernels::hot_pool::{self, Parts};
 use crate::layers::{Layer, OutputAct};
 use crate::optim::Optimizer;
 use crate::params::ParamStore;
@@ -15,6 +16,9 @@ use crate::real::Real;
 use crate::shape::Shape;
 use crate::tape::{NodeId, Tape};
 use rand_chacha::ChaCha8Rng;
+
+/// Values below which a batch is gathered whole on the calling thread.
+const GATHER_MIN_PART: usize = 8192;
 use rand_core::{Rng, SeedableRng};
 
 /// Mixed into the fit seed so dropout masks and shuffling draw from separate streams.
@@ -345,10 +349,18 @@ impl<T: Real> Model<T> {
     ) -> Result<NodeId> {
         let shape = Shape::new(n, self.input_width);
         let (order, w) = (&self.order[start..start + n], self.input_width);
+        // Cut into the hot run's parts like the first product that reads the rows (by rows), so
+        // each thread copies the rows it multiplies (kernels::hot_pool); a copy changes no bit.
         let fill = |out: &mut [T]| {
-            for (row, &i) in out.chunks_exact_mut(w.max(1)).zip(order) {
-                row.copy_from_slice(data.x.row(i));
-            }
+            let (len, w) = (out.len(), w.max(1));
+            let out = Parts::new(out);
+            hot_pool::for_parts(len, w, GATHER_MIN_PART, &|e| {
+                let order = &order[e.start / w..e.end / w];
+                // SAFETY: for_parts hands out disjoint ranges.
+                for (row, &i) in unsafe { out.range(e) }.chunks_exact_mut(w).zip(order) {
+                    row.copy_from_slice(data.x.row(i));
+                }
+            });
         };
         record_forward_with(&mut self.tape, &mut self.layers, &mut self.rng, shape, training, fill)
     }
