@@ -19,12 +19,19 @@ pub(super) struct Split {
 /// work in the largest block wins.
 #[cfg(test)]
 pub(super) fn plan(m: usize, n: usize, k: usize, threads: usize) -> Option<Split> {
-    plan_above(m, n, k, threads, super::params::PAR_MIN_FLOPS)
+    plan_above(m, n, k, threads, super::params::PAR_MIN_FLOPS, false)
 }
 
 /// [`plan`] with the parallel threshold as an argument, so a benchmark can force the split below it
-/// and measure where it starts to pay.
-pub(super) fn plan_above(m: usize, n: usize, k: usize, threads: usize, min_flops: usize) -> Option<Split> {
+/// and measure where it starts to pay. `rows_on_tie`: whether a tie between the two cuts goes to rows.
+pub(super) fn plan_above(
+    m: usize,
+    n: usize,
+    k: usize,
+    threads: usize,
+    min_flops: usize,
+    rows_on_tie: bool,
+) -> Option<Split> {
     let flops = 2 * m * n * k;
     if threads < 2 || flops < min_flops {
         return None;
@@ -41,11 +48,13 @@ pub(super) fn plan_above(m: usize, n: usize, k: usize, threads: usize, min_flops
     // Padded work of the largest block, which decides when the last task finishes.
     let row_work = row_per * MR * n_pad;
     let col_work = col_per * NR * m_pad;
-    // On a tie, rows: the elementwise kernels that follow cut their operands into the same
-    // consecutive parts, so in a hot run each thread finds its rows of C in its own cache. (Every
-    // row block then packs all of a packed B, where a column block packs only its share; the
-    // 784-input net's two-thread step was still 1.1x faster by rows, alternating runs.)
-    let by_cols = col_tasks >= 2 && (col_work < row_work || row_tasks < 2);
+    // A tie goes to columns in isolation: every row block would pack all of a packed B, where a
+    // column block packs only its share. In a hot run it goes to rows: the elementwise kernels that
+    // follow cut their operands into the same consecutive parts, so each thread finds its rows of C
+    // in its own cache (the 784-input net's two-thread step was 1.1x faster by rows, alternating
+    // runs, despite the packing).
+    let by_cols =
+        col_tasks >= 2 && (col_work < row_work || (col_work == row_work && !rows_on_tie) || row_tasks < 2);
     let split = if by_cols {
         Split { tasks: col_tasks, step: col_per * NR, by_cols: true }
     } else {
@@ -68,7 +77,7 @@ pub(super) unsafe fn run(p: &Problem, min_flops: usize) {
         }
         // The run's first product worth splitting brings the keepers in.
         hot_pool::start_keepers();
-        let Some(split) = plan_above(p.m, p.n, p.k, hot_pool::team_size(), min_flops) else {
+        let Some(split) = plan_above(p.m, p.n, p.k, hot_pool::team_size(), min_flops, true) else {
             // SAFETY: forwarded.
             return unsafe { run_serial(p) };
         };
@@ -77,7 +86,7 @@ pub(super) unsafe fn run(p: &Problem, min_flops: usize) {
     }
     // Small products do not even ask rayon for the pool size (a registry lookup off the pool).
     let threads = if flops < min_flops { 1 } else { rayon::current_num_threads() };
-    let Some(split) = plan_above(p.m, p.n, p.k, threads, min_flops) else {
+    let Some(split) = plan_above(p.m, p.n, p.k, threads, min_flops, false) else {
         // SAFETY: forwarded.
         return unsafe { run_serial(p) };
     };

@@ -256,7 +256,7 @@ fn threshold_changes_no_bits() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("thread pool");
     for &(m, k, n) in &[(48, 48, 48), (64, 100, 100), (13, 300, 40)] {
         assert!(
-            super::parallel::plan_above(m, n, k, 2, 0).is_some(),
+            super::parallel::plan_above(m, n, k, 2, 0, false).is_some(),
             "({m},{k},{n}) should split when forced"
         );
         let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -289,6 +289,20 @@ fn parallel_split_covers_c_with_whole_tiles() {
         }
     }
     assert_eq!(plan(32, 64, 64, 8), None, "a 32x64x64 product must stay on the calling thread");
+}
+
+/// When rows and columns leave the same padded work, an isolated product cuts columns (each block
+/// packs only its share of B) and a hot run's product cuts rows (the elementwise kernels after it
+/// cut the same rows); an uneven cut is chosen on work alone.
+#[test]
+fn a_tie_goes_to_rows_only_in_a_hot_run() {
+    let cut =
+        |m, n, k, rows_on_tie| super::parallel::plan_above(m, n, k, 2, 0, rows_on_tie).map(|s| s.by_cols);
+    assert_eq!(cut(128, 128, 784, false), Some(true));
+    assert_eq!(cut(128, 128, 784, true), Some(false));
+    // 3 column panels cut 2 + 1, where 16 row tiles cut evenly: rows either way.
+    assert_eq!(cut(128, 96, 100, false), Some(false));
+    assert_eq!(cut(128, 96, 100, true), Some(false));
 }
 
 /// Packing is a copy: every B micro-panel, whether packed from rows of B (vector loads), from a
