@@ -371,7 +371,7 @@ mod tests {
                 for i in 0..parts {
                     let r = part(len, parts, i, 16);
                     assert_eq!(r.start, next, "len {len}, {parts} parts, part {i}");
-                    assert!(r.start == len || r.start % 16 == 0);
+                    assert!(r.start == len || r.start.is_multiple_of(16));
                     next = r.end;
                 }
                 assert_eq!(next, len);
