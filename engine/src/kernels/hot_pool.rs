@@ -58,8 +58,6 @@ struct Team {
     /// Keepers that have joined; member indices 1, 2, ... in joining order (the caller is 0).
     members: AtomicUsize,
     stop: AtomicBool,
-    /// Generation of the last job published (written by the caller only).
-    generation: AtomicU64,
 }
 
 impl Team {
@@ -68,7 +66,6 @@ impl Team {
             board: Board { state: AtomicU64::new(0), job: AtomicPtr::new(std::ptr::null_mut()) },
             members: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            generation: AtomicU64::new(0),
         }
     }
 
@@ -237,8 +234,9 @@ pub fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     let team = unsafe { &*team };
     assert!(tasks <= MAX_TASKS, "hot_pool::run: {tasks} tasks, at most {MAX_TASKS}");
     let job = Job { f, done: AtomicUsize::new(0), panicked: AtomicBool::new(false) };
-    let generation = (team.generation.load(Ordering::Relaxed) + 1) & 0xff_ffff;
-    team.generation.store(generation, Ordering::Relaxed);
+    // Only the caller writes the generation bits (claims set the low ones), so the next one is read
+    // off the board.
+    let generation = ((team.board.state.load(Ordering::Relaxed) >> 40) + 1) & 0xff_ffff;
     // The keepers only dereference the pointer under a claim of this job, and this frame does not
     // return before all of its tasks are done.
     team.board.job.store((&raw const job).cast_mut().cast(), Ordering::Relaxed);
@@ -285,14 +283,6 @@ unsafe impl<T: Send> Sync for Parts<'_, T> {}
 impl<'a, T> Parts<'a, T> {
     pub fn new(slice: &'a mut [T]) -> Self {
         Parts { ptr: slice.as_mut_ptr(), len: slice.len(), _slice: std::marker::PhantomData }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The elements in `r`.

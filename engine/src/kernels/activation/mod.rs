@@ -96,26 +96,33 @@ pub fn forward_f32(act: Activation, x: &[f32], y: &mut [f32]) {
 
 /// f32 backward, `gx += f'(x)·gy`, given `y = f(x)`; cut like [`forward_f32`].
 pub fn backward_f32(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
-    let n = x.len();
-    assert!(y.len() == n && gy.len() == n && gx.len() == n, "activation backward: slice lengths differ");
-    let out = Parts::new(gx);
-    hot_pool::for_parts(n, 16, PAR_MIN_PART, &|r| {
-        let (x, y, gy) = (&x[r.clone()], &y[r.clone()], &gy[r.clone()]);
-        // SAFETY: for_parts hands out disjoint ranges.
-        simd::backward(act, x, y, gy, unsafe { out.range(r) })
-    });
+    backward_by_parts(simd::backward, act, x, y, gy, gx);
 }
 
 /// f32 backward into a buffer that holds nothing yet: `gx = f'(x)·gy + 0`,
 /// bit for bit [`backward_f32`] into zeros (the backward's first
 /// contribution, written without zeroing and reading the buffer first).
 pub fn backward_write_f32(act: Activation, x: &[f32], y: &[f32], gy: &[f32], gx: &mut [f32]) {
+    backward_by_parts(simd::backward_write, act, x, y, gy, gx);
+}
+
+type BackwardKernel = fn(Activation, &[f32], &[f32], &[f32], &mut [f32]);
+
+/// Runs a backward kernel over the hot run's parts, like [`forward_f32`].
+fn backward_by_parts(
+    kernel: BackwardKernel,
+    act: Activation,
+    x: &[f32],
+    y: &[f32],
+    gy: &[f32],
+    gx: &mut [f32],
+) {
     let n = x.len();
     assert!(y.len() == n && gy.len() == n && gx.len() == n, "activation backward: slice lengths differ");
     let out = Parts::new(gx);
     hot_pool::for_parts(n, 16, PAR_MIN_PART, &|r| {
         let (x, y, gy) = (&x[r.clone()], &y[r.clone()], &gy[r.clone()]);
         // SAFETY: for_parts hands out disjoint ranges.
-        simd::backward_write(act, x, y, gy, unsafe { out.range(r) })
+        kernel(act, x, y, gy, unsafe { out.range(r) })
     });
 }
