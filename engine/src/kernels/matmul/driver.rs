@@ -4,7 +4,7 @@ use super::micro::{Dest, ROW, kernel_packed, kernel_strided};
 use super::pack::{View, a_len, b_len, f32x8_as_flat, pack_a, pack_b, panel_width};
 use super::params::{
     DIRECT_A_ALIASED_MAX_N, DIRECT_A_MAX_N, DIRECT_A_MAX_STRIDE, DIRECT_B_MAX_K, DIRECT_B_MAX_K_SPREAD,
-    DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
+    DIRECT_B_MAX_M, DIRECT_B_MAX_N, KC, MC, MR, NC, NR,
 };
 use std::cell::Cell;
 use std::sync::Mutex;
@@ -178,7 +178,9 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
             && (p.n <= DIRECT_A_ALIASED_MAX_N || column_stays_in_l1(p.a.cs, k_step(p.k))));
     let direct_b = p.b.cs == 1
         && p.n <= DIRECT_B_MAX_N
-        && (p.k <= DIRECT_B_MAX_K || (p.k <= DIRECT_B_MAX_K_SPREAD && !p.b.rs.is_multiple_of(16)));
+        && (p.k <= DIRECT_B_MAX_K
+            || (p.k <= DIRECT_B_MAX_K_SPREAD && !p.b.rs.is_multiple_of(16))
+            || p.m <= DIRECT_B_MAX_M);
     for jc in (0..p.n).step_by(NC) {
         let nc = NC.min(p.n - jc);
         for pc in (0..p.k).step_by(k_step(p.k)) {
@@ -192,9 +194,15 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
             if direct_b && NR > ROW && nc - full_cols > ROW {
                 full_cols += ROW;
             }
+            // The last ≤ ROW columns are then read in place too, by the one-row tile shifted left to
+            // end at the block's last column, its first lanes recomputing columns already written
+            // and dropped at the store: every lane is the same FMA chain wherever the tile sits, so
+            // the bits are unchanged, and the recurrent cells' small products (20 or 60 columns)
+            // skip a scalar, zero-padding pack of their ragged rest on every product.
+            let shifted = direct_b && full_cols < nc && nc >= ROW;
             // SAFETY (whole block): every offset below stays inside the m × k, k × n, m × n
             // matrices the caller vouched for.
-            if full_cols < nc {
+            if full_cols < nc && !shifted {
                 unsafe { pack_b(kc, nc - full_cols, p.b.offset(pc, jc + full_cols), bbuf) };
             }
             let bflat = &*f32x8_as_flat(bbuf);
@@ -211,10 +219,12 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
                 }
                 let apacked = abuf.as_ptr();
                 for (jr, nr) in col_panels(nc, full_cols) {
-                    let (bp, b_rs) = if jr < full_cols {
-                        (unsafe { p.b.at(pc, jc + jr) }, p.b.rs)
+                    let (bp, b_rs, skip) = if jr < full_cols {
+                        (unsafe { p.b.at(pc, jc + jr) }, p.b.rs, 0)
+                    } else if shifted {
+                        (unsafe { p.b.at(pc, jc + nc - ROW) }, p.b.rs, ROW - nr)
                     } else {
-                        (bflat[(jr - full_cols) / NR * kc * NR..].as_ptr(), panel_width(nr))
+                        (bflat[(jr - full_cols) / NR * kc * NR..].as_ptr(), panel_width(nr), 0)
                     };
                     for ir in (0..mc).step_by(MR) {
                         let mr = MR.min(mc - ir);
@@ -223,6 +233,7 @@ unsafe fn nest(p: &Problem, abuf: &mut [f32], bbuf: &mut [f32x8]) {
                             ldc: p.ldc,
                             mr,
                             nr,
+                            skip,
                             overwrite,
                         };
                         unsafe {

@@ -67,6 +67,28 @@ impl Row {
     unsafe fn store(self, p: *mut f32) {
         unsafe { p.cast::<wide::f32x16>().write_unaligned(self.0) }
     }
+
+    /// Writes lanes `from .. from + n` to `p .. p + n` (adds them to what is there unless
+    /// `overwrite`) with one masked store: the lanes compressed down to lane 0, no memory outside
+    /// the `n` floats touched.
+    ///
+    /// # Safety
+    /// `p` readable and writable for `n` floats; `from + n ≤ 16`.
+    #[inline(always)]
+    unsafe fn store_lanes(self, p: *mut f32, from: usize, n: usize, overwrite: bool) {
+        use core::arch::x86_64::{
+            __mmask16, _mm512_add_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_compress_ps,
+            _mm512_maskz_loadu_ps,
+        };
+        let low = ((1u32 << n) - 1) as __mmask16;
+        let lanes = self.to_array();
+        // SAFETY: the masked loads and the store touch only the n floats at p.
+        unsafe {
+            let v = _mm512_maskz_compress_ps(low << from, _mm512_loadu_ps(lanes.as_ptr()));
+            let v = if overwrite { v } else { _mm512_add_ps(_mm512_maskz_loadu_ps(low, p), v) };
+            _mm512_mask_storeu_ps(p, low, v);
+        }
+    }
 }
 
 #[cfg(not(target_feature = "avx512f"))]
@@ -113,16 +135,34 @@ impl Row {
             v.add(1).write_unaligned(self.0[1]);
         }
     }
+
+    /// Writes lanes `from .. from + n` to `p .. p + n` (adds them to what is there unless
+    /// `overwrite`), element by element.
+    ///
+    /// # Safety
+    /// `p` readable and writable for `n` floats; `from + n ≤ 16`.
+    #[inline(always)]
+    unsafe fn store_lanes(self, p: *mut f32, from: usize, n: usize, overwrite: bool) {
+        for (j, &v) in self.to_array()[from..from + n].iter().enumerate() {
+            // SAFETY: j < n.
+            unsafe {
+                let d = p.add(j);
+                *d = if overwrite { v } else { *d + v };
+            }
+        }
+    }
 }
 
-/// Where a tile goes: the top-left `mr × nr` corner lands at `c` (row stride `ldc`), stored when
-/// `overwrite`, added otherwise.
+/// Where a tile goes: its first `mr` rows, lanes `skip .. skip + nr`, land at `c` (row stride
+/// `ldc`), stored when `overwrite`, added otherwise. `skip` is nonzero only for a one-row tile
+/// shifted left to read a ragged last panel of B in place (see `driver.rs`).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Dest {
     pub c: *mut f32,
     pub ldc: usize,
     pub mr: usize,
     pub nr: usize,
+    pub skip: usize,
     pub overwrite: bool,
 }
 
@@ -269,14 +309,15 @@ unsafe fn strided_width<const W: usize>(
     unsafe { tile_kernel::<MR, W>(kc, a, a_rs, a_cs, b, b_rs, dst) }
 }
 
-/// Writes the top-left `mr × nr` corner of `tile` into C. Nothing outside that corner is touched.
+/// Writes lanes `skip .. skip + nr` of the first `mr` rows of `tile` into the `mr × nr` block at
+/// `dst.c`. Nothing outside that block is touched.
 ///
 /// # Safety
-/// `dst.c + i·dst.ldc + j` must be writable for `i < dst.mr ≤ MR`, `j < dst.nr ≤ 16·W`, and not
-/// aliased.
+/// `dst.c + i·dst.ldc + j` must be writable for `i < dst.mr ≤ MR`, `j < dst.nr`, and not aliased;
+/// `dst.skip + dst.nr ≤ 16·W`.
 #[inline(always)]
 unsafe fn store<const W: usize>(tile: &Tile<W>, dst: Dest) {
-    let Dest { c, ldc, mr, nr, overwrite } = dst;
+    let Dest { c, ldc, mr, nr, overwrite, .. } = dst;
     if mr == MR && nr == W * ROW {
         for (i, row) in tile.iter().enumerate() {
             for (w, &part) in row.iter().enumerate() {
@@ -301,14 +342,15 @@ unsafe fn store<const W: usize>(tile: &Tile<W>, dst: Dest) {
 /// As for [`store`].
 #[inline(never)]
 unsafe fn store_ragged<const W: usize>(tile: &Tile<W>, dst: Dest) {
-    let Dest { c, ldc, mr, nr, overwrite } = dst;
+    let Dest { c, ldc, mr, nr, skip, overwrite } = dst;
+    debug_assert!(skip + nr <= W * ROW);
     for (i, row) in tile.iter().enumerate().take(mr) {
-        let vals = row.iter().flat_map(|part| part.to_array());
-        for (j, v) in vals.enumerate().take(nr) {
-            // SAFETY: i < mr, j < nr.
-            unsafe {
-                let d = c.add(i * ldc + j);
-                *d = if overwrite { v } else { *d + v };
+        for (w, part) in row.iter().enumerate() {
+            // The tile lanes lo .. hi of this Row go to columns lo - skip .. hi - skip.
+            let (lo, hi) = ((w * ROW).max(skip), ((w + 1) * ROW).min(skip + nr));
+            if lo < hi {
+                // SAFETY: columns lo - skip .. hi - skip < nr of row i < mr are inside the block.
+                unsafe { part.store_lanes(c.add(i * ldc + lo - skip), lo - w * ROW, hi - lo, overwrite) };
             }
         }
     }

@@ -95,19 +95,31 @@ pub(super) unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32x8]) {
         let cols = NR.min(nc - j0);
         let width = panel_width(cols);
         let panel = &mut panel[..kc * (width / 8)];
-        if cols == width && b.cs == 1 {
-            // Rows of B are contiguous: unaligned vector loads.
+        if b.cs == 1 {
+            // Rows of B are contiguous: unaligned vector loads of whole 8-column groups, the last
+            // `cols mod 8` columns gathered into one zero-padded vector, zero vectors after it.
+            let groups = cols / 8;
             for (p, dst) in panel.chunks_exact_mut(width / 8).enumerate() {
-                for (v, d) in dst.iter_mut().enumerate() {
-                    // SAFETY: columns j0..j0+width of row p are inside the block.
+                let (full, rest) = dst.split_at_mut(groups);
+                for (v, d) in full.iter_mut().enumerate() {
+                    // SAFETY: columns j0 + 8v .. j0 + 8v + 8 ≤ j0 + cols of row p are inside the block.
                     *d = unsafe { b.at(p, j0 + 8 * v).cast::<f32x8>().read_unaligned() };
+                }
+                if let Some((part, zeros)) = rest.split_first_mut() {
+                    let mut last = [0.0f32; 8];
+                    for (j, l) in last.iter_mut().enumerate().take(cols - groups * 8) {
+                        // SAFETY: column j0 + 8·groups + j < j0 + cols of row p.
+                        *l = unsafe { *b.at(p, j0 + groups * 8 + j) };
+                    }
+                    *part = f32x8::from(last);
+                    zeros.fill(f32x8::ZERO);
                 }
             }
             continue;
         }
-        if cols == width && b.rs == 1 {
+        if b.rs == 1 && cols >= 8 {
             // SAFETY: forwarded: the panel's columns are inside the block.
-            unsafe { pack_b_panel_transposed(kc, width, b.offset(0, j0), b.cs, panel) };
+            unsafe { pack_b_panel_transposed(kc, cols, width, b.offset(0, j0), b.cs, panel) };
             continue;
         }
         let flat = f32x8_as_flat(panel);
@@ -126,18 +138,28 @@ pub(super) unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32x8]) {
     }
 }
 
-/// One full micro-panel of `width` columns of a transposed B (column `j` of op(B) is the contiguous
-/// stored row at `b + j·cs`): 8 × 8 blocks loaded as eight rows and transposed in registers, instead
-/// of one scalar load and store per element (the scalar loop in [`pack_b`] is the reference; the
-/// tests compare the two through every product with `trans_b`). The last `kc mod 8` steps are scalar.
+/// One micro-panel of `cols ≤ width` columns of a transposed B (column `j` of op(B) is the contiguous
+/// stored row at `b + j·cs`), zero past `cols`: 8 × 8 blocks loaded as eight rows and transposed in
+/// registers, instead of one scalar load and store per element (the scalar loop in [`pack_b`] is the
+/// reference; the tests compare the two through every product with `trans_b`). The last `kc mod 8`
+/// steps and the last `cols mod 8` columns are scalar: a recurrent cell's 20 × 20 Uᵀ is two
+/// transposed groups and four scalar columns, where it was all scalar.
 ///
 /// # Safety
-/// Elements `p < kc` of the `width` stored rows must be readable.
+/// Elements `p < kc` of the `cols` stored rows must be readable.
 #[inline]
-unsafe fn pack_b_panel_transposed(kc: usize, width: usize, b: View, cs: usize, panel: &mut [f32x8]) {
+unsafe fn pack_b_panel_transposed(
+    kc: usize,
+    cols: usize,
+    width: usize,
+    b: View,
+    cs: usize,
+    panel: &mut [f32x8],
+) {
     let full = kc / 8 * 8;
     let vecs = width / 8;
-    for part in 0..vecs {
+    let groups = cols / 8;
+    for part in 0..groups {
         for p in (0..full).step_by(8) {
             // SAFETY: rows part·8 + r < width and columns p..p + 8 <= kc.
             let rows: [f32x8; 8] = core::array::from_fn(|r| unsafe {
@@ -149,11 +171,13 @@ unsafe fn pack_b_panel_transposed(kc: usize, width: usize, b: View, cs: usize, p
         }
     }
     let flat = f32x8_as_flat(panel);
-    for j in 0..width {
-        for p in full..kc {
+    for (p, row) in flat.chunks_exact_mut(width).enumerate() {
+        let first = if p < full { groups * 8 } else { 0 };
+        for (j, dst) in row.iter_mut().enumerate().take(cols).skip(first) {
             // SAFETY: as above.
-            flat[p * width + j] = unsafe { *b.ptr.add(j * cs + p) };
+            *dst = unsafe { *b.ptr.add(j * cs + p) };
         }
+        row[cols..].fill(0.0);
     }
 }
 

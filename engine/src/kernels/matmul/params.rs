@@ -76,3 +76,8 @@ pub const DIRECT_B_MAX_N: usize = 128;
 /// one-thread step (each packed panel feeds only 8 row tiles); reading it in place gave 1.1-1.2x
 /// (thread CPU time, alternating runs on the loaded 2-core AVX-512 host).
 pub const DIRECT_B_MAX_K_SPREAD: usize = 128;
+/// Any depth of B is read in place when A has at most this many rows: each B panel then meets at
+/// most two row tiles, so packing it (a copy of all of B per product) cannot pay back. A recurrent
+/// layer's input-weight gradient Xᵀ·dZ (10 × 3200 · 3200 × 20 for 100 steps of batch 32) packed
+/// its whole 3200-deep dZ on every step: 16 % of the SimpleRNN's one-thread step in a profile.
+pub const DIRECT_B_MAX_M: usize = 2 * MR;

@@ -173,8 +173,18 @@ fn small_integers_give_exact_results() {
 fn overwrites_every_element_and_nothing_outside() {
     // C sits inside a larger buffer whose guard cells hold a NaN with a recognisable payload.
     let guard = f32::from_bits(0x7fc0_beef);
-    for &(m, k, n) in &[(1, 5, 9), (7, 1, 1), (13, 7, 17), (MR, KC + 1, NR), (MC + 5, 40, 37), (50, 300, 270)]
-    {
+    // 17, 20, 37 and 60 columns end in a shifted in-place tail whose first lanes are dropped.
+    let shapes = [
+        (1, 5, 9),
+        (7, 1, 1),
+        (13, 7, 17),
+        (MR, KC + 1, NR),
+        (MC + 5, 40, 37),
+        (50, 300, 270),
+        (33, 20, 20),
+        (20, 32, 60),
+    ];
+    for &(m, k, n) in &shapes {
         let mut rng = ChaCha8Rng::seed_from_u64((m * k * n) as u64);
         let (a, b) = (uniform(&mut rng, m * k), uniform(&mut rng, k * n));
         for (ta, tb) in COMBOS {
@@ -395,8 +405,18 @@ proptest! {
 #[test]
 fn each_element_is_one_fma_chain_per_k_block() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
-    let shapes =
-        [(2, 3, 2), (MR + 1, 17, NR + 3), (2 * MR + 3, KC, 2 * NR - 1), (13, KC + 40, 37), (70, 100, 100)];
+    let shapes = [
+        (2, 3, 2),
+        (MR + 1, 17, NR + 3),
+        (2 * MR + 3, KC, 2 * NR - 1),
+        (13, KC + 40, 37),
+        (70, 100, 100),
+        (33, 20, 20),
+        (20, 32, 60),
+        (5, 10, 17),
+        // Few rows: B read in place at any depth.
+        (10, 700, 20),
+    ];
     for &(m, k, n) in &shapes {
         for (ta, tb) in COMBOS {
             for accumulate in [false, true] {
