@@ -7,6 +7,7 @@ pub mod activation;
 pub mod arith;
 pub mod loss;
 pub mod matmul;
+pub mod norm;
 pub mod recurrent;
 pub mod reduce;
 pub mod shape;
@@ -40,5 +41,6 @@ pub(crate) fn backward<T: Real>(op: Op, ctx: &mut Backward<'_, T>) {
             recurrent::backward_cell(ctx, kind, xw, (stride, offset), hu, prev, bias)
         }
         Op::CellState { cell } => recurrent::backward_cell_state(ctx, cell),
+        Op::BatchNorm { x, gamma, beta, .. } => norm::backward(ctx, x, gamma, beta),
     }
 }

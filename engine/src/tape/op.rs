@@ -122,6 +122,14 @@ pub enum Op {
     CellState {
         cell: NodeId,
     },
+    /// Batch normalisation of `x` over its rows (training), scaled by the
+    /// row `gamma` and shifted by the row `beta` (see `ops::norm`).
+    BatchNorm {
+        x: NodeId,
+        gamma: NodeId,
+        beta: NodeId,
+        epsilon: f64,
+    },
 }
 
 /// The gate maths of one recurrent step.
@@ -174,6 +182,7 @@ impl Op {
                 CellKind::Gru => "gru_cell",
             },
             Op::CellState { .. } => "lstm_cell_state",
+            Op::BatchNorm { .. } => "batch_norm",
         }
     }
 }
