@@ -3,6 +3,8 @@
 //! - `BatchNormalization`: per feature over the batch (axis `Rows`). Training
 //!   uses the batch mean and biased variance and updates the moving
 //!   statistics, m ← momentum·m + (1 − momentum)·batch; inference uses them.
+//!   In training the composed graph is one `batch_norm` node (`ops::norm`),
+//!   which replays that graph's arithmetic and rules to the bit.
 //! - `LayerNormalization`: per sample over its features (axis `Cols`).
 //!
 //! Both compute y = γ·(x − μ)/√(σ² + ε) + β with Keras' defaults (momentum
