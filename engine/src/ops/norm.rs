@@ -73,7 +73,7 @@ impl<T: Real> Tape<T> {
         let op = Op::BatchNorm { x, gamma, beta, epsilon };
         Ok(self.record_with(op, s, extra, rg, |v, _, out| {
             let (xv, g, b) = (&v[x.index()][..at.len], &v[gamma.index()][..n], &v[beta.index()][..n]);
-            forward(&at, xv, g, b, T::c(epsilon), out)
+            forward(&at, m, xv, g, b, T::c(epsilon), out)
         }))
     }
 
@@ -94,9 +94,9 @@ impl<T: Real> Tape<T> {
 }
 
 /// The three passes forward: the column means, `d` with the column sums of `d·d`, then `x̂` and `y`.
-fn forward<T: Real>(at: &Layout, x: &[T], gamma: &[T], beta: &[T], eps: T, out: &mut [T]) {
+fn forward<T: Real>(at: &Layout, m: usize, x: &[T], gamma: &[T], beta: &[T], eps: T, out: &mut [T]) {
     let n = at.n;
-    let inv = T::one() / T::c((at.len / n.max(1)) as f64);
+    let inv = T::one() / T::c(m as f64);
     let (y, rest) = out.split_at_mut(at.len);
     let (d, rest) = rest.split_at_mut(at.len);
     let (xhat, rest) = rest.split_at_mut(at.len);

@@ -161,7 +161,7 @@ unsafe fn pack_b_panel_transposed(
     let groups = cols / 8;
     for part in 0..groups {
         for p in (0..full).step_by(8) {
-            // SAFETY: rows part·8 + r < width and columns p..p + 8 <= kc.
+            // SAFETY: rows part·8 + r < cols and columns p..p + 8 <= kc.
             let rows: [f32x8; 8] = core::array::from_fn(|r| unsafe {
                 b.ptr.add((part * 8 + r) * cs + p).cast::<f32x8>().read_unaligned()
             });

@@ -315,8 +315,9 @@ fn a_tie_goes_to_rows_only_in_a_hot_run() {
     assert_eq!(cut(128, 96, 100, true), Some(false));
 }
 
-/// Packing is a copy: every B micro-panel, whether packed from rows of B (vector loads), from a
-/// transposed B (8 × 8 register transposes plus a scalar tail) or from a ragged edge (scalar),
+/// Packing is a copy: every B micro-panel, whether packed from rows of B (vector loads, a ragged
+/// last group gathered into one vector), from a transposed B (8 × 8 register transposes plus scalar
+/// tails) or from a transposed edge under 8 columns (scalar),
 /// holds exactly `B[p, q·NR + j]` at `q·kc·NR + p·w + j` (`w` = NR, or 16 for a last panel of at most
 /// 16 columns), and zero past the last column.
 #[test]
